@@ -1,0 +1,105 @@
+# kvbench Makefile. Sources are found by glob, so adding a file needs no edit here:
+#   lib/**/*.c          -> $(BUILD)/libkvbench.a
+#   cmd/kvbench/*.c     -> bin/kvbench (linked as objects: verbs are weak symbols)
+#   tests/unit/test_*.c -> $(BUILD)/tests/test_* (Criterion), run by `make test`
+#   tests/e2e/*.sh      -> end-to-end CLI tests, run by `make test` with KVBENCH=<binary>
+#   kernels/*.cu        -> `make cuda` (nvcc; the CPU build never needs CUDA)
+
+CC       ?= gcc
+BUILD    ?= build
+BIN      ?= bin
+# Baseline ISA for x86-64 machines of this project (AVX2+FMA+F16C); AVX-512 kernels are chosen
+# at run time through function attributes, so a binary runs on any AVX2 machine.
+ARCH     ?= -mavx2 -mfma -mf16c
+OPT      ?= -O2
+GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
+VERSION  := 0.1.0
+CPPFLAGS += -Ilib -Icmd/kvbench -D_GNU_SOURCE -DKVB_VERSION='"$(VERSION)"' -DKVB_GIT_COMMIT='"$(GIT_COMMIT)"'
+CFLAGS   += -std=c11 -Wall -Wextra -Werror -g $(OPT) $(ARCH) -fno-math-errno -MMD -MP
+LDLIBS   += -lcjson -lpcre2-8 -lz -lopenblas -lm -lpthread
+# SAN=1: AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer, part of ASan on Linux)
+ifeq ($(SAN),1)
+CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS  += -fsanitize=address,undefined
+OPT      := -O1
+endif
+
+LIB_SRC  := $(shell find lib -name '*.c' | sort)
+CMD_SRC  := $(sort $(wildcard cmd/kvbench/*.c))
+TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CMD_OBJ  := $(CMD_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+KVBENCH  := $(BUILD)/kvbench
+
+.PHONY: all debug test test-asan test-run unit e2e bench demo deps model data cuda fuzz clean
+
+# all: the CLI at bin/kvbench
+all: $(BIN)/kvbench
+
+$(BIN)/kvbench: $(KVBENCH)
+	@mkdir -p $(BIN)
+	cp $< $@
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libkvbench.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(KVBENCH): $(CMD_OBJ) $(BUILD)/libkvbench.a
+	$(CC) $(LDFLAGS) -o $@ $(CMD_OBJ) $(BUILD)/libkvbench.a $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkvbench.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libkvbench.a -lcriterion $(LDLIBS)
+
+# debug: ASan/UBSan build of the CLI in build/asan
+debug:
+	$(MAKE) BUILD=build/asan SAN=1 build/asan/kvbench
+
+# test: every unit test and end-to-end test (the command CI runs)
+test: all
+	$(MAKE) test-run
+
+# test-asan: the same tests on an ASan+UBSan build
+test-asan:
+	$(MAKE) BUILD=build/asan SAN=1 test-run
+
+test-run: $(TEST_BIN) $(KVBENCH)
+	@KVBENCH=$(abspath $(KVBENCH)) BUILD=$(BUILD) scripts/run_tests.sh $(TEST_BIN)
+
+# bench: kvbench against its peers (llama.cpp via llama-cpp-python, transformers) on SmolLM2
+bench: all model
+	scripts/bench.sh
+
+# demo: the main job on the embedded model
+demo: deps model all
+	scripts/demo.sh
+
+# deps: Debian packages for build and tests (idempotent)
+deps:
+	scripts/deps.sh
+
+# model: the embedded SmolLM2-135M-Instruct GGUF into models/smollm2-135m/ (sha256 checked)
+model:
+	scripts/fetch_model.sh
+
+# data: the Paul Graham essays of the needle-in-a-haystack test into datasets/paul-graham-essays/
+data:
+	scripts/fetch_essays.sh
+
+# cuda: the CUDA kernels and their tests (nvcc, sm_80 + sm_90)
+cuda:
+	$(MAKE) -f kernels/Makefile
+
+# fuzz: libFuzzer harnesses (clang) for every parser
+fuzz:
+	$(MAKE) -f tests/fuzz/Makefile
+
+clean:
+	rm -rf build bin
+
+-include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d)

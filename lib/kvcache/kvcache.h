@@ -1,0 +1,98 @@
+/* lib/kvcache: the cache-method interface.
+ *
+ * The forward pass never stores K/V itself: after RoPE it hands each layer's K/V to a kvb_cache,
+ * and decode attention is computed by the cache (which knows how it stores what it kept:
+ * full precision, a subset of tokens per head, KIVI-quantized codes + residual...).
+ *
+ * Call order for one record:
+ *   kvb_cache_reset(c, n_prompt)                       forget the previous record
+ *   for each layer l: kvb_cache_prefill_layer(c, &pl)   K/V/Q of the whole prompt (+ stats)
+ *   kvb_cache_prefill_end(c)                            methods that need all layers decide here
+ *   for each generated token, for each layer l:
+ *       kvb_cache_append(c, l, k, v)                    the new token's K/V (after RoPE)
+ *       kvb_cache_attend(c, l, q, out, ...)             attention of q over what is held
+ * Prefill attention itself is always full (as in every reference implementation); methods
+ * compress what is *kept* for decoding.
+ *
+ * RoPE positions are the caller's business: the model rotates with the true position, the
+ * cache never re-rotates. */
+#ifndef KVB_KVCACHE_H
+#define KVB_KVCACHE_H
+
+#include "core/core.h"
+
+typedef struct kvb_cache kvb_cache;
+
+typedef struct kvb_cache_shape {
+    int n_layers;
+    int n_heads;    /* query heads */
+    int n_kv_heads; /* key/value heads (GQA: n_heads % n_kv_heads == 0) */
+    int head_dim;
+    int max_tokens; /* prompt + generated tokens the cache must be able to hold */
+    const char *model_family; /* "llama2", "llama3", "mistral", "smollm2": method defaults per model */
+} kvb_cache_shape;
+
+/* What the forward pass must compute at prefill for this method (bit flags). */
+enum {
+    KVB_NEED_COLSUM = 1u << 0, /* H2O: per query head, sum over all queries of attention probs */
+};
+
+/* One layer's prefill, all tensors row-major, token-major, after RoPE. */
+typedef struct kvb_prefill_layer {
+    int layer;
+    int n_tokens;
+    const float *q;      /* (n_tokens, n_heads, head_dim) */
+    const float *k;      /* (n_tokens, n_kv_heads, head_dim) */
+    const float *v;      /* (n_tokens, n_kv_heads, head_dim) */
+    const float *colsum; /* (n_heads, n_tokens) when KVB_NEED_COLSUM, else NULL */
+} kvb_prefill_layer;
+
+/* Method parameters as given on the command line: name -> value strings.
+ * Each method validates the names it takes and their ranges (unknown name = error). */
+typedef struct kvb_cache_param {
+    const char *name;  /* "budget", "window", "kernel", "pool", "bits", "group", "residual",
+                          "threshold", "ratio", "gqa", ... */
+    const char *value;
+} kvb_cache_param;
+
+/* Create a cache for a method by its command-line name (aliases accepted). */
+int kvb_cache_create(kvb_cache **c, const char *method, const kvb_cache_shape *shape,
+                     const kvb_cache_param *params, int n_params, kvb_pool *pool, kvb_error *e);
+void kvb_cache_free(kvb_cache *c);
+/* Start a new record whose prompt has n_prompt tokens; all state of the previous one is dropped. */
+int kvb_cache_reset(kvb_cache *c, int n_prompt, kvb_error *e);
+unsigned kvb_cache_needs(const kvb_cache *c);
+const char *kvb_cache_method_name(const kvb_cache *c);
+
+int kvb_cache_prefill_layer(kvb_cache *c, const kvb_prefill_layer *pl, kvb_error *e);
+int kvb_cache_prefill_end(kvb_cache *c, kvb_error *e);
+/* k, v: (n_kv_heads, head_dim) for one new token at layer `layer`. */
+int kvb_cache_append(kvb_cache *c, int layer, const float *k, const float *v, kvb_error *e);
+/* Decode attention for query heads [h0, h1) of one token: q (n_heads, head_dim) already scaled
+ * or not (the cache applies 1/sqrt(head_dim)), out (n_heads, head_dim). scratch holds at least
+ * kvb_cache_scratch_floats(c) floats and is private to the calling thread. Thread-safe for
+ * disjoint head ranges. */
+void kvb_cache_attend(kvb_cache *c, int layer, const float *q, float *out, int h0, int h1,
+                      float *scratch);
+size_t kvb_cache_scratch_floats(const kvb_cache *c);
+
+/* ---- accounting --------------------------------------------------------------------------- */
+typedef struct kvb_cache_layer_stats {
+    size_t k_bytes, v_bytes, meta_bytes, residual_bytes; /* bytes really held */
+    long tokens;      /* kept tokens summed over kv heads */
+    long tokens_full; /* tokens a full cache would hold, summed over kv heads */
+    int lazy;         /* SimLayerKV: 1 when the layer was judged lazy */
+} kvb_cache_layer_stats;
+
+size_t kvb_cache_bytes(const kvb_cache *c); /* all layers, everything held */
+void kvb_cache_layer_stats_get(const kvb_cache *c, int layer, kvb_cache_layer_stats *out);
+/* Bytes a full 16-bit (bf16/fp16) cache would hold for the same tokens: the compression reference. */
+size_t kvb_cache_full16_bytes(const kvb_cache *c);
+/* Effective parameters as a JSON object text (caller frees), for run.json. */
+char *kvb_cache_params_json(const kvb_cache *c);
+
+/* ---- registry ----------------------------------------------------------------------------- */
+int kvb_cache_method_count(void);
+const char *kvb_cache_method_at(int i); /* canonical names, for `kvbench list` and errors */
+
+#endif

@@ -1,0 +1,56 @@
+/* lib/tokenizer: Hugging Face tokenizer.json BPE (byte-level and sentencepiece-style) and GGUF
+ * vocabularies, producing ids identical to HF tokenizers; chat templates per family. */
+#ifndef KVB_TOKENIZER_H
+#define KVB_TOKENIZER_H
+
+#include "core/core.h"
+
+struct kvb_gguf;
+typedef struct kvb_tokenizer kvb_tokenizer;
+
+typedef struct kvb_ids {
+    int32_t *ids;
+    size_t n, cap;
+} kvb_ids;
+void kvb_ids_init(kvb_ids *v);
+int kvb_ids_push(kvb_ids *v, int32_t id);
+void kvb_ids_release(kvb_ids *v);
+
+/* path: a directory holding tokenizer.json (+ tokenizer_config.json), or a tokenizer.json file. */
+int kvb_tokenizer_load_hf(kvb_tokenizer **t, const char *path, kvb_error *e);
+int kvb_tokenizer_load_gguf(kvb_tokenizer **t, const struct kvb_gguf *g, kvb_error *e);
+void kvb_tokenizer_free(kvb_tokenizer *t);
+
+/* Encode UTF-8 text (any bytes accepted; special-token strings match as special tokens).
+ * add_bos: prepend the model's BOS (1) or not (0). Appends to out. */
+int kvb_tokenizer_encode(const kvb_tokenizer *t, const char *text, size_t len, int add_bos,
+                         kvb_ids *out, kvb_error *e);
+/* Decode ids to text; skip_special drops special/control tokens. Appends to out. */
+int kvb_tokenizer_decode(const kvb_tokenizer *t, const int32_t *ids, size_t n, int skip_special,
+                         kvb_strbuf *out, kvb_error *e);
+
+int kvb_tokenizer_vocab_size(const kvb_tokenizer *t);
+int32_t kvb_tokenizer_bos(const kvb_tokenizer *t); /* -1 if none */
+int32_t kvb_tokenizer_eos(const kvb_tokenizer *t);
+int32_t kvb_tokenizer_token_id(const kvb_tokenizer *t, const char *token); /* -1 if absent */
+int kvb_tokenizer_is_special(const kvb_tokenizer *t, int32_t id);
+
+/* Streaming decode: feed ids one by one; emits only complete UTF-8 characters. */
+typedef struct kvb_detok_stream {
+    const kvb_tokenizer *t;
+    int skip_special;
+    kvb_ids ids;       /* all ids so far */
+    size_t emitted;    /* bytes of decoded text already emitted */
+} kvb_detok_stream;
+void kvb_detok_stream_init(kvb_detok_stream *s, const kvb_tokenizer *t, int skip_special);
+/* Appends the newly completed text to out. */
+int kvb_detok_stream_push(kvb_detok_stream *s, int32_t id, kvb_strbuf *out, kvb_error *e);
+void kvb_detok_stream_release(kvb_detok_stream *s);
+
+/* Chat templates: "llama2", "llama3", "mistral", "chatml", "none". Wraps a user prompt the way
+ * the family does (see specs A.6); the result is text to encode (with add_bos as the family
+ * wants: kvb_chat_template_adds_bos). */
+int kvb_chat_template_apply(const char *family, const char *prompt, kvb_strbuf *out, kvb_error *e);
+int kvb_chat_template_valid(const char *family);
+
+#endif
