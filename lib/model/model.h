@@ -1,0 +1,55 @@
+/* lib/model: model names and configs, HF (config.json + safetensors) and GGUF loaders, and the
+ * Llama-family CPU forward pass. K/V after RoPE go through a kvb_cache (lib/kvcache). */
+#ifndef KVB_MODEL_H
+#define KVB_MODEL_H
+
+#include "core/core.h"
+#include "kvcache/kvcache.h"
+#include "tokenizer/tokenizer.h"
+
+typedef struct kvb_model kvb_model;
+
+typedef struct kvb_model_config {
+    char name[64];          /* kvbench name ("llama3-8b") or the file/dir base name */
+    char repo_id[128];      /* HF repo id when known */
+    char arch[64];          /* "LlamaForCausalLM", "MistralForCausalLM" */
+    char chat_template[16]; /* LongBench default family: llama2 | llama3 | mistral | chatml | none */
+    int n_layers, n_heads, n_kv_heads, head_dim;
+    int hidden, intermediate, vocab, max_position;
+    double rms_eps, rope_theta;
+    /* rope_scaling "llama3" (rope_type), or none when factor == 0 */
+    double rope_factor, rope_low_freq_factor, rope_high_freq_factor;
+    int rope_original_max_position;
+    int tie_embeddings;
+    int longbench_max_length; /* prompt budget in tokens (model2maxlen) */
+    int32_t stop_ids[8];      /* model stop tokens (eos, eot...) */
+    int n_stop;
+} kvb_model_config;
+
+typedef struct kvb_model_opts {
+    int threads;        /* 0 = all cores */
+    int random_weights; /* build from the config alone, seeded */
+    uint64_t seed;
+    int weights_bf16;   /* hold weights as bf16 (default) or f32 (0) */
+} kvb_model_opts;
+
+/* name_or_path: a kvbench model name (configs/models/<name>.json, resolved through
+ * $KVBENCH_MODELS, the HF cache, ./models), an HF model directory or a .gguf file. */
+int kvb_model_open(kvb_model **m, const char *name_or_path, const kvb_model_opts *o, kvb_error *e);
+void kvb_model_free(kvb_model *m);
+const kvb_model_config *kvb_model_get_config(const kvb_model *m);
+const kvb_tokenizer *kvb_model_tokenizer(const kvb_model *m); /* NULL with random weights and no tokenizer */
+kvb_pool *kvb_model_pool(kvb_model *m);
+size_t kvb_model_weight_bytes(const kvb_model *m);
+
+/* Run the prompt through every layer (K/V into the cache); logits of the last position
+ * (vocab floats) into `logits`. The cache must have been reset for n tokens. */
+int kvb_model_prefill(kvb_model *m, kvb_cache *c, const int32_t *ids, int n, float *logits,
+                      kvb_error *e);
+/* One decode step: token `id` at absolute position `pos` (RoPE uses pos). */
+int kvb_model_decode(kvb_model *m, kvb_cache *c, int32_t id, int pos, float *logits, kvb_error *e);
+
+/* Argmax with ties to the lowest id (as torch.argmax). */
+int32_t kvb_argmax(const float *x, int n);
+
+#endif
