@@ -27,15 +27,22 @@
 #define NO_NODE UINT32_MAX
 #define EMPTY_KEY UINT64_MAX
 
+/* key and value side by side: one cache line per probe */
+typedef struct kvb_jieba_edge {
+    uint64_t key;
+    uint32_t child;
+} kvb_jieba_edge;
+
 struct kvb_jieba {
     /* trie nodes; node 0 is the root (the empty prefix) */
     uint64_t *freq; /* frequency; 0 = a prefix only */
     double *lp;     /* log(freq) - log(total), the route weight of a word */
     uint32_t n_nodes, cap_nodes;
-    /* edges: key (parent << 21 | code point) -> child node */
-    uint64_t *hkey;
-    uint32_t *hval;
+    /* edges: key (parent << 21 | code point) -> child node; the root's children in the Basic
+     * Multilingual Plane also sit in a direct table, since every DAG walk starts there */
+    kvb_jieba_edge *edge;
     uint64_t hmask;
+    uint32_t *root_bmp; /* 0x10000 entries, NO_NODE where absent */
     uint32_t n_edges;
     uint64_t total;
     double logtotal;
@@ -57,43 +64,37 @@ static uint64_t edge_slot(const kvb_jieba *j, uint64_t key)
 
 static uint32_t trie_child(const kvb_jieba *j, uint32_t parent, uint32_t cp)
 {
+    if (parent == 0 && cp < 0x10000)
+        return j->root_bmp[cp];
     uint64_t key = edge_key(parent, cp);
     for (uint64_t s = edge_slot(j, key);; s = (s + 1) & j->hmask) {
-        if (j->hkey[s] == key)
-            return j->hval[s];
-        if (j->hkey[s] == EMPTY_KEY)
+        if (j->edge[s].key == key)
+            return j->edge[s].child;
+        if (j->edge[s].key == EMPTY_KEY)
             return NO_NODE;
     }
 }
 
 static int edges_resize(kvb_jieba *j, uint64_t cap)
 {
-    uint64_t *key = kvb_malloc(cap * sizeof *key);
-    uint32_t *val = kvb_malloc(cap * sizeof *val);
-    if (!key || !val) {
-        free(key);
-        free(val);
+    kvb_jieba_edge *edge = kvb_calloc(cap, sizeof *edge);
+    if (!edge)
         return KVB_ENOMEM;
-    }
-    memset(key, 0xFF, cap * sizeof *key);
-    uint64_t *okey = j->hkey, omask = j->hmask;
-    uint32_t *oval = j->hval;
-    j->hkey = key;
-    j->hval = val;
+    for (uint64_t s = 0; s < cap; s++)
+        edge[s].key = EMPTY_KEY;
+    kvb_jieba_edge *old = j->edge;
+    uint64_t omask = j->hmask;
+    j->edge = edge;
     j->hmask = cap - 1;
-    if (okey) {
-        for (uint64_t s = 0; s <= omask; s++) {
-            if (okey[s] == EMPTY_KEY)
-                continue;
-            uint64_t t = edge_slot(j, okey[s]);
-            while (key[t] != EMPTY_KEY)
-                t = (t + 1) & j->hmask;
-            key[t] = okey[s];
-            val[t] = oval[s];
-        }
+    for (uint64_t s = 0; old && s <= omask; s++) {
+        if (old[s].key == EMPTY_KEY)
+            continue;
+        uint64_t t = edge_slot(j, old[s].key);
+        while (edge[t].key != EMPTY_KEY)
+            t = (t + 1) & j->hmask;
+        edge[t] = old[s];
     }
-    free(okey);
-    free(oval);
+    free(old);
     return 0;
 }
 
@@ -126,15 +127,17 @@ static uint32_t trie_add(kvb_jieba *j, uint32_t parent, uint32_t cp)
         return NO_NODE;
     uint64_t key = edge_key(parent, cp);
     uint64_t s = edge_slot(j, key);
-    for (; j->hkey[s] != EMPTY_KEY; s = (s + 1) & j->hmask)
-        if (j->hkey[s] == key)
-            return j->hval[s];
+    for (; j->edge[s].key != EMPTY_KEY; s = (s + 1) & j->hmask)
+        if (j->edge[s].key == key)
+            return j->edge[s].child;
     uint32_t child = node_new(j);
     if (child == NO_NODE)
         return NO_NODE;
-    j->hkey[s] = key;
-    j->hval[s] = child;
+    j->edge[s].key = key;
+    j->edge[s].child = child;
     j->n_edges++;
+    if (parent == 0 && cp < 0x10000)
+        j->root_bmp[cp] = child;
     return child;
 }
 
@@ -225,6 +228,11 @@ static int load_dict(kvb_jieba *j, const char *dir, kvb_error *e)
         return rc;
     }
     rc = edges_resize(j, (uint64_t)1 << 20);
+    j->root_bmp = rc ? NULL : kvb_malloc(0x10000 * sizeof *j->root_bmp);
+    if (!j->root_bmp)
+        rc = KVB_ENOMEM;
+    else
+        memset(j->root_bmp, 0xFF, 0x10000 * sizeof *j->root_bmp);
     if (!rc && node_new(j) == NO_NODE)
         rc = KVB_ENOMEM;
     if (rc)
@@ -277,8 +285,8 @@ void kvb_jieba_free(kvb_jieba *j)
         return;
     free(j->freq);
     free(j->lp);
-    free(j->hkey);
-    free(j->hval);
+    free(j->edge);
+    free(j->root_bmp);
     kvb_jieba_hmm_release(&j->hmm);
     free(j);
 }
