@@ -91,10 +91,10 @@ typedef struct kvb_run_task {
     double prefill_tokens_per_s;  /* prompt_tokens / prefill_s (0 when no time) */
     kvb_run_cell *cells;          /* needle cells, sorted by (length, depth); NULL when none */
     int n_cells;
-    /* accumulators used between kvb_run_task_add_record and kvb_run_finish */
-    double *scores_;  /* per-record scores in record order (eval.py's sum order) */
-    long *lengths_;
-    long cap_;
+    /* records added by kvb_run_task_add_record, in record order (eval.py's summation order);
+     * kvb_run_finish derives every number above from them. Empty for a task read from a file. */
+    kvb_run_record *recs_;
+    long n_recs_, cap_recs_;
     int buckets_wanted_;
 } kvb_run_task;
 
