@@ -269,15 +269,17 @@ static void human_bytes(double b, char *buf, size_t n)
 
 static void text_row(kvb_strbuf *sb, const kvb_diff_row *r)
 {
-    char ci[48] = "n/a", pa[16], pb[16];
+    char ci[48] = "n/a", pa[16], pb[16], cr[48], pk[48], ms[48];
     if (r->has_ci)
         snprintf(ci, sizeof(ci), "[%+.2f, %+.2f]", r->ci.lo, r->ci.hi);
     human_bytes(r->peak_a, pa, sizeof(pa));
     human_bytes(r->peak_b, pb, sizeof(pb));
-    kvb_strbuf_addf(sb, "%-22s %7.2f %7.2f %+7.2f  %-18s %6ld %-3s %6.2fx -> %-7.2fx %9s -> %-9s %7.2f -> %.2f\n",
-                    r->task, r->a, r->b, r->delta, ci, r->n_shared,
-                    r->has_ci && r->ci.significant ? (r->ci.delta < 0 ? "*-" : "*+") : "",
-                    r->cr_a, r->cr_b, pa, pb, r->ms_a, r->ms_b);
+    snprintf(cr, sizeof(cr), "%.2fx -> %.2fx", r->cr_a, r->cr_b);
+    snprintf(pk, sizeof(pk), "%s -> %s", pa, pb);
+    snprintf(ms, sizeof(ms), "%.2f -> %.2f", r->ms_a, r->ms_b);
+    kvb_strbuf_addf(sb, "%-22s %7.2f %7.2f %+7.2f  %-18s %6ld %-3s %-17s %-22s %s\n", r->task, r->a,
+                    r->b, r->delta, ci, r->n_shared,
+                    r->has_ci && r->ci.significant ? (r->ci.delta < 0 ? "*-" : "*+") : "", cr, pk, ms);
 }
 
 static void describe(kvb_strbuf *sb, const char *label, const char *path, const kvb_run *r)

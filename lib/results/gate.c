@@ -42,12 +42,11 @@ static void score_check(gate_ctx *g, const kvb_gate_opts *o, const char *what,
     double drop = r->a - r->b;
     int over = drop > limit + GATE_EPS;
     int fail = over && (!o->require_significance || (r->has_ci && r->ci.hi < 0));
-    char label[160];
-    snprintf(label, sizeof(label), "%s", what);
     verdict(g, fail,
             over ? "%s: %.2f vs baseline %.2f, drop %.2f > %.2f allowed"
-                 : "%s: %.2f vs baseline %.2f, drop %.2f <= %.2f allowed",
-            label, r->b, r->a, drop, limit);
+            : drop > 0 ? "%s: %.2f vs baseline %.2f, drop %.2f <= %.2f allowed"
+                       : "%s: %.2f vs baseline %.2f, no drop (%+.2f), %.2f allowed",
+            what, r->b, r->a, drop > 0 ? drop : (r->b - r->a) + 0.0, limit);
     if (over && o->require_significance)
         kvb_strbuf_addf(g->out, "     paired bootstrap: B-A in [%+.2f, %+.2f] over %ld records: %s\n",
                         r->ci.lo, r->ci.hi, r->n_shared,

@@ -438,6 +438,10 @@ static void put_num(kvb_strbuf *sb, double x)
         kvb_strbuf_adds(sb, "null");
         return;
     }
+    if (x == floor(x) && fabs(x) < 1e15) { /* bytes, counts: as integers */
+        kvb_strbuf_addf(sb, "%.0f", x);
+        return;
+    }
     char buf[64];
     kvb_py_float_repr(x, buf, sizeof(buf));
     kvb_strbuf_adds(sb, buf);
