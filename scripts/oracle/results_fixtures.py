@@ -10,8 +10,8 @@ json.dump(indent=4). `kvbench merge` of the three shards must reproduce full/res
 pred/memory files byte for byte.
 
 Runs: full (unsharded, 3 tasks), shard0..2 (full split by _index % 3), snapkv (same records,
-lower scores on some, 4x compression), and gate cases against full: pass, task_drop, avg_drop,
-low_compr (run.json only).
+lower scores on some, 4x compression), and run.json-only cases against full: pass, task_drop,
+avg_drop, low_compr (gate), fewer (a task missing), other_model, newer (schema_version 2).
 """
 import copy
 import hashlib
@@ -239,6 +239,14 @@ def main():
             v["memory"]["kv_bytes_decode"] = v["memory"]["kv_full16_bytes"] / 1.5
             v["memory"]["compression_ratio"] = 1.5
     variant("low_compr", lowc)
+    variant("fewer", lambda t: t.pop("niah"))  # a task only in the baseline
+    other = copy.deepcopy(full)
+    other["model"]["name"] = "llama3-8b"
+    other["model"]["fingerprint"] = "sha256:" + "0" * 64
+    write_json_only(os.path.join(out, "other_model.json"), other)
+    newer = copy.deepcopy(full)
+    newer["schema_version"] = 2
+    write_json_only(os.path.join(out, "newer.json"), newer)
     with open(os.path.join(out, "README"), "w") as f:
         f.write("Made by scripts/oracle/results_fixtures.py (crafted runs, eval.py's scoring rules).\n")
 
