@@ -72,6 +72,7 @@ def plot_score_vs_compression(plt, runs, labels, out):
         x, y = r["summary"]["compression_ratio"], r["summary"][key]
         ax.scatter([x], [y], s=40)
         ax.annotate(l, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    ax.margins(x=0.35, y=0.15)  # room for the labels
     ax.set_xlabel("compression ratio (full 16-bit KV bytes / bytes held)")
     ax.set_ylabel("average score (%s)" % ("LongBench en16" if use16 else "tasks of the run"))
     ax.set_title("Score vs KV-cache compression (%s)" % runs[0]["model"]["name"])
@@ -209,13 +210,14 @@ def plot_needles(plt, runs, labels, out):
     if len(have) > 1:
         cols = min(3, len(have))
         rows = (len(have) + cols - 1) // cols
-        fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 4 * rows), squeeze=False)
+        fig, axes = plt.subplots(rows, cols, figsize=(5.5 * cols, 4.2 * rows), squeeze=False,
+                                 constrained_layout=True)
         im = None
         for k, (r, l, task, cells) in enumerate(have):
             im = heat(axes[k // cols][k % cols], cells, l, plt)
         for k in range(len(have), rows * cols):
             axes[k // cols][k % cols].axis("off")
-        fig.colorbar(im, ax=axes, label="score", shrink=0.8)
+        fig.colorbar(im, ax=axes, label="score", shrink=0.9)
         fig.suptitle("Needle in a haystack (%s)" % have[0][0]["model"]["name"])
         p = os.path.join(out, "needle_grid.png")
         fig.savefig(p, dpi=120)

@@ -66,13 +66,13 @@ has report-md "$T/r.md" "| model | method | params | hotpotqa | passage_retrieva
 check report-stdout 0 "$K" report $R/full && has report-stdout "$T/out" "| smollm2-135m | full |"
 KVBENCH_PYTHON=/nonexistent/python3 check report-nopython 2 "$K" report $R/full --plot "$T/plots" &&
   one_line_error report-nopython "plots need Python 3"
-if python3 -c 'import matplotlib' 2>/dev/null; then
+if "${KVBENCH_PYTHON:-python3}" -c 'import matplotlib' 2>/dev/null; then
   check report-plot 0 "$K" report $R/full $R/snapkv --md "$T/r2.md" --plot "$T/plots"
   for p in score_vs_compression tasks kv_bytes needle_grid; do
     [ -s "$T/plots/$p.png" ] || { echo "FAIL report-plot: $p.png missing"; fails=$((fails+1)); }
   done
 else
-  echo "skip report-plot: python3 has no matplotlib"
+  echo "skip report-plot: ${KVBENCH_PYTHON:-python3} has no matplotlib (set KVBENCH_PYTHON)"
 fi
 check report-bad 2 "$K" report $R/newer.json
 
