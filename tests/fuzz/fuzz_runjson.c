@@ -11,8 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     kvb_run r;
     kvb_error e;
-    kvb_run_init(&r);
-    kvb_run_load(path, &r, &e);
+    kvb_run_load(path, &r, &e); /* initialises r itself */
     kvb_run_release(&r);
     close(fd);
     return 0;
