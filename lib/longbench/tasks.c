@@ -141,6 +141,16 @@ int kvb_taskset_parse(const char *spec, const kvb_task ***out, int *n, kvb_error
             rc = kvb_errorf(e, KVB_EINVAL, "empty item in task list '%s'", spec);
             break;
         }
+        if (in_named_set(name, &k_tasks[0]) >= 0) { /* a set inside a list: "en16,lsht" */
+            for (int k = 0; k < KVB_TASK_COUNT; k++) {
+                int have = 0;
+                for (int q = 0; q < cnt; q++)
+                    have |= v[q] == &k_tasks[k];
+                if (!have && in_named_set(name, &k_tasks[k]))
+                    v[cnt++] = &k_tasks[k];
+            }
+            continue;
+        }
         for (int k = 0; k < KVB_TASK_COUNT; k++)
             if (!strcmp(k_tasks[k].key, name))
                 t = &k_tasks[k];
@@ -151,12 +161,8 @@ int kvb_taskset_parse(const char *spec, const kvb_task ***out, int *n, kvb_error
         for (int k = 0; k < cnt; k++)
             if (v[k] == t)
                 rc = kvb_errorf(e, KVB_EINVAL, "task '%s' listed twice in '%s'", name, spec);
-        if (rc == 0) {
-            if (cnt >= KVB_TASK_COUNT) /* unreachable: duplicates are refused above */
-                rc = kvb_errorf(e, KVB_EINVAL, "too many tasks in '%s'", spec);
-            else
-                v[cnt++] = t;
-        }
+        if (rc == 0)
+            v[cnt++] = t; /* at most 21 distinct tasks: duplicates are refused above */
     }
     kvb_free_strv(items, ni);
     if (rc) {

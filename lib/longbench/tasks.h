@@ -51,7 +51,8 @@ const char *kvb_metric_name(enum kvb_metric m);  /* "qa_f1_score", ... as in met
 const char *kvb_task_lang_name(enum kvb_task_lang l); /* "en", "zh", "code" */
 
 /* Parse a task-set spec: "en16" (default set, 16 tasks), "all" (21), "e" (the 13 LongBench-E
- * tasks), "zh" (the 5 Chinese tasks) or a comma list of task keys ("trec,lcc"). On success *out
+ * tasks), "zh" (the 5 Chinese tasks) or a comma list of task keys and set names ("trec,lcc",
+ * "en16,lsht"; a set adds the members not listed yet). On success *out
  * is a newly allocated array of *n table pointers (caller frees the array only); named sets come
  * in table order, comma lists in the order given. Unknown names, empty items and duplicates fail
  * with KVB_EINVAL and a message listing the valid names. */
