@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "longbench/score.h"
+#include "longbench/segment.h"
 #include "options.h"
 #include "verbs.h"
 
@@ -56,7 +57,7 @@ static int print_json(const kvb_eval_result *r, const char *written)
     for (int s = 0; s < 3; s++) {
         double avg;
         int found = kvb_eval_average(r, sets[s], &avg);
-        kvb_py_float_repr(avg, num, sizeof(num));
+        kvb_lb_py_float_repr(avg, num, sizeof(num));
         kvb_strbuf_addf(&o, "%s\"%s\": {\"tasks\": %d, \"score\": %s}", s ? ", " : "", sets[s],
                         found, found ? num : "null");
     }
@@ -103,8 +104,16 @@ int cmd_eval(int argc, char **argv)
     free(pos);
     kvb_error err = { 0 };
     kvb_eval_result r;
-    /* The Chinese QA and summary metrics segment with jieba; the segmenter is wired in with it. */
-    if (kvb_eval_dir(dir, e_mode, NULL, tasks, &r, &err))
+    /* The Chinese QA and summary metrics segment with jieba, loaded only if one is scored. */
+    kvb_lazy_jieba lj;
+    if (kvb_lazy_jieba_init(&lj, NULL)) {
+        kvb_errorf(&err, KVB_ENOMEM, "out of memory");
+        return kvb_die(&err);
+    }
+    kvb_segmenter seg = kvb_lazy_jieba_segmenter(&lj);
+    rc = kvb_eval_dir(dir, e_mode, &seg, tasks, &r, &err);
+    kvb_lazy_jieba_release(&lj);
+    if (rc)
         return kvb_die(&err);
     kvb_strbuf text;
     kvb_strbuf_init(&text);

@@ -13,7 +13,7 @@
 const char *const kvb_e_bucket_names[KVB_E_BUCKETS] = { "0-4k", "4-8k", "8k+" };
 
 /* ---- Python / numpy numbers ----------------------------------------------------------------- */
-double kvb_py_round(double x, int ndigits)
+double kvb_lb_py_round(double x, int ndigits)
 {
     /* CPython rounds through the correctly rounded decimal string (round-half-even on the exact
      * binary value); glibc's printf is correctly rounded the same way. */
@@ -24,7 +24,7 @@ double kvb_py_round(double x, int ndigits)
     return strtod(buf, NULL);
 }
 
-double kvb_np_round(double x, int decimals)
+double kvb_lb_np_round(double x, int decimals)
 {
     double f = 1.0;
     for (int i = 0; i < decimals; i++)
@@ -59,14 +59,14 @@ static double pairwise_sum(const double *a, size_t n)
     return pairwise_sum(a, n2) + pairwise_sum(a + n2, n - n2);
 }
 
-double kvb_np_mean(const double *a, size_t n)
+double kvb_lb_np_mean(const double *a, size_t n)
 {
     if (n == 0)
         return NAN;
     return pairwise_sum(a, n) / (double)n;
 }
 
-void kvb_py_float_repr(double x, char *buf, size_t size)
+void kvb_lb_py_float_repr(double x, char *buf, size_t size)
 {
     if (isnan(x)) {
         snprintf(buf, size, "NaN"); /* json.dump's spelling */
@@ -470,14 +470,14 @@ int kvb_score_pred_file(const kvb_pred_file *f, const kvb_segmenter *seg, int e_
         }
         total += out->per_record[r];
     }
-    out->score = kvb_py_round(100 * total / (double)f->n, 2);
+    out->score = kvb_lb_py_round(100 * total / (double)f->n, 2);
     for (int b = 0; b < KVB_E_BUCKETS; b++) {
         size_t m = 0;
         for (size_t r = 0; e_mode && r < f->n; r++)
             if (bucket_of(f->rec[r].length) == b)
                 bucket[m++] = out->per_record[r];
         out->e_n[b] = m;
-        out->e[b] = kvb_np_round(100 * kvb_np_mean(bucket, m), 2);
+        out->e[b] = kvb_lb_np_round(100 * kvb_lb_np_mean(bucket, m), 2);
     }
     free(bucket);
     return 0;
@@ -661,13 +661,13 @@ int kvb_eval_result_json(const kvb_eval_result *r, kvb_strbuf *o)
         if (r->e_mode) {
             rc |= kvb_strbuf_adds(o, "{\n");
             for (int b = 0; b < KVB_E_BUCKETS; b++) {
-                kvb_py_float_repr(t->e[b], num, sizeof(num));
+                kvb_lb_py_float_repr(t->e[b], num, sizeof(num));
                 rc |= kvb_strbuf_addf(o, "        \"%s\": %s%s\n", kvb_e_bucket_names[b], num,
                                       b + 1 < KVB_E_BUCKETS ? "," : "");
             }
             rc |= kvb_strbuf_adds(o, "    }");
         } else {
-            kvb_py_float_repr(t->score, num, sizeof(num));
+            kvb_lb_py_float_repr(t->score, num, sizeof(num));
             rc |= kvb_strbuf_adds(o, num);
         }
         rc |= kvb_strbuf_adds(o, k + 1 < r->n ? ",\n" : "\n");

@@ -13,6 +13,7 @@
 
 #include "longbench/metrics.h"
 #include "longbench/score.h"
+#include "longbench/segment.h"
 #include "longbench/unitab.h"
 
 #define FIX "tests/fixtures/metrics/"
@@ -112,7 +113,8 @@ static group_acc *group_get(const char *name)
     return g;
 }
 
-Test(metrics_fixtures, every_pair_matches_metrics_py)
+/* jieba: NULL replays the recorded cuts; else the C segmenter cuts (checks it end to end). */
+static void run_fixtures(const kvb_segmenter *jieba)
 {
     size_t alen, plen, na, np_;
     char *abuf = read_gz(FIX "answers.jsonl.gz", &alen);
@@ -143,7 +145,7 @@ Test(metrics_fixtures, every_pair_matches_metrics_py)
             double sum = 0.;
             for (size_t k = 0; k < g.n; k++)
                 sum += g.s[k];
-            double got = kvb_py_round(100 * sum / (double)g.n, 2);
+            double got = kvb_lb_py_round(100 * sum / (double)g.n, 2);
             cr_assert_eq(got, want, "group %s: %.17g vs %.17g", group->valuestring, got, want);
             const cJSON *ev = cJSON_GetObjectItem(o, "e");
             for (int b = 0; b < KVB_E_BUCKETS; b++) {
@@ -155,7 +157,7 @@ Test(metrics_fixtures, every_pair_matches_metrics_py)
                     if (bb == b)
                         buf[m++] = g.s[k];
                 }
-                double gotb = kvb_np_round(100 * kvb_np_mean(buf, m), 2);
+                double gotb = kvb_lb_np_round(100 * kvb_lb_np_mean(buf, m), 2);
                 const cJSON *wb = cJSON_GetObjectItem(ev, kvb_e_bucket_names[b]);
                 /* json.dump writes NaN, which cJSON does not parse: it comes back as null */
                 if (!cJSON_IsNumber(wb))
@@ -190,6 +192,8 @@ Test(metrics_fixtures, every_pair_matches_metrics_py)
         }
         replay rp = { .n = 0 };
         kvb_segmenter seg = { replay_cut, &rp };
+        if (jieba)
+            seg = *jieba;
         const cJSON *sg = cJSON_GetObjectItem(o, "seg");
         if (sg) {
             rp.text[rp.n] = pred;
@@ -237,8 +241,8 @@ Test(metrics_fixtures, every_pair_matches_metrics_py)
         pairs++;
         cJSON_Delete(o);
     }
-    cr_log_info("%zu pairs (%zu with recorded jieba cuts), %zu metric values (%zu bit-identical, worst |d| %.3g), "
-                "%zu groups", pairs, zh, values, exact, worst, groups);
+    cr_log_info("%s: %zu pairs (%zu segmented), %zu metric values (%zu bit-identical, worst |d| %.3g), "
+                "%zu groups", jieba ? "C jieba" : "recorded jieba cuts", pairs, zh, values, exact, worst, groups);
     cr_assert_geq(pairs, 5000);
     cr_assert_geq(groups, 50);
     cr_assert_eq(exact, values, "all values are expected bit-identical");
@@ -254,4 +258,29 @@ Test(metrics_fixtures, every_pair_matches_metrics_py)
         free(g_groups[k].s);
         free(g_groups[k].len);
     }
+    g_ngroups = 0;
+    memset(g_groups, 0, sizeof(g_groups));
+}
+
+Test(metrics_fixtures, every_pair_matches_metrics_py)
+{
+    run_fixtures(NULL);
+}
+
+/* The same pairs with lib/longbench/jieba doing the cutting, where jieba's data files exist
+ * (python3-jieba, or $KVBENCH_JIEBA_DIR). */
+Test(metrics_fixtures, with_the_c_jieba_segmenter)
+{
+    kvb_jieba *j;
+    kvb_error e;
+    if (kvb_jieba_load(&j, NULL, &e)) {
+        cr_skip_test("jieba data not found: %s", e.msg);
+        return;
+    }
+    kvb_jieba_free(j);
+    kvb_lazy_jieba lj;
+    cr_assert_eq(kvb_lazy_jieba_init(&lj, NULL), 0);
+    kvb_segmenter seg = kvb_lazy_jieba_segmenter(&lj);
+    run_fixtures(&seg);
+    kvb_lazy_jieba_release(&lj);
 }
