@@ -306,6 +306,8 @@ static int prefill(kvb_model *m, kvb_cache *c, const int32_t *ids, int n, float 
     const kvb_model_config *cf = &m->cfg;
     if (n < 1)
         return kvb_errorf(e, KVB_EINVAL, "empty prompt");
+    if (!m->layers)
+        return kvb_errorf(e, KVB_EINVAL, "model %s was opened without weights", cf->name);
     for (int i = 0; i < n; i++)
         if (ids[i] < 0 || ids[i] >= cf->vocab)
             return kvb_errorf(e, KVB_EINVAL, "token id %d at position %d is outside the "
@@ -416,7 +418,7 @@ static void barrier_wait(spin_barrier *b)
     }
     /* spin briefly (phases are microseconds apart), then yield: the machine may be shared */
     for (long spins = 0; atomic_load_explicit(&b->gen, memory_order_acquire) == g; spins++) {
-        if (spins < 20000)
+        if (spins < 4000)
             _mm_pause();
         else
             sched_yield();
@@ -500,7 +502,7 @@ static void decode_worker(void *arg, int ith, int nth)
 
 int kvb_model_decode(kvb_model *m, kvb_cache *c, int32_t id, int pos, float *logits, kvb_error *e)
 {
-    if (!m->bufs || m->bufs_cache != c)
+    if (!m->layers || !m->bufs || m->bufs_cache != c)
         return kvb_errorf(e, KVB_EINVAL, "decode needs a prefill with the same cache first");
     if (id < 0 || id >= m->cfg.vocab || pos < 0)
         return kvb_errorf(e, KVB_EINVAL, "decode: token %d at position %d is invalid", id, pos);

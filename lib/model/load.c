@@ -507,6 +507,10 @@ int kvb_load_random(kvb_model *m, kvb_error *e)
     double bytes = (double)(m->opts.weights_bf16 ? 2 : 4) *
                    ((double)c->vocab * H * (c->tie_embeddings ? 1 : 2) +
                     (double)c->n_layers * ((double)H * (2.0 * qd + 2.0 * kd) + 3.0 * H * c->intermediate));
+    if (m->opts.config_only) {
+        m->weight_bytes = (size_t)bytes;
+        return 0;
+    }
     size_t avail = kvb_available_memory();
     if (avail && bytes > (double)avail * 0.9)
         return kvb_errorf(e, KVB_ENOMEM, "random weights of %s need %.1f GB, only %.1f GB available",

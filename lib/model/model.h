@@ -33,6 +33,8 @@ typedef struct kvb_model_opts {
     int random_weights; /* build from the config alone, seeded */
     uint64_t seed;
     int weights_bf16;   /* hold weights as bf16 (default) or f32 (0) */
+    int config_only;    /* with random_weights: no weights at all (info, planning); prefill and
+                           decode then fail */
 } kvb_model_opts;
 
 /* name_or_path: a kvbench model name (configs/models/<name>.json, resolved through
@@ -66,6 +68,12 @@ void kvb_model_get_info(const kvb_model *m, kvb_model_info *out);
 size_t kvb_model_kv_bytes_per_token(const kvb_model_config *c);
 /* The config of a kvbench model name without opening any weights (planning, `list`). */
 int kvb_model_config_by_name(const char *name, kvb_model_config *out, kvb_error *e);
+
+/* ---- floors (kvbench bench) ---- */
+double kvb_measure_read_bandwidth(kvb_pool *p); /* bytes/s, all pool threads reading */
+double kvb_measure_gemm_peak(kvb_pool *p);      /* flop/s of f32 sgemm on all pool threads */
+double kvb_model_prefill_flops(const kvb_model_config *c, int n);
+size_t kvb_model_decode_bytes(const kvb_model *m, const kvb_cache *c);
 
 /* Argmax with ties to the lowest id (as torch.argmax). */
 int32_t kvb_argmax(const float *x, int n);
