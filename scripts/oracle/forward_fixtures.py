@@ -25,6 +25,9 @@ import torch
 from transformers import (AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM, MistralConfig,
                           MistralForCausalLM)
 
+from transformers.utils import logging as hf_logging
+
+hf_logging.disable_progress_bar()
 OUT = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "fixtures", "model")
 SEQ = 300
 VOCAB = 256
