@@ -37,16 +37,16 @@ def tiny_models():
     common = dict(vocab_size=VOCAB, num_hidden_layers=2,
                   rms_norm_eps=1e-5, tie_word_embeddings=False, initializer_range=0.08,
                   bos_token_id=1, eos_token_id=2)
-    llama2 = LlamaConfig(hidden_size=64, intermediate_size=160, num_attention_heads=4,
+    llama2 = LlamaConfig(hidden_size=64, intermediate_size=128, num_attention_heads=4,
                          num_key_value_heads=4, rope_theta=10000.0, max_position_embeddings=4096,
                          **common)
-    llama3 = LlamaConfig(hidden_size=128, intermediate_size=192, num_attention_heads=8,
+    llama3 = LlamaConfig(hidden_size=64, intermediate_size=128, num_attention_heads=8,
                          num_key_value_heads=2, rope_theta=500000.0,
                          rope_scaling={"rope_type": "llama3", "factor": 8.0,
                                        "low_freq_factor": 1.0, "high_freq_factor": 4.0,
                                        "original_max_position_embeddings": 8192},
                          max_position_embeddings=131072, **common)
-    mistral = MistralConfig(hidden_size=96, intermediate_size=160, num_attention_heads=6,
+    mistral = MistralConfig(hidden_size=64, intermediate_size=128, num_attention_heads=4,
                             num_key_value_heads=2, head_dim=24, rope_theta=1000000.0,
                             sliding_window=None, max_position_embeddings=32768, **common)
     return [("llama2", LlamaForCausalLM, llama2), ("llama3", LlamaForCausalLM, llama3),
