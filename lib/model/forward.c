@@ -9,6 +9,8 @@
  * the layer or decode loops. */
 #include "model_impl.h"
 
+#include "core/simd.h"
+
 #include <cblas.h>
 #include <immintrin.h>
 #include <math.h>
@@ -247,21 +249,13 @@ static void attn_block(attn_task *t, int h, int r0, int r1, float *S, float *col
     for (int i = 0; i < rows; i++) {
         float *s = S + (size_t)i * cols;
         int valid = r0 + i + 1;
-        float mx = -INFINITY, sum = 0;
-        for (int j = 0; j < valid; j++)
-            mx = s[j] > mx ? s[j] : mx;
-        for (int j = 0; j < valid; j++) {
-            s[j] = expf(s[j] - mx);
-            sum += s[j];
-        }
-        float inv = 1.0f / sum;
-        for (int j = 0; j < valid; j++)
-            s[j] *= inv;
+        float mx = kvb_max_f32(s, valid);
+        float inv = 1.0f / kvb_exp_sub_sum(s, valid, mx);
+        cblas_sscal(valid, inv, s, 1);
         for (int j = valid; j < cols; j++)
             s[j] = 0;
         if (colsum)
-            for (int j = 0; j < valid; j++)
-                colsum[j] += s[j];
+            cblas_saxpy(valid, 1.0f, s, 1, colsum, 1);
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, cols, 1.0f, S, cols,
                 b->v + (size_t)kvh * hd, ks, 0.0f, b->att + (size_t)r0 * qs + (size_t)h * hd, qs);
