@@ -55,33 +55,37 @@ void kvb_sel_window_attn(const float *q, const float *k, int n, int n_heads, int
     }
 }
 
+void kvb_sel_colsum_head(const float *q, size_t q_stride, const float *k, size_t k_stride, int n,
+                         int D, float *out, float *scratch)
+{
+    const float scale = 1.0f / sqrtf((float)D);
+    memset(out, 0, (size_t)n * sizeof(float));
+    for (int i = 0; i < n; i++) {
+        const float *qi = q + (size_t)i * q_stride;
+        float mx = -INFINITY;
+        for (int j = 0; j <= i; j++) {
+            scratch[j] = dotf(qi, k + (size_t)j * k_stride, D) * scale;
+            if (scratch[j] > mx)
+                mx = scratch[j];
+        }
+        float sum = 0.0f;
+        for (int j = 0; j <= i; j++) {
+            scratch[j] = expf(scratch[j] - mx);
+            sum += scratch[j];
+        }
+        const float inv = 1.0f / sum;
+        for (int j = 0; j <= i; j++)
+            out[j] += scratch[j] * inv;
+    }
+}
+
 void kvb_sel_colsum(const float *q, const float *k, int n, int n_heads, int n_kv_heads, int D,
                     float *out, float *scratch)
 {
     const int group = n_heads / n_kv_heads;
-    const float scale = 1.0f / sqrtf((float)D);
-    for (int h = 0; h < n_heads; h++) {
-        float *a = out + (size_t)h * n;
-        memset(a, 0, (size_t)n * sizeof(float));
-        const int kh = h / group;
-        for (int i = 0; i < n; i++) {
-            const float *qi = q + ((size_t)i * n_heads + h) * D;
-            float mx = -INFINITY;
-            for (int j = 0; j <= i; j++) {
-                scratch[j] = dotf(qi, k + ((size_t)j * n_kv_heads + kh) * D, D) * scale;
-                if (scratch[j] > mx)
-                    mx = scratch[j];
-            }
-            float sum = 0.0f;
-            for (int j = 0; j <= i; j++) {
-                scratch[j] = expf(scratch[j] - mx);
-                sum += scratch[j];
-            }
-            const float inv = 1.0f / sum;
-            for (int j = 0; j <= i; j++)
-                a[j] += scratch[j] * inv;
-        }
-    }
+    for (int h = 0; h < n_heads; h++)
+        kvb_sel_colsum_head(q + (size_t)h * D, (size_t)n_heads * D, k + (size_t)(h / group) * D,
+                            (size_t)n_kv_heads * D, n, D, out + (size_t)h * n, scratch);
 }
 
 /* ---- pooling and GQA reduction ------------------------------------------------------------ */

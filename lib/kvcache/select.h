@@ -29,6 +29,10 @@ void kvb_sel_window_attn(const float *q, const float *k, int n, int n_heads, int
 void kvb_sel_colsum(const float *q, const float *k, int n, int n_heads, int n_kv_heads, int D,
                     float *out, float *scratch);
 
+/* One head of it: query rows q_stride floats apart, key rows k_stride apart. */
+void kvb_sel_colsum_head(const float *q, size_t q_stride, const float *k, size_t k_stride, int n,
+                         int D, float *out, float *scratch);
+
 /* ---- pooling and GQA reduction ------------------------------------------------------------ */
 /* 1-D pooling with stride 1 and padding kernel/2 on both sides, as torch's F.max_pool1d (pads with
  * -inf) and F.avg_pool1d with count_include_pad=True (pads with 0, always divides by kernel).
