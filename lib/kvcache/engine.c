@@ -357,9 +357,12 @@ void kvb_kv_layer_stats(const kvb_kv *kv, int layer, kvb_cache_layer_stats *o)
             o->tokens += t;
         }
     }
-    /* tokens and tokens_full count stored heads (query heads with --gqa query_head), so their
-     * ratio is the keep ratio in both layouts; bytes are compared with the kv-head full cache. */
-    o->tokens_full = (long)kv->S * (kv->n_prompt + kv->scored[layer]);
+    /* tokens count kv heads, as tokens_full (the dispatcher sets it): with --gqa query_head the
+     * group's copies are averaged, so tokens / tokens_full stays the keep ratio; the duplicated
+     * copies show in the bytes. */
+    if (kv->p.gqa_query)
+        o->tokens /= kv->group;
+    o->tokens_full = (long)kv->shape.n_kv_heads * (kv->n_prompt + kv->scored[layer]);
     o->lazy = kv->decided[layer] ? kv->lazy[layer]
               : (kv->scored[layer] == 1 && (kv->p.kind == KVB_KIND_SIMLAYERKV ||
                                             kv->p.kind == KVB_KIND_SIMLAYERKV_KIVI))
@@ -416,4 +419,100 @@ int kvb_kv_kept_positions(const kvb_kv *kv, int layer, int head, int *pos, int m
     const int t = KVB_MIN(kvb_seq_tokens(s), max);
     memcpy(pos, s->pos, (size_t)t * sizeof(int));
     return t;
+}
+
+/* ---- kvb_cache_method callbacks ------------------------------------------------------------ */
+
+int kvb_kv_m_init(kvb_cache *c, const kvb_cache_param *p, int n, kvb_error *e)
+{
+    kvb_kv *kv;
+    int rc = kvb_kv_create(&kv, c->m->name, &c->shape, p, n, c->pool, e);
+    if (rc)
+        return rc;
+    c->priv = kv;
+    return 0;
+}
+
+int kvb_kv_m_reset(kvb_cache *c, int n_prompt, kvb_error *e)
+{
+    return kvb_kv_reset(c->priv, n_prompt, e);
+}
+
+int kvb_kv_m_prefill_layer(kvb_cache *c, const kvb_prefill_layer *pl, kvb_error *e)
+{
+    return kvb_kv_prefill_layer(c->priv, pl, e);
+}
+
+int kvb_kv_m_prefill_end(kvb_cache *c, kvb_error *e)
+{
+    return kvb_kv_prefill_end(c->priv, e);
+}
+
+int kvb_kv_m_append(kvb_cache *c, int layer, const float *k, const float *v, kvb_error *e)
+{
+    return kvb_kv_append(c->priv, layer, k, v, e);
+}
+
+void kvb_kv_m_attend(kvb_cache *c, int layer, const float *q, float *out, int h0, int h1,
+                     float *scratch)
+{
+    kvb_kv_attend(c->priv, layer, q, out, h0, h1, scratch);
+}
+
+size_t kvb_kv_m_scratch(const kvb_cache *c)
+{
+    return kvb_kv_scratch_floats(c->priv);
+}
+
+size_t kvb_kv_m_bytes(const kvb_cache *c)
+{
+    return kvb_kv_bytes(c->priv);
+}
+
+void kvb_kv_m_layer_stats(const kvb_cache *c, int layer, kvb_cache_layer_stats *o)
+{
+    kvb_kv_layer_stats(c->priv, layer, o);
+}
+
+char *kvb_kv_m_params_json(const kvb_cache *c)
+{
+    return kvb_kv_params_json(c->priv);
+}
+
+void kvb_kv_m_release(kvb_cache *c)
+{
+    kvb_kv_free(c->priv);
+    c->priv = NULL;
+}
+
+/* ---- kvcache.h extras, for every method ---------------------------------------------------- */
+
+static int is_engine(const kvb_cache *c)
+{
+    return c->m->init == kvb_kv_m_init;
+}
+
+size_t kvb_cache_peak_bytes(const kvb_cache *c)
+{
+    /* full only grows, so its peak is what it holds now */
+    return is_engine(c) ? kvb_kv_peak_bytes(c->priv) : kvb_cache_bytes(c);
+}
+
+int kvb_cache_stored_heads(const kvb_cache *c)
+{
+    return is_engine(c) ? ((const kvb_kv *)c->priv)->S : c->shape.n_kv_heads;
+}
+
+void kvb_cache_head_tokens(const kvb_cache *c, int layer, long *out)
+{
+    if (layer < 0 || layer >= c->shape.n_layers)
+        return;
+    if (is_engine(c)) {
+        kvb_kv_head_tokens(c->priv, layer, out);
+        return;
+    }
+    kvb_cache_layer_stats st;
+    kvb_cache_layer_stats_get(c, layer, &st);
+    for (int h = 0; h < c->shape.n_kv_heads; h++)
+        out[h] = st.tokens / c->shape.n_kv_heads;
 }

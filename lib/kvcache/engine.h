@@ -9,6 +9,7 @@
 #define KVB_KVCACHE_ENGINE_H
 
 #include "kvcache/kvcache.h"
+#include "kvcache/kvcache_impl.h"
 #include "kvcache/params.h"
 #include "kvcache/store.h"
 
@@ -61,6 +62,31 @@ char *kvb_kv_params_json(const kvb_kv *kv);
 int kvb_kv_head_tokens(const kvb_kv *kv, int layer, long *out);
 /* Original positions held by one stored head (ascending), for tests; returns the count. */
 int kvb_kv_kept_positions(const kvb_kv *kv, int layer, int head, int *pos, int max);
+
+/* ---- kvb_cache_method callbacks (kvcache_impl.h) shared by every engine method ------------- */
+int kvb_kv_m_init(kvb_cache *c, const kvb_cache_param *p, int n, kvb_error *e);
+int kvb_kv_m_reset(kvb_cache *c, int n_prompt, kvb_error *e);
+int kvb_kv_m_prefill_layer(kvb_cache *c, const kvb_prefill_layer *pl, kvb_error *e);
+int kvb_kv_m_prefill_end(kvb_cache *c, kvb_error *e);
+int kvb_kv_m_append(kvb_cache *c, int layer, const float *k, const float *v, kvb_error *e);
+void kvb_kv_m_attend(kvb_cache *c, int layer, const float *q, float *out, int h0, int h1,
+                     float *scratch);
+size_t kvb_kv_m_scratch(const kvb_cache *c);
+size_t kvb_kv_m_bytes(const kvb_cache *c);
+void kvb_kv_m_layer_stats(const kvb_cache *c, int layer, kvb_cache_layer_stats *o);
+char *kvb_kv_m_params_json(const kvb_cache *c);
+void kvb_kv_m_release(kvb_cache *c);
+
+/* The method table entry of an engine method (each policy file defines its own). */
+#define KVB_KV_METHOD(NAME, ALIASES, NEEDS)                                                        \
+    {                                                                                              \
+        .name = (NAME), .aliases = (ALIASES), .needs = (NEEDS), .init = kvb_kv_m_init,             \
+        .reset = kvb_kv_m_reset, .prefill_layer = kvb_kv_m_prefill_layer,                          \
+        .prefill_end = kvb_kv_m_prefill_end, .append = kvb_kv_m_append,                           \
+        .attend = kvb_kv_m_attend, .scratch_floats = kvb_kv_m_scratch, .bytes = kvb_kv_m_bytes,    \
+        .layer_stats = kvb_kv_m_layer_stats, .params_json = kvb_kv_m_params_json,                 \
+        .release = kvb_kv_m_release,                                                               \
+    }
 
 /* ---- policies (one file per method) -------------------------------------------------------- */
 /* Score vectors of the SnapKV kernel for every stored head: out (S, n - w) = window-attention

@@ -59,3 +59,5 @@ void kvb_h2o_scores(kvb_kv *kv, const kvb_prefill_layer *pl, float *out)
     }
     (void)H;
 }
+
+const struct kvb_cache_method kvb_cache_method_h2o = KVB_KV_METHOD("H2O", NULL, KVB_NEED_COLSUM);

@@ -62,3 +62,5 @@ int kvb_kivi_from_seq(kvb_kv *kv, int layer, int np, kvb_error *e)
     kv->layer_quant[layer] = 1;
     return 0;
 }
+
+const struct kvb_cache_method kvb_cache_method_kivi = KVB_KV_METHOD("KIVI", NULL, 0);

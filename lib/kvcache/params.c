@@ -14,11 +14,11 @@ static const struct {
     const char *name;
     const char *alias;
 } kinds[KVB_KIND_COUNT] = {
-    [KVB_KIND_FULL] = { "full", "FullKV" },
+    [KVB_KIND_FULL] = { "full", NULL },
     [KVB_KIND_SNAPKV] = { "SnapKV", NULL },
     [KVB_KIND_PYRAMIDKV] = { "PyramidKV", NULL },
     [KVB_KIND_H2O] = { "H2O", NULL },
-    [KVB_KIND_STREAMINGLLM] = { "StreamingLLM", "stream" },
+    [KVB_KIND_STREAMINGLLM] = { "StreamingLLM", NULL },
     [KVB_KIND_ZIGZAGKV] = { "ZigZagKV", NULL },
     [KVB_KIND_THINK] = { "ThinK", NULL },
     [KVB_KIND_SIMLAYERKV] = { "SimLayerKV", NULL },
@@ -53,7 +53,7 @@ const char *kvb_kvparams_method_list(void)
 
 /* ---- parameter table ---------------------------------------------------------------------- */
 
-enum { P_INT, P_DBL, P_POOL, P_GQA, P_LMBA };
+enum { P_INT, P_DBL, P_POOL, P_GQA, P_LMBA, P_DTYPE };
 
 typedef struct pdesc {
     const char *name;
@@ -82,12 +82,13 @@ static const pdesc pdescs[] = {
     { "group", P_INT, 1, 4096, OFF(group), "an integer dividing head_dim and residual" },
     { "residual", P_INT, 1, 1 << 20, OFF(residual), "a multiple of group" },
     { "gqa", P_GQA, 0, 1, OFF(gqa_query), "kv_head or query_head" },
+    { "dtype", P_DTYPE, 0, 1, OFF(f16), "f32 or f16" },
 };
 #undef OFF
 
 /* Which parameters each method takes (names, in the order error messages list them). */
 static const char *const takes[KVB_KIND_COUNT][10] = {
-    [KVB_KIND_FULL] = { NULL },
+    [KVB_KIND_FULL] = { "dtype" }, /* full.c parses it; listed here for the plan */
     [KVB_KIND_SNAPKV] = { "budget", "window", "kernel", "pool", "gqa" },
     [KVB_KIND_PYRAMIDKV] = { "budget", "window", "kernel", "pool", "beta", "gqa" },
     [KVB_KIND_H2O] = { "budget", "window", "gqa" },
@@ -197,6 +198,14 @@ static int parse_one(kvb_kvparams *p, const pdesc *d, const char *value, kvb_err
         else
             goto bad;
         return 0;
+    case P_DTYPE:
+        if (!strcmp(value, "f16"))
+            *(int *)field = 1;
+        else if (!strcmp(value, "f32"))
+            *(int *)field = 0;
+        else
+            goto bad;
+        return 0;
     case P_LMBA:
         if (!strcmp(value, "pooled"))
             *(int *)field = 1;
@@ -207,7 +216,7 @@ static int parse_one(kvb_kvparams *p, const pdesc *d, const char *value, kvb_err
         return 0;
     }
 bad:
-    return kvb_errorf(e, KVB_EINVAL, "%s: invalid %s '%s' (expected %s)", p->name, d->name,
+    return kvb_errorf(e, KVB_EINVAL, "invalid %s '%s' (expected %s)", d->name,
                       value ? value : "", d->help);
 }
 
@@ -222,42 +231,35 @@ static int validate(const kvb_kvparams *p, const kvb_cache_shape *s, kvb_error *
     case KVB_KIND_THINK:
         if (p->budget <= p->window)
             return kvb_errorf(e, KVB_EINVAL,
-                              "%s: budget %d must exceed window %d (the window is part of the "
-                              "budget)", p->name, p->budget, p->window);
+                              "budget %d must exceed window %d (the window is part of the "
+                              "budget)", p->budget, p->window);
         if (p->kernel % 2 == 0)
-            return kvb_errorf(e, KVB_EINVAL, "%s: invalid kernel '%d' (expected an odd integer "
-                              "in [1, 255])", p->name, p->kernel);
+            return kvb_errorf(e, KVB_EINVAL, "invalid kernel '%d' (expected an odd integer "
+                              "in [1, 255])", p->kernel);
         if (p->kind == KVB_KIND_ZIGZAGKV && p->tau <= 0.0)
-            return kvb_errorf(e, KVB_EINVAL, "%s: invalid tau '%g' (expected a number in (0, 1])",
-                              p->name, p->tau);
+            return kvb_errorf(e, KVB_EINVAL, "invalid tau '%g' (expected a number in (0, 1])", p->tau);
         break;
     case KVB_KIND_STREAMINGLLM:
         if (p->budget <= p->sink)
-            return kvb_errorf(e, KVB_EINVAL, "%s: budget %d must exceed sink %d", p->name,
-                              p->budget, p->sink);
+            return kvb_errorf(e, KVB_EINVAL, "budget %d must exceed sink %d", p->budget, p->sink);
         break;
     case KVB_KIND_KIVI:
     case KVB_KIND_SIMLAYERKV_KIVI:
         if (p->bits != 2 && p->bits != 4)
-            return kvb_errorf(e, KVB_EINVAL, "%s: invalid bits '%d' (expected 2 or 4)", p->name,
-                              p->bits);
+            return kvb_errorf(e, KVB_EINVAL, "invalid bits '%d' (expected 2 or 4)", p->bits);
         if (s && (s->head_dim % p->group))
-            return kvb_errorf(e, KVB_EINVAL, "%s: group %d does not divide head_dim %d (valid: "
-                              "a divisor of head_dim that also divides residual)", p->name,
-                              p->group, s->head_dim);
+            return kvb_errorf(e, KVB_EINVAL, "group %d does not divide head_dim %d (valid: "
+                              "a divisor of head_dim that also divides residual)", p->group, s->head_dim);
         if (p->residual % p->group)
-            return kvb_errorf(e, KVB_EINVAL, "%s: group %d does not divide residual %d", p->name,
-                              p->group, p->residual);
+            return kvb_errorf(e, KVB_EINVAL, "group %d does not divide residual %d", p->group, p->residual);
         if (p->group % (32 / p->bits))
-            return kvb_errorf(e, KVB_EINVAL, "%s: group %d must be a multiple of %d (codes of %d "
-                              "bits are packed %d per 32-bit word)", p->name, p->group,
+            return kvb_errorf(e, KVB_EINVAL, "group %d must be a multiple of %d (codes of %d "
+                              "bits are packed %d per 32-bit word)", p->group,
                               32 / p->bits, p->bits, 32 / p->bits);
         if (p->group > 1024)
-            return kvb_errorf(e, KVB_EINVAL, "%s: group %d too large (max 1024)", p->name,
-                              p->group);
+            return kvb_errorf(e, KVB_EINVAL, "group %d too large (max 1024)", p->group);
         if (s && s->head_dim % (32 / p->bits))
-            return kvb_errorf(e, KVB_EINVAL, "%s: head_dim %d is not a multiple of %d", p->name,
-                              s->head_dim, 32 / p->bits);
+            return kvb_errorf(e, KVB_EINVAL, "head_dim %d is not a multiple of %d", s->head_dim, 32 / p->bits);
         break;
     default:
         break;
@@ -297,8 +299,9 @@ int kvb_kvparams_parse(const char *method, const kvb_cache_shape *shape,
                 d = &pdescs[j];
         if (!d || !method_takes(kind, name)) {
             list_takes(kind, valid, sizeof(valid));
-            return kvb_errorf(e, KVB_EINVAL, "%s: %s parameter '%s' (valid: %s)", out->name,
-                              d ? "method does not take" : "unknown", name, valid);
+            return kvb_errorf(e, KVB_EINVAL, "%s parameter '%s' for %s (takes: %s)",
+                              d ? "this method does not take the" : "unknown", name, out->name,
+                              valid);
         }
         int rc = parse_one(out, d, params[i].value, e);
         if (rc)
@@ -337,6 +340,9 @@ char *kvb_kvparams_json(const kvb_kvparams *p)
             break;
         case P_LMBA:
             kvb_strbuf_adds(&sb, *(const int *)field ? "\"pooled\"" : "\"raw\"");
+            break;
+        case P_DTYPE:
+            kvb_strbuf_adds(&sb, *(const int *)field ? "\"f16\"" : "\"f32\"");
             break;
         }
     }

@@ -37,9 +37,14 @@ int kvb_cache_plan(const char *method, const kvb_cache_shape *shape,
     if (s.max_tokens <= 0)
         s.max_tokens = prompt_len;
     kvb_kvparams p;
+    int kind;
     int rc = kvb_kvparams_parse(method, &s, params, n_params, &p, e);
-    if (rc)
+    if (rc) {
+        const char *canon = kvb_kvparams_canonical(method, &kind);
+        if (canon)
+            kvb_error_prefix(e, "cache method %s", canon);
         return rc;
+    }
     if (prompt_len < 1 || prompt_len > (1 << 24))
         return kvb_errorf(e, KVB_EINVAL, "kvcache: invalid prompt length %d", prompt_len);
     const int L = s.n_layers, D = s.head_dim, n = prompt_len;
@@ -68,9 +73,11 @@ int kvb_cache_plan(const char *method, const kvb_cache_shape *shape,
         o->tokens_full = (long)S * n;
         o->full16_bytes = (size_t)s.n_kv_heads * n * D * 4;
         switch (p.kind) {
-        case KVB_KIND_FULL:
+        case KVB_KIND_FULL: /* full.c: f32 unless dtype=f16 */
             fp16_layer(o, n, s.n_kv_heads, D);
             o->tokens_full = (long)s.n_kv_heads * n;
+            if (!p.f16)
+                o->k_bytes *= 2, o->v_bytes *= 2;
             break;
         case KVB_KIND_SNAPKV:
         case KVB_KIND_H2O:

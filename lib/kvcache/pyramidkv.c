@@ -10,3 +10,5 @@ int kvb_pyramidkv_cap(const kvb_kv *kv, int layer, int n)
     const int mode = kvb_sel_pyramid_caps(kv->p.budget, kv->p.window, kv->L, kv->p.beta, n, caps);
     return mode == KVB_PYR_FULL ? -1 : caps[layer];
 }
+
+const struct kvb_cache_method kvb_cache_method_pyramidkv = KVB_KV_METHOD("PyramidKV", NULL, 0);

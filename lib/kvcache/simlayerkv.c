@@ -57,3 +57,9 @@ void kvb_simlayer_decide(kvb_kv *kv, int layer)
     /* allocation failure leaves the layer in fp16: still correct, only larger */
     (void)kvb_kivi_from_seq(kv, layer, np, NULL);
 }
+
+const struct kvb_cache_method kvb_cache_method_simlayerkv = KVB_KV_METHOD("SimLayerKV", NULL, 0);
+
+static const char *const simlayerkv_kivi_aliases[] = { "kivi_SimLayerKV", NULL };
+const struct kvb_cache_method kvb_cache_method_simlayerkv_kivi =
+    KVB_KV_METHOD("SimLayerKV+KIVI", simlayerkv_kivi_aliases, 0);

@@ -39,3 +39,5 @@ int kvb_snapkv_cap(const kvb_kv *kv, int n)
 {
     return n < kv->p.budget ? -1 : kv->p.budget - kv->p.window;
 }
+
+const struct kvb_cache_method kvb_cache_method_snapkv = KVB_KV_METHOD("SnapKV", NULL, 0);

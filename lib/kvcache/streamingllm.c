@@ -8,3 +8,5 @@ int kvb_streaming_keep(const kvb_kv *kv, int n, int *idx)
 {
     return kvb_sel_streaming(n, kv->p.budget, kv->p.sink, idx);
 }
+
+const struct kvb_cache_method kvb_cache_method_streamingllm = KVB_KV_METHOD("StreamingLLM", NULL, 0);

@@ -81,3 +81,5 @@ int kvb_think_prune(kvb_kv *kv, const kvb_prefill_layer *pl, int head, const int
     }
     return 0;
 }
+
+const struct kvb_cache_method kvb_cache_method_think = KVB_KV_METHOD("ThinK", NULL, 0);

@@ -63,3 +63,5 @@ int kvb_zigzag_end(kvb_kv *kv, kvb_error *e)
     }
     return 0;
 }
+
+const struct kvb_cache_method kvb_cache_method_zigzagkv = KVB_KV_METHOD("ZigZagKV", NULL, 0);
