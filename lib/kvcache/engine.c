@@ -159,9 +159,11 @@ int kvb_kv_fill(kvb_kv *kv, const kvb_prefill_layer *pl, int head, const int *id
     return 0;
 }
 
+static size_t bytes(const kvb_kv *kv, int as_reference);
+
 static void note_peak(kvb_kv *kv)
 {
-    size_t b = kvb_kv_bytes(kv);
+    size_t b = bytes(kv, 0);
     if (b > kv->peak_bytes)
         kv->peak_bytes = b;
 }
@@ -324,7 +326,9 @@ void kvb_kv_attend(kvb_kv *kv, int layer, const float *q, float *out, int h0, in
 
 /* ---- accounting ---------------------------------------------------------------------------- */
 
-void kvb_kv_layer_stats(const kvb_kv *kv, int layer, kvb_cache_layer_stats *o)
+/* as_reference: report a pending SimLayerKV trim as done (what the reference holds after the
+ * step); the peak uses what is physically held. */
+static void layer_stats(const kvb_kv *kv, int layer, kvb_cache_layer_stats *o, int as_reference)
 {
     memset(o, 0, sizeof(*o));
     if (layer < 0 || layer >= kv->L)
@@ -333,8 +337,8 @@ void kvb_kv_layer_stats(const kvb_kv *kv, int layer, kvb_cache_layer_stats *o)
     /* SimLayerKV decided on the first decode step but trims at the next append: when decoding
      * stopped after one token, report what the reference holds after that step. */
     long trim_to = -1;
-    if (kv->p.kind == KVB_KIND_SIMLAYERKV && kv->scored[layer] == 1 && !kv->decided[layer] &&
-        kvb_simlayer_would_be_lazy(kv, layer))
+    if (as_reference && kv->p.kind == KVB_KIND_SIMLAYERKV && kv->scored[layer] == 1 &&
+        !kv->decided[layer] && kvb_simlayer_would_be_lazy(kv, layer))
         trim_to = kv->p.sink + kv->p.recent;
     for (int h = 0; h < kv->S; h++) {
         const size_t i = (size_t)layer * kv->S + h;
@@ -370,15 +374,25 @@ void kvb_kv_layer_stats(const kvb_kv *kv, int layer, kvb_cache_layer_stats *o)
                   : 0;
 }
 
-size_t kvb_kv_bytes(const kvb_kv *kv)
+void kvb_kv_layer_stats(const kvb_kv *kv, int layer, kvb_cache_layer_stats *o)
+{
+    layer_stats(kv, layer, o, 1);
+}
+
+static size_t bytes(const kvb_kv *kv, int as_reference)
 {
     size_t total = 0;
     for (int l = 0; l < kv->L; l++) {
         kvb_cache_layer_stats st;
-        kvb_kv_layer_stats(kv, l, &st);
+        layer_stats(kv, l, &st, as_reference);
         total += st.k_bytes + st.v_bytes + st.meta_bytes + st.residual_bytes;
     }
     return total;
+}
+
+size_t kvb_kv_bytes(const kvb_kv *kv)
+{
+    return bytes(kv, 1);
 }
 
 size_t kvb_kv_peak_bytes(const kvb_kv *kv)

@@ -11,9 +11,8 @@
 
 static void fp16_layer(kvb_cache_plan_layer *o, long kept_per_head, int S, int D)
 {
-    o->tokens = kept_per_head * S;
-    o->k_bytes = (size_t)o->tokens * D * 2;
-    o->v_bytes = (size_t)o->tokens * D * 2;
+    o->k_bytes = (size_t)kept_per_head * S * D * 2;
+    o->v_bytes = (size_t)kept_per_head * S * D * 2;
 }
 
 /* Tokens an eviction method keeps per head: top-cap of the prefix + the window (cap < 0: all). */
@@ -23,6 +22,23 @@ static long evict_kept(int cap, int n, int w)
         return n;
     const int m = n - KVB_MIN(w, n);
     return KVB_MIN(cap, m) + (n - m);
+}
+
+/* Prompt tokens one stored head keeps at the end of prefill. */
+static long kept_tokens(const kvb_kvparams *p, int l, int n, int mode, const int *caps)
+{
+    switch (p->kind) {
+    case KVB_KIND_SNAPKV:
+    case KVB_KIND_H2O:
+    case KVB_KIND_THINK:
+        return evict_kept(n < p->budget ? -1 : p->budget - p->window, n, p->window);
+    case KVB_KIND_PYRAMIDKV:
+        return evict_kept(mode == KVB_PYR_FULL ? -1 : caps[l], n, p->window);
+    case KVB_KIND_STREAMINGLLM:
+        return n <= p->budget ? n : p->budget;
+    default:
+        return n;
+    }
 }
 
 int kvb_cache_plan(const char *method, const kvb_cache_shape *shape,
@@ -70,12 +86,11 @@ int kvb_cache_plan(const char *method, const kvb_cache_shape *shape,
     for (int l = 0; l < L; l++) {
         kvb_cache_plan_layer *o = &out[l];
         memset(o, 0, sizeof(*o));
-        o->tokens_full = (long)S * n;
+        o->tokens_full = (long)s.n_kv_heads * n;
         o->full16_bytes = (size_t)s.n_kv_heads * n * D * 4;
         switch (p.kind) {
         case KVB_KIND_FULL: /* full.c: f32 unless dtype=f16 */
             fp16_layer(o, n, s.n_kv_heads, D);
-            o->tokens_full = (long)s.n_kv_heads * n;
             if (!p.f16)
                 o->k_bytes *= 2, o->v_bytes *= 2;
             break;
@@ -103,7 +118,6 @@ int kvb_cache_plan(const char *method, const kvb_cache_shape *shape,
         case KVB_KIND_KIVI: {
             const long R = p.residual, G = p.group;
             const long kq = n < R ? 0 : n - n % R, vq = n <= R ? 0 : n - R;
-            o->tokens = (long)S * n;
             o->k_bytes = (size_t)S * kq * D * p.bits / 8;
             o->v_bytes = (size_t)S * vq * D * p.bits / 8;
             o->meta_bytes = (size_t)S * ((kq / G) * D + vq * (D / G)) * 4;
@@ -113,6 +127,8 @@ int kvb_cache_plan(const char *method, const kvb_cache_shape *shape,
         default:
             break;
         }
+        /* tokens per kv head, as kvb_cache_layer_stats (query_head copies show in the bytes) */
+        o->tokens = (long)s.n_kv_heads * kept_tokens(&p, l, n, mode, caps);
     }
     return 0;
 }
