@@ -117,12 +117,11 @@ int kvb_kv_reset(kvb_kv *kv, int n_prompt, kvb_error *e)
     kv->sc_idx = kvb_malloc((n + 1) * sizeof(int));
     kv->sc_work = kvb_malloc((n + 1) * sizeof(int));
     kv->sc_h = kvb_malloc(2 * n * D * sizeof(kvb_half));
-    if (kv->p.kind == KVB_KIND_H2O)
-        kv->sc_thread = kvb_malloc((size_t)threads * n * sizeof(float));
+    kv->sc_thread = kvb_malloc((size_t)threads * n * sizeof(float));
     if (kv->p.kind == KVB_KIND_ZIGZAGKV)
         kv->zz_scores = kvb_malloc(L * kv->S * n * sizeof(float));
     if (!kv->sc_attn || !kv->sc_red || !kv->sc_pool || !kv->sc_row || !kv->sc_idx ||
-        !kv->sc_work || !kv->sc_h || (kv->p.kind == KVB_KIND_H2O && !kv->sc_thread) ||
+        !kv->sc_work || !kv->sc_h || !kv->sc_thread ||
         (kv->p.kind == KVB_KIND_ZIGZAGKV && !kv->zz_scores)) {
         release_record(kv);
         return kvb_errorf(e, KVB_ENOMEM, "kvcache: out of memory for a %d-token prompt", n_prompt);

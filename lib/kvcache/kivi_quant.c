@@ -84,6 +84,21 @@ void kvb_kivi_quant_value(const kvb_half *v, int D, int G, int bits, uint32_t *w
 
 /* ---- fused kernels ------------------------------------------------------------------------ */
 
+/* Lane shifts that unpack 8 consecutive codes of `bits` bits from one 32-bit word: codes
+ * [8*half, 8*half + 8) of the word. */
+static inline __m256i lane_shifts(int bits, int half)
+{
+    const int b = bits, o = 8 * half * bits;
+    return _mm256_setr_epi32(o, o + b, o + 2 * b, o + 3 * b, o + 4 * b, o + 5 * b, o + 6 * b,
+                             o + 7 * b);
+}
+
+/* 8 codes of a word as floats */
+static inline __m256 codes8(uint32_t w, __m256i sh, __m256i mask)
+{
+    return _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int)w), sh), mask));
+}
+
 void kvb_kivi_key_scores(const float *q, const uint32_t *words, const kvb_half *scale,
                          const kvb_half *mn, int G, int D, int bits, float *out)
 {
@@ -92,15 +107,20 @@ void kvb_kivi_key_scores(const float *q, const uint32_t *words, const kvb_half *
     float bias = 0.0f;
     for (int t = 0; t < G; t++)
         out[t] = 0.0f;
+    const __m256i vmask = _mm256_set1_epi32((int)mask), sh0 = lane_shifts(bits, 0),
+                  sh1 = lane_shifts(bits, 1);
     for (int c = 0; c < D; c++) {
         const float qs = q[c] * kvb_h2f(scale[c]);
         bias += q[c] * kvb_h2f(mn[c]);
         const uint32_t *wc = words + (long)c * wpc;
+        const __m256 vq = _mm256_set1_ps(qs);
         for (int w = 0; w < wpc; w++) {
-            uint32_t x = wc[w];
             float *o = out + w * per;
-            for (int j = 0; j < per; j++, x >>= bits)
-                o[j] += qs * (float)(x & mask);
+            /* per = 8 (4 bits) or 16 (2 bits) codes per word: one or two vectors */
+            _mm256_storeu_ps(o, _mm256_fmadd_ps(vq, codes8(wc[w], sh0, vmask), _mm256_loadu_ps(o)));
+            if (per == 16)
+                _mm256_storeu_ps(o + 8, _mm256_fmadd_ps(vq, codes8(wc[w], sh1, vmask),
+                                                        _mm256_loadu_ps(o + 8)));
         }
     }
     for (int t = 0; t < G; t++)
@@ -111,13 +131,19 @@ void kvb_kivi_value_axpy(float p, const uint32_t *words, const kvb_half *scale, 
                          int D, int G, int bits, float *out)
 {
     const int per = 32 / bits;
-    const uint32_t mask = (1u << bits) - 1u;
+    const __m256i vmask = _mm256_set1_epi32((int)((1u << bits) - 1u)), sh0 = lane_shifts(bits, 0),
+                  sh1 = lane_shifts(bits, 1);
+    /* groups of G >= 8 channels (G is a multiple of 32 / bits >= 8) */
     for (int g = 0; g < D / G; g++) {
-        const float ps = p * kvb_h2f(scale[g]), pm = p * kvb_h2f(mn[g]);
+        const __m256 ps = _mm256_set1_ps(p * kvb_h2f(scale[g])), pm = _mm256_set1_ps(p * kvb_h2f(mn[g]));
         for (int d = g * G; d < (g + 1) * G; d += per) {
-            uint32_t x = words[d / per];
-            for (int j = 0; j < per; j++, x >>= bits)
-                out[d + j] += ps * (float)(x & mask) + pm;
+            const uint32_t x = words[d / per];
+            _mm256_storeu_ps(out + d, _mm256_add_ps(_mm256_fmadd_ps(ps, codes8(x, sh0, vmask), pm),
+                                                    _mm256_loadu_ps(out + d)));
+            if (per == 16)
+                _mm256_storeu_ps(out + d + 8,
+                                 _mm256_add_ps(_mm256_fmadd_ps(ps, codes8(x, sh1, vmask), pm),
+                                               _mm256_loadu_ps(out + d + 8)));
         }
     }
 }

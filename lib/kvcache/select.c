@@ -4,6 +4,7 @@
 #include "core/core.h"
 
 #include <float.h>
+#include <immintrin.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +13,45 @@
 
 static float dotf(const float *a, const float *b, int n)
 {
-    float s = 0.0f;
-    for (int i = 0; i < n; i++)
+    int i = 0;
+    __m256 acc = _mm256_setzero_ps();
+    for (; i + 8 <= n; i += 8)
+        acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
+    __m128 x = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    x = _mm_add_ss(x, _mm_shuffle_ps(x, x, 1));
+    float s = _mm_cvtss_f32(x);
+    for (; i < n; i++)
         s += a[i] * b[i];
     return s;
+}
+
+void kvb_sel_window_attn_head(const float *q, size_t q_stride, const float *k, size_t k_stride,
+                              int n, int D, int w, int mean, float *out, float *scratch)
+{
+    const float scale = 1.0f / sqrtf((float)D);
+    memset(out, 0, (size_t)n * sizeof(float));
+    for (int i = 0; i < w; i++) {
+        const int row = n - w + i; /* absolute position of the window query */
+        const float *qi = q + (size_t)row * q_stride;
+        float mx = -INFINITY;
+        for (int j = 0; j <= row; j++) {
+            scratch[j] = dotf(qi, k + (size_t)j * k_stride, D) * scale;
+            if (scratch[j] > mx)
+                mx = scratch[j];
+        }
+        float sum = 0.0f;
+        for (int j = 0; j <= row; j++) {
+            scratch[j] = expf(scratch[j] - mx);
+            sum += scratch[j];
+        }
+        const float inv = 1.0f / sum;
+        for (int j = 0; j <= row; j++)
+            out[j] += scratch[j] * inv;
+    }
+    if (mean)
+        for (int j = 0; j < n; j++)
+            out[j] /= (float)w;
 }
 
 void kvb_sel_window_attn(const float *q, const float *k, int n, int n_heads, int n_kv_heads, int D,
@@ -26,33 +62,10 @@ void kvb_sel_window_attn(const float *q, const float *k, int n, int n_heads, int
     if (w < 1)
         w = 1;
     const int group = n_heads / n_kv_heads;
-    const float scale = 1.0f / sqrtf((float)D);
-    for (int h = 0; h < n_heads; h++) {
-        float *a = out + (size_t)h * n;
-        memset(a, 0, (size_t)n * sizeof(float));
-        const int kh = h / group;
-        for (int i = 0; i < w; i++) {
-            const int row = n - w + i; /* absolute position of the window query */
-            const float *qi = q + ((size_t)row * n_heads + h) * D;
-            float mx = -INFINITY;
-            for (int j = 0; j <= row; j++) {
-                scratch[j] = dotf(qi, k + ((size_t)j * n_kv_heads + kh) * D, D) * scale;
-                if (scratch[j] > mx)
-                    mx = scratch[j];
-            }
-            float sum = 0.0f;
-            for (int j = 0; j <= row; j++) {
-                scratch[j] = expf(scratch[j] - mx);
-                sum += scratch[j];
-            }
-            const float inv = 1.0f / sum;
-            for (int j = 0; j <= row; j++)
-                a[j] += scratch[j] * inv;
-        }
-        if (mean)
-            for (int j = 0; j < n; j++)
-                a[j] /= (float)w;
-    }
+    for (int h = 0; h < n_heads; h++)
+        kvb_sel_window_attn_head(q + (size_t)h * D, (size_t)n_heads * D,
+                                 k + (size_t)(h / group) * D, (size_t)n_kv_heads * D, n, D, w, mean,
+                                 out + (size_t)h * n, scratch);
 }
 
 void kvb_sel_colsum_head(const float *q, size_t q_stride, const float *k, size_t k_stride, int n,

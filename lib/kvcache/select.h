@@ -23,6 +23,10 @@ enum { KVB_POOL_MAX = 0, KVB_POOL_AVG = 1 };
 void kvb_sel_window_attn(const float *q, const float *k, int n, int n_heads, int n_kv_heads, int D,
                          int w, int mean, float *out, float *scratch);
 
+/* One head of it (w already clamped to [1, n]): rows q_stride / k_stride floats apart. */
+void kvb_sel_window_attn_head(const float *q, size_t q_stride, const float *k, size_t k_stride,
+                              int n, int D, int w, int mean, float *out, float *scratch);
+
 /* Column sums of the full causal attention of all n queries (H2O's accumulated attention):
  * out[h*n + j] = sum_{i >= j} softmax_i(q_i . k / sqrt(D))[j]. Two passes per row (max/logsumexp,
  * then accumulate), O(n^2 D) time, O(n) memory. scratch: at least n floats. */

@@ -8,11 +8,35 @@
 
 #include <string.h>
 
+typedef struct window_job {
+    kvb_kv *kv;
+    const kvb_prefill_layer *pl;
+    int w;
+} window_job;
+
+/* query heads split over the pool's threads, each with its own n-float scratch row */
+static void window_worker(void *arg, int ith, int nth)
+{
+    window_job *j = arg;
+    kvb_kv *kv = j->kv;
+    const int n = j->pl->n_tokens, H = kv->shape.n_heads, D = kv->shape.head_dim;
+    const int KV = kv->shape.n_kv_heads;
+    for (int h = ith; h < H; h += nth)
+        kvb_sel_window_attn_head(j->pl->q + (size_t)h * D, (size_t)H * D,
+                                 j->pl->k + (size_t)(h / kv->group) * D, (size_t)KV * D, n, D,
+                                 j->w, 0, kv->sc_attn + (size_t)h * n,
+                                 kv->sc_thread + (size_t)ith * n);
+}
+
 void kvb_snapkv_scores(kvb_kv *kv, const kvb_prefill_layer *pl, float *out, float *raw)
 {
-    const int n = pl->n_tokens, H = kv->shape.n_heads, D = kv->shape.head_dim;
+    const int n = pl->n_tokens;
     const int w = KVB_MIN(kv->p.window, n), m = n - w;
-    kvb_sel_window_attn(pl->q, pl->k, n, H, kv->shape.n_kv_heads, D, w, 0, kv->sc_attn, kv->sc_row);
+    window_job job = { kv, pl, w };
+    if (kv->pool)
+        kvb_pool_run(kv->pool, window_worker, &job);
+    else
+        window_worker(&job, 0, 1);
     /* Prefix columns only; kv_head layout averages the group's query heads before pooling (the
      * Factory's kv_head mode; kvpress averages after avg-pooling, the same up to rounding). */
     for (int s = 0; s < kv->S; s++) {

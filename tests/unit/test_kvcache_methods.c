@@ -505,3 +505,33 @@ Test(kvcache_methods, config_files_match_builtin_defaults)
         cJSON_Delete(cfg);
     }
 }
+
+/* The prefill scoring runs on the pool's threads: same result as single-threaded. */
+Test(kvcache_methods, pool_gives_the_same_selection)
+{
+    rec r;
+    rec_make(&r, 150, 2, 21);
+    kvb_pool *pool;
+    kvb_error e;
+    cr_assert_eq(kvb_pool_create(&pool, 2, &e), 0);
+    const kvb_cache_shape sh = { L, H, KV, D, MAXT, "llama3" };
+    const kvb_cache_param p[] = { { "budget", "40" } };
+    const char *ms[] = { "SnapKV", "PyramidKV", "ZigZagKV", "ThinK" };
+    const int no = 2 * L * H * D;
+    float *o1 = malloc(sizeof(float) * no), *o2 = malloc(sizeof(float) * no);
+    for (int i = 0; i < 4; i++) {
+        kvb_cache *a, *b;
+        cr_assert_eq(kvb_cache_create(&a, ms[i], &sh, p, 1, pool, &e), 0);
+        cr_assert_eq(kvb_cache_create(&b, ms[i], &sh, p, 1, NULL, &e), 0);
+        prefill(a, &r);
+        prefill(b, &r);
+        decode(a, &r, 2, o1);
+        decode(b, &r, 2, o2);
+        cr_assert(!memcmp(o1, o2, sizeof(float) * no), "%s", ms[i]);
+        kvb_cache_free(a);
+        kvb_cache_free(b);
+    }
+    free(o1), free(o2);
+    kvb_pool_free(pool);
+    rec_free(&r);
+}
