@@ -299,9 +299,11 @@ int kvb_kvparams_parse(const char *method, const kvb_cache_shape *shape,
                 d = &pdescs[j];
         if (!d || !method_takes(kind, name)) {
             list_takes(kind, valid, sizeof(valid));
-            return kvb_errorf(e, KVB_EINVAL, "%s parameter '%s' for %s (takes: %s)",
-                              d ? "this method does not take the" : "unknown", name, out->name,
-                              valid);
+            if (d)
+                return kvb_errorf(e, KVB_EINVAL, "%s does not take parameter '%s' (takes: %s)",
+                                  out->name, name, valid);
+            return kvb_errorf(e, KVB_EINVAL, "unknown parameter '%s' for %s (takes: %s)", name,
+                              out->name, valid);
         }
         int rc = parse_one(out, d, params[i].value, e);
         if (rc)
