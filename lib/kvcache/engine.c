@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kvcache/kivi_quant.h"
 #include "kvcache/select.h"
 
 /* ---- lifecycle ----------------------------------------------------------------------------- */
@@ -297,7 +298,9 @@ int kvb_kv_append(kvb_kv *kv, int layer, const float *k, const float *v, kvb_err
 
 size_t kvb_kv_scratch_floats(const kvb_kv *kv)
 {
-    return (size_t)kv->shape.max_tokens + kv->shape.head_dim + 16;
+    /* KIVI scores of up to a whole GQA group at once, else one head's probabilities + gathered q */
+    const size_t g = (size_t)KVB_MIN(kv->group, KVB_KIVI_MAX_MULTI);
+    return g * ((size_t)kv->shape.max_tokens + 1) + kv->shape.head_dim + 16;
 }
 
 void kvb_kv_attend(kvb_kv *kv, int layer, const float *q, float *out, int h0, int h1,
@@ -309,7 +312,14 @@ void kvb_kv_attend(kvb_kv *kv, int layer, const float *q, float *out, int h0, in
         const int s = kv->p.gqa_query ? h : h / kv->group;
         const size_t i = (size_t)layer * kv->S + s;
         if (kv->layer_quant[layer]) {
-            kvb_qseq_attend(&kv->qseq[i], q + (size_t)h * D, out + (size_t)h * D, scratch);
+            /* the query heads of this kv head within [h, h1): one pass over the codes */
+            int nq = 1;
+            while (!kv->p.gqa_query && h + nq < h1 && (h + nq) / kv->group == s &&
+                   nq < KVB_KIVI_MAX_MULTI)
+                nq++;
+            kvb_qseq_attend_multi(&kv->qseq[i], q + (size_t)h * D, nq, out + (size_t)h * D,
+                                  scratch, (size_t)kv->shape.max_tokens + 1);
+            h += nq - 1;
             continue;
         }
         const kvb_seq *sq = &kv->seq[i];

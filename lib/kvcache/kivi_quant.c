@@ -99,53 +99,85 @@ static inline __m256 codes8(uint32_t w, __m256i sh, __m256i mask)
     return _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int)w), sh), mask));
 }
 
+void kvb_kivi_key_scores_multi(const float *q, int nq, int q_stride, const uint32_t *words,
+                               const kvb_half *scale, const kvb_half *mn, int G, int D, int bits,
+                               float *out, size_t o_stride)
+{
+    const int wpc = G * bits / 32, per = 32 / bits;
+    float bias[KVB_KIVI_MAX_MULTI] = { 0 };
+    __m256 qs[KVB_KIVI_MAX_MULTI];
+    for (int i = 0; i < nq; i++)
+        for (int t = 0; t < G; t++)
+            out[i * o_stride + t] = 0.0f;
+    const __m256i vmask = _mm256_set1_epi32((int)((1u << bits) - 1u)), sh0 = lane_shifts(bits, 0),
+                  sh1 = lane_shifts(bits, 1);
+    for (int c = 0; c < D; c++) {
+        const float sc = kvb_h2f(scale[c]), m = kvb_h2f(mn[c]);
+        for (int i = 0; i < nq; i++) {
+            const float qc = q[(size_t)i * q_stride + c];
+            qs[i] = _mm256_set1_ps(qc * sc);
+            bias[i] += qc * m;
+        }
+        const uint32_t *wc = words + (long)c * wpc;
+        for (int w = 0; w < wpc; w++) {
+            /* unpack once, use for every query head of the group (GQA) */
+            const __m256 c0 = codes8(wc[w], sh0, vmask);
+            const __m256 c1 = per == 16 ? codes8(wc[w], sh1, vmask) : c0;
+            for (int i = 0; i < nq; i++) {
+                float *o = out + i * o_stride + w * per;
+                _mm256_storeu_ps(o, _mm256_fmadd_ps(qs[i], c0, _mm256_loadu_ps(o)));
+                if (per == 16)
+                    _mm256_storeu_ps(o + 8, _mm256_fmadd_ps(qs[i], c1, _mm256_loadu_ps(o + 8)));
+            }
+        }
+    }
+    for (int i = 0; i < nq; i++)
+        for (int t = 0; t < G; t++)
+            out[i * o_stride + t] += bias[i];
+}
+
 void kvb_kivi_key_scores(const float *q, const uint32_t *words, const kvb_half *scale,
                          const kvb_half *mn, int G, int D, int bits, float *out)
 {
-    const int wpc = G * bits / 32, per = 32 / bits;
-    const uint32_t mask = (1u << bits) - 1u;
-    float bias = 0.0f;
-    for (int t = 0; t < G; t++)
-        out[t] = 0.0f;
-    const __m256i vmask = _mm256_set1_epi32((int)mask), sh0 = lane_shifts(bits, 0),
+    kvb_kivi_key_scores_multi(q, 1, D, words, scale, mn, G, D, bits, out, (size_t)G);
+}
+
+void kvb_kivi_value_axpy_multi(const float *p, size_t p_stride, int nq, const uint32_t *words,
+                               const kvb_half *scale, const kvb_half *mn, int D, int G, int bits,
+                               float *out, int o_stride)
+{
+    const int per = 32 / bits;
+    const __m256i vmask = _mm256_set1_epi32((int)((1u << bits) - 1u)), sh0 = lane_shifts(bits, 0),
                   sh1 = lane_shifts(bits, 1);
-    for (int c = 0; c < D; c++) {
-        const float qs = q[c] * kvb_h2f(scale[c]);
-        bias += q[c] * kvb_h2f(mn[c]);
-        const uint32_t *wc = words + (long)c * wpc;
-        const __m256 vq = _mm256_set1_ps(qs);
-        for (int w = 0; w < wpc; w++) {
-            float *o = out + w * per;
-            /* per = 8 (4 bits) or 16 (2 bits) codes per word: one or two vectors */
-            _mm256_storeu_ps(o, _mm256_fmadd_ps(vq, codes8(wc[w], sh0, vmask), _mm256_loadu_ps(o)));
-            if (per == 16)
-                _mm256_storeu_ps(o + 8, _mm256_fmadd_ps(vq, codes8(wc[w], sh1, vmask),
-                                                        _mm256_loadu_ps(o + 8)));
+    __m256 ps[KVB_KIVI_MAX_MULTI], pm[KVB_KIVI_MAX_MULTI];
+    /* groups of G >= 8 channels (G is a multiple of 32 / bits >= 8) */
+    for (int g = 0; g < D / G; g++) {
+        const float sc = kvb_h2f(scale[g]), m = kvb_h2f(mn[g]);
+        for (int i = 0; i < nq; i++) {
+            const float pi = p[i * p_stride];
+            ps[i] = _mm256_set1_ps(pi * sc);
+            pm[i] = _mm256_set1_ps(pi * m);
+        }
+        for (int d = g * G; d < (g + 1) * G; d += per) {
+            const uint32_t x = words[d / per];
+            const __m256 c0 = codes8(x, sh0, vmask);
+            const __m256 c1 = per == 16 ? codes8(x, sh1, vmask) : c0;
+            for (int i = 0; i < nq; i++) {
+                float *o = out + (size_t)i * o_stride + d;
+                _mm256_storeu_ps(o, _mm256_add_ps(_mm256_fmadd_ps(ps[i], c0, pm[i]),
+                                                  _mm256_loadu_ps(o)));
+                if (per == 16)
+                    _mm256_storeu_ps(o + 8, _mm256_add_ps(_mm256_fmadd_ps(ps[i], c1, pm[i]),
+                                                          _mm256_loadu_ps(o + 8)));
+            }
         }
     }
-    for (int t = 0; t < G; t++)
-        out[t] += bias;
 }
 
 void kvb_kivi_value_axpy(float p, const uint32_t *words, const kvb_half *scale, const kvb_half *mn,
                          int D, int G, int bits, float *out)
 {
-    const int per = 32 / bits;
-    const __m256i vmask = _mm256_set1_epi32((int)((1u << bits) - 1u)), sh0 = lane_shifts(bits, 0),
-                  sh1 = lane_shifts(bits, 1);
-    /* groups of G >= 8 channels (G is a multiple of 32 / bits >= 8) */
-    for (int g = 0; g < D / G; g++) {
-        const __m256 ps = _mm256_set1_ps(p * kvb_h2f(scale[g])), pm = _mm256_set1_ps(p * kvb_h2f(mn[g]));
-        for (int d = g * G; d < (g + 1) * G; d += per) {
-            const uint32_t x = words[d / per];
-            _mm256_storeu_ps(out + d, _mm256_add_ps(_mm256_fmadd_ps(ps, codes8(x, sh0, vmask), pm),
-                                                    _mm256_loadu_ps(out + d)));
-            if (per == 16)
-                _mm256_storeu_ps(out + d + 8,
-                                 _mm256_add_ps(_mm256_fmadd_ps(ps, codes8(x, sh1, vmask), pm),
-                                               _mm256_loadu_ps(out + d + 8)));
-        }
-    }
+    kvb_kivi_value_axpy_multi(&p, 1, 1, words, scale, mn, D, G, bits, out, D);
 }
 
 void kvb_kivi_dequant_keys(const uint32_t *words, const kvb_half *scale, const kvb_half *mn, int G,

@@ -45,6 +45,16 @@ void kvb_kivi_key_scores(const float *q, const uint32_t *words, const kvb_half *
 void kvb_kivi_value_axpy(float p, const uint32_t *words, const kvb_half *scale, const kvb_half *mn,
                          int D, int G, int bits, float *out);
 
+/* The same for nq <= KVB_KIVI_MAX_MULTI query heads sharing the kv head (GQA): codes are
+ * unpacked once. Head i reads q + i*q_stride, p[i*p_stride]; writes out + i*o_stride. */
+#define KVB_KIVI_MAX_MULTI 16
+void kvb_kivi_key_scores_multi(const float *q, int nq, int q_stride, const uint32_t *words,
+                               const kvb_half *scale, const kvb_half *mn, int G, int D, int bits,
+                               float *out, size_t o_stride);
+void kvb_kivi_value_axpy_multi(const float *p, size_t p_stride, int nq, const uint32_t *words,
+                               const kvb_half *scale, const kvb_half *mn, int D, int G, int bits,
+                               float *out, int o_stride);
+
 /* Dequantize (for tests and the dequantize-then-attend oracle). */
 void kvb_kivi_dequant_keys(const uint32_t *words, const kvb_half *scale, const kvb_half *mn, int G,
                            int D, int bits, float *k /* (G, D) */);

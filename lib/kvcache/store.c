@@ -264,26 +264,39 @@ void kvb_qseq_bytes(const kvb_qseq *s, size_t *k, size_t *v, size_t *meta, size_
     *residual = ((size_t)s->nkr + s->nvr) * D * sizeof(kvb_half);
 }
 
-void kvb_qseq_attend(const kvb_qseq *s, const float *q, float *out, float *scores)
+void kvb_qseq_attend_multi(const kvb_qseq *s, const float *q, int nq, float *out, float *scores,
+                           size_t s_stride)
 {
     const int D = s->D, T = s->nkq + s->nkr;
     const float scale = 1.0f / sqrtf((float)D);
     const size_t wpb = (size_t)D * s->G * s->bits / 32;
     for (int b = 0; b < s->nkq / s->G; b++)
-        kvb_kivi_key_scores(q, s->kw + b * wpb, s->ks + (size_t)b * D, s->km + (size_t)b * D, s->G,
-                            D, s->bits, scores + (size_t)b * s->G);
-    for (int t = 0; t < s->nkq; t++)
-        scores[t] *= scale;
-    for (int t = 0; t < s->nkr; t++)
-        scores[s->nkq + t] = dot_h(q, s->kr + (size_t)t * D, D) * scale;
-    memset(out, 0, (size_t)D * sizeof(float));
+        kvb_kivi_key_scores_multi(q, nq, D, s->kw + b * wpb, s->ks + (size_t)b * D,
+                                  s->km + (size_t)b * D, s->G, D, s->bits,
+                                  scores + (size_t)b * s->G, s_stride);
+    for (int i = 0; i < nq; i++) {
+        float *sc = scores + i * s_stride;
+        for (int t = 0; t < s->nkq; t++)
+            sc[t] *= scale;
+        for (int t = 0; t < s->nkr; t++)
+            sc[s->nkq + t] = dot_h(q + (size_t)i * D, s->kr + (size_t)t * D, D) * scale;
+        memset(out + (size_t)i * D, 0, (size_t)D * sizeof(float));
+        if (T > 0)
+            softmax(sc, T);
+    }
     if (T == 0)
         return;
-    softmax(scores, T);
     const int ng = D / s->G;
     for (int t = 0; t < s->nvq; t++)
-        kvb_kivi_value_axpy(scores[t], s->vw + (size_t)t * D * s->bits / 32, s->vs + (size_t)t * ng,
-                            s->vm + (size_t)t * ng, D, s->G, s->bits, out);
-    for (int t = 0; t < s->nvr; t++)
-        axpy_h(out, scores[s->nvq + t], s->vr + (size_t)t * D, D);
+        kvb_kivi_value_axpy_multi(scores + t, s_stride, nq, s->vw + (size_t)t * D * s->bits / 32,
+                                  s->vs + (size_t)t * ng, s->vm + (size_t)t * ng, D, s->G, s->bits,
+                                  out, D);
+    for (int i = 0; i < nq; i++)
+        for (int t = 0; t < s->nvr; t++)
+            axpy_h(out + (size_t)i * D, scores[i * s_stride + s->nvq + t], s->vr + (size_t)t * D, D);
+}
+
+void kvb_qseq_attend(const kvb_qseq *s, const float *q, float *out, float *scores)
+{
+    kvb_qseq_attend_multi(s, q, 1, out, scores, (size_t)(s->nkq + s->nkr + 1));
 }

@@ -73,5 +73,9 @@ void kvb_qseq_bytes(const kvb_qseq *s, size_t *k, size_t *v, size_t *meta, size_
 /* Decode attention with fused dequantization. scores: at least tokens floats (probabilities in
  * token order on return). */
 void kvb_qseq_attend(const kvb_qseq *s, const float *q, float *out, float *scores);
+/* nq (<= KVB_KIVI_MAX_MULTI) query heads of the same kv head at once, codes unpacked once:
+ * q and out (nq, D) contiguous, head i's scores at scores + i * s_stride (>= tokens). */
+void kvb_qseq_attend_multi(const kvb_qseq *s, const float *q, int nq, float *out, float *scores,
+                           size_t s_stride);
 
 #endif

@@ -535,3 +535,25 @@ Test(kvcache_methods, pool_gives_the_same_selection)
     kvb_pool_free(pool);
     rec_free(&r);
 }
+
+/* KIVI attends the query heads of a kv group in one pass over the codes (kv_head layout); the
+ * query_head layout holds one copy per query head and attends head by head: same numbers. */
+Test(kvcache_methods, kivi_group_pass_equals_per_head)
+{
+    rec r;
+    rec_make(&r, 150, 40, 13);
+    const int no = 40 * L * H * D;
+    float *o1 = malloc(sizeof(float) * no), *o2 = malloc(sizeof(float) * no);
+    const kvb_cache_param a[] = { { "bits", "2" } }, b[] = { { "bits", "2" }, { "gqa", "query_head" } };
+    kvb_cache *ca = mk("KIVI", a, 1), *cb = mk("KIVI", b, 2);
+    prefill(ca, &r);
+    prefill(cb, &r);
+    decode(ca, &r, 40, o1); /* 40 steps: keys flushed once, values slide */
+    decode(cb, &r, 40, o2);
+    cr_assert(!memcmp(o1, o2, sizeof(float) * no));
+    cr_assert_eq(kvb_cache_bytes(cb), kvb_cache_bytes(ca) * (H / KV));
+    kvb_cache_free(ca);
+    kvb_cache_free(cb);
+    free(o1), free(o2);
+    rec_free(&r);
+}
