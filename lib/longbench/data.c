@@ -1,6 +1,8 @@
 /* LongBench record files: discovery, gzip/zip reading, strict line-by-line validation. */
 #include "longbench/data.h"
 
+#include "core/sha256.h"
+
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <math.h>
@@ -493,6 +495,7 @@ int kvb_lb_data_load(const char *path, const char *task, int skip_bad, kvb_lb_da
     if (rc)
         return rc;
     ds->path = kvb_strdup(path);
+    kvb_sha256_hex(data, len, ds->sha256);
     size_t cap = 0;
     long line = 0;
     for (size_t p = 0; p < len;) {

@@ -34,6 +34,7 @@ typedef struct kvb_lb_dataset {
     size_t n;
     size_t n_bad;        /* lines skipped with skip_bad */
     char first_bad[256]; /* message of the first skipped line, for the run summary */
+    char sha256[65];     /* hex digest of the record file's (decompressed) bytes */
 } kvb_lb_dataset;
 
 /* Find the record file of `task` (with `_e` appended when e_variant). Search order: `dir` when
