@@ -859,6 +859,25 @@ static int dry_run(struct ctx *cx, int want_niah, const kvb_task **lb, int n_lb,
     return 0;
 }
 
+/* Read and validate every task's records before the model loads: a bad file fails in a second,
+ * not hours into a run. */
+static int preflight_data(const struct run_opts *o, const kvb_task **lb, int n_lb, kvb_error *e)
+{
+    for (int i = 0; i < n_lb; i++) {
+        char *path = NULL;
+        kvb_lb_dataset ds;
+        int rc = kvb_lb_data_find(lb[i]->key, o->data, o->e_variant, &path, e);
+        if (!rc)
+            rc = kvb_lb_data_load(path, lb[i]->key, o->skip_bad, &ds, e);
+        if (!rc)
+            kvb_lb_dataset_release(&ds);
+        free(path);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 static int run_main(struct run_opts *o, kvb_error *e)
 {
     struct ctx cx;
@@ -868,6 +887,8 @@ static int run_main(struct run_opts *o, kvb_error *e)
     int want_niah = 0, n_lb = 0, rc;
     const kvb_task **lb = NULL;
     if ((rc = split_tasks(o->tasks, &want_niah, &lb, &n_lb, e)))
+        goto out;
+    if (!o->dry_run && (rc = preflight_data(o, lb, n_lb, e)))
         goto out;
     for (size_t i = 0; i < N_PARAMS; i++)
         if (o->param_val[i])
