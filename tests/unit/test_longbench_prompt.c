@@ -78,11 +78,12 @@ static void check_tokenizer(const char *name, const char *family)
         kvb_strbuf prompt;
         kvb_strbuf_init(&prompt);
         cr_assert_eq(kvb_lb_format(tmpl[ti], r, &prompt, &e), 0);
-        kvb_lb_prompt_opts o = { (int)cJSON_GetObjectItem(row, "max_length")->valuedouble, family, 1 };
+        kvb_lb_prompt_opts o = { (int)cJSON_GetObjectItem(row, "max_length")->valuedouble, family,
+                                 cJSON_IsTrue(cJSON_GetObjectItem(row, "add_bos")) };
         kvb_ids ids;
         kvb_ids_init(&ids);
         int truncated;
-        cr_assert_eq(kvb_lb_prompt_ids(t, prompt.buf, &o, &ids, &truncated, &e), 0, "%s", e.msg);
+        cr_assert_eq(kvb_lb_prompt_ids(t, prompt.buf, prompt.len, &o, &ids, &truncated, &e), 0, "%s", e.msg);
         cr_assert_eq(truncated, cJSON_IsTrue(cJSON_GetObjectItem(row, "truncated")), "%s %s", name, id);
         truncated_rows += truncated;
         const cJSON *full = cJSON_GetObjectItem(row, "ids");
