@@ -774,6 +774,19 @@ static char *settings_json(const struct ctx *cx)
     return t;
 }
 
+/* What identifies the model in run.json: its architecture numbers and the size of its weights
+ * (hashing gigabytes of weights per run would cost more than it tells). */
+static void model_fingerprint(const kvb_model_config *c, size_t weight_bytes, char hex[65])
+{
+    kvb_strbuf sb;
+    kvb_strbuf_init(&sb);
+    kvb_strbuf_addf(&sb, "%s|%s|%s|%d|%d|%d|%d|%d|%d|%d|%.17g|%.17g|%zu", c->name, c->repo_id,
+                    c->arch, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim, c->hidden,
+                    c->intermediate, c->vocab, c->rms_eps, c->rope_theta, weight_bytes);
+    kvb_sha256_hex(sb.buf, sb.len, hex);
+    kvb_strbuf_release(&sb);
+}
+
 /* Load or create fingerprint.json and check the settings every task shares. */
 static int fingerprint_open(struct ctx *cx, kvb_error *e)
 {
@@ -956,7 +969,9 @@ static int run_main(struct run_opts *o, kvb_error *e)
     free(md);
     if (rc || (rc = fingerprint_open(&cx, e)))
         goto out;
-    if ((rc = kvb_run_set_model(&cx.run, cx.cfg->name, cx.cfg->repo_id, o->model, "", "", e)) ||
+    char mfp[65];
+    model_fingerprint(cx.cfg, kvb_model_weight_bytes(cx.m), mfp);
+    if ((rc = kvb_run_set_model(&cx.run, cx.cfg->name, cx.cfg->repo_id, o->model, "", mfp, e)) ||
         (rc = kvb_run_set_method(&cx.run, cx.method, cx.params_json, e)) ||
         (rc = kvb_run_set_machine(&cx.run, kvb_pool_size(kvb_model_pool(cx.m)), "", "", e)) ||
         (rc = kvb_run_set_str(&cx.run.chat_template, cx.chat ? cx.chat : "none", e)) ||

@@ -10,8 +10,8 @@ set -u
 KVBENCH=${KVBENCH:-bin/kvbench}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 fail=0
-python3 datasets/gen_synthetic.py --out "$tmp/data" --n 3 --paragraphs 4 --words 24
-args=(--tasks passage_retrieval_en,passage_count --data "$tmp/data" --limit 3 --max-length 400 --threads 2)
+python3 datasets/gen_synthetic.py --out "$tmp/data" --n 2 --paragraphs 3 --words 16
+args=(--tasks passage_retrieval_en,passage_count --data "$tmp/data" --limit 2 --max-length 400 --threads 2)
 
 "$KVBENCH" run "${args[@]}" --out "$tmp/ref" >"$tmp/ref.out" 2>"$tmp/ref.err" || { echo "FAIL reference run"; cat "$tmp/ref.err"; exit 1; }
 lines() { cat "$1"/pred/*.jsonl 2>/dev/null | wc -l; }
@@ -27,7 +27,7 @@ kill_at() { # out, want, delay
 out=$tmp/killed
 kill_at "$out" 0 0.3          # during start-up or the first prefill
 kill_at "$out" 1 0            # just after the first record was committed
-kill_at "$out" 4 0            # inside the second task
+kill_at "$out" 3 0            # inside the second task
 # a kill while writing: a torn prediction line and a memory line of an uncommitted record
 printf '{"pred": "torn' >>"$out/pred/passage_count.jsonl"
 printf '{"_id": "synth-pc-0099", "prompt_tokens": 1}\n' >>"$out/memory/passage_count.jsonl"
