@@ -301,6 +301,7 @@ struct ctx {
     char *params_json;    /* effective parameters */
     const char *chat;     /* chat template family used for LongBench prompts */
     int add_bos;
+    int cleanup;          /* HF clean_up_tokenization_spaces */
     int max_length;
     char *out_dir;
     cJSON *fp;            /* fingerprint (model, method, params, prompt settings, data) */
@@ -573,7 +574,9 @@ static int run_longbench_task(struct ctx *cx, const kvb_task *task, kvb_error *e
         gen.stop_ids[gen.n_stop++] = nl;
         gen.min_new_tokens = 1;
     }
-    kvb_lb_prompt_opts po = { cx->max_length, task->skip_chat ? NULL : cx->chat, cx->add_bos };
+    gen.cleanup_spaces = cx->cleanup;
+    kvb_lb_prompt_opts po = { cx->max_length, task->skip_chat ? NULL : cx->chat, cx->add_bos,
+                              cx->cleanup };
     long n_use = o->limit_seen ? KVB_MIN((long)ds.n, o->limit) : (long)ds.n;
     long todo = 0;
     for (long i = o->shard_i; i < n_use; i += o->shard_n)
@@ -660,6 +663,7 @@ static int run_niah_task(struct ctx *cx, kvb_error *e)
     kvb_lb_gen_opts gen;
     memset(&gen, 0, sizeof(gen));
     gen.max_new_tokens = 64;
+    gen.cleanup_spaces = cx->cleanup;
     for (int i = 0; i < cx->cfg->n_stop && gen.n_stop < 15; i++)
         gen.stop_ids[gen.n_stop++] = cx->cfg->stop_ids[i];
     long n_cells = (long)nl * nd, todo = 0;
@@ -763,6 +767,7 @@ static char *settings_json(const struct ctx *cx)
         cJSON_AddNullToObject(s, "limit");
     cJSON_AddBoolToObject(s, "e", o->e_variant);
     cJSON_AddBoolToObject(s, "add_bos", cx->add_bos);
+    cJSON_AddBoolToObject(s, "clean_up_tokenization_spaces", cx->cleanup);
     cJSON_AddBoolToObject(s, "skip_bad_records", o->skip_bad);
     cJSON_AddStringToObject(s, "niah_lengths", o->lengths ? o->lengths : KVB_NIAH_LENGTHS);
     cJSON_AddStringToObject(s, "niah_depths", o->depths ? o->depths : KVB_NIAH_DEPTHS);
@@ -824,6 +829,7 @@ static int fingerprint_open(struct ctx *cx, kvb_error *e)
         (rc = fp_check(cx, "chat_template", cx->chat ? cx->chat : "none", e)) ||
         (rc = fp_check(cx, "max_length", buf, e)) ||
         (rc = fp_check(cx, "add_bos", cx->add_bos ? "1" : "0", e)) ||
+        (rc = fp_check(cx, "decode_cleanup", cx->cleanup ? "1" : "0", e)) ||
         (rc = fp_check(cx, "longbench_e", cx->o->e_variant ? "1" : "0", e)) ||
         (rc = fp_check(cx, "shard", shard, e)))
         goto out;
@@ -939,7 +945,11 @@ static int run_main(struct run_opts *o, kvb_error *e)
                                        "mistral, chatml, none)", cx.chat);
         goto out;
     }
+    /* BOS and decode clean-up as HF does with the model's tokenizer files; from the model family
+     * when it came from a GGUF */
     cx.add_bos = kvb_lb_default_add_bos(cx.cfg);
+    cx.cleanup = 0;
+    kvb_lb_tokenizer_hf_defaults(cx.tok, &cx.add_bos, &cx.cleanup);
     cx.max_length = o->max_length_seen ? (int)o->max_length : cx.cfg->longbench_max_length;
     if (cx.max_length <= 0) {
         rc = kvb_errorf(e, KVB_EINVAL, "%s: no LongBench prompt budget in its config; pass "

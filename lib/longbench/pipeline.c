@@ -101,7 +101,7 @@ int kvb_lb_generate(kvb_model *m, kvb_cache *c, const int32_t *ids, int n,
     mem_point(c, L, r->layers_end, &r->end);
     kvb_strbuf text;
     kvb_strbuf_init(&text);
-    rc = kvb_tokenizer_decode(kvb_model_tokenizer(m), r->out.ids, r->out.n, 1, &text, e);
+    rc = kvb_lb_decode(kvb_model_tokenizer(m), r->out.ids, r->out.n, o->cleanup_spaces, &text, e);
     if (rc == 0)
         r->text = kvb_lb_post_process(cfg->name, text.buf ? text.buf : "");
     kvb_strbuf_release(&text);

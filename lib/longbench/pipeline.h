@@ -18,6 +18,7 @@ typedef struct kvb_lb_gen_opts {
     int min_new_tokens;  /* stop ids are masked until this many tokens exist (samsum: 1) */
     int32_t stop_ids[16];
     int n_stop;
+    int cleanup_spaces;  /* HF decode's clean_up_tokenization_spaces */
 } kvb_lb_gen_opts;
 
 /* Cache state of one sample at a point of the generation. */

@@ -183,8 +183,15 @@ int kvb_lb_prompt_ids(const kvb_tokenizer *t, const char *prompt, size_t len,
      *    tokens (the BOS inside the first half disappears) and concatenated as text */
     if (o->max_length > 0 && ids.n > (size_t)o->max_length) {
         size_t half = (size_t)(o->max_length / 2);
-        if ((rc = kvb_tokenizer_decode(t, ids.ids, half, 1, &text, e)) ||
-            (rc = kvb_tokenizer_decode(t, ids.ids + ids.n - half, half, 1, &text, e)))
+        if ((rc = kvb_lb_decode(t, ids.ids, half, o->cleanup_spaces, &text, e)))
+            goto out;
+        kvb_strbuf second;
+        kvb_strbuf_init(&second);
+        rc = kvb_lb_decode(t, ids.ids + ids.n - half, half, o->cleanup_spaces, &second, e);
+        if (!rc)
+            kvb_strbuf_add(&text, second.buf ? second.buf : "", second.len);
+        kvb_strbuf_release(&second);
+        if (rc)
             goto out;
         body = text.buf ? text.buf : "";
         blen = text.len;
@@ -216,4 +223,91 @@ int kvb_lb_newline_id(const kvb_tokenizer *t, int32_t *id, kvb_error *e)
         *id = v.ids[v.n - 1];
     kvb_ids_release(&v);
     return rc;
+}
+
+/* ---- Hugging Face decode defaults ---------------------------------------------------------- */
+
+/* One str.replace(a, b) pass over s (non-overlapping, left to right). */
+static void replace_all(kvb_strbuf *s, const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (!s->buf || s->len < la)
+        return;
+    kvb_strbuf o;
+    kvb_strbuf_init(&o);
+    size_t i = 0;
+    while (i < s->len) {
+        if (i + la <= s->len && !memcmp(s->buf + i, a, la)) {
+            kvb_strbuf_add(&o, b, lb);
+            i += la;
+        } else {
+            kvb_strbuf_add(&o, s->buf + i, 1);
+            i++;
+        }
+    }
+    kvb_strbuf_release(s);
+    *s = o;
+    if (!s->buf)
+        kvb_strbuf_add(s, "", 0);
+}
+
+void kvb_lb_cleanup_spaces(kvb_strbuf *s)
+{
+    static const char *const pairs[][2] = { { " .", "." },     { " ?", "?" },     { " !", "!" },
+                                            { " ,", "," },     { " ' ", "'" },    { " n't", "n't" },
+                                            { " 'm", "'m" },   { " 's", "'s" },   { " 've", "'ve" },
+                                            { " 're", "'re" } };
+    for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++)
+        replace_all(s, pairs[i][0], pairs[i][1]);
+}
+
+int kvb_lb_decode(const kvb_tokenizer *t, const int32_t *ids, size_t n, int cleanup,
+                  kvb_strbuf *out, kvb_error *e)
+{
+    if (!cleanup)
+        return kvb_tokenizer_decode(t, ids, n, 1, out, e);
+    kvb_strbuf tmp;
+    kvb_strbuf_init(&tmp);
+    int rc = kvb_tokenizer_decode(t, ids, n, 1, &tmp, e);
+    if (!rc) {
+        kvb_lb_cleanup_spaces(&tmp);
+        kvb_strbuf_add(out, tmp.buf ? tmp.buf : "", tmp.len);
+    }
+    kvb_strbuf_release(&tmp);
+    return rc;
+}
+
+int kvb_lb_tokenizer_hf_defaults(const kvb_tokenizer *t, int *add_bos, int *cleanup)
+{
+    const char *src = kvb_tokenizer_source(t);
+    size_t l = src ? strlen(src) : 0;
+    if (l < 14 || strcmp(src + l - 14, "tokenizer.json"))
+        return 0; /* a GGUF vocabulary: no HF files to ask */
+    char *dir = kvb_strdup(src);
+    if (!dir)
+        return 0;
+    dir[l - 14] = 0;
+    char *cfg_path = kvb_path_join(*dir ? dir : ".", "tokenizer_config.json");
+    cJSON *j = NULL;
+    int told = 0;
+    if (kvb_json_load(src, (size_t)64 << 20, &j, NULL) == 0) {
+        const cJSON *pp = cJSON_GetObjectItemCaseSensitive(j, "post_processor");
+        const cJSON *type = pp ? cJSON_GetObjectItemCaseSensitive(pp, "type") : NULL;
+        const cJSON *single = pp ? cJSON_GetObjectItemCaseSensitive(pp, "single") : NULL;
+        /* TemplateProcessing whose single-sequence template starts with a special token */
+        *add_bos = cJSON_IsString(type) && !strcmp(type->valuestring, "TemplateProcessing") &&
+                   cJSON_IsArray(single) && cJSON_GetArraySize(single) > 0 &&
+                   cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(single, 0), "SpecialToken");
+        told = 1;
+        cJSON_Delete(j);
+    }
+    if (kvb_json_load(cfg_path, (size_t)16 << 20, &j, NULL) == 0) {
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "clean_up_tokenization_spaces");
+        /* transformers' default when the key is absent is False since 4.45 */
+        *cleanup = cJSON_IsTrue(c);
+        cJSON_Delete(j);
+    }
+    free(cfg_path);
+    free(dir);
+    return told;
 }

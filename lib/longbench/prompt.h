@@ -28,7 +28,22 @@ typedef struct kvb_lb_prompt_opts {
     int max_length;          /* token budget (model2maxlen); <= 0: no truncation */
     const char *chat_family; /* kvb_chat_template_apply family, NULL or "none": raw text */
     int add_bos;             /* what tokenizer(prompt) adds by default (HF add_special_tokens) */
+    int cleanup_spaces;      /* HF decode's clean_up_tokenization_spaces (tokenizer_config.json) */
 } kvb_lb_prompt_opts;
+
+/* What Hugging Face does by default with the tokenizer files `t` was loaded from, read from the
+ * files next to kvb_tokenizer_source(t): *add_bos = tokenizer.json's post-processor prepends a
+ * special token (TemplateProcessing) to a single sequence; *cleanup = tokenizer_config.json's
+ * clean_up_tokenization_spaces. Returns 1 when the files told, 0 when they are absent (GGUF):
+ * the outputs are then left unchanged for the caller's default. */
+int kvb_lb_tokenizer_hf_defaults(const kvb_tokenizer *t, int *add_bos, int *cleanup);
+
+/* tokenizer.decode(ids, skip_special_tokens=True), including HF's clean_up_tokenization when
+ * `cleanup` (" ." -> ".", " ?" -> "?", " !" -> "!", " ," -> ",", " ' " -> "'", " n't" -> "n't",
+ * " 'm", " 's", " 've", " 're" likewise, applied in that order as str.replace does). */
+int kvb_lb_decode(const kvb_tokenizer *t, const int32_t *ids, size_t n, int cleanup,
+                  kvb_strbuf *out, kvb_error *e);
+void kvb_lb_cleanup_spaces(kvb_strbuf *s);
 
 /* Final input ids of a formatted prompt. *truncated is set to 1 when the middle was cut. */
 int kvb_lb_prompt_ids(const kvb_tokenizer *t, const char *prompt, size_t len,

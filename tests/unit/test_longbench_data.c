@@ -252,6 +252,8 @@ static kvb_lb_record rec_of(char *ctx, char *input)
     memset(&r, 0, sizeof(r));
     r.context = ctx;
     r.input = input;
+    r.context_len = strlen(ctx);
+    r.input_len = strlen(input);
     r.id = (char *)"x";
     r.length = 42;
     r.n_classes = -1;

@@ -54,6 +54,9 @@ static void check_tokenizer(const char *name, const char *family)
     kvb_error e = { 0 };
     kvb_tokenizer *t;
     cr_assert_eq(kvb_tokenizer_load_hf(&t, dir, &e), 0, "%s", e.msg);
+    int add_bos = -1, cleanup = -1;
+    cr_assert_eq(kvb_lb_tokenizer_hf_defaults(t, &add_bos, &cleanup), 1);
+    cr_assert_eq(cleanup, !strcmp(name, "llama3-8b"), "%s: clean_up_tokenization_spaces", name);
     static const char *const tasks[] = { "multifieldqa_zh", "passage_retrieval_zh" };
     kvb_lb_dataset ds[2];
     char *tmpl[2];
@@ -79,7 +82,9 @@ static void check_tokenizer(const char *name, const char *family)
         kvb_strbuf_init(&prompt);
         cr_assert_eq(kvb_lb_format(tmpl[ti], r, &prompt, &e), 0);
         kvb_lb_prompt_opts o = { (int)cJSON_GetObjectItem(row, "max_length")->valuedouble, family,
-                                 cJSON_IsTrue(cJSON_GetObjectItem(row, "add_bos")) };
+                                 add_bos, cleanup };
+        /* the defaults read from the tokenizer files are what HF did */
+        cr_assert_eq(add_bos, cJSON_IsTrue(cJSON_GetObjectItem(row, "add_bos")), "%s add_bos", name);
         kvb_ids ids;
         kvb_ids_init(&ids);
         int truncated;
@@ -113,6 +118,17 @@ static void check_tokenizer(const char *name, const char *family)
         free(tmpl[i]);
     }
     kvb_tokenizer_free(t);
+}
+
+Test(longbench_prompt_ids, hf_cleanup_spaces)
+{
+    kvb_strbuf s;
+    kvb_strbuf_init(&s);
+    kvb_strbuf_adds(&s, "a . b ? c ! d , e ' f do n't I 'm it 's we 've they 're  ..");
+    kvb_lb_cleanup_spaces(&s);
+    /* as transformers' clean_up_tokenization: sequential str.replace */
+    cr_assert_str_eq(s.buf, "a. b? c! d, e'f don't I'm it's we've they're ..");
+    kvb_strbuf_release(&s);
 }
 
 /* pred.py: llama2 -> "[INST]{prompt}[/INST]"; llama3 and mistral keys get no template. */
