@@ -75,7 +75,8 @@ static void list_methods(void)
 {
     printf("cache methods (--type):\n");
     for (int i = 0; i < kvb_cache_method_count(); i++)
-        printf("    %s%s\n", kvb_cache_method_at(i), i == 0 ? "" : "");
+        printf("    %s%s\n", kvb_cache_method_at(i),
+               !strcmp(kvb_cache_method_at(i), "full") ? "  (default)" : "");
 }
 
 static void list_tasks(void)

@@ -18,6 +18,7 @@
 #include "core/sha256.h"
 #include "kvcache/kvcache.h"
 #include "longbench/data.h"
+#include "longbench/jieba.h"
 #include "longbench/metrics.h"
 #include "longbench/niah.h"
 #include "longbench/pipeline.h"
@@ -308,6 +309,8 @@ struct ctx {
     int fp_dirty;
     kvb_run run;
     size_t mem_limit;     /* bytes allowed for KV + activations of one record */
+    kvb_jieba *jieba;     /* loaded when a Chinese task runs (its metrics segment words) */
+    kvb_segmenter seg;
     long n_oversized;
 };
 
@@ -364,6 +367,7 @@ struct item {
     const kvb_task *lb;
     long cell_length, cell_depth;
     const char *needle, *question;
+    const kvb_segmenter *seg;
 };
 
 static int score_item(const struct item *it, const char *pred, double *score, kvb_error *e)
@@ -381,7 +385,7 @@ static int score_item(const struct item *it, const char *pred, double *score, kv
     kvb_sv *cls = sv + r->n_answers;
     for (int i = 0; i < r->n_classes; i++)
         cls[i] = (kvb_sv){ r->all_classes[i], strlen(r->all_classes[i]) };
-    int rc = kvb_metric_record(it->lb, NULL, (kvb_sv){ pred, strlen(pred) }, sv,
+    int rc = kvb_metric_record(it->lb, it->seg, (kvb_sv){ pred, strlen(pred) }, sv,
                                (size_t)r->n_answers, cls, (size_t)KVB_MAX(r->n_classes, 0), score, e);
     free(sv);
     if (rc)
@@ -497,6 +501,13 @@ out:
     return rc;
 }
 
+/* jieba.cut for the Chinese metrics (kvb_segmenter's signature is jieba's). */
+static int jieba_cut(const void *ctx, const char *text, size_t len, kvb_seg_tok_fn cb, void *arg,
+                     kvb_error *e)
+{
+    return kvb_jieba_cut(ctx, text, len, cb, arg, e);
+}
+
 /* ---- tasks --------------------------------------------------------------------------------- */
 
 /* Open a task's pred/memory files for resuming (or refuse to overwrite). */
@@ -604,7 +615,8 @@ static int run_longbench_task(struct ctx *cx, const kvb_task *task, kvb_error *e
                                    &truncated, e);
         kvb_strbuf_release(&prompt);
         if (!rc) {
-            struct item it = { name, r->id, i, &ids, &gen, r, task, 0, 0, NULL, NULL };
+            struct item it = { name, r->id, i, &ids, &gen, r, task, 0, 0, NULL, NULL,
+                               cx->jieba ? &cx->seg : NULL };
             rc = run_item(cx, &it, t, e);
         }
         kvb_ids_release(&ids);
@@ -688,7 +700,7 @@ static int run_niah_task(struct ctx *cx, kvb_error *e)
         int at;
         rc = kvb_niah_build(nh, L, D, &ids, &at, e);
         if (!rc) {
-            struct item it = { "niah", id, i, &ids, &gen, NULL, NULL, L, D, needle, question };
+            struct item it = { "niah", id, i, &ids, &gen, NULL, NULL, L, D, needle, question, NULL };
             rc = run_item(cx, &it, t, e);
         }
         kvb_ids_release(&ids);
@@ -865,12 +877,41 @@ static int dry_run(struct ctx *cx, int want_niah, const kvb_task **lb, int n_lb,
     printf("model %s: %d layers, %d heads, %d kv heads, head_dim %d; weights %.1f MiB\n", c->name,
            c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim,
            kvb_model_weight_bytes(cx->m) / 1048576.0);
-    printf("method %s %s; chat template %s; prompt budget %d tokens\n", cx->method, cx->params_json,
-           cx->chat ? cx->chat : "none", cx->max_length);
-    double full16 = 2.0 * c->n_layers * c->n_kv_heads * c->head_dim * (double)n * 2;
-    printf("a %ld-token prompt: full 16-bit KV cache %.2f MiB; estimated need %.2f MiB (limit "
-           "%.0f MiB)\n",
-           n, full16 / 1048576.0, estimate_bytes(c, n, 512) / 1048576.0, cx->mem_limit / 1048576.0);
+    printf("method %s %s; chat template %s; prompt budget %d tokens; add BOS %s\n", cx->method,
+           cx->params_json, cx->chat ? cx->chat : "none", cx->max_length, cx->add_bos ? "yes" : "no");
+    /* what the method keeps of an n-token prompt at the end of prefill */
+    kvb_cache_shape shape = { c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim, 0, c->name };
+    kvb_cache_plan_layer *pl = kvb_calloc((size_t)c->n_layers, sizeof(*pl));
+    char why[256] = "";
+    if (!pl)
+        return kvb_errorf(e, KVB_ENOMEM, "out of memory");
+    int rc = kvb_cache_plan(o->type, &shape, cx->params, cx->n_params, (int)n, pl, why,
+                            sizeof(why), e);
+    if (rc == KVB_EUNSUP) {
+        printf("plan for a %ld-token prompt: decided from the attention at run time (%s)\n", n, why);
+        rc = 0;
+    } else if (rc == 0) {
+        double held = 0, full = 0;
+        long kept = 0, all = 0;
+        printf("plan for a %ld-token prompt (end of prefill):\n  layer  kept/full tokens   bytes held\n", n);
+        for (int l = 0; l < c->n_layers; l++) {
+            double b = (double)(pl[l].k_bytes + pl[l].v_bytes + pl[l].meta_bytes + pl[l].residual_bytes);
+            held += b;
+            full += (double)pl[l].full16_bytes;
+            kept += pl[l].tokens;
+            all += pl[l].tokens_full;
+            printf("  %5d  %8ld/%-8ld %12.0f\n", l, pl[l].tokens, pl[l].tokens_full, b);
+        }
+        printf("  total: keeps %.1f%% of the tokens, %.2f MiB held, full 16-bit cache %.2f MiB, "
+               "compression %.2fx\n",
+               all ? 100.0 * kept / all : 0, held / 1048576.0, full / 1048576.0,
+               held > 0 ? full / held : 0);
+    }
+    free(pl);
+    if (rc)
+        return rc;
+    printf("memory guard: a %ld-token record needs about %.1f MiB beyond the weights (limit %.0f MiB)\n",
+           n, estimate_bytes(c, n, 512) / 1048576.0, cx->mem_limit / 1048576.0);
     for (int i = 0; i < n_lb; i++) {
         char *path = NULL;
         kvb_error le = { 0 };
@@ -878,14 +919,14 @@ static int dry_run(struct ctx *cx, int want_niah, const kvb_task **lb, int n_lb,
             printf("task %-22s max_new %3d chat %-3s data %s\n", lb[i]->key,
                    lb[i]->max_new_tokens, lb[i]->skip_chat ? "no" : "yes", path);
         else
-            printf("task %-22s no data: %s\n", lb[i]->key, le.msg);
+            printf("task %-22s no data found (scripts/fetch_longbench.sh, or --data DIR)\n",
+                   lb[i]->key);
         free(path);
     }
     if (want_niah)
         printf("task niah lengths %s depths %s essays %s\n", o->lengths ? o->lengths : KVB_NIAH_LENGTHS,
                o->depths ? o->depths : KVB_NIAH_DEPTHS,
                kvb_niah_essays_dir() ? kvb_niah_essays_dir() : "(missing: make data)");
-    (void)e;
     return 0;
 }
 
@@ -894,11 +935,6 @@ static int dry_run(struct ctx *cx, int want_niah, const kvb_task **lb, int n_lb,
 static int preflight_data(const struct run_opts *o, const kvb_task **lb, int n_lb, kvb_error *e)
 {
     for (int i = 0; i < n_lb; i++) {
-        if (lb[i]->lang == KVB_LANG_ZH)
-            return kvb_errorf(e, KVB_EUNSUP,
-                              "task %s: the Chinese metrics need the jieba segmenter, which this "
-                              "build does not include yet",
-                              lb[i]->key);
         char *path = NULL;
         kvb_lb_dataset ds;
         int rc = kvb_lb_data_find(lb[i]->key, o->data, o->e_variant, &path, e);
@@ -958,6 +994,16 @@ static int run_main(struct run_opts *o, kvb_error *e)
     }
     if ((rc = probe_method(&cx, e)))
         goto out;
+    for (int i = 0; i < n_lb && !cx.jieba && !o->dry_run; i++)
+        if (lb[i]->lang == KVB_LANG_ZH) {
+            if ((rc = kvb_jieba_load(&cx.jieba, NULL, e))) {
+                kvb_error_prefix(e, "task %s needs the jieba dictionary (make deps installs "
+                                    "python3-jieba; or set KVBENCH_JIEBA_DIR)", lb[i]->key);
+                goto out;
+            }
+            cx.seg.cut = jieba_cut;
+            cx.seg.ctx = cx.jieba;
+        }
     if (o->max_memory_bytes) {
         size_t w = kvb_model_weight_bytes(cx.m);
         cx.mem_limit = o->max_memory_bytes > w ? o->max_memory_bytes - w : 0;
@@ -1027,6 +1073,7 @@ out:
     kvb_run_release(&cx.run);
     if (cx.m)
         kvb_model_free(cx.m);
+    kvb_jieba_free(cx.jieba);
     return rc;
 }
 
