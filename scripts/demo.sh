@@ -38,14 +38,14 @@ fi
 # Needle in a haystack on the Paul Graham essays: a small grid (the full one is the default of
 # `kvbench run --tasks niah`).
 [ -d datasets/paul-graham-essays ] || scripts/fetch_essays.sh
-echo "demo: needle-in-a-haystack, lengths 1024,2048,4096 x depths 0,25,50,75,100"
-"$kvb" run --tasks niah --lengths 1024,2048,4096 --depths 0,25,50,75,100 --threads "$threads" \
+echo "demo: needle-in-a-haystack, lengths 1024,2048,4096 x depths 0,50,100"
+"$kvb" run --tasks niah --lengths 1024,2048,4096 --depths 0,50,100 --threads "$threads" \
   --out "$out/niah" && dirs+=("$out/niah")
 
 # The Chinese sample (real LongBench records, present everywhere); refused while the Chinese
 # metrics are not built in.
-echo "demo: LongBench Chinese sample (multifieldqa_zh, passage_retrieval_zh), 3 records each"
-if "$kvb" run --tasks multifieldqa_zh,passage_retrieval_zh --limit 3 --threads "$threads" \
+echo "demo: LongBench Chinese sample (multifieldqa_zh, passage_retrieval_zh), $limit records each"
+if "$kvb" run --tasks multifieldqa_zh,passage_retrieval_zh --limit "$limit" --threads "$threads" \
      --out "$out/longbench-zh" 2>"$out/zh.err"; then
   dirs+=("$out/longbench-zh")
 else
