@@ -3,6 +3,8 @@
  * (layer, kv head) with tokens contiguous, so decode attention streams K then V linearly. */
 #include "kvcache_impl.h"
 
+#include "core/simd.h"
+
 #include <immintrin.h>
 #include <math.h>
 #include <stdlib.h>
@@ -130,53 +132,55 @@ static inline __m256 load8(const full_state *s, const unsigned char *blk, size_t
     return _mm256_loadu_ps((const float *)(const void *)blk + i);
 }
 
-static inline float hsum8(__m256 x)
-{
-    __m128 a = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
-    a = _mm_add_ps(a, _mm_movehl_ps(a, a));
-    a = _mm_add_ss(a, _mm_shuffle_ps(a, a, 1));
-    return _mm_cvtss_f32(a);
-}
-
 static inline float load1(const full_state *s, const unsigned char *blk, size_t i)
 {
     return s->f16 ? _cvtsh_ss(((const uint16_t *)(const void *)blk)[i])
                   : ((const float *)(const void *)blk)[i];
 }
 
-/* One query head over n tokens of one kv block: out = softmax(scale q.K^T) V. */
-static void attend_head(const full_state *s, const unsigned char *kb, const unsigned char *vb,
-                        int n, int hd, const float *q, float scale, float *sc, float *out)
+/* Query heads [hs, he) sharing one kv block, over n tokens: each K and V row is read once for the
+ * whole group (GQA), scores for head g live at sc + g*n. */
+#define FULL_MAX_GROUP 16
+static void attend_group(const full_state *s, const unsigned char *kb, const unsigned char *vb,
+                         int n, int hd, const float *q, int G, float scale, float *sc, float *out)
 {
-    float mx = -INFINITY;
     int vec = hd & ~7;
     for (int t = 0; t < n; t++) {
         size_t base = (size_t)t * hd;
-        __m256 acc = _mm256_setzero_ps();
-        for (int d = 0; d < vec; d += 8)
-            acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), load8(s, kb, base + d), acc);
-        float dot = hsum8(acc);
-        for (int d = vec; d < hd; d++)
-            dot += q[d] * load1(s, kb, base + d);
-        sc[t] = dot * scale;
-        if (sc[t] > mx)
-            mx = sc[t];
+        __m256 acc[FULL_MAX_GROUP];
+        for (int g = 0; g < G; g++)
+            acc[g] = _mm256_setzero_ps();
+        for (int d = 0; d < vec; d += 8) {
+            __m256 k = load8(s, kb, base + d);
+            for (int g = 0; g < G; g++)
+                acc[g] = _mm256_fmadd_ps(_mm256_loadu_ps(q + (size_t)g * hd + d), k, acc[g]);
+        }
+        for (int g = 0; g < G; g++) {
+            float dot = kvb_hsum256(acc[g]);
+            for (int d = vec; d < hd; d++)
+                dot += q[(size_t)g * hd + d] * load1(s, kb, base + d);
+            sc[(size_t)g * n + t] = dot * scale;
+        }
     }
-    float sum = 0;
-    for (int t = 0; t < n; t++) {
-        sc[t] = expf(sc[t] - mx);
-        sum += sc[t];
+    float inv[FULL_MAX_GROUP];
+    for (int g = 0; g < G; g++) {
+        float *x = sc + (size_t)g * n;
+        inv[g] = 1.0f / kvb_exp_sub_sum(x, n, kvb_max_f32(x, n));
     }
-    float inv = 1.0f / sum;
-    memset(out, 0, sizeof(float) * (size_t)hd);
+    memset(out, 0, sizeof(float) * (size_t)hd * G);
     for (int t = 0; t < n; t++) {
         size_t base = (size_t)t * hd;
-        __m256 w = _mm256_set1_ps(sc[t] * inv);
-        for (int d = 0; d < vec; d += 8)
-            _mm256_storeu_ps(out + d, _mm256_fmadd_ps(w, load8(s, vb, base + d),
-                                                      _mm256_loadu_ps(out + d)));
+        for (int d = 0; d < vec; d += 8) {
+            __m256 v = load8(s, vb, base + d);
+            for (int g = 0; g < G; g++) {
+                float *o = out + (size_t)g * hd + d;
+                _mm256_storeu_ps(o, _mm256_fmadd_ps(_mm256_set1_ps(sc[(size_t)g * n + t] * inv[g]), v,
+                                                    _mm256_loadu_ps(o)));
+            }
+        }
         for (int d = vec; d < hd; d++)
-            out[d] += sc[t] * inv * load1(s, vb, base + d);
+            for (int g = 0; g < G; g++)
+                out[(size_t)g * hd + d] += sc[(size_t)g * n + t] * inv[g] * load1(s, vb, base + d);
     }
 }
 
@@ -187,14 +191,21 @@ static void full_attend(kvb_cache *c, int layer, const float *q, float *out, int
     int hd = c->shape.head_dim, group = c->shape.n_heads / c->shape.n_kv_heads;
     int n = s->len[layer];
     float scale = 1.0f / sqrtf((float)hd);
-    for (int h = h0; h < h1; h++) {
+    for (int h = h0; h < h1;) {
         int kvh = h / group;
-        attend_head(s, block(c, s->k, layer, kvh), block(c, s->v, layer, kvh), n, hd,
-                    q + (size_t)h * hd, scale, scratch, out + (size_t)h * hd);
+        int he = KVB_MIN(h1, (kvh + 1) * group);
+        he = KVB_MIN(he, h + FULL_MAX_GROUP);
+        attend_group(s, block(c, s->k, layer, kvh), block(c, s->v, layer, kvh), n, hd,
+                     q + (size_t)h * hd, he - h, scale, scratch, out + (size_t)h * hd);
+        h = he;
     }
 }
 
-static size_t full_scratch(const kvb_cache *c) { return (size_t)c->shape.max_tokens; }
+static size_t full_scratch(const kvb_cache *c)
+{
+    int group = c->shape.n_heads / c->shape.n_kv_heads;
+    return (size_t)c->shape.max_tokens * (size_t)KVB_MIN(group, FULL_MAX_GROUP);
+}
 
 /* ---- accounting ------------------------------------------------------------------------------ */
 static void full_layer_stats(const kvb_cache *c, int layer, kvb_cache_layer_stats *o)
