@@ -420,7 +420,7 @@ static int run_item(struct ctx *cx, const struct item *it, kvb_run_task *t, kvb_
         return 0;
     }
     kvb_cache_shape shape = { c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim,
-                              n + it->gen->max_new_tokens + 1, c->name };
+                              n + it->gen->max_new_tokens + 1, c->family };
     kvb_cache *cache = NULL;
     if ((rc = kvb_cache_create(&cache, cx->o->type, &shape, cx->params, cx->n_params,
                                kvb_model_pool(cx->m), e)))
@@ -855,7 +855,7 @@ out:
 static int probe_method(struct ctx *cx, kvb_error *e)
 {
     const kvb_model_config *c = cx->cfg;
-    kvb_cache_shape shape = { c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim, 64, c->name };
+    kvb_cache_shape shape = { c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim, 64, c->family };
     kvb_cache *cache;
     int rc = kvb_cache_create(&cache, cx->o->type, &shape, cx->params, cx->n_params,
                               kvb_model_pool(cx->m), e);
@@ -880,7 +880,7 @@ static int dry_run(struct ctx *cx, int want_niah, const kvb_task **lb, int n_lb,
     printf("method %s %s; chat template %s; prompt budget %d tokens; add BOS %s\n", cx->method,
            cx->params_json, cx->chat ? cx->chat : "none", cx->max_length, cx->add_bos ? "yes" : "no");
     /* what the method keeps of an n-token prompt at the end of prefill */
-    kvb_cache_shape shape = { c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim, 0, c->name };
+    kvb_cache_shape shape = { c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim, 0, c->family };
     kvb_cache_plan_layer *pl = kvb_calloc((size_t)c->n_layers, sizeof(*pl));
     char why[256] = "";
     if (!pl)
@@ -964,7 +964,7 @@ static int run_main(struct run_opts *o, kvb_error *e)
     for (size_t i = 0; i < N_PARAMS; i++)
         if (o->param_val[i])
             cx.params[cx.n_params++] = (kvb_cache_param){ k_param_names[i], o->param_val[i] };
-    kvb_model_opts mo = { (int)o->threads, 0, 0, 1 };
+    kvb_model_opts mo = { .threads = (int)o->threads, .weights_bf16 = 1 };
     if ((rc = kvb_model_open(&cx.m, o->model, &mo, e)))
         goto out;
     cx.cfg = kvb_model_get_config(cx.m);
@@ -1027,7 +1027,12 @@ static int run_main(struct run_opts *o, kvb_error *e)
         goto out;
     char mfp[65];
     model_fingerprint(cx.cfg, kvb_model_weight_bytes(cx.m), mfp);
-    if ((rc = kvb_run_set_model(&cx.run, cx.cfg->name, cx.cfg->repo_id, o->model, "", mfp, e)) ||
+    kvb_model_info mi;
+    memset(&mi, 0, sizeof(mi));
+    kvb_model_get_info(cx.m, &mi);
+    if ((rc = kvb_run_set_model(&cx.run, cx.cfg->name, cx.cfg->repo_id,
+                                mi.source ? mi.source : o->model,
+                                mi.held_dtype ? mi.held_dtype : "", mfp, e)) ||
         (rc = kvb_run_set_method(&cx.run, cx.method, cx.params_json, e)) ||
         (rc = kvb_run_set_machine(&cx.run, kvb_pool_size(kvb_model_pool(cx.m)), "", "", e)) ||
         (rc = kvb_run_set_str(&cx.run.chat_template, cx.chat ? cx.chat : "none", e)) ||

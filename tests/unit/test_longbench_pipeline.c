@@ -13,7 +13,7 @@ static kvb_ids prompt;
 static void setup(void)
 {
     kvb_error e = { 0 };
-    kvb_model_opts o = { 2, 0, 0, 1 };
+    kvb_model_opts o = { .threads = 2, .weights_bf16 = 1 };
     cr_assert_eq(kvb_model_open(&m, "smollm2-135m", &o, &e), 0, "%s (run `make model`)", e.msg);
     const kvb_tokenizer *t = kvb_model_get_config(m) ? kvb_model_tokenizer(m) : NULL;
     cr_assert_not_null(t);
@@ -34,7 +34,7 @@ static void gen(const kvb_lb_gen_opts *o, kvb_lb_gen_result *r)
 {
     const kvb_model_config *c = kvb_model_get_config(m);
     kvb_cache_shape shape = { c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim,
-                              (int)prompt.n + o->max_new_tokens + 1, c->name };
+                              (int)prompt.n + o->max_new_tokens + 1, c->family };
     kvb_cache *cache;
     kvb_error e = { 0 };
     cr_assert_eq(kvb_cache_create(&cache, "full", &shape, NULL, 0, kvb_model_pool(m), &e), 0, "%s", e.msg);
