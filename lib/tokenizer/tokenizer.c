@@ -1,0 +1,150 @@
+/* lib/tokenizer: the object's lifecycle and accessors, shared by both loaders. */
+#include "tok_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/gguf.h"
+
+/* Tables derived once every token is known: the lookup hash, the byte and ASCII symbol ids the
+ * BPE model starts from, and the first bytes of added tokens. */
+int kvb_tok_finalize(kvb_tokenizer *t, kvb_error *e)
+{
+    int rc = kvb_tok_hash_build(t, e);
+    if (rc)
+        return rc;
+    for (int i = 0; i < 128; i++) {
+        char c = (char)i;
+        t->ascii_tok[i] = kvb_tok_lookup(t, &c, 1);
+    }
+    for (int b = 0; b < 256; b++) {
+        if (t->byte_level) {
+            char c = (char)b;
+            t->byte_tok[b] = kvb_tok_lookup(t, &c, 1);
+        } else if (t->byte_fallback) {
+            char name[8];
+            snprintf(name, sizeof name, "<0x%02X>", b);
+            t->byte_tok[b] = kvb_tok_lookup(t, name, 6);
+        }
+    }
+    memset(t->added_first, 0, sizeof t->added_first);
+    t->any_normalized_added = 0;
+    for (int k = 0; k < t->n_added; k++) {
+        if (t->added[k].normalized && t->n_norm)
+            t->any_normalized_added = 1;
+        else
+            t->added[k].normalized = 0; /* without normalizers both classes match the raw text */
+        if (!t->added[k].normalized)
+            t->added_first[(unsigned char)t->added[k].content[0]] = 1;
+    }
+    return 0;
+}
+
+void kvb_tokenizer_free(kvb_tokenizer *t)
+{
+    if (!t)
+        return;
+    free(t->src);
+    free(t->pool);
+    free(t->tok_off);
+    free(t->tok_len);
+    free(t->attr);
+    free(t->byte_val);
+    free(t->h.slot);
+    free(t->merges);
+    for (int i = 0; i < t->n_norm; i++) {
+        free(t->norm[i].a);
+        free(t->norm[i].b);
+        if (t->norm[i].re)
+            pcre2_code_free(t->norm[i].re);
+    }
+    for (int i = 0; i < t->n_pre; i++) {
+        if (t->pre[i].re)
+            pcre2_code_free(t->pre[i].re);
+        free(t->pre[i].replacement);
+    }
+    for (int i = 0; i < t->n_dec; i++) {
+        free(t->dec[i].a);
+        free(t->dec[i].b);
+    }
+    for (int i = 0; i < t->n_added; i++)
+        free(t->added[i].content);
+    free(t->added);
+    free(t);
+}
+
+int kvb_tokenizer_vocab_size(const kvb_tokenizer *t)
+{
+    return t->n_vocab;
+}
+
+int32_t kvb_tokenizer_bos(const kvb_tokenizer *t)
+{
+    return t->bos_id;
+}
+
+int32_t kvb_tokenizer_eos(const kvb_tokenizer *t)
+{
+    return t->eos_id;
+}
+
+int kvb_tokenizer_is_special(const kvb_tokenizer *t, int32_t id)
+{
+    return id >= 0 && id < t->n_vocab && (t->attr[id] & KVB_TOKA_SPECIAL);
+}
+
+/* token: as written in the vocabulary file ("<|eot_id|>", "▁the", "Ġthe"). */
+int32_t kvb_tokenizer_token_id(const kvb_tokenizer *t, const char *token)
+{
+    size_t n = strlen(token);
+    for (int k = 0; k < t->n_added; k++)
+        if (t->added[k].len == n && !memcmp(t->added[k].content, token, n))
+            return t->added[k].id;
+    if (t->byte_level) {
+        char *raw = kvb_malloc(n + 1);
+        size_t m;
+        int32_t id = -1;
+        if (raw && kvb_tok_unmap_bytelevel(token, n, raw, &m))
+            id = kvb_tok_lookup(t, raw, m);
+        free(raw);
+        if (id >= 0)
+            return id;
+    }
+    return kvb_tok_lookup(t, token, n);
+}
+
+const char *kvb_tokenizer_source(const kvb_tokenizer *t)
+{
+    return t->src;
+}
+
+/* ---- loading by path -------------------------------------------------------------------- */
+static int has_suffix(const char *s, const char *suf)
+{
+    size_t n = strlen(s), m = strlen(suf);
+    return n >= m && !strcmp(s + n - m, suf);
+}
+
+int kvb_tokenizer_load_path(kvb_tokenizer **t, const char *path, kvb_error *e)
+{
+    *t = NULL;
+    if (has_suffix(path, ".gguf")) {
+        kvb_gguf g;
+        int rc = kvb_gguf_open(&g, path, e);
+        if (rc)
+            return rc;
+        rc = kvb_tokenizer_load_gguf(t, &g, e);
+        kvb_gguf_close(&g);
+        return rc;
+    }
+    if (kvb_is_dir(path)) {
+        char *tj = kvb_path_join(path, "tokenizer.json");
+        int have = tj && kvb_file_exists(tj);
+        free(tj);
+        if (!have)
+            return kvb_errorf(e, KVB_EINVAL, "%s: no tokenizer (tokenizer.json missing)", path);
+    } else if (!kvb_file_exists(path)) {
+        return kvb_errorf(e, KVB_EIO, "%s: no such file or directory", path);
+    }
+    return kvb_tokenizer_load_hf(t, path, e);
+}
