@@ -62,7 +62,7 @@ static int parse_byte_token(const char *s, size_t n, unsigned *v)
 }
 
 /* One decoder step: in -> out (out is empty on entry). */
-static int dec_step(const kvb_tokenizer *t, const kvb_dec_step *st, slist *in, slist *out)
+static int dec_step(const kvb_dec_step *st, slist *in, slist *out)
 {
     kvb_strbuf tmp;
     kvb_strbuf_init(&tmp);
@@ -142,10 +142,6 @@ static int dec_step(const kvb_tokenizer *t, const kvb_dec_step *st, slist *in, s
         for (size_t i = 0; i < in->n && !rc; i++) {
             const char *s = ITEM(in, i);
             size_t n = in->len[i], k;
-            if (t->byte_level) {
-                rc = kvb_strbuf_add(&tmp, s, n);
-                continue;
-            }
             char *raw = kvb_malloc(n + 1);
             if (!raw)
                 rc = KVB_ENOMEM;
@@ -169,26 +165,48 @@ static int dec_step(const kvb_tokenizer *t, const kvb_dec_step *st, slist *in, s
     return rc ? KVB_ENOMEM : 0;
 }
 
+/* The token as the file spells it: byte-level tokens go back through the byte map, so the
+ * decoder chain sees what HF's sees (its ByteLevel step maps them back to bytes). */
+static int add_token(const kvb_tokenizer *t, int32_t id, slist *l, kvb_strbuf *spell)
+{
+    const char *s = t->pool + t->tok_off[id];
+    size_t n = t->tok_len[id];
+    if (!(t->attr[id] & KVB_TOKA_MAPPED))
+        return slist_add(l, s, n);
+    spell->len = 0;
+    for (size_t i = 0; i < n; i++) {
+        char u[4];
+        int k = kvb_tok_utf8_put(kvb_tok_byte_to_cp((unsigned char)s[i]), u);
+        if (kvb_strbuf_add(spell, u, (size_t)k))
+            return KVB_ENOMEM;
+    }
+    return slist_add(l, spell->buf, spell->len);
+}
+
 int kvb_tokenizer_decode(const kvb_tokenizer *t, const int32_t *ids, size_t n, int skip_special,
                          kvb_strbuf *out, kvb_error *e)
 {
     slist a = { 0 }, b = { 0 };
+    kvb_strbuf spell;
+    kvb_strbuf_init(&spell);
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         int32_t id = ids[i];
         if (id < 0 || id >= t->n_vocab) {
             slist_release(&a);
+            kvb_strbuf_release(&spell);
             return kvb_errorf(e, KVB_EINVAL, "%s: token id %d out of range [0, %d)", t->src, id,
                               t->n_vocab);
         }
         if (t->tok_len[id] == UINT32_MAX || (skip_special && (t->attr[id] & KVB_TOKA_SPECIAL)))
             continue;
-        rc = slist_add(&a, t->pool + t->tok_off[id], t->tok_len[id]);
+        rc = add_token(t, id, &a, &spell);
     }
+    kvb_strbuf_release(&spell);
     for (int k = 0; k < t->n_dec && !rc; k++) {
         b.n = 0;
         b.buf.len = 0;
-        rc = dec_step(t, &t->dec[k], &a, &b);
+        rc = dec_step(&t->dec[k], &a, &b);
         slist sw = a;
         a = b;
         b = sw;

@@ -37,20 +37,20 @@ static int find_added(const kvb_tokenizer *t, const char *s, size_t n, size_t po
 {
     for (size_t i = pos; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (!t->added_first[c])
+        if (!normalized && !t->added_first[c])
             continue;
         int best = -1;
         for (int k = 0; k < t->n_added; k++) {
             const kvb_tok_added *a = &t->added[k];
-            if (a->normalized != normalized || (unsigned char)a->content[0] != c ||
-                a->len > n - i || (best >= 0 && a->len <= t->added[best].len))
+            if (a->normalized != normalized || (unsigned char)a->pat[0] != c ||
+                a->plen > n - i || (best >= 0 && a->plen <= t->added[best].plen))
                 continue;
-            if (memcmp(s + i, a->content, a->len))
+            if (memcmp(s + i, a->pat, a->plen))
                 continue;
             if (a->single_word) {
                 uint32_t after = 0;
-                if (i + a->len < n)
-                    kvb_tok_utf8_next((const unsigned char *)s + i + a->len, n - i - a->len,
+                if (i + a->plen < n)
+                    kvb_tok_utf8_next((const unsigned char *)s + i + a->plen, n - i - a->plen,
                                       &after);
                 if ((i > 0 && is_word_char(cp_before(s, i))) || (after && is_word_char(after)))
                     continue;
@@ -60,7 +60,7 @@ static int find_added(const kvb_tokenizer *t, const char *s, size_t n, size_t po
         if (best < 0)
             continue;
         const kvb_tok_added *a = &t->added[best];
-        size_t st = i, en = i + a->len;
+        size_t st = i, en = i + a->plen;
         if (a->lstrip) {
             while (st > floor_) {
                 uint32_t cp = cp_before(s, st);

@@ -90,9 +90,11 @@ static int load_tokens(kvb_tokenizer *t, const kvb_gguf *g, const kvb_gguf_kv *t
         }
         int is_added = type == GGUF_TOK_CONTROL || type == GGUF_TOK_USER_DEFINED;
         /* normal tokens are byte-mapped; control/user-defined tokens are literal text */
-        if (!is_added && kvb_tok_unmap_bytelevel(s->ptr, s->len, raw, &m))
+        if (!is_added && kvb_tok_unmap_bytelevel(s->ptr, s->len, raw, &m)) {
             rc = kvb_tok_add_token(t, (int32_t)i, raw, m, e);
-        else
+            if (!rc)
+                t->attr[i] |= KVB_TOKA_MAPPED;
+        } else
             rc = kvb_tok_add_token(t, (int32_t)i, s->ptr, s->len, e);
         if (!rc && is_added && s->len > 0) {
             kvb_tok_added *a = &t->added[t->n_added++];

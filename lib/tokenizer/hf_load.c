@@ -472,14 +472,16 @@ static int register_added(ld *l)
         kvb_tok_added *a = &t->added[k];
         char raw[KVB_TOK_MAX_TOKEN_BYTES + 1];
         size_t m;
-        int rc;
-        if (t->byte_level && kvb_tok_unmap_bytelevel(a->content, a->len, raw, &m))
+        int rc, mapped = t->byte_level && kvb_tok_unmap_bytelevel(a->content, a->len, raw, &m);
+        if (mapped)
             rc = kvb_tok_add_token(t, a->id, raw, m, l->e);
         else
             rc = kvb_tok_add_token(t, a->id, a->content, a->len, l->e);
         if (rc)
             return rc;
-        t->attr[a->id] |= KVB_TOKA_ADDED | (a->special ? KVB_TOKA_SPECIAL : 0);
+        t->attr[a->id] = (uint8_t)((t->attr[a->id] & ~(KVB_TOKA_MAPPED | KVB_TOKA_BYTE)) |
+                                   KVB_TOKA_ADDED | (a->special ? KVB_TOKA_SPECIAL : 0) |
+                                   (mapped ? KVB_TOKA_MAPPED : 0));
     }
     return 0;
 }
@@ -509,11 +511,10 @@ static int unmap_vocab(ld *l)
         const char *s = old + offs[id];
         size_t n = t->tok_len[id], m;
         uint8_t attr = t->attr[id];
-        if (kvb_tok_unmap_bytelevel(s, n, raw, &m))
-            rc = kvb_tok_add_token(t, id, raw, m, l->e);
-        else
-            rc = kvb_tok_add_token(t, id, s, n, l->e);
-        t->attr[id] = attr & (uint8_t)~KVB_TOKA_BYTE; /* <0xXX> means nothing here */
+        int mapped = kvb_tok_unmap_bytelevel(s, n, raw, &m);
+        rc = mapped ? kvb_tok_add_token(t, id, raw, m, l->e) : kvb_tok_add_token(t, id, s, n, l->e);
+        /* <0xXX> means nothing here */
+        t->attr[id] = (uint8_t)((attr & ~KVB_TOKA_BYTE) | (mapped ? KVB_TOKA_MAPPED : 0));
     }
     (void)oldlen;
     free(old);

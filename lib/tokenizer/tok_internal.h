@@ -33,6 +33,9 @@ typedef struct kvb_tok_merge {
 typedef struct kvb_tok_added {
     char *content;
     size_t len;
+    char *pat;   /* what is matched: content, or content normalized (HF matches `normalized`
+                  * tokens by their normalized form in the normalized text) */
+    size_t plen;
     int32_t id;
     unsigned char lstrip, rstrip, single_word, normalized, special;
 } kvb_tok_added;
@@ -82,6 +85,7 @@ enum {
     KVB_TOKA_SPECIAL = 1,   /* skipped by skip_special decoding */
     KVB_TOKA_BYTE = 2,      /* <0xXX> byte-fallback token */
     KVB_TOKA_ADDED = 4,     /* from added_tokens / control tokens */
+    KVB_TOKA_MAPPED = 8,    /* byte-level: stored as raw bytes, the file spells it byte-mapped */
 };
 
 struct kvb_tokenizer {

@@ -268,27 +268,27 @@ static int byte_is_self(unsigned b)
     return (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
 }
 
+/* The 68 other bytes are 0..32, 127..160 and 173, numbered in that order from U+0100. */
 uint32_t kvb_tok_byte_to_cp(unsigned b)
 {
     if (byte_is_self(b))
         return b;
-    uint32_t n = 0;
-    for (unsigned k = 0; k < b; k++)
-        n += !byte_is_self(k);
-    return 256 + n;
+    if (b <= 32)
+        return 256 + b;
+    if (b >= 127 && b <= 160)
+        return 256 + 33 + (b - 127);
+    return 256 + 33 + 34; /* 173 */
 }
 
 int kvb_tok_cp_to_byte(uint32_t cp)
 {
     if (cp < 256)
         return byte_is_self(cp) ? (int)cp : -1;
-    if (cp >= 256 + 68)
-        return -1;
-    uint32_t n = cp - 256;
-    for (unsigned b = 0; b < 256; b++)
-        if (!byte_is_self(b) && n-- == 0)
-            return (int)b;
-    return -1;
+    if (cp < 256 + 33)
+        return (int)(cp - 256);
+    if (cp < 256 + 33 + 34)
+        return (int)(cp - 256 - 33 + 127);
+    return cp == 256 + 33 + 34 ? 173 : -1;
 }
 
 int kvb_tok_utf8_next(const unsigned char *s, size_t n, uint32_t *cp)

@@ -29,15 +29,38 @@ int kvb_tok_finalize(kvb_tokenizer *t, kvb_error *e)
     }
     memset(t->added_first, 0, sizeof t->added_first);
     t->any_normalized_added = 0;
-    for (int k = 0; k < t->n_added; k++) {
-        if (t->added[k].normalized && t->n_norm)
+    kvb_strbuf nb;
+    kvb_strbuf_init(&nb);
+    for (int k = 0; k < t->n_added && !rc; k++) {
+        kvb_tok_added *a = &t->added[k];
+        free(a->pat);
+        a->pat = NULL;
+        if (a->normalized && t->n_norm) {
             t->any_normalized_added = 1;
-        else
-            t->added[k].normalized = 0; /* without normalizers both classes match the raw text */
-        if (!t->added[k].normalized)
-            t->added_first[(unsigned char)t->added[k].content[0]] = 1;
+            rc = kvb_tok_normalize(t, a->content, a->len, &nb);
+            if (!rc && nb.len == 0)
+                rc = kvb_errorf(e, KVB_EINVAL, "%s: added token '%s' normalizes to nothing",
+                                t->src, a->content);
+            if (!rc && !(a->pat = kvb_malloc(nb.len + 1)))
+                rc = KVB_ENOMEM;
+            if (!rc) {
+                memcpy(a->pat, nb.buf, nb.len);
+                a->pat[nb.len] = 0;
+                a->plen = nb.len;
+            }
+        } else {
+            a->normalized = 0; /* without normalizers both classes match the raw text */
+            if (!(a->pat = kvb_strdup(a->content)))
+                rc = KVB_ENOMEM;
+            a->plen = a->len;
+            if (!rc)
+                t->added_first[(unsigned char)a->pat[0]] = 1;
+        }
     }
-    return 0;
+    kvb_strbuf_release(&nb);
+    if (rc == KVB_ENOMEM)
+        return kvb_errorf(e, rc, "%s: out of memory", t->src);
+    return rc;
 }
 
 void kvb_tokenizer_free(kvb_tokenizer *t)
@@ -67,8 +90,10 @@ void kvb_tokenizer_free(kvb_tokenizer *t)
         free(t->dec[i].a);
         free(t->dec[i].b);
     }
-    for (int i = 0; i < t->n_added; i++)
+    for (int i = 0; i < t->n_added; i++) {
         free(t->added[i].content);
+        free(t->added[i].pat);
+    }
     free(t->added);
     free(t);
 }
