@@ -141,6 +141,7 @@ int cmd_tokenize(int argc, char **argv)
 {
     const char *model = NULL, *tokpath = NULL;
     int no_bos = 0, decode = 0, json = 0, keep_special = 0;
+    long bench = 0;
     const struct kvb_option opts[] = {
         KVB_OPT_STR_("model", &model, "M", "model name, HF model directory or .gguf file"),
         KVB_OPT_STR_("tokenizer", &tokpath, "PATH",
@@ -153,6 +154,9 @@ int cmd_tokenize(int argc, char **argv)
         KVB_OPT_FLAG_("json", &json,
                       "machine-readable output: the ids array (encode) or the text as a JSON "
                       "string (decode)"),
+        KVB_OPT_INT_("bench", &bench, "N",
+                     "encode stdin N times; print timing as JSON (best of N) instead of ids", 1,
+                     1000),
         KVB_OPT_END_,
     };
     int rc = kvb_parse_options(argc, argv, opts,
@@ -181,7 +185,19 @@ int cmd_tokenize(int argc, char **argv)
     kvb_ids ids;
     kvb_ids_init(&ids);
     rc = read_stdin(&in, &len, &e);
-    if (!rc && !decode) {
+    if (!rc && !decode && bench > 0) {
+        double best = 1e30, t0 = kvb_now();
+        for (long r = 0; r < bench && !rc; r++) {
+            double s = kvb_now();
+            ids.n = 0;
+            rc = kvb_tokenizer_encode(t, in, len, !no_bos, &ids, &e);
+            best = KVB_MIN(best, kvb_now() - s);
+        }
+        if (!rc)
+            printf("{\"bytes\": %zu, \"tokens\": %zu, \"repeats\": %ld, \"best_s\": %.6f, "
+                   "\"mean_s\": %.6f, \"mb_per_s\": %.3f, \"threads\": 1}\n", len, ids.n, bench,
+                   best, (kvb_now() - t0) / (double)bench, (double)len / 1e6 / best);
+    } else if (!rc && !decode) {
         rc = kvb_tokenizer_encode(t, in, len, !no_bos, &ids, &e);
         if (!rc && print_ids(&ids))
             rc = kvb_errorf(&e, KVB_EIO, "stdout: write error");

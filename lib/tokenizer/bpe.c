@@ -17,12 +17,46 @@ typedef struct cache_ent {
     uint32_t ids_off, ids_len; /* into ibuf */
 } cache_ent;
 
+/* A small direct-mapped memo of merge-table lookups: the big table misses the CPU caches on
+ * every probe, while the pairs of one text repeat (Zipf). */
+#define PAIR_MEMO 16384
+typedef struct pair_memo {
+    uint64_t key; /* as in the merge table; 0 = empty */
+    int32_t rank, id; /* rank -1: no such merge */
+} pair_memo;
+
 struct kvb_bpe_cache {
     cache_ent *slot; /* key_len == UINT32_MAX: empty */
     size_t mask, used;
     kvb_strbuf kbuf;
     kvb_ids ibuf;
+    pair_memo memo[PAIR_MEMO];
 };
+
+static int find_merge(const kvb_tokenizer *t, kvb_bpe_cache *c, int32_t l, int32_t r,
+                      int32_t *rank, int32_t *id)
+{
+    uint64_t key = (((uint64_t)(uint32_t)l << 32) | (uint32_t)r) + 1;
+    pair_memo *m = NULL;
+    if (c) {
+        uint64_t h = key * 0x9E3779B97F4A7C15ull;
+        m = &c->memo[h >> (64 - 14)];
+        if (m->key == key) {
+            *rank = m->rank;
+            *id = m->id;
+            return m->rank >= 0;
+        }
+    }
+    const kvb_tok_merge *mg = kvb_tok_merge_find(t, l, r);
+    *rank = mg ? mg->rank : -1;
+    *id = mg ? mg->id : -1;
+    if (m) {
+        m->key = key;
+        m->rank = *rank;
+        m->id = *id;
+    }
+    return mg != NULL;
+}
 
 static int cache_alloc(kvb_bpe_cache *c, size_t cap)
 {
@@ -179,15 +213,13 @@ static cand heap_pop(heap *h)
     return top;
 }
 
-static int push_pair(const kvb_tokenizer *t, heap *h, const sym *s, int32_t pos)
+static int push_pair(const kvb_tokenizer *t, kvb_bpe_cache *c, heap *h, const sym *s,
+                     int32_t pos)
 {
-    int32_t nx = s[pos].next;
-    if (nx < 0)
+    int32_t nx = s[pos].next, rank, id;
+    if (nx < 0 || !find_merge(t, c, s[pos].id, s[nx].id, &rank, &id))
         return 0;
-    const kvb_tok_merge *m = kvb_tok_merge_find(t, s[pos].id, s[nx].id);
-    if (!m)
-        return 0;
-    return heap_push(h, (cand){ m->rank, pos, s[pos].id, s[nx].id, m->id });
+    return heap_push(h, (cand){ rank, pos, s[pos].id, s[nx].id, id });
 }
 
 /* Initial symbols of a piece, as HF's BPE::merge_word builds them. */
@@ -247,41 +279,132 @@ static int initial_symbols(const kvb_tokenizer *t, const char *s, size_t n, sym 
     return 0;
 }
 
-static int merge_all(const kvb_tokenizer *t, sym *s, size_t n)
+static int merge_all(const kvb_tokenizer *t, kvb_bpe_cache *c, sym *s, size_t n)
 {
     heap h = { 0 };
     int rc = 0;
     for (size_t i = 0; i + 1 < n && !rc; i++)
-        rc = push_pair(t, &h, s, (int32_t)i);
+        rc = push_pair(t, c, &h, s, (int32_t)i);
     while (!rc && h.n) {
-        cand c = heap_pop(&h);
-        sym *a = &s[c.pos];
-        if (!a->alive || a->next < 0 || a->id != c.l || s[a->next].id != c.r)
+        cand cd = heap_pop(&h);
+        sym *a = &s[cd.pos];
+        if (!a->alive || a->next < 0 || a->id != cd.l || s[a->next].id != cd.r)
             continue; /* stale: one side was merged since the pair was pushed */
         sym *b = &s[a->next];
-        a->id = c.id;
+        a->id = cd.id;
         a->next = b->next;
         b->alive = 0;
         if (b->next >= 0)
-            s[b->next].prev = c.pos;
+            s[b->next].prev = cd.pos;
         if (a->prev >= 0)
-            rc = push_pair(t, &h, s, a->prev);
+            rc = push_pair(t, c, &h, s, a->prev);
         if (!rc)
-            rc = push_pair(t, &h, s, c.pos);
+            rc = push_pair(t, c, &h, s, cd.pos);
     }
     free(h.v);
     return rc;
 }
 
+/* ---- cutting long pieces where no merge can reach across ------------------------------- */
+static inline uint64_t cpair_key(uint32_t a, uint32_t b)
+{
+    return ((uint64_t)a << 21 | b) + 1;
+}
+
+static inline size_t cpair_slot(uint64_t k)
+{
+    k *= 0x9E3779B97F4A7C15ull;
+    return (size_t)(k >> 20);
+}
+
+static int cpair_has(const kvb_tokenizer *t, uint32_t a, uint32_t b)
+{
+    uint64_t k = cpair_key(a, b);
+    for (size_t i = cpair_slot(k) & t->cpair_mask;; i = (i + 1) & t->cpair_mask) {
+        if (t->cpairs[i] == k)
+            return 1;
+        if (!t->cpairs[i])
+            return 0;
+    }
+}
+
+int kvb_tok_cpairs_build(kvb_tokenizer *t, kvb_error *e)
+{
+    size_t total = 0;
+    for (int32_t id = 0; id < t->n_vocab; id++)
+        if (t->tok_len[id] != UINT32_MAX)
+            total += t->tok_len[id];
+    size_t cap = 1024;
+    while (cap < total * 2)
+        cap *= 2;
+    free(t->cpairs);
+    t->cpairs = kvb_calloc(cap, sizeof *t->cpairs);
+    if (!t->cpairs)
+        return kvb_errorf(e, KVB_ENOMEM, "%s: out of memory", t->src);
+    t->cpair_mask = cap - 1;
+    for (int32_t id = 0; id < t->n_vocab; id++) {
+        if (t->tok_len[id] == UINT32_MAX)
+            continue;
+        const unsigned char *s = (const unsigned char *)t->pool + t->tok_off[id];
+        size_t n = t->tok_len[id];
+        uint32_t prev = 0;
+        for (size_t i = 0; i < n;) {
+            uint32_t cp;
+            int l = kvb_tok_utf8_next(s + i, n - i, &cp);
+            if (i) {
+                uint64_t k = cpair_key(prev, cp);
+                size_t j = cpair_slot(k) & t->cpair_mask;
+                while (t->cpairs[j] && t->cpairs[j] != k)
+                    j = (j + 1) & t->cpair_mask;
+                t->cpairs[j] = k;
+            }
+            prev = cp;
+            i += (size_t)l;
+        }
+    }
+    return 0;
+}
+
+static int bpe_piece(const kvb_tokenizer *t, kvb_bpe_cache *c, const char *s, size_t n,
+                     kvb_ids *out);
+
+/* Characters that are tokens themselves (not byte-fallback, not unk). */
+static int plain_char(const kvb_tokenizer *t, const char *s, int l, uint32_t cp)
+{
+    return cp < 128 ? t->ascii_tok[cp] >= 0 : kvb_tok_lookup(t, s, (size_t)l) >= 0;
+}
+
 int kvb_bpe_word(const kvb_tokenizer *t, kvb_bpe_cache *c, const char *s, size_t n, kvb_ids *out)
+{
+    if (!t->cpairs || n <= 64)
+        return bpe_piece(t, c, s, n, out);
+    const unsigned char *u = (const unsigned char *)s;
+    size_t start = 0;
+    uint32_t prev = 0;
+    int prev_plain = 0;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        int l = kvb_tok_utf8_next(u + i, n - i, &cp);
+        int plain = plain_char(t, s + i, l, cp);
+        if (i > start && plain && prev_plain && !cpair_has(t, prev, cp)) {
+            int rc = bpe_piece(t, c, s + start, i - start, out);
+            if (rc)
+                return rc;
+            start = i;
+        }
+        prev = cp;
+        prev_plain = plain;
+        i += (size_t)l;
+    }
+    return bpe_piece(t, c, s + start, n - start, out);
+}
+
+static int bpe_piece(const kvb_tokenizer *t, kvb_bpe_cache *c, const char *s, size_t n,
+                     kvb_ids *out)
 {
     if (n == 0)
         return 0;
-    if (t->ignore_merges) {
-        int32_t id = kvb_tok_lookup(t, s, n);
-        if (id >= 0)
-            return kvb_ids_push(out, id);
-    }
+    /* the cache first: what it holds is what the steps below gave for the same piece */
     uint64_t hsh = 0;
     if (c && n <= CACHE_MAX_PIECE) {
         hsh = kvb_tok_hash_bytes(s, n);
@@ -293,12 +416,17 @@ int kvb_bpe_word(const kvb_tokenizer *t, kvb_bpe_cache *c, const char *s, size_t
             return 0;
         }
     }
+    if (t->ignore_merges) {
+        int32_t id = kvb_tok_lookup(t, s, n);
+        if (id >= 0)
+            return kvb_ids_push(out, id);
+    }
     sym *v;
     size_t k;
     int rc = initial_symbols(t, s, n, &v, &k);
     if (rc)
         return rc;
-    rc = merge_all(t, v, k);
+    rc = merge_all(t, c, v, k);
     size_t start = out->n;
     for (int32_t i = k ? 0 : -1; !rc && i >= 0; i = v[i].next)
         rc = kvb_ids_push(out, v[i].id);

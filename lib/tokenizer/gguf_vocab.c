@@ -191,6 +191,9 @@ int kvb_tokenizer_load_gguf(kvb_tokenizer **out, const struct kvb_gguf *g, kvb_e
         return kvb_errorf(e, KVB_ENOMEM, "out of memory");
     int rc = 0;
     t->byte_level = 1;
+    /* SmolLM2's vocabulary lacks a few control bytes (0x04, 0x13, 0x14, ...): like transformers'
+     * GGUF tokenizer, a run of such bytes becomes one unknown token */
+    t->fuse_unk = 1;
     t->added = kvb_calloc(toks->arr_n, sizeof *t->added);
     if (!t->added)
         rc = kvb_errorf(e, KVB_ENOMEM, "out of memory");

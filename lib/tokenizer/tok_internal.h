@@ -101,6 +101,12 @@ struct kvb_tokenizer {
     uint8_t *byte_val;           /* value of <0xXX> tokens */
     kvb_tok_hash h;              /* internal form -> id (model vocab first) */
 
+    /* Character pairs that occur inside some token (sentencepiece-style vocabularies): a long
+     * piece is cut where two known characters meet that no token joins, since no merge can
+     * ever cross such a point (bpe.c). */
+    uint64_t *cpairs;
+    size_t cpair_mask;
+
     kvb_tok_merge *merges;
     size_t merge_mask;
     size_t n_merges;
@@ -153,6 +159,7 @@ pcre2_code *kvb_tok_regex(const char *pattern, size_t len, int literal, kvb_erro
 int kvb_tok_finalize(kvb_tokenizer *t, kvb_error *e);
 kvb_tokenizer *kvb_tok_new(const char *src);
 
+int kvb_tok_cpairs_build(kvb_tokenizer *t, kvb_error *e);
 /* bpe.c: BPE of one pre-tokenized piece (internal form). The cache is per encode call. */
 typedef struct kvb_bpe_cache kvb_bpe_cache;
 kvb_bpe_cache *kvb_bpe_cache_new(void);

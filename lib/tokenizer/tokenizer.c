@@ -27,6 +27,12 @@ int kvb_tok_finalize(kvb_tokenizer *t, kvb_error *e)
             t->byte_tok[b] = kvb_tok_lookup(t, name, 6);
         }
     }
+    /* only where pieces can be long: no pre-tokenizer cutting them, no whole-piece lookup */
+    if (!t->byte_level && !t->ignore_merges) {
+        rc = kvb_tok_cpairs_build(t, e);
+        if (rc)
+            return rc;
+    }
     memset(t->added_first, 0, sizeof t->added_first);
     t->any_normalized_added = 0;
     kvb_strbuf nb;
@@ -75,6 +81,7 @@ void kvb_tokenizer_free(kvb_tokenizer *t)
     free(t->byte_val);
     free(t->h.slot);
     free(t->merges);
+    free(t->cpairs);
     for (int i = 0; i < t->n_norm; i++) {
         free(t->norm[i].a);
         free(t->norm[i].b);
