@@ -1,7 +1,6 @@
 /* kvbench tokenize: text on stdin -> token ids as one JSON array (or, with --decode, a JSON
  * array of ids on stdin -> text). */
 #include <cjson/cJSON.h>
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,32 +38,10 @@ static int read_stdin(char **data, size_t *len, kvb_error *e)
 
 /* ---- model name resolution -----------------------------------------------------------------
  * TEMPORARY: until lib/model's name resolver (kvb_model_open's name lookup) is on main, a model
- * *name* is looked for as $KVBENCH_MODELS/<name>, models/<name> and ../shared/tokenizers/<name>
- * (a directory with tokenizer.json, or holding one .gguf file). Paths (.gguf files, HF
- * directories) are used as given. Replace resolve_model_name() by the model module's resolver
- * when it lands. */
-/* The one .gguf file in dir (NULL if none or several). */
-static char *find_gguf_in(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return NULL;
-    char *found = NULL;
-    int n = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        size_t l = strlen(de->d_name);
-        if (l > 5 && !strcmp(de->d_name + l - 5, ".gguf") && n++ == 0)
-            found = kvb_path_join(dir, de->d_name);
-    }
-    closedir(d);
-    if (n != 1) {
-        free(found);
-        return NULL;
-    }
-    return found;
-}
-
+ * *name* is looked for as the directory $KVBENCH_MODELS/<name>, models/<name> or
+ * ../shared/tokenizers/<name> (kvb_tokenizer_load_path then takes its tokenizer.json or its one
+ * .gguf file). Paths (.gguf files, HF directories) are used as given. Replace
+ * resolve_model_name() by the model module's resolver when it lands. */
 static char *resolve_model_name(const char *name)
 {
     if (kvb_file_exists(name) || kvb_is_dir(name) || strchr(name, '/'))
@@ -75,18 +52,8 @@ static char *resolve_model_name(const char *name)
         if (!roots[i] || !roots[i][0])
             continue;
         char *dir = kvb_path_join(roots[i], name);
-        if (dir && kvb_is_dir(dir)) {
-            char *tj = kvb_path_join(dir, "tokenizer.json");
-            int have = tj && kvb_file_exists(tj);
-            free(tj);
-            if (have)
-                return dir;
-            char *g = find_gguf_in(dir);
-            if (g) {
-                free(dir);
-                return g;
-            }
-        }
+        if (dir && kvb_is_dir(dir))
+            return dir;
         free(dir);
     }
     /* the embedded model's kvbench name */

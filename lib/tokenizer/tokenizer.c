@@ -1,6 +1,7 @@
 /* lib/tokenizer: the object's lifecycle and accessors, shared by both loaders. */
 #include "tok_internal.h"
 
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -157,24 +158,57 @@ static int has_suffix(const char *s, const char *suf)
     return n >= m && !strcmp(s + n - m, suf);
 }
 
+/* The one .gguf file in dir (NULL if none or several). */
+static char *find_gguf_in(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return NULL;
+    char *found = NULL;
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (has_suffix(de->d_name, ".gguf") && n++ == 0)
+            found = kvb_path_join(dir, de->d_name);
+    closedir(d);
+    if (n != 1) {
+        free(found);
+        return NULL;
+    }
+    return found;
+}
+
+static int load_gguf_file(kvb_tokenizer **t, const char *path, kvb_error *e)
+{
+    kvb_gguf g;
+    int rc = kvb_gguf_open(&g, path, e);
+    if (rc)
+        return rc;
+    rc = kvb_tokenizer_load_gguf(t, &g, e);
+    kvb_gguf_close(&g);
+    return rc;
+}
+
 int kvb_tokenizer_load_path(kvb_tokenizer **t, const char *path, kvb_error *e)
 {
     *t = NULL;
-    if (has_suffix(path, ".gguf")) {
-        kvb_gguf g;
-        int rc = kvb_gguf_open(&g, path, e);
-        if (rc)
-            return rc;
-        rc = kvb_tokenizer_load_gguf(t, &g, e);
-        kvb_gguf_close(&g);
-        return rc;
-    }
+    if (has_suffix(path, ".gguf"))
+        return load_gguf_file(t, path, e);
     if (kvb_is_dir(path)) {
         char *tj = kvb_path_join(path, "tokenizer.json");
         int have = tj && kvb_file_exists(tj);
         free(tj);
-        if (!have)
-            return kvb_errorf(e, KVB_EINVAL, "%s: no tokenizer (tokenizer.json missing)", path);
+        if (!have) {
+            /* a directory with one GGUF model in it */
+            char *g = find_gguf_in(path);
+            if (g) {
+                int rc = load_gguf_file(t, g, e);
+                free(g);
+                return rc;
+            }
+            return kvb_errorf(e, KVB_EINVAL, "%s: no tokenizer (no tokenizer.json, no single "
+                              ".gguf file)", path);
+        }
     } else if (!kvb_file_exists(path)) {
         return kvb_errorf(e, KVB_EIO, "%s: no such file or directory", path);
     }

@@ -19,8 +19,9 @@ void kvb_ids_release(kvb_ids *v);
 /* path: a directory holding tokenizer.json (+ tokenizer_config.json), or a tokenizer.json file. */
 int kvb_tokenizer_load_hf(kvb_tokenizer **t, const char *path, kvb_error *e);
 int kvb_tokenizer_load_gguf(kvb_tokenizer **t, const struct kvb_gguf *g, kvb_error *e);
-/* path: a .gguf file, a tokenizer.json file, or a directory holding tokenizer.json. A directory
- * without one fails with "<dir>: no tokenizer (tokenizer.json missing)" (KVB_EINVAL). */
+/* path: a .gguf file, a tokenizer.json file, or a directory holding tokenizer.json (or else
+ * exactly one .gguf file). A directory with neither fails with "<dir>: no tokenizer ..."
+ * (KVB_EINVAL). */
 int kvb_tokenizer_load_path(kvb_tokenizer **t, const char *path, kvb_error *e);
 void kvb_tokenizer_free(kvb_tokenizer *t);
 const char *kvb_tokenizer_source(const kvb_tokenizer *t); /* the file it was loaded from */
