@@ -226,6 +226,51 @@ int kvb_tokenizer_decode(const kvb_tokenizer *t, const int32_t *ids, size_t n, i
     return 0;
 }
 
+/* ---- transformers' decode: clean_up_tokenization ----------------------------------------- */
+int kvb_tokenizer_cleans_up_spaces(const kvb_tokenizer *t)
+{
+    return t->clean_up_spaces;
+}
+
+/* The replacements in transformers' order, each applied to the whole text before the next. */
+int kvb_tokenizer_clean_up_spaces(kvb_strbuf *s, size_t from)
+{
+    static const char *const rep[][2] = {
+        { " .", "." }, { " ?", "?" }, { " !", "!" }, { " ,", "," }, { " ' ", "'" },
+        { " n't", "n't" }, { " 'm", "'m" }, { " 's", "'s" }, { " 've", "'ve" }, { " 're", "'re" },
+    };
+    if (!s->buf || from >= s->len)
+        return 0;
+    for (size_t r = 0; r < KVB_ARRAY_SIZE(rep); r++) {
+        size_t al = strlen(rep[r][0]), bl = strlen(rep[r][1]); /* bl < al: shrinks in place */
+        char *w = s->buf + from, *p = s->buf + from, *end = s->buf + s->len;
+        while (p < end) {
+            char *hit = memmem(p, (size_t)(end - p), rep[r][0], al);
+            size_t keep = hit ? (size_t)(hit - p) : (size_t)(end - p);
+            memmove(w, p, keep);
+            w += keep;
+            if (!hit)
+                break;
+            memcpy(w, rep[r][1], bl);
+            w += bl;
+            p = hit + al;
+        }
+        s->len = (size_t)(w - s->buf);
+        s->buf[s->len] = 0;
+    }
+    return 0;
+}
+
+int kvb_tokenizer_decode_hf(const kvb_tokenizer *t, const int32_t *ids, size_t n, int skip_special,
+                            kvb_strbuf *out, kvb_error *e)
+{
+    size_t from = out->len;
+    int rc = kvb_tokenizer_decode(t, ids, n, skip_special, out, e);
+    if (!rc && t->clean_up_spaces)
+        rc = kvb_tokenizer_clean_up_spaces(out, from);
+    return rc;
+}
+
 /* ---- streaming ------------------------------------------------------------------------- */
 void kvb_detok_stream_init(kvb_detok_stream *s, const kvb_tokenizer *t, int skip_special)
 {

@@ -36,6 +36,17 @@ int kvb_tokenizer_encode(const kvb_tokenizer *t, const char *text, size_t len, i
 int kvb_tokenizer_decode(const kvb_tokenizer *t, const int32_t *ids, size_t n, int skip_special,
                          kvb_strbuf *out, kvb_error *e);
 
+/* Decode as transformers' tokenizer.decode(ids, skip_special_tokens=...) does, which is how
+ * LongBench's pred.py turns output ids into a prediction: kvb_tokenizer_decode, then
+ * transformers' clean_up_tokenization (" ." -> ".", " 's" -> "'s", ...) when the
+ * tokenizer_config.json sets clean_up_tokenization_spaces (Llama-3's does; Llama-2's, Mistral's
+ * and GGUF files do not). Appends to out. */
+int kvb_tokenizer_decode_hf(const kvb_tokenizer *t, const int32_t *ids, size_t n, int skip_special,
+                            kvb_strbuf *out, kvb_error *e);
+int kvb_tokenizer_cleans_up_spaces(const kvb_tokenizer *t);
+/* transformers' clean_up_tokenization on s[from..] in place. */
+int kvb_tokenizer_clean_up_spaces(kvb_strbuf *s, size_t from);
+
 int kvb_tokenizer_vocab_size(const kvb_tokenizer *t);
 int32_t kvb_tokenizer_bos(const kvb_tokenizer *t); /* -1 if none */
 int32_t kvb_tokenizer_eos(const kvb_tokenizer *t);

@@ -375,9 +375,42 @@ def synth_tokenizers():
         print(f"synth/{name}: {len(texts)} texts")
 
 
+def chat_fixtures(smol):
+    """Chat templates (HF's own, for one user message) and transformers' decode."""
+    from transformers import AutoTokenizer
+    prompts = ["Hello", "  What is 2+2?\n\n", "多行\n文本 <s> [INST]"]
+    chat = {"prompts": prompts, "llama3": [], "chatml": []}
+    l3 = AutoTokenizer.from_pretrained(os.path.join(SHARED, "tokenizers", "llama3-8b"))
+    for p in prompts:
+        msgs = [{"role": "user", "content": p}]
+        text = l3.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+        ids = l3(text, add_special_tokens=False).input_ids
+        chat["llama3"].append({"text": text, "ids": ids})
+        text = smol.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+        ids = smol(text, add_special_tokens=False).input_ids
+        chat["chatml"].append({"text": text, "ids": ids})
+    # transformers' decode (clean_up_tokenization_spaces from tokenizer_config.json)
+    texts = [s for _, s in synthetic_texts() if len(s) < 300 and "\0" not in s][::3]
+    texts += ["Hello , world . I 'm here , isn 't it ? Yes ! a 's b 've c 're d n't ' x ' ."]
+    chat["transformers_decode"] = {}
+    for name in ("llama2-7b", "llama3-8b", "mistral-7b"):
+        t = AutoTokenizer.from_pretrained(os.path.join(SHARED, "tokenizers", name))
+        rows = []
+        for x in texts:
+            ids = t(x, add_special_tokens=True).input_ids
+            rows.append({"ids": ids, "text": t.decode(ids, skip_special_tokens=True)})
+        chat["transformers_decode"][name] = rows
+    with open(os.path.join(OUT, "chat.json"), "w") as f:
+        json.dump(chat, f, ensure_ascii=False, indent=1)
+    print("chat templates written")
+
+
 def main():
     if sys.argv[1:] == ["--synth"]:
         synth_tokenizers()
+        return
+    if sys.argv[1:] == ["--chat"]:
+        chat_fixtures(gguf_oracle()[3])
         return
     os.makedirs(OUT, exist_ok=True)
     synth_tokenizers()
@@ -419,22 +452,7 @@ def main():
         print(f"{name}: {info['n_tokens']} tokens, decode(encode(x)) == x on "
               f"{info['roundtrip']}/{len(pieces)} pieces")
 
-    # chat templates: the text and ids HF's own templates give for one user message
-    from transformers import AutoTokenizer
-    prompts = ["Hello", "  What is 2+2?\n\n", "多行\n文本 <s> [INST]"]
-    chat = {"prompts": prompts, "llama3": [], "chatml": []}
-    l3 = AutoTokenizer.from_pretrained(os.path.join(SHARED, "tokenizers", "llama3-8b"))
-    for p in prompts:
-        msgs = [{"role": "user", "content": p}]
-        text = l3.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
-        ids = l3(text, add_special_tokens=False).input_ids
-        chat["llama3"].append({"text": text, "ids": ids})
-        text = smol.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
-        ids = smol(text, add_special_tokens=False).input_ids
-        chat["chatml"].append({"text": text, "ids": ids})
-    with open(os.path.join(OUT, "chat.json"), "w") as f:
-        json.dump(chat, f, ensure_ascii=False, indent=1)
-    print("chat templates written")
+    chat_fixtures(smol)
 
 
 if __name__ == "__main__":

@@ -421,3 +421,38 @@ Test(tokenizer_bad, decode_rejects_out_of_range_ids)
     kvb_strbuf_release(&sb);
     kvb_tokenizer_free(t);
 }
+
+/* ---- transformers' decode (clean_up_tokenization_spaces) -------------------------------- */
+Test(tokenizer_decode, matches_transformers_decode)
+{
+    cJSON *chat = NULL;
+    kvb_error e = { 0 };
+    cr_assert_eq(kvb_json_load(FIX_DIR "chat.json", 1 << 22, &chat, &e), 0, "%s", e.msg);
+    const char *names[] = { "llama2-7b", "llama3-8b", "mistral-7b" };
+    for (size_t k = 0; k < KVB_ARRAY_SIZE(names); k++) {
+        char path[128];
+        snprintf(path, sizeof path, SHARED_TOK "%s", names[k]);
+        kvb_tokenizer *t = load(path);
+        cr_assert_eq(kvb_tokenizer_cleans_up_spaces(t), !strcmp(names[k], "llama3-8b"));
+        const cJSON *rows = cJSON_GetObjectItem(cJSON_GetObjectItem(chat, "transformers_decode"),
+                                                names[k]), *r;
+        cr_assert(cJSON_GetArraySize(rows) > 10);
+        cJSON_ArrayForEach(r, rows) {
+            const cJSON *ja = cJSON_GetObjectItem(r, "ids"), *x;
+            kvb_ids ids;
+            kvb_ids_init(&ids);
+            cJSON_ArrayForEach(x, ja) kvb_ids_push(&ids, (int32_t)x->valueint);
+            kvb_strbuf sb;
+            kvb_strbuf_init(&sb);
+            kvb_strbuf_adds(&sb, "prefix kept: ");
+            cr_assert_eq(kvb_tokenizer_decode_hf(t, ids.ids, ids.n, 1, &sb, &e), 0, "%s", e.msg);
+            cr_assert_str_eq(sb.buf + 13, cJSON_GetObjectItem(r, "text")->valuestring, "%s",
+                             names[k]);
+            cr_assert_eq(strncmp(sb.buf, "prefix kept: ", 13), 0);
+            kvb_strbuf_release(&sb);
+            kvb_ids_release(&ids);
+        }
+        kvb_tokenizer_free(t);
+    }
+    cJSON_Delete(chat);
+}
