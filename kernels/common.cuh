@@ -51,13 +51,13 @@ static inline int kvb_cu_launch(kvb_error *e, const char *what)
 __device__ __forceinline__ float kvb_bf2f(__nv_bfloat16 x) { return __bfloat162float(x); }
 __device__ __forceinline__ __nv_bfloat16 kvb_f2bf(float x) { return __float2bfloat16_rn(x); }
 
-static inline const __nv_bfloat16 *as_bf(const kvb_bf16 *p)
+static inline __host__ __device__ const __nv_bfloat16 *as_bf(const kvb_bf16 *p)
 {
     return reinterpret_cast<const __nv_bfloat16 *>(p);
 }
-static inline __nv_bfloat16 *as_bf(kvb_bf16 *p) { return reinterpret_cast<__nv_bfloat16 *>(p); }
-static inline const __half *as_h(const kvb_f16 *p) { return reinterpret_cast<const __half *>(p); }
-static inline __half *as_h(kvb_f16 *p) { return reinterpret_cast<__half *>(p); }
+static inline __host__ __device__ __nv_bfloat16 *as_bf(kvb_bf16 *p) { return reinterpret_cast<__nv_bfloat16 *>(p); }
+static inline __host__ __device__ const __half *as_h(const kvb_f16 *p) { return reinterpret_cast<const __half *>(p); }
+static inline __host__ __device__ __half *as_h(kvb_f16 *p) { return reinterpret_cast<__half *>(p); }
 
 __device__ __forceinline__ float warp_sum(float v)
 {
