@@ -10,7 +10,11 @@ int kvb_cuda_probe(int device, kvb_error *e)
     int n = 0;
     cudaError_t st = cudaGetDeviceCount(&n);
     if (st != cudaSuccess) {
-        cudaGetLastError(); /* clear the sticky-free error so later calls start clean */
+        cudaGetLastError(); /* not sticky: clear it so later calls start clean */
+        if (st == cudaErrorInsufficientDriver)
+            return kvb_cu_err(e, KVB_EUNSUP,
+                              "no CUDA device: no NVIDIA driver, or one older than this CUDA "
+                              "runtime (%s)", cudaGetErrorName(st));
         return kvb_cu_err(e, KVB_EUNSUP, "no CUDA device: %s (%s)", cudaGetErrorString(st),
                           cudaGetErrorName(st));
     }

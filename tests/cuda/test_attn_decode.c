@@ -1,0 +1,48 @@
+/* tests/cuda/test_attn_decode.c: decode attention over ragged per-head caches against the twin:
+ * kv heads with different lengths (1, not multiples of the 256-token chunk, several chunks), GQA
+ * ratios 1, 3, 4, 8, head_dim 48/64/128, the SimLayerKV sink-mass output.
+ * Tolerance: o and sink mass |d| <= 1e-5 + 1e-3 |ref| (fp32 split-K softmax vs the twin's double
+ * sums over <= 1500 keys; the error of an fp32 sum of m terms is ~m * 2^-24 relative). */
+#include "check.h"
+
+static void run(kvb_cuda *c, int H, int Hkv, int D, const int32_t *len)
+{
+    int max_len = 0;
+    for (int g = 0; g < Hkv; g++) max_len = len[g] > max_len ? len[g] : max_len;
+    size_t hs = (size_t)max_len * D + 7; /* a head stride that is not the packed one */
+    kvb_bf16 *k = rand_bf16(hs * Hkv, 2.f), *v = rand_bf16(hs * Hkv, 1.f);
+    float *q = rand_f32((size_t)H * D, 2.f);
+    float *oref = xmalloc(sizeof(float) * H * D), *ogot = xmalloc(sizeof(float) * H * D);
+    float *sref = xmalloc(sizeof(float) * H), *sgot = xmalloc(sizeof(float) * H);
+    kvb_ref_attn_decode(oref, q, k, v, hs, len, max_len, H, Hkv, D, sref, 4, 64);
+    void *dk = dev_put(c, k, hs * Hkv * 2), *dv = dev_put(c, v, hs * Hkv * 2);
+    float *dq = dev_put(c, q, sizeof(float) * H * D), *dout = dev_put(c, NULL, sizeof(float) * H * D);
+    float *ds = dev_put(c, NULL, sizeof(float) * H);
+    int32_t *dlen = dev_put(c, len, sizeof(int32_t) * Hkv);
+    size_t wf = kvb_cuda_decode_work_floats(H, D, max_len);
+    float *dw = dev_put(c, NULL, sizeof(float) * wf);
+    CU(kvb_cuda_attn_decode(c, dout, dq, dk, dv, hs, dlen, max_len, H, Hkv, D, ds, 4, 64, dw, E));
+    dev_get(c, ogot, dout, sizeof(float) * H * D);
+    dev_get(c, sgot, ds, sizeof(float) * H);
+    char what[128];
+    snprintf(what, sizeof what, "decode H=%d Hkv=%d D=%d len[0]=%d max=%d", H, Hkv, D, len[0], max_len);
+    close_f32(what, ogot, oref, (size_t)H * D, 1e-5, 1e-3);
+    close_f32("  sink mass (4 initial + 64 recent)", sgot, sref, (size_t)H, 1e-5, 1e-3);
+    kvb_cuda_free(c, dk, 0), kvb_cuda_free(c, dv, 0), kvb_cuda_free(c, dq, 0), kvb_cuda_free(c, dout, 0);
+    kvb_cuda_free(c, ds, 0), kvb_cuda_free(c, dlen, 0), kvb_cuda_free(c, dw, 0);
+    free(k), free(v), free(q), free(oref), free(ogot), free(sref), free(sgot);
+}
+
+int main(void)
+{
+    kvb_cuda *c = open_or_skip("test_attn_decode");
+    rng_seed(4);
+    run(c, 1, 1, 64, (const int32_t[]){1});
+    run(c, 9, 3, 64, (const int32_t[]){1, 300, 77});
+    run(c, 8, 8, 128, (const int32_t[]){256, 257, 5, 1028, 1500, 2, 511, 64});
+    run(c, 32, 8, 128, (const int32_t[]){700, 700, 700, 700, 700, 700, 700, 700});
+    run(c, 16, 2, 48, (const int32_t[]){333, 1});
+    run(c, 12, 3, 64, (const int32_t[]){1029, 4, 900});
+    kvb_cuda_close(c);
+    return finish("test_attn_decode");
+}
