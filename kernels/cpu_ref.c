@@ -500,3 +500,55 @@ int kvb_ref_mass_count(int32_t *count, const float *x, int rows, int n, int ld, 
     free(p);
     return 0;
 }
+
+/* ---- forward pass -------------------------------------------------------------------------- */
+/* The driver's pipeline (kernels/model.cu) with the twins: bf16 weights and GEMM inputs, fp32
+ * residual stream, K/V and attention output in bf16. Host weights only. */
+int kvb_ref_model_forward(const kvb_cuda_model_desc *d, const int32_t *ids, int n, float *logits)
+{
+    if (!d->embed || !d->layers || !d->final_norm || n <= 0 || d->head_dim > 128) return KVB_EINVAL;
+    const int Hd = d->hidden, F = d->intermediate, H = d->n_heads, Hk = d->n_kv_heads;
+    const int D = d->head_dim, HD = H * D, KD = Hk * D;
+    const size_t N = (size_t)n;
+    float *x = calloc(N * Hd, 4), *q = calloc(N * HD, 4), *k = calloc(N * KD, 4);
+    float *v = calloc(N * KD, 4), *g = calloc(N * F, 4), *u = calloc(N * F, 4);
+    float *lse = calloc((size_t)H * N, 4), inv[64];
+    kvb_bf16 *xb = calloc(N * Hd, 2), *qb = calloc(N * HD, 2), *kb = calloc(N * KD, 2);
+    kvb_bf16 *vb = calloc(N * KD, 2), *att = calloc(N * HD, 2), *act = calloc(N * F, 2);
+    int32_t *pos = calloc(N, 4);
+    int rc = KVB_ENOMEM;
+    if (!x || !q || !k || !v || !g || !u || !lse || !xb || !qb || !kb || !vb || !att || !act || !pos)
+        goto out;
+    for (int t = 0; t < n; t++) {
+        rc = KVB_EINVAL;
+        if (ids[t] < 0 || ids[t] >= d->vocab) goto out;
+        pos[t] = t;
+        for (int i = 0; i < Hd; i++) x[(size_t)t * Hd + i] = kvb_ref_bf2f(d->embed[(size_t)ids[t] * Hd + i]);
+    }
+    kvb_rope_inv_freq(inv, D, d->rope_theta, d->rope_factor, d->rope_low_freq_factor,
+                      d->rope_high_freq_factor, d->rope_original_max_position);
+    for (int l = 0; l < d->n_layers; l++) {
+        const kvb_cuda_layer_w *w = &d->layers[l];
+        kvb_ref_rmsnorm(xb, x, w->attn_norm, n, Hd, d->rms_eps);
+        kvb_ref_gemm(q, KVB_DT_F32, xb, w->wq, n, Hd, HD, 0);
+        kvb_ref_gemm(k, KVB_DT_F32, xb, w->wk, n, Hd, KD, 0);
+        kvb_ref_gemm(v, KVB_DT_F32, xb, w->wv, n, Hd, KD, 0);
+        kvb_ref_rope(qb, HD, q, HD, n, H, D, pos, inv);
+        kvb_ref_rope(kb, KD, k, KD, n, Hk, D, pos, inv);
+        kvb_ref_to_bf16(vb, KD, v, KD, n, KD);
+        if ((rc = kvb_ref_attn_prefill(att, lse, qb, kb, vb, n, H, Hk, D))) goto out;
+        kvb_ref_gemm(x, KVB_DT_F32, att, w->wo, n, HD, Hd, 1);
+        kvb_ref_rmsnorm(xb, x, w->ffn_norm, n, Hd, d->rms_eps);
+        kvb_ref_gemm(g, KVB_DT_F32, xb, w->w_gate, n, Hd, F, 0);
+        kvb_ref_gemm(u, KVB_DT_F32, xb, w->w_up, n, Hd, F, 0);
+        kvb_ref_swiglu(act, g, u, F, n, F);
+        kvb_ref_gemm(x, KVB_DT_F32, act, w->w_down, n, F, Hd, 1);
+    }
+    kvb_ref_rmsnorm(xb, x + (N - 1) * Hd, d->final_norm, 1, Hd, d->rms_eps);
+    kvb_ref_gemm(logits, KVB_DT_F32, xb, d->lm_head ? d->lm_head : d->embed, 1, Hd, d->vocab, 0);
+    rc = 0;
+out:
+    free(x), free(q), free(k), free(v), free(g), free(u), free(lse), free(xb), free(qb);
+    free(kb), free(vb), free(att), free(act), free(pos);
+    return rc;
+}

@@ -54,6 +54,9 @@ void kvb_ref_kivi_value(float *out, const kvb_kivi_view *v, const kvb_kivi_fmt *
 /* Shape rules shared by the kernel and the twin; 0 or KVB_EINVAL with the reason in msg. */
 int kvb_kivi_fmt_check(const kvb_kivi_fmt *f, char *msg, size_t n);
 
+/* Prefill of ids[0..n) from scratch with the driver's pipeline; logits of the last position. */
+int kvb_ref_model_forward(const kvb_cuda_model_desc *d, const int32_t *ids, int n, float *logits);
+
 int kvb_ref_topk(int32_t *idx, const float *x, int rows, int n, int ld, int k);
 int kvb_ref_mass_count(int32_t *count, const float *x, int rows, int n, int ld, float tau);
 

@@ -185,6 +185,59 @@ int kvb_cuda_topk(kvb_cuda *c, int32_t *idx, const float *x, int rows, int n, in
 int kvb_cuda_mass_count(kvb_cuda *c, int32_t *count, const float *x, int rows, int n, int ld,
                         float tau, kvb_error *e);
 
+/* ---- forward-pass driver ------------------------------------------------------------------ */
+/* A Llama-family model on the device: weights uploaded once (q|k|v and gate|up fused into one
+ * GEMM each), a full bf16 KV cache of max_tokens per layer in the decode layout
+ * (n_kv_heads, max_tokens, head_dim), activations allocated once for max_tokens; prefill and
+ * decode allocate nothing. Host weight pointers are bf16, row-major HF layouts:
+ * wq (n_heads*head_dim, hidden), wk/wv (n_kv_heads*head_dim, hidden), wo (hidden,
+ * n_heads*head_dim), w_gate/w_up (intermediate, hidden), w_down (hidden, intermediate),
+ * embed (vocab, hidden), lm_head (vocab, hidden) or NULL when tied to embed. */
+typedef struct kvb_cuda_layer_w {
+    const kvb_bf16 *attn_norm, *wq, *wk, *wv, *wo, *ffn_norm, *w_gate, *w_up, *w_down;
+} kvb_cuda_layer_w;
+
+typedef struct kvb_cuda_model_desc {
+    int n_layers, n_heads, n_kv_heads, head_dim, hidden, intermediate, vocab;
+    int max_tokens; /* prompt + generated tokens the cache holds */
+    float rms_eps;
+    double rope_theta, rope_factor, rope_low_freq_factor, rope_high_freq_factor;
+    int rope_original_max_position;
+    /* host weights; all NULL = random weights generated on the device from `seed` */
+    const kvb_bf16 *embed, *final_norm, *lm_head;
+    const kvb_cuda_layer_w *layers; /* n_layers entries */
+    int tie_embeddings;             /* random weights: lm_head = embed */
+    uint64_t seed;
+} kvb_cuda_model_desc;
+
+typedef struct kvb_cuda_model kvb_cuda_model;
+
+/* Bytes the model needs on the device (weights, cache, activations, scratch). */
+size_t kvb_cuda_model_bytes(const kvb_cuda_model_desc *d);
+/* Refuses, before allocating anything, a model that does not fit: "needs X GiB, Y GiB free". */
+int kvb_cuda_model_create(kvb_cuda *c, kvb_cuda_model **m, const kvb_cuda_model_desc *d,
+                          kvb_error *e);
+void kvb_cuda_model_free(kvb_cuda_model *m);
+/* Prompt ids (host) at positions 0..n-1; logits of the last position into the host array
+ * `logits` (vocab floats) when not NULL; *next (when not NULL) gets the argmax token. */
+int kvb_cuda_model_prefill(kvb_cuda_model *m, const int32_t *ids, int n, float *logits,
+                           int32_t *next, kvb_error *e);
+/* One token at absolute position pos (== tokens already cached). */
+int kvb_cuda_model_decode(kvb_cuda_model *m, int32_t id, int pos, float *logits, int32_t *next,
+                          kvb_error *e);
+
+/* Throughput against the physical floors of the detected GPU, random weights or not.
+ * prefill floor: FLOPs (2 * matmul params * n + causal attention 2 * n^2 * n_heads * head_dim
+ * per layer) / bf16 peak; decode floor: bytes read per token (weights + K/V cache at that
+ * context) / HBM bandwidth. Ratios are measured time / floor (1.0 = at the floor). */
+typedef struct kvb_cuda_bench_row {
+    int context;
+    double prefill_s, prefill_tok_s, prefill_floor_s, prefill_ratio;
+    double decode_ms, decode_floor_ms, decode_ratio;
+} kvb_cuda_bench_row;
+int kvb_cuda_model_bench(kvb_cuda_model *m, int context, int decode_tokens, kvb_cuda_bench_row *out,
+                         kvb_error *e);
+
 /* ---- helpers shared with the CPU side ----------------------------------------------------- */
 /* inv_freq (head_dim/2) exactly as HF's _compute_default_rope_parameters /
  * _compute_llama3_parameters (factor 0 = no scaling). Host function. */

@@ -6,8 +6,11 @@
  *     column sums and sink mass = sums of the rows) and against decode attention of the last row;
  *   - KIVI: the spec's golden group (part D.17), error bound of the quantizer, residual-only
  *     KIVI attention = plain decode attention;
- *   - top-k and mass counts against brute force. */
+ *   - top-k and mass counts against brute force;
+ *   - the driver's forward pipeline built from the twins against transformers' logits of a tiny
+ *     random Llama (GQA 2, llama3 RoPE scaling active at these positions). */
 #include "check.h"
+#include "tiny_llama.h"
 
 static void test_formats(void)
 {
@@ -292,6 +295,46 @@ static void test_select(void)
     if (bad) g_fail = 1;
 }
 
+/* Tolerance: HF runs fp32 on the same bf16 weights; the pipeline rounds GEMM inputs, q/k/v and
+ * the attention output to bf16 (relative 2^-9 each), which moves logits by ~0.3% of their range
+ * here; the bound is 0.75% of the largest |logit| and the argmax must agree where HF's top two are
+ * more than that apart. */
+static void test_forward(void)
+{
+    tiny_llama t;
+    if (tiny_llama_load(&t, "tests/fixtures/cuda")) {
+        g_fail = 1;
+        return;
+    }
+    int V = t.d.vocab;
+    float *lg = xmalloc(sizeof(float) * V);
+    int lens[] = {1, 2, 9, 17, 33, t.n_ids};
+    for (size_t i = 0; i < KVB_ARRAY_SIZE(lens); i++) {
+        int n = lens[i];
+        kvb_ref_model_forward(&t.d, t.ids, n, lg);
+        const float *ref = t.logits + (size_t)(n - 1) * V;
+        float mx = 0;
+        int am_r = 0, am_g = 0;
+        for (int j = 0; j < V; j++) {
+            mx = fabsf(ref[j]) > mx ? fabsf(ref[j]) : mx;
+            if (ref[j] > ref[am_r]) am_r = j;
+            if (lg[j] > lg[am_g]) am_g = j;
+        }
+        char what[96];
+        snprintf(what, sizeof what, "twin forward vs HF tiny llama, %d tokens", n);
+        close_f32(what, lg, ref, (size_t)V, 0.0075 * mx, 0);
+        float second = -INFINITY;
+        for (int j = 0; j < V; j++)
+            if (j != am_r && ref[j] > second) second = ref[j];
+        if (am_g != am_r && ref[am_r] - second > 0.0075f * mx) {
+            printf("FAIL   argmax %d, transformers %d\n", am_g, am_r);
+            g_fail = 1;
+        }
+    }
+    free(lg);
+    tiny_llama_free(&t);
+}
+
 int main(void)
 {
     rng_seed(1);
@@ -303,5 +346,6 @@ int main(void)
     test_attention(45, 8, 2, 128);
     test_kivi_golden();
     test_select();
+    test_forward();
     return finish("test_twins");
 }
