@@ -1,5 +1,6 @@
 /* kernels/attn_prefill.cu: causal GQA prefill attention (online softmax) + method statistics. */
 #include "attn_prefill.cuh"
+#include "attn_prefill_tc.cuh"
 
 /* ---- forward ------------------------------------------------------------------------------- */
 __global__ void __launch_bounds__(KVB_AP_THREADS)
@@ -94,6 +95,9 @@ int kvb_cuda_attn_prefill(kvb_cuda *c, kvb_bf16 *o, float *lse, const kvb_bf16 *
 {
     int rc = check_shape(n, n_heads, n_kv_heads, head_dim, e, "attn_prefill");
     if (rc) return rc;
+    bool tc_shape = head_dim == 64 || head_dim == 128;
+    if (c->attn_impl == KVB_ATTN_TENSOR_CORES || (c->attn_impl == KVB_ATTN_AUTO && tc_shape))
+        return kvb_cu_attn_prefill_tc(c, o, lse, q, k, v, n, n_heads, n_kv_heads, head_dim, e);
     cudaError_t st = cudaFuncSetAttribute(attn_prefill_kernel,
                                           cudaFuncAttributeMaxDynamicSharedMemorySize, KVB_AP_SMEM);
     if (st != cudaSuccess)
@@ -104,6 +108,15 @@ int kvb_cuda_attn_prefill(kvb_cuda *c, kvb_bf16 *o, float *lse, const kvb_bf16 *
         as_bf(o), lse, as_bf(q), as_bf(k), as_bf(v), n, n_heads, n_kv_heads, head_dim,
         1.f / sqrtf((float)head_dim));
     return kvb_cu_launch(e, "attn_prefill");
+}
+
+int kvb_cuda_set_attn_impl(kvb_cuda *c, int impl, kvb_error *e)
+{
+    KVB_CU_CHECK_ARG(impl == KVB_ATTN_AUTO || impl == KVB_ATTN_CUDA_CORES ||
+                         impl == KVB_ATTN_TENSOR_CORES,
+                     e, "cuda: unknown attention implementation %d", impl);
+    c->attn_impl = impl;
+    return 0;
 }
 
 /* ---- statistics ---------------------------------------------------------------------------- */

@@ -17,6 +17,7 @@ struct kvb_cuda {
     cudaStream_t stream;
     cublasHandle_t blas;
     size_t bytes, peak; /* own accounting of kvb_cuda_alloc */
+    int attn_impl;      /* KVB_ATTN_* */
 };
 
 /* Fill e like kvb_errorf (lib/core), without linking lib/core into the CUDA library. */

@@ -97,6 +97,12 @@ int kvb_cuda_attn_prefill(kvb_cuda *c, kvb_bf16 *o, float *lse, const kvb_bf16 *
                           const kvb_bf16 *k, const kvb_bf16 *v, int n, int n_heads, int n_kv_heads,
                           int head_dim, kvb_error *e);
 
+/* Which kernel kvb_cuda_attn_prefill runs: AUTO (default) = tensor cores (bf16 WMMA, P rounded
+ * to bf16 before P.V as in FlashAttention-2) for head_dim 64 and 128, the fp32 CUDA-core kernel
+ * otherwise; the two others force one (tensor cores: KVB_EUNSUP for other head sizes). */
+enum { KVB_ATTN_AUTO = 0, KVB_ATTN_CUDA_CORES = 1, KVB_ATTN_TENSOR_CORES = 2 };
+int kvb_cuda_set_attn_impl(kvb_cuda *c, int impl, kvb_error *e);
+
 /* Statistics the cache methods need, recomputed tile by tile from q, k and lse (no n x n matrix).
  * With P[h, i, j] the softmax probabilities of the prefill attention (0 for j > i) and rows
  * [row0, n) the observation window (row0 = n - w; row0 = 0 for H2O's all-query sums):

@@ -8,8 +8,9 @@
  *     lse: an error of 1e-4 in the exponent is 1e-4 relative, sums keep it). */
 #include "check.h"
 
-static void run(kvb_cuda *c, int n, int H, int Hkv, int D, int w)
+static void run(kvb_cuda *c, int n, int H, int Hkv, int D, int w, int impl)
 {
+    CU(kvb_cuda_set_attn_impl(c, impl, E));
     size_t nq = (size_t)n * H * D, nk = (size_t)n * Hkv * D;
     kvb_bf16 *q = rand_bf16(nq, 2.f), *k = rand_bf16(nk, 2.f), *v = rand_bf16(nk, 1.f);
     kvb_bf16 *oref = xmalloc(nq * 2), *ogot = xmalloc(nq * 2);
@@ -22,8 +23,9 @@ static void run(kvb_cuda *c, int n, int H, int Hkv, int D, int w)
     dev_get(c, ogot, dout, nq * 2);
     dev_get(c, lgot, dl, sizeof(float) * H * n);
     char what[128];
-    snprintf(what, sizeof what, "prefill o n=%d H=%d Hkv=%d D=%d", n, H, Hkv, D);
-    close_bf16(what, ogot, oref, nq, 1e-4, 1.0 / 128);
+    snprintf(what, sizeof what, "prefill %s o n=%d H=%d Hkv=%d D=%d",
+             impl == KVB_ATTN_TENSOR_CORES ? "tensor" : "fp32", n, H, Hkv, D);
+    close_bf16(what, ogot, oref, nq, impl == KVB_ATTN_TENSOR_CORES ? 2e-3 : 1e-4, 1.0 / 128);
     close_f32("  lse", lgot, lref, (size_t)H * n, 1e-4, 0);
 
     /* statistics from the GPU's own lse (the twin gets its own) */
@@ -72,12 +74,23 @@ int main(void)
 {
     kvb_cuda *c = open_or_skip("test_attn_prefill");
     rng_seed(3);
-    run(c, 1, 2, 1, 64, 1);
-    run(c, 31, 4, 4, 64, 8);     /* shorter than one tile */
-    run(c, 65, 9, 3, 64, 8);     /* SmolLM2 heads, one row past a query tile */
-    run(c, 130, 8, 1, 128, 32);  /* GQA 8 */
-    run(c, 197, 4, 2, 48, 32);   /* odd head_dim */
-    run(c, 300, 32, 8, 128, 32); /* Llama-3 heads */
+    for (int impl = KVB_ATTN_CUDA_CORES; impl <= KVB_ATTN_TENSOR_CORES; impl++) {
+        run(c, 1, 2, 1, 64, 1, impl);
+        run(c, 31, 4, 4, 64, 8, impl);      /* shorter than one tile */
+        run(c, 65, 9, 3, 64, 8, impl);      /* SmolLM2 heads, one row past a query tile */
+        run(c, 130, 8, 1, 128, 32, impl);   /* GQA 8 */
+        run(c, 300, 32, 8, 128, 32, impl);  /* Llama-3 heads */
+        run(c, 1000, 4, 2, 64, 32, impl);   /* many key tiles */
+    }
+    run(c, 197, 4, 2, 48, 32, KVB_ATTN_CUDA_CORES); /* odd head_dim: CUDA cores only */
+    run(c, 77, 4, 2, 48, 8, KVB_ATTN_AUTO);         /* AUTO falls back for it */
+    kvb_error e = {0};
+    int rc = kvb_cuda_set_attn_impl(c, KVB_ATTN_TENSOR_CORES, &e);
+    kvb_bf16 dummy[1];
+    float dl[1];
+    if (!rc) rc = kvb_cuda_attn_prefill(c, dummy, dl, dummy, dummy, dummy, 1, 1, 1, 48, &e);
+    printf("%-4s %-48s %s\n", rc == KVB_EUNSUP ? "ok" : "FAIL", "tensor cores refuse head_dim 48", e.msg);
+    if (rc != KVB_EUNSUP) g_fail = 1;
     kvb_cuda_close(c);
     return finish("test_attn_prefill");
 }
