@@ -133,3 +133,31 @@ int kvb_cuda_attn_decode(kvb_cuda *c, float *o, const float *q, const kvb_bf16 *
     int rc = kvb_cu_launch(e, "attn_decode");
     return rc ? rc : kvb_cu_decode_combine(c, o, sink_mass, work, n_heads, head_dim, splits, e);
 }
+
+/* ---- gather of kept tokens ----------------------------------------------------------------- */
+__global__ void gather_kv_kernel(__nv_bfloat16 *dst, size_t dhs, const __nv_bfloat16 *src, int n,
+                                 int Hkv, int D, const int32_t *idx, int idx_stride,
+                                 const int32_t *counts)
+{
+    const int t = blockIdx.x, g = blockIdx.y;
+    if (counts && t >= counts[g]) return;
+    const int j = idx[(size_t)g * idx_stride + t];
+    if (j < 0 || j >= n) return;
+    for (int d = threadIdx.x; d < D; d += blockDim.x)
+        dst[g * dhs + (size_t)t * D + d] = src[((size_t)j * Hkv + g) * D + d];
+}
+
+int kvb_cuda_gather_kv(kvb_cuda *c, kvb_bf16 *dst, size_t dst_head_stride, const kvb_bf16 *src,
+                       int n, int n_kv_heads, int head_dim, const int32_t *idx, int idx_stride,
+                       int count, const int32_t *counts, kvb_error *e)
+{
+    KVB_CU_CHECK_ARG(n > 0 && n_kv_heads > 0 && n_kv_heads <= 65535 && head_dim > 0 && count >= 0 &&
+                         idx_stride >= count && dst_head_stride >= (size_t)count * head_dim,
+                     e, "cuda: gather_kv: bad shape n=%d kv_heads=%d head_dim=%d count=%d", n,
+                     n_kv_heads, head_dim, count);
+    if (count == 0) return 0;
+    dim3 grid(count, n_kv_heads);
+    gather_kv_kernel<<<grid, 128, 0, c->stream>>>(as_bf(dst), dst_head_stride, as_bf(src), n,
+                                                  n_kv_heads, head_dim, idx, idx_stride, counts);
+    return kvb_cu_launch(e, "gather_kv");
+}

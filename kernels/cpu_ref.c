@@ -299,6 +299,22 @@ int kvb_ref_attn_decode(float *o, const float *q, const kvb_bf16 *k, const kvb_b
     return 0;
 }
 
+int kvb_ref_gather_kv(kvb_bf16 *dst, size_t dhs, const kvb_bf16 *src, int n, int n_kv_heads,
+                      int hd, const int32_t *idx, int idx_stride, int count, const int32_t *counts)
+{
+    if (n <= 0 || n_kv_heads <= 0 || hd <= 0 || count < 0 || idx_stride < count) return KVB_EINVAL;
+    for (int g = 0; g < n_kv_heads; g++) {
+        int cnt = counts ? counts[g] : count;
+        for (int t = 0; t < cnt && t < count; t++) {
+            int j = idx[(size_t)g * idx_stride + t];
+            if (j < 0 || j >= n) continue;
+            memcpy(dst + g * dhs + (size_t)t * hd, src + ((size_t)j * n_kv_heads + g) * hd,
+                   sizeof(kvb_bf16) * (size_t)hd);
+        }
+    }
+    return 0;
+}
+
 /* ---- KIVI ---------------------------------------------------------------------------------- */
 int kvb_kivi_fmt_check(const kvb_kivi_fmt *f, char *msg, size_t n)
 {

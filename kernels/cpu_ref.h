@@ -40,6 +40,11 @@ int kvb_ref_attn_decode(float *o, const float *q, const kvb_bf16 *k, const kvb_b
                         size_t head_stride, const int32_t *len, int max_len, int n_heads,
                         int n_kv_heads, int head_dim, float *sink_mass, int n_init, int n_recent);
 
+/* idx and counts are host arrays here. */
+int kvb_ref_gather_kv(kvb_bf16 *dst, size_t dst_head_stride, const kvb_bf16 *src, int n,
+                      int n_kv_heads, int head_dim, const int32_t *idx, int idx_stride, int count,
+                      const int32_t *counts);
+
 int kvb_ref_kivi_quant_k(uint32_t *kq, kvb_f16 *ks, kvb_f16 *km, size_t kq_head_stride,
                          size_t ks_head_stride, const kvb_bf16 *x, size_t x_head_stride,
                          int x_tok_stride, int n_tokens, const kvb_kivi_fmt *f);

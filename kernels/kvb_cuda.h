@@ -141,6 +141,15 @@ int kvb_cuda_attn_decode(kvb_cuda *c, float *o, const float *q, const kvb_bf16 *
                          int n_heads, int n_kv_heads, int head_dim, float *sink_mass, int n_init,
                          int n_recent, float *work, kvb_error *e);
 
+/* Compress a prefill K or V (n, n_kv_heads, head_dim), token-major, into the decode layout:
+ * kv head g keeps rows idx[g*idx_stride + 0 .. count_g) (ascending, e.g. from kvb_cuda_topk, or
+ * any order: attention does not depend on it), written to dst[g*dst_head_stride + t*head_dim].
+ * counts (n_kv_heads, device) gives per-head counts <= count, or NULL for `count` everywhere.
+ * Indices outside [0, n) are skipped (no write): callers pass indices from kvb_cuda_topk. */
+int kvb_cuda_gather_kv(kvb_cuda *c, kvb_bf16 *dst, size_t dst_head_stride, const kvb_bf16 *src,
+                       int n, int n_kv_heads, int head_dim, const int32_t *idx, int idx_stride,
+                       int count, const int32_t *counts, kvb_error *e);
+
 /* ---- KIVI (specs/longbench-simlayerkv-kivi.md part C) ------------------------------------- */
 /* Asymmetric min-max quantization, b in {2, 4}: mn = min, scale = (max - min) / (2^b - 1), both
  * stored as fp16; q = clamp(rint((x - mn) / scale), 0, 2^b - 1) (half to even, as torch.round);
