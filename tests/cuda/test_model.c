@@ -3,6 +3,8 @@
  *     Llama fixture (GQA 2, llama3 RoPE scaling), several prompt lengths;
  *   - decode steps (KV cache written by prefill, then one token at a time) against the twin's
  *     prefill of the same longer prefix and against transformers;
+ *   - device memory: own accounting = planned bytes, and cudaMemGetInfo's free memory fell by at
+ *     least that much;
  *   - a model that cannot fit is refused before anything is allocated;
  *   - random weights + the bench entry run and report positive times and floors.
  * Tolerance: 0.75% of the largest |logit| (see test_twins: bf16 rounding of activations moves
@@ -24,7 +26,18 @@ int main(void)
     const int V = t.d.vocab;
     float *lg = xmalloc(sizeof(float) * V), *lr = xmalloc(sizeof(float) * V);
     kvb_cuda_model *m = NULL;
+    kvb_cuda_info i0, i1;
+    CU(kvb_cuda_info_get(c, &i0, E));
+    size_t b0 = kvb_cuda_bytes(c);
     CU(kvb_cuda_model_create(c, &m, &t.d, E));
+    CU(kvb_cuda_info_get(c, &i1, E));
+    /* own accounting = the planned size; the driver's free memory fell by at least that much
+     * (allocation granularity only adds) */
+    size_t own = kvb_cuda_bytes(c) - b0, plan = kvb_cuda_model_bytes(&t.d);
+    int acc_ok = own == plan && i0.mem_free >= i1.mem_free && i0.mem_free - i1.mem_free >= own;
+    printf("%-4s %-48s own %zu, planned %zu, cudaMemGetInfo drop %zu\n", acc_ok ? "ok" : "FAIL",
+           "device memory accounting", own, plan, i0.mem_free - i1.mem_free);
+    if (!acc_ok) g_fail = 1;
     char what[96];
     int lens[] = {1, 9, 33, t.n_ids};
     for (size_t i = 0; i < KVB_ARRAY_SIZE(lens); i++) {

@@ -335,9 +335,29 @@ static void test_forward(void)
     tiny_llama_free(&t);
 }
 
+/* The probe never crashes: without a GPU it names the reason; a bad device index is refused. */
+static void test_probe(void)
+{
+    kvb_error e = {0};
+    int rc = kvb_cuda_probe(0, &e);
+    int ok = rc == 0 || (rc == KVB_EUNSUP && !strncmp(e.msg, "no ", 3));
+    printf("%-4s %-48s %s\n", ok ? "ok" : "FAIL", "probe device 0", rc ? e.msg : "usable GPU");
+    kvb_error e2 = {0};
+    int rc2 = kvb_cuda_probe(-1, &e2);
+    int ok2 = rc2 == KVB_EINVAL || (rc2 == KVB_EUNSUP && rc == KVB_EUNSUP);
+    printf("%-4s %-48s %s\n", ok2 ? "ok" : "FAIL", "probe device -1 refused", e2.msg);
+    kvb_cuda *c = (kvb_cuda *)&e; /* must be reset to NULL on failure */
+    kvb_error e3 = {0};
+    int rc3 = kvb_cuda_open(&c, 999, &e3);
+    int ok3 = rc3 != 0 && c == NULL && e3.msg[0];
+    printf("%-4s %-48s %s\n", ok3 ? "ok" : "FAIL", "open device 999 fails cleanly", e3.msg);
+    if (!ok || !ok2 || !ok3) g_fail = 1;
+}
+
 int main(void)
 {
     rng_seed(1);
+    test_probe();
     test_formats();
     test_inv_freq();
     test_attention(1, 2, 1, 64);
