@@ -1,8 +1,9 @@
 /* tests/cuda/test_topk.c: per-row top-k and mass counts against the twins. Both are exact:
  * top-k indices identical (ties to the lower index, rows built with many ties, -0 and +0, negative
  * values, k = 1 and k = n); mass counts identical: both sides sum in double, and the rows here are
- * 0 or exp(4u) floats in [0.018, 55], multiples of 2^-29 below 2^6, so every partial sum of up to
- * 30000 of them is exact in double whatever the order (GPU atomics included) — tau = 1 included. */
+ * 0 or exp(4u) floats in [0.135, 55) (u in [-0.5, 1)), i.e. multiples of 2^-26, and any sum of
+ * up to 30000 of them stays below 2^21 < 2^27, so it is exact in double whatever the order (GPU
+ * atomics included) — tau = 1 included. */
 #include "check.h"
 
 static void run_topk(kvb_cuda *c, int rows, int n, int k, int ties)
