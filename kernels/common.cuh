@@ -17,6 +17,9 @@ struct kvb_cuda {
     cudaStream_t stream;
     cublasHandle_t blas;
     size_t bytes, peak; /* own accounting of kvb_cuda_alloc */
+    void **live;        /* live allocations and their sizes (few: weights, caches, buffers) */
+    size_t *live_size;
+    int n_live, cap_live;
     int attn_impl;      /* KVB_ATTN_* */
 };
 

@@ -65,6 +65,9 @@ void kvb_cuda_close(kvb_cuda *c)
 {
     if (!c) return;
     cudaStreamSynchronize(c->stream);
+    for (int i = 0; i < c->n_live; i++) cudaFree(c->live[i]); /* whatever the caller left */
+    free(c->live);
+    free(c->live_size);
     cublasDestroy(c->blas);
     cudaStreamDestroy(c->stream);
     free(c);
@@ -123,26 +126,46 @@ int kvb_cuda_alloc(kvb_cuda *c, void **p, size_t bytes, kvb_error *e)
 {
     *p = NULL;
     if (bytes == 0) bytes = 1;
+    if (c->n_live == c->cap_live) { /* grow the table first: never lose track of an allocation */
+        int cap = c->cap_live ? 2 * c->cap_live : 64;
+        void **nl = (void **)realloc(c->live, sizeof(void *) * cap);
+        if (!nl) return kvb_cu_err(e, KVB_ENOMEM, "cuda: out of host memory");
+        c->live = nl;
+        size_t *ns = (size_t *)realloc(c->live_size, sizeof(size_t) * cap);
+        if (!ns) return kvb_cu_err(e, KVB_ENOMEM, "cuda: out of host memory");
+        c->live_size = ns;
+        c->cap_live = cap;
+    }
     cudaError_t st = cudaMalloc(p, bytes);
     if (st != cudaSuccess) {
         cudaGetLastError();
+        *p = NULL;
         size_t fr = 0, tot = 0;
         cudaMemGetInfo(&fr, &tot);
         return kvb_cu_err(e, KVB_ENOMEM,
                           "cuda: cannot allocate %zu bytes on the device (%zu free of %zu): %s",
                           bytes, fr, tot, cudaGetErrorString(st));
     }
+    c->live[c->n_live] = *p;
+    c->live_size[c->n_live++] = bytes;
     c->bytes += bytes;
     if (c->bytes > c->peak) c->peak = c->bytes;
     return 0;
 }
 
-void kvb_cuda_free(kvb_cuda *c, void *p, size_t bytes)
+void kvb_cuda_free(kvb_cuda *c, void *p)
 {
     if (!p) return;
-    cudaFree(p);
-    if (bytes == 0) bytes = 1;
-    c->bytes = c->bytes >= bytes ? c->bytes - bytes : 0;
+    for (int i = c->n_live - 1; i >= 0; i--) /* recent allocations are freed first, usually */
+        if (c->live[i] == p) {
+            c->bytes -= c->live_size[i];
+            c->live[i] = c->live[c->n_live - 1];
+            c->live_size[i] = c->live_size[c->n_live - 1];
+            c->n_live--;
+            cudaFree(p);
+            return;
+        }
+    /* not ours: leave it alone rather than corrupt the accounting */
 }
 
 size_t kvb_cuda_bytes(const kvb_cuda *c) { return c->bytes; }

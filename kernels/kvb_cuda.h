@@ -50,10 +50,11 @@ void kvb_cuda_close(kvb_cuda *c);
 int kvb_cuda_info_get(kvb_cuda *c, kvb_cuda_info *out, kvb_error *e);
 int kvb_cuda_sync(kvb_cuda *c, kvb_error *e);
 
-/* Device memory with accounting: kvb_cuda_bytes() is what this context holds right now (own
- * count; cross-check with kvb_cuda_info_get().mem_free), kvb_cuda_peak_bytes() its maximum. */
+/* Device memory with accounting: the context records the size of every allocation, so
+ * kvb_cuda_bytes() is exactly what it holds right now (cross-check with
+ * kvb_cuda_info_get().mem_free) and kvb_cuda_peak_bytes() its maximum. */
 int kvb_cuda_alloc(kvb_cuda *c, void **p, size_t bytes, kvb_error *e);
-void kvb_cuda_free(kvb_cuda *c, void *p, size_t bytes);
+void kvb_cuda_free(kvb_cuda *c, void *p); /* NULL is a no-op */
 size_t kvb_cuda_bytes(const kvb_cuda *c);
 size_t kvb_cuda_peak_bytes(const kvb_cuda *c);
 int kvb_cuda_upload(kvb_cuda *c, void *dst, const void *src_host, size_t bytes, kvb_error *e);

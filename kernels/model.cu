@@ -182,7 +182,7 @@ size_t kvb_cuda_model_bytes(const kvb_cuda_model_desc *d)
 void kvb_cuda_model_free(kvb_cuda_model *m)
 {
     if (!m) return;
-    for (int i = 0; i < m->n_ptr; i++) kvb_cuda_free(m->c, m->ptr[i], m->size[i]);
+    for (int i = 0; i < m->n_ptr; i++) kvb_cuda_free(m->c, m->ptr[i]);
     free(m->ptr);
     free(m->size);
     free(m->L);

@@ -30,8 +30,8 @@ static void run(kvb_cuda *c, int H, int Hkv, int D, const int32_t *len)
     snprintf(what, sizeof what, "decode H=%d Hkv=%d D=%d len[0]=%d max=%d", H, Hkv, D, len[0], max_len);
     close_f32(what, ogot, oref, (size_t)H * D, 1e-5, 1e-3);
     close_f32("  sink mass (4 initial + 64 recent)", sgot, sref, (size_t)H, 1e-5, 1e-3);
-    kvb_cuda_free(c, dk, 0), kvb_cuda_free(c, dv, 0), kvb_cuda_free(c, dq, 0), kvb_cuda_free(c, dout, 0);
-    kvb_cuda_free(c, ds, 0), kvb_cuda_free(c, dlen, 0), kvb_cuda_free(c, dw, 0);
+    kvb_cuda_free(c, dk), kvb_cuda_free(c, dv), kvb_cuda_free(c, dq), kvb_cuda_free(c, dout);
+    kvb_cuda_free(c, ds), kvb_cuda_free(c, dlen), kvb_cuda_free(c, dw);
     free(k), free(v), free(q), free(oref), free(ogot), free(sref), free(sgot);
 }
 
@@ -74,7 +74,7 @@ static void run_gather(kvb_cuda *c, int n, int H, int Hkv, int D, int keep)
     dev_get(c, ogot, dout, sizeof(float) * H * D);
     close_f32("  decode over the compressed cache", ogot, oref, (size_t)H * D, 1e-5, 1e-3);
     void *ptrs[] = {dk, dv, dscore, didx, dcnt, dkc, dvc, dq, dout, dw};
-    for (size_t i = 0; i < KVB_ARRAY_SIZE(ptrs); i++) kvb_cuda_free(c, ptrs[i], 0);
+    for (size_t i = 0; i < KVB_ARRAY_SIZE(ptrs); i++) kvb_cuda_free(c, ptrs[i]);
     free(k), free(v), free(score), free(idx), free(cnt), free(kr), free(vr), free(kg), free(vg);
     free(q), free(oref), free(ogot);
 }

@@ -54,7 +54,7 @@ static void run(kvb_cuda *c, int n, int H, int Hkv, int D, int w, int impl)
         CU(kvb_cuda_attn_prefill_stats(c, &so, dl, dq, dk, n, H, Hkv, D, E));
         dev_get(c, cg, dc, sizeof(float) * H * n);
         close_f32("  stats colsum alone", cg, cr, (size_t)H * n, 1e-5, 1e-3);
-        kvb_cuda_free(c, dc, 0), kvb_cuda_free(c, drow, 0), kvb_cuda_free(c, ds, 0);
+        kvb_cuda_free(c, dc), kvb_cuda_free(c, drow), kvb_cuda_free(c, ds);
         free(cr), free(cg), free(rr), free(rg), free(sr), free(sg);
     }
     /* ThinK channel magnitudes over the window queries */
@@ -64,9 +64,9 @@ static void run(kvb_cuda *c, int n, int H, int Hkv, int D, int w, int impl)
     CU(kvb_cuda_channel_sqmean(c, dm, dq, n, n - w, H, D, E));
     dev_get(c, mg, dm, sizeof(float) * H * D);
     close_f32("  channel sqmean (window queries)", mg, mr, (size_t)H * D, 1e-6, 1e-5);
-    kvb_cuda_free(c, dm, 0);
-    kvb_cuda_free(c, dq, 0), kvb_cuda_free(c, dk, 0), kvb_cuda_free(c, dv, 0);
-    kvb_cuda_free(c, dout, 0), kvb_cuda_free(c, dl, 0);
+    kvb_cuda_free(c, dm);
+    kvb_cuda_free(c, dq), kvb_cuda_free(c, dk), kvb_cuda_free(c, dv);
+    kvb_cuda_free(c, dout), kvb_cuda_free(c, dl);
     free(q), free(k), free(v), free(oref), free(ogot), free(lref), free(lgot), free(mr), free(mg);
 }
 

@@ -47,8 +47,8 @@ static void test_gemm(kvb_cuda *c, int n, int in, int out)
     dev_get(c, gb, dyb, (size_t)n * out * 2);
     snprintf(what, sizeof what, "gemm bf16 n=%d in=%d out=%d", n, in, out);
     close_bf16(what, gb, rb, (size_t)n * out, 1e-3, 1.0 / 128);
-    kvb_cuda_free(c, dx, (size_t)n * in * 2), kvb_cuda_free(c, dw, (size_t)out * in * 2);
-    kvb_cuda_free(c, dy, sizeof(float) * n * out), kvb_cuda_free(c, dyb, (size_t)n * out * 2);
+    kvb_cuda_free(c, dx), kvb_cuda_free(c, dw);
+    kvb_cuda_free(c, dy), kvb_cuda_free(c, dyb);
     free(x), free(w), free(y0), free(ref), free(got), free(bound), free(rb), free(gb);
 }
 
@@ -64,7 +64,7 @@ static void test_rmsnorm(kvb_cuda *c, int n, int d)
     char what[96];
     snprintf(what, sizeof what, "rmsnorm n=%d d=%d", n, d);
     close_bf16(what, got, ref, (size_t)n * d, 1e-6, 1.0 / 128);
-    kvb_cuda_free(c, dx, 0), kvb_cuda_free(c, dw, 0), kvb_cuda_free(c, dout, 0);
+    kvb_cuda_free(c, dx), kvb_cuda_free(c, dw), kvb_cuda_free(c, dout);
     free(x), free(w), free(ref), free(got);
 }
 
@@ -88,7 +88,7 @@ static void test_rope(kvb_cuda *c, int n, int heads, int hd, double theta, doubl
     /* the angle is the same fp32 product on both sides; sincosf vs sinf/cosf differ by <= 2 ulp,
      * which after a bf16 rounding is at most one bf16 ulp; atol covers values near zero */
     close_bf16(what, got, ref, (size_t)n * os, 1e-5, 1.0 / 128);
-    kvb_cuda_free(c, dx, 0), kvb_cuda_free(c, dinv, 0), kvb_cuda_free(c, dpos, 0), kvb_cuda_free(c, dout, 0);
+    kvb_cuda_free(c, dx), kvb_cuda_free(c, dinv), kvb_cuda_free(c, dpos), kvb_cuda_free(c, dout);
     free(x), free(pos), free(ref), free(got);
 }
 
@@ -110,7 +110,7 @@ static void test_swiglu(kvb_cuda *c, int n, int f)
     CU(kvb_cuda_to_bf16(c, dout, f, d + f, 2 * f, n, f, E));
     dev_get(c, got, dout, (size_t)n * f * 2);
     equal_bytes("to_bf16 (strided rows)", got, r2, (size_t)n * f * 2);
-    kvb_cuda_free(c, d, 0), kvb_cuda_free(c, dout, 0);
+    kvb_cuda_free(c, d), kvb_cuda_free(c, dout);
     free(gu), free(ref), free(got), free(r2);
 }
 

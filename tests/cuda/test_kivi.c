@@ -79,7 +79,7 @@ static void run(kvb_cuda *c, int bits, int G, int D, int H, int Hkv, int nk_q, i
     close_f32(what, ogot, oref, (size_t)H * D, 1e-5, 1e-3);
 
     void *ptrs[] = {dk, dv, dkq, dvq, dks, dkm, dvs, dvm, dkr, dvr, dq, dout, dw};
-    for (size_t i = 0; i < KVB_ARRAY_SIZE(ptrs); i++) kvb_cuda_free(c, ptrs[i], 0);
+    for (size_t i = 0; i < KVB_ARRAY_SIZE(ptrs); i++) kvb_cuda_free(c, ptrs[i]);
     kivi_buf *bs[] = {&r, &g};
     for (int i = 0; i < 2; i++)
         free(bs[i]->kq), free(bs[i]->vq), free(bs[i]->ks), free(bs[i]->km), free(bs[i]->vs), free(bs[i]->vm);

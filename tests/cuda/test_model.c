@@ -63,6 +63,10 @@ int main(void)
         compare("  vs transformers", lg, t.logits + (size_t)p * V, V);
     }
     kvb_cuda_model_free(m);
+    int freed_ok = kvb_cuda_bytes(c) == b0;
+    printf("%-4s %-48s %zu bytes held after free (%zu before)\n", freed_ok ? "ok" : "FAIL",
+           "model free returns every byte", kvb_cuda_bytes(c), b0);
+    if (!freed_ok) g_fail = 1;
 
     /* refusal: a vocabulary of 2^31/hidden rows x 64 layers does not fit anywhere */
     kvb_cuda_model_desc big = t.d;

@@ -23,7 +23,7 @@ static void run_topk(kvb_cuda *c, int rows, int n, int k, int ties)
     char what[96];
     snprintf(what, sizeof what, "topk rows=%d n=%d k=%d%s", rows, n, k, ties ? " (ties)" : "");
     equal_bytes(what, ig, ir, sizeof(int32_t) * rows * k);
-    kvb_cuda_free(c, dx, 0), kvb_cuda_free(c, di, 0);
+    kvb_cuda_free(c, dx), kvb_cuda_free(c, di);
     free(x), free(ir), free(ig);
 }
 
@@ -40,7 +40,7 @@ static void run_mass(kvb_cuda *c, int rows, int n, float tau)
     char what[96];
     snprintf(what, sizeof what, "mass count rows=%d n=%d tau=%g", rows, n, (double)tau);
     equal_bytes(what, cg, cr, sizeof(int32_t) * rows);
-    kvb_cuda_free(c, dx, 0), kvb_cuda_free(c, dc, 0);
+    kvb_cuda_free(c, dx), kvb_cuda_free(c, dc);
     free(x), free(cr), free(cg);
 }
 
