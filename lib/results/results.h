@@ -135,6 +135,8 @@ void kvb_run_init(kvb_run *r); /* version, commit, created timestamp, cpu, threa
 void kvb_run_release(kvb_run *r);
 /* Replace *field with a copy of s (NULL -> ""). */
 int kvb_run_set_str(char **field, const char *s, kvb_error *e);
+/* name is required; fingerprint (a hash of the weights) should be given: "" means unknown, and
+ * diff/gate/merge then tell models apart by name only. */
 int kvb_run_set_model(kvb_run *r, const char *name, const char *repo, const char *path,
                       const char *dtype, const char *fingerprint, kvb_error *e);
 /* params_json: a JSON object (as kvb_cache_params_json returns), NULL for "{}". */

@@ -75,8 +75,9 @@ int kvb_run_set_str(char **field, const char *s, kvb_error *e)
 int kvb_run_set_model(kvb_run *r, const char *name, const char *repo, const char *path,
                       const char *dtype, const char *fingerprint, kvb_error *e)
 {
-    if (!name || !*name || !fingerprint || !*fingerprint)
-        return kvb_errorf(e, KVB_EINVAL, "run record: model name and fingerprint are required");
+    /* The fingerprint may be empty (not computed): runs then compare models by name only. */
+    if (!name || !*name)
+        return kvb_errorf(e, KVB_EINVAL, "run record: model name is required");
     int rc = kvb_run_set_str(&r->model_name, name, e);
     rc = rc ? rc : kvb_run_set_str(&r->model_repo, repo, e);
     rc = rc ? rc : kvb_run_set_str(&r->model_path, path, e);
@@ -391,7 +392,7 @@ static void run_summary(kvb_run *r)
 
 int kvb_run_finish(kvb_run *r, kvb_error *e)
 {
-    if (!r->model_name || !r->model_fingerprint)
+    if (!r->model_name)
         return kvb_errorf(e, KVB_EINVAL, "run record: model not set");
     if (!r->method_name)
         return kvb_errorf(e, KVB_EINVAL, "run record: method not set");
@@ -868,7 +869,7 @@ static int read_head(const vctx *v, const cJSON *doc, kvb_run *r)
     rc = rc ? rc : get_str(v, o, "model.", "repo", 0, &r->model_repo);
     rc = rc ? rc : get_str(v, o, "model.", "path", 0, &r->model_path);
     rc = rc ? rc : get_str(v, o, "model.", "dtype", 0, &r->model_dtype);
-    rc = rc ? rc : get_str(v, o, "model.", "fingerprint", 1, &r->model_fingerprint);
+    rc = rc ? rc : get_str(v, o, "model.", "fingerprint", 0, &r->model_fingerprint);
     rc = rc ? rc : get_obj(v, doc, "", "method", &o);
     if (rc)
         return rc;
