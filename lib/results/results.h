@@ -195,11 +195,11 @@ void kvb_pred_scores_release(kvb_pred_scores *p);
 
 /* ---- helpers shared with the metrics side ------------------------------------------------- */
 /* Python's round(x, ndigits) (correctly rounded, ties to even on the exact binary value). */
-double kvb_py_round(double x, int ndigits);
+double kvb_results_py_round(double x, int ndigits);
 /* Python's repr(float) into buf (shortest round-trip, "1.0", "1e-05", "inf", "nan"). */
-void kvb_py_float_repr(double x, char *buf, size_t n);
+void kvb_results_py_repr(double x, char *buf, size_t n);
 /* numpy's pairwise summation (np.sum / np.mean of a float64 array), bit for bit. */
-double kvb_np_pairwise_sum(const double *a, long n);
+double kvb_results_np_sum(const double *a, long n);
 /* Task-set membership: "en16" (LongBench's 16 English tasks) and "all" (21 tasks). */
 int kvb_task_in_set(const char *set, const char *task);
 
