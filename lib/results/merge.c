@@ -345,11 +345,25 @@ int kvb_merge_runs(const char *const *shards, int n, const char *out_dir, kvb_er
 {
     if (n < 1)
         return kvb_errorf(e, KVB_EINVAL, "merge: no shard given");
-    for (int i = 0; i < n; i++)
-        if (!kvb_is_dir(shards[i]))
+    char *out_real = realpath(out_dir, NULL); /* NULL when it does not exist yet */
+    for (int i = 0; i < n; i++) {
+        char *r = realpath(shards[i], NULL);
+        int same = r && out_real && !strcmp(r, out_real);
+        free(r);
+        if (same) {
+            free(out_real);
+            return kvb_errorf(e, KVB_EINVAL, "%s: --out is one of the shards; merge into another "
+                                             "directory",
+                              out_dir);
+        }
+        if (!kvb_is_dir(shards[i])) {
+            free(out_real);
             return kvb_errorf(e, KVB_EINVAL, "%s: not a run directory (merge needs the shards' "
                                              "directories, with pred/)",
                               shards[i]);
+        }
+    }
+    free(out_real);
     kvb_run *s = kvb_calloc((size_t)n, sizeof(*s));
     if (!s)
         return kvb_errorf(e, KVB_ENOMEM, "out of memory");

@@ -91,6 +91,12 @@ Test(results_merge, overlapping_and_missing_shards_refused)
     expect_merge_refused(other, 2, "shard 0/1");
     const char *file[] = { RUNS "/pass.json" };
     expect_merge_refused(file, 1, "not a run directory");
+    char out[128];
+    snprintf(out, sizeof(out), "%s/./", RUNS "/shard0");
+    kvb_error e = { 0 };
+    const char *self[] = { RUNS "/shard0", RUNS "/shard1", RUNS "/shard2" };
+    cr_expect_eq(kvb_merge_runs(self, 3, out, &e), KVB_EINVAL);
+    cr_expect(strstr(e.msg, "--out is one of the shards"), "%s", e.msg);
 }
 
 /* A copy of shard1 with one run.json field changed. */
