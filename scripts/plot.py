@@ -47,17 +47,15 @@ def load_run(path):
 
 def label_of(run):
     m = run["method"]
-    params = m.get("params") or {}
+    params = {k: v for k, v in (m.get("params") or {}).items() if k != "method"}
     short = " ".join("%s=%s" % (k, v) for k, v in list(params.items())[:3])
     return (m["name"] + (" " + short if short else "")).strip()
 
 
 def unique_labels(runs):
-    labels = [label_of(r) for r in runs]
-    for i, l in enumerate(labels):
-        if labels.count(l) > 1:
-            labels[i] = "%s (%s)" % (l, os.path.basename(os.path.abspath(runs[i]["_dir"])))
-    return labels
+    base = [label_of(r) for r in runs]
+    return ["%s (%s)" % (l, os.path.basename(os.path.abspath(r["_dir"]))) if base.count(l) > 1 else l
+            for l, r in zip(base, runs)]
 
 
 def safe(name):

@@ -29,7 +29,8 @@ static void bytes_cell(kvb_strbuf *sb, double b)
     kvb_strbuf_addf(sb, k ? " %.1f %s |" : " %.0f %s |", b, u[k]);
 }
 
-int kvb_report_markdown(const kvb_run *runs, int n, kvb_strbuf *out, kvb_error *e)
+int kvb_report_markdown(const kvb_run *runs, const char *const *names, int n, kvb_strbuf *out,
+                        kvb_error *e)
 {
     if (n < 1)
         return kvb_errorf(e, KVB_EINVAL, "report: no run");
@@ -49,13 +50,14 @@ int kvb_report_markdown(const kvb_run *runs, int n, kvb_strbuf *out, kvb_error *
             if (!seen)
                 cols[nc++] = runs[r].tasks[t].name;
         }
-    kvb_strbuf_adds(out, "| model | method | params |");
+    kvb_strbuf_adds(out, names ? "| run | model | method | params |" : "| model | method | params |");
     for (int c = 0; c < nc; c++) {
         kvb_strbuf_adds(out, " ");
         cell(out, cols[c]);
         kvb_strbuf_adds(out, " |");
     }
-    kvb_strbuf_adds(out, " average | compression | peak KV | ms/token |\n|---|---|---|");
+    kvb_strbuf_adds(out, names ? " average | compression | peak KV | ms/token |\n|---|---|---|---|"
+                              : " average | compression | peak KV | ms/token |\n|---|---|---|");
     for (int c = 0; c < nc + 4; c++)
         kvb_strbuf_adds(out, "---:|");
     kvb_strbuf_adds(out, "\n");
@@ -63,6 +65,10 @@ int kvb_report_markdown(const kvb_run *runs, int n, kvb_strbuf *out, kvb_error *
     for (int r = 0; r < n; r++) {
         const kvb_run *x = &runs[r];
         kvb_strbuf_adds(out, "| ");
+        if (names) {
+            cell(out, names[r]);
+            kvb_strbuf_adds(out, " | ");
+        }
         cell(out, x->model_name);
         kvb_strbuf_adds(out, " | ");
         cell(out, x->method_name);

@@ -287,7 +287,8 @@ int kvb_merge_runs(const char *const *shards, int n, const char *out_dir, kvb_er
 
 /* ---- report (report.c) -------------------------------------------------------------------- */
 /* Markdown: one row per run (method), one column per task, then average, compression ratio,
- * peak KV bytes, ms/token. */
-int kvb_report_markdown(const kvb_run *runs, int n, kvb_strbuf *out, kvb_error *e);
+ * peak KV bytes, ms/token. names[i] labels run i (e.g. its directory); names may be NULL. */
+int kvb_report_markdown(const kvb_run *runs, const char *const *names, int n, kvb_strbuf *out,
+                        kvb_error *e);
 
 #endif

@@ -61,8 +61,9 @@ check merge-noout 2 "$K" merge $R/shard0
 
 # ---- report
 check report-md 0 "$K" report $R/full $R/snapkv $R/fewer.json --md "$T/r.md"
-has report-md "$T/r.md" "| smollm2-135m | SnapKV |"
-has report-md "$T/r.md" "| model | method | params | hotpotqa | passage_retrieval_en | niah | average |"
+has report-md "$T/r.md" "| $R/snapkv | smollm2-135m | SnapKV |"
+has report-md "$T/r.md" "| run | model | method | params | hotpotqa | passage_retrieval_en | niah | average |"
+has report-md "$T/r.md" "| $R/fewer.json | smollm2-135m | full |  | 45.23 | 65.00 | - | 55.11* |"
 check report-stdout 0 "$K" report $R/full && has report-stdout "$T/out" "| smollm2-135m | full |"
 KVBENCH_PYTHON=/nonexistent/python3 check report-nopython 2 "$K" report $R/full --plot "$T/plots" &&
   one_line_error report-nopython "plots need Python 3"
