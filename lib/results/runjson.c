@@ -851,6 +851,11 @@ static int read_head(const vctx *v, const cJSON *doc, kvb_run *r)
     int rc;
     if ((rc = get_obj(v, doc, "", "tool", &o)))
         return rc;
+    const cJSON *tn = field(v, o, "tool.", "name");
+    if (!tn)
+        return KVB_EINVAL;
+    if (!cJSON_IsString(tn) || strcmp(tn->valuestring, "kvbench"))
+        return kvb_errorf(v->e, KVB_EINVAL, "%s: field 'tool.name' is not \"kvbench\"", v->file);
     rc = get_str(v, o, "tool.", "version", 1, &r->tool_version);
     rc = rc ? rc : get_str(v, o, "tool.", "git_commit", 1, &r->git_commit);
     rc = rc ? rc : get_str(v, doc, "", "created", 1, &r->created);
