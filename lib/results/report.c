@@ -29,6 +29,66 @@ static void bytes_cell(kvb_strbuf *sb, double b)
     kvb_strbuf_addf(sb, k ? " %.1f %s |" : " %.0f %s |", b, u[k]);
 }
 
+static int long_cmp(const void *x, const void *y)
+{
+    long a = *(const long *)x, b = *(const long *)y;
+    return (a > b) - (a < b);
+}
+
+/* Sorted distinct values of one coordinate of the cells (length or depth). */
+static int distinct(const kvb_run_cell *c, int n, int depth, long *out)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        long v = depth ? c[i].depth : c[i].length;
+        int seen = 0;
+        for (int j = 0; j < k && !seen; j++)
+            seen = out[j] == v;
+        if (!seen)
+            out[k++] = v;
+    }
+    qsort(out, (size_t)k, sizeof(long), long_cmp);
+    return k;
+}
+
+/* Needle-in-a-haystack cells as a depth x length table (the heatmap in numbers). */
+static int needle_table(kvb_strbuf *out, const char *label, const kvb_run_task *t, kvb_error *e)
+{
+    long *len = kvb_calloc((size_t)t->n_cells, sizeof(long));
+    long *dep = kvb_calloc((size_t)t->n_cells, sizeof(long));
+    if (!len || !dep) {
+        free(len);
+        free(dep);
+        return kvb_errorf(e, KVB_ENOMEM, "out of memory");
+    }
+    int nl = distinct(t->cells, t->n_cells, 0, len), nd = distinct(t->cells, t->n_cells, 1, dep);
+    kvb_strbuf_adds(out, "\n");
+    cell(out, label);
+    kvb_strbuf_addf(out, ", %s (score by needle depth x context length):\n\n| depth |", t->name);
+    for (int j = 0; j < nl; j++)
+        kvb_strbuf_addf(out, " %ld |", len[j]);
+    kvb_strbuf_adds(out, "\n|---:|");
+    for (int j = 0; j < nl; j++)
+        kvb_strbuf_adds(out, "---:|");
+    for (int i = 0; i < nd; i++) {
+        kvb_strbuf_addf(out, "\n| %ld%% |", dep[i]);
+        for (int j = 0; j < nl; j++) {
+            const kvb_run_cell *c = NULL;
+            for (int k = 0; k < t->n_cells && !c; k++)
+                if (t->cells[k].length == len[j] && t->cells[k].depth == dep[i])
+                    c = &t->cells[k];
+            if (c)
+                kvb_strbuf_addf(out, " %.0f |", c->score);
+            else
+                kvb_strbuf_adds(out, " - |");
+        }
+    }
+    kvb_strbuf_adds(out, "\n");
+    free(len);
+    free(dep);
+    return 0;
+}
+
 int kvb_report_markdown(const kvb_run *runs, const char *const *names, int n, kvb_strbuf *out,
                         kvb_error *e)
 {
@@ -95,5 +155,14 @@ int kvb_report_markdown(const kvb_run *runs, const char *const *names, int n, kv
         kvb_strbuf_adds(out, "*: the run lacks some of the tasks, so its average is over fewer "
                              "tasks.\n");
     free(cols);
-    return 0;
+    int rc = 0;
+    for (int r = 0; r < n && !rc; r++)
+        for (int t = 0; t < runs[r].n_tasks && !rc; t++)
+            if (runs[r].tasks[t].n_cells) {
+                char label[256];
+                snprintf(label, sizeof(label), "%s %s", names ? names[r] : runs[r].model_name,
+                         runs[r].method_name);
+                rc = needle_table(out, label, &runs[r].tasks[t], e);
+            }
+    return rc;
 }
