@@ -61,5 +61,11 @@ for ci in "${cis[@]}"; do
     *) echo "ci_gate: error: gate of $name could not run (exit $rc)" >&2; exit 2 ;;
   esac
 done
-[ "$status" = 0 ] && echo "ci_gate: all baselines hold" || echo "ci_gate: REGRESSION (see FAIL lines above)"
+if [ "$update" = 1 ]; then
+  echo "ci_gate: baselines updated: review and commit them"
+elif [ "$status" = 0 ]; then
+  echo "ci_gate: all baselines hold"
+else
+  echo "ci_gate: REGRESSION (see FAIL lines above)"
+fi
 exit $status
