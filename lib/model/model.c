@@ -26,7 +26,10 @@ static void base_name(char *out, size_t n, const char *path)
     while (l > 1 && tmp[l - 1] == '/')
         tmp[--l] = 0;
     const char *b = strrchr(tmp, '/');
-    snprintf(out, n, "%s", b ? b + 1 : tmp);
+    b = b ? b + 1 : tmp;
+    size_t bl = strlen(b) < n - 1 ? strlen(b) : n - 1; /* names are truncated, not refused */
+    memcpy(out, b, bl);
+    out[bl] = 0;
     if (ends_with(out, ".gguf"))
         out[strlen(out) - 5] = 0;
 }
