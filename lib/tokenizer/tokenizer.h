@@ -19,15 +19,33 @@ void kvb_ids_release(kvb_ids *v);
 /* path: a directory holding tokenizer.json (+ tokenizer_config.json), or a tokenizer.json file. */
 int kvb_tokenizer_load_hf(kvb_tokenizer **t, const char *path, kvb_error *e);
 int kvb_tokenizer_load_gguf(kvb_tokenizer **t, const struct kvb_gguf *g, kvb_error *e);
+/* path: a .gguf file, a tokenizer.json file, or a directory holding tokenizer.json (or else
+ * exactly one .gguf file). A directory with neither fails with "<dir>: no tokenizer ..."
+ * (KVB_EINVAL). */
+int kvb_tokenizer_load_path(kvb_tokenizer **t, const char *path, kvb_error *e);
 void kvb_tokenizer_free(kvb_tokenizer *t);
+const char *kvb_tokenizer_source(const kvb_tokenizer *t); /* the file it was loaded from */
 
-/* Encode UTF-8 text (any bytes accepted; special-token strings match as special tokens).
+/* Encode UTF-8 text (any bytes accepted: invalid UTF-8 is first replaced by U+FFFD exactly as
+ * Python's bytes.decode('utf-8', errors='replace'); special-token strings match as special
+ * tokens, as HF does by default).
  * add_bos: prepend the model's BOS (1) or not (0). Appends to out. */
 int kvb_tokenizer_encode(const kvb_tokenizer *t, const char *text, size_t len, int add_bos,
                          kvb_ids *out, kvb_error *e);
 /* Decode ids to text; skip_special drops special/control tokens. Appends to out. */
 int kvb_tokenizer_decode(const kvb_tokenizer *t, const int32_t *ids, size_t n, int skip_special,
                          kvb_strbuf *out, kvb_error *e);
+
+/* Decode as transformers' tokenizer.decode(ids, skip_special_tokens=...) does, which is how
+ * LongBench's pred.py turns output ids into a prediction: kvb_tokenizer_decode, then
+ * transformers' clean_up_tokenization (" ." -> ".", " 's" -> "'s", ...) when the
+ * tokenizer_config.json sets clean_up_tokenization_spaces (Llama-3's does; Llama-2's, Mistral's
+ * and GGUF files do not). Appends to out. */
+int kvb_tokenizer_decode_hf(const kvb_tokenizer *t, const int32_t *ids, size_t n, int skip_special,
+                            kvb_strbuf *out, kvb_error *e);
+int kvb_tokenizer_cleans_up_spaces(const kvb_tokenizer *t);
+/* transformers' clean_up_tokenization on s[from..] in place. */
+int kvb_tokenizer_clean_up_spaces(kvb_strbuf *s, size_t from);
 
 int kvb_tokenizer_vocab_size(const kvb_tokenizer *t);
 int32_t kvb_tokenizer_bos(const kvb_tokenizer *t); /* -1 if none */
@@ -45,6 +63,8 @@ typedef struct kvb_detok_stream {
 void kvb_detok_stream_init(kvb_detok_stream *s, const kvb_tokenizer *t, int skip_special);
 /* Appends the newly completed text to out. */
 int kvb_detok_stream_push(kvb_detok_stream *s, int32_t id, kvb_strbuf *out, kvb_error *e);
+/* At the end of the stream: emits whatever was held back (a trailing U+FFFD). */
+int kvb_detok_stream_flush(kvb_detok_stream *s, kvb_strbuf *out, kvb_error *e);
 void kvb_detok_stream_release(kvb_detok_stream *s);
 
 /* Chat templates: "llama2", "llama3", "mistral", "chatml", "none". Wraps a user prompt the way
@@ -52,5 +72,8 @@ void kvb_detok_stream_release(kvb_detok_stream *s);
  * wants: kvb_chat_template_adds_bos). */
 int kvb_chat_template_apply(const char *family, const char *prompt, kvb_strbuf *out, kvb_error *e);
 int kvb_chat_template_valid(const char *family);
+/* 1 when text from this template is encoded with BOS prepended (all but chatml, whose text
+ * starts with <|im_start|>, SmolLM2's BOS). */
+int kvb_chat_template_adds_bos(const char *family);
 
 #endif
