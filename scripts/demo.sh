@@ -5,7 +5,7 @@
 #    English+code tasks, DEMO_LIMIT records each (default 2).
 #  - absent (as on the development machines): says how to get it, and runs what is real and
 #    present: the needle-in-a-haystack task on the Paul Graham essays and the Chinese LongBench
-#    sample in ../shared/datasets (when the Chinese metrics are built in).
+#    sample in ../shared/datasets.
 set -u
 cd "$(dirname "$0")/.."
 kvb=${KVBENCH:-bin/kvbench}
