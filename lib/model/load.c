@@ -361,6 +361,28 @@ static int hf_row_source(int r, int hd, int permute)
     return h * hd + 2 * i + j;
 }
 
+/* --weights gguf: the blocks stay as in the file (pointed at in the mmap); Q/K rows are copied
+ * in HF order, a whole row of blocks at a time (the permutation moves rows, not elements). */
+static int keep_quantized(kvb_model *m, const kvb_gguf_tensor *t, int rows, int cols, uint64_t rb,
+                          kvb_wt *w, int permute_hd, kvb_error *e)
+{
+    w->type = t->type == KVB_GGML_Q4_1 ? KVB_WT_Q4_1 : KVB_WT_Q8_0;
+    w->rows = rows;
+    w->cols = cols;
+    w->owned = NULL;
+    w->data = t->data;
+    m->weight_bytes += (size_t)rows * rb;
+    if (permute_hd <= 0)
+        return 0;
+    if (!(w->owned = kvb_malloc((size_t)rows * rb)))
+        return kvb_errorf(e, KVB_ENOMEM, "out of memory");
+    for (int r = 0; r < rows; r++)
+        memcpy((unsigned char *)w->owned + (size_t)r * rb,
+               (const unsigned char *)t->data + (size_t)hf_row_source(r, permute_hd, 1) * rb, rb);
+    w->data = w->owned;
+    return 0;
+}
+
 static int load_gguf_tensor(kvb_model *m, const kvb_gguf *g, const char *name, int rows, int cols,
                             kvb_wt *w, float *vec, int permute_hd, float *row, kvb_error *e)
 {
@@ -381,6 +403,8 @@ static int load_gguf_tensor(kvb_model *m, const kvb_gguf *g, const char *name, i
         return kvb_ggml_dequantize(t->type, t->data, vec, (uint64_t)cols)
                    ? kvb_errorf(e, KVB_EINVAL, "%s: tensor '%s': cannot dequantize", g->path, name)
                    : 0;
+    if (m->opts.weights_gguf && (t->type == KVB_GGML_Q4_1 || t->type == KVB_GGML_Q8_0))
+        return keep_quantized(m, t, rows, cols, rb, w, permute_hd, e);
     int rc = alloc_wt(m, w, rows, cols, e);
     if (rc)
         return rc;
