@@ -70,7 +70,7 @@ out=$(echo '[1, 99999]' | $K tokenize --tokenizer $T/llama2-7b --decode 2>"$tmp/
 check "decode out-of-range exit" "2" "$rc"
 
 # any bytes on stdin: no crash
-head -c 200000 /dev/urandom >"$tmp/rand"
+head -c 50000 /dev/urandom >"$tmp/rand"
 $K tokenize --tokenizer $T/llama3-8b <"$tmp/rand" >"$tmp/ids" && $K tokenize --tokenizer $T/llama3-8b --decode <"$tmp/ids" >/dev/null
 check "random bytes" "0" "$?"
 $K tokenize --tokenizer $T/mistral-7b <"$tmp/rand" >/dev/null
