@@ -19,6 +19,7 @@ check "mistral ids" "[1, 22557, 1526, 28808]" "$(printf 'Hello world!' | $K toke
 check "llama3 --no-bos" "[9906, 1917, 0]" "$(printf 'Hello world!' | $K tokenize --tokenizer $T/llama3-8b --no-bos)"
 check "special token in text" "[128000, 128006, 882, 128007]" \
   "$(printf '<|start_header_id|>user<|end_header_id|>' | $K tokenize --tokenizer $T/llama3-8b)"
+check "model name (shared tokenizer)" "[128000, 13347]" "$(printf 'Hi' | $K tokenize --model llama3-8b)"
 check "empty input" "[1]" "$(printf '' | $K tokenize --tokenizer $T/llama2-7b)"
 
 text='Round trip: 中文, emoji 👨‍👩‍👧, tabs	and  spaces.'
