@@ -91,6 +91,30 @@ size_t kvb_cache_full16_bytes(const kvb_cache *c);
 /* Effective parameters as a JSON object text (caller frees), for run.json. */
 char *kvb_cache_params_json(const kvb_cache *c);
 
+/* Peak of kvb_cache_bytes since the last reset (ZigZagKV holds every layer in full until prefill
+ * ends; SimLayerKV trims after the first decode step). */
+size_t kvb_cache_peak_bytes(const kvb_cache *c);
+/* Number of stored heads per layer: n_kv_heads, or n_heads with gqa=query_head. */
+int kvb_cache_stored_heads(const kvb_cache *c);
+/* Tokens held by each stored head of a layer (out: kvb_cache_stored_heads longs). */
+void kvb_cache_head_tokens(const kvb_cache *c, int layer, long *out);
+
+/* ---- dry-run plan ------------------------------------------------------------------------- */
+/* What a method keeps at the end of prefill, from the prompt length alone. */
+typedef struct kvb_cache_plan_layer {
+    long tokens;        /* prompt tokens kept, summed over stored heads */
+    long tokens_full;   /* prompt tokens, summed over stored heads */
+    size_t k_bytes, v_bytes, meta_bytes, residual_bytes; /* as kvb_cache_layer_stats */
+    size_t full16_bytes; /* a full 16-bit cache of the same tokens (kv heads) */
+} kvb_cache_plan_layer;
+/* Fills out[0 .. shape->n_layers). Methods whose plan depends on the attention (SimLayerKV,
+ * SimLayerKV+KIVI, ZigZagKV) return KVB_EUNSUP with the reason in why (no error in e); bad
+ * method/parameters return KVB_EINVAL in e, as kvb_cache_create. shape->max_tokens may be 0 (the
+ * prompt length is used). */
+int kvb_cache_plan(const char *method, const kvb_cache_shape *shape,
+                   const kvb_cache_param *params, int n_params, int prompt_len,
+                   kvb_cache_plan_layer *out, char *why, size_t whylen, kvb_error *e);
+
 /* ---- registry ----------------------------------------------------------------------------- */
 int kvb_cache_method_count(void);
 const char *kvb_cache_method_at(int i); /* canonical names, for `kvbench list` and errors */

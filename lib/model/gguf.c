@@ -289,8 +289,10 @@ int kvb_gguf_open(kvb_gguf *g, const char *path, kvb_error *e)
     memset(g, 0, sizeof(*g));
     g->path = kvb_strdup(path);
     int rc = kvb_mmap_open(&g->map, path, e);
-    if (rc)
+    if (rc) {
+        kvb_gguf_close(g);
         return rc;
+    }
     cursor c = { g->map.data, (const unsigned char *)g->map.data + g->map.size, path, e };
     uint32_t magic;
     if (read_u32(&c, &magic, "magic"))

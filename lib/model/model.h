@@ -24,6 +24,8 @@ typedef struct kvb_model_config {
     int longbench_max_length; /* prompt budget in tokens (model2maxlen) */
     int32_t stop_ids[8];      /* model stop tokens (eos, eot...) */
     int n_stop;
+    char family[16];          /* llama2 | llama3 | mistral | smollm2 | llama (unknown): cache
+                                 method defaults per model (kvb_cache_shape.model_family) */
 } kvb_model_config;
 
 typedef struct kvb_model_opts {
@@ -31,6 +33,8 @@ typedef struct kvb_model_opts {
     int random_weights; /* build from the config alone, seeded */
     uint64_t seed;
     int weights_bf16;   /* hold weights as bf16 (default) or f32 (0) */
+    int config_only;    /* with random_weights: no weights at all (info, planning); prefill and
+                           decode then fail */
 } kvb_model_opts;
 
 /* name_or_path: a kvbench model name (configs/models/<name>.json, resolved through
@@ -48,6 +52,28 @@ int kvb_model_prefill(kvb_model *m, kvb_cache *c, const int32_t *ids, int n, flo
                       kvb_error *e);
 /* One decode step: token `id` at absolute position `pos` (RoPE uses pos). */
 int kvb_model_decode(kvb_model *m, kvb_cache *c, int32_t id, int pos, float *logits, kvb_error *e);
+
+/* Like kvb_model_prefill, but logits of every position, (n, vocab) row-major (oracle tests). */
+int kvb_model_prefill_all(kvb_model *m, kvb_cache *c, const int32_t *ids, int n, float *logits,
+                          kvb_error *e);
+
+/* Human-readable facts for `kvbench info`: source file/dir, format, dtype of the file(s) and
+ * of the weights held, GEMV kernel set. Pointers live as long as the model. */
+typedef struct kvb_model_info {
+    const char *source, *format, *file_dtype, *held_dtype, *isa;
+    size_t n_params;
+} kvb_model_info;
+void kvb_model_get_info(const kvb_model *m, kvb_model_info *out);
+/* KV bytes per token of a full 16-bit cache: 2 (K,V) * layers * kv heads * head_dim * 2. */
+size_t kvb_model_kv_bytes_per_token(const kvb_model_config *c);
+/* The config of a kvbench model name without opening any weights (planning, `list`). */
+int kvb_model_config_by_name(const char *name, kvb_model_config *out, kvb_error *e);
+
+/* ---- floors (kvbench bench) ---- */
+double kvb_measure_read_bandwidth(kvb_pool *p); /* bytes/s, all pool threads reading */
+double kvb_measure_gemm_peak(kvb_pool *p);      /* flop/s of f32 sgemm on all pool threads */
+double kvb_model_prefill_flops(const kvb_model_config *c, int n);
+size_t kvb_model_decode_bytes(const kvb_model *m, const kvb_cache *c);
 
 /* Argmax with ties to the lowest id (as torch.argmax). */
 int32_t kvb_argmax(const float *x, int n);

@@ -1,0 +1,172 @@
+/* kvbench bench: prefill tokens/s, decode ms/token, peak RSS, and the fraction of the physical
+ * floor reached: decode = (weights + KV bytes per step) / measured read bandwidth, prefill =
+ * (matmul + attention FLOPs) / measured sgemm peak. Prompts are seeded random token ids. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "modelcli.h"
+#include "options.h"
+#include "verbs.h"
+
+typedef struct bench_run {
+    int context, gen;
+    double prefill_s, decode_s;
+    size_t kv_bytes, step_bytes;
+} bench_run;
+
+static uint64_t rng(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+static int run_one(kvb_model *m, const char *method, const char *cparams, int ctx, int gen,
+                   bench_run *r, kvb_error *e)
+{
+    const kvb_model_config *cf = kvb_model_get_config(m);
+    kvb_cache *c = NULL;
+    int rc = kvb_cli_open_cache(m, method, cparams, ctx + gen, &c, e);
+    if (rc)
+        return rc;
+    int32_t *ids = kvb_calloc((size_t)ctx, sizeof(int32_t));
+    float *logits = kvb_calloc((size_t)cf->vocab, sizeof(float));
+    uint64_t s = 0x9e3779b97f4a7c15ull ^ (uint64_t)ctx;
+    for (int i = 0; i < ctx; i++)
+        ids[i] = (int32_t)(rng(&s) % (uint64_t)cf->vocab);
+    r->context = ctx;
+    r->gen = gen;
+    if (!(rc = kvb_cache_reset(c, ctx, e))) {
+        double t0 = kvb_now();
+        rc = kvb_model_prefill(m, c, ids, ctx, logits, e);
+        r->prefill_s = kvb_now() - t0;
+    }
+    double t1 = kvb_now();
+    for (int i = 0; i < gen && !rc; i++) {
+        if (i == gen / 2)
+            r->step_bytes = kvb_model_decode_bytes(m, c); /* the mean cache size over the steps */
+        rc = kvb_model_decode(m, c, kvb_argmax(logits, cf->vocab), ctx + i, logits, e);
+    }
+    r->decode_s = kvb_now() - t1;
+    r->kv_bytes = kvb_cache_bytes(c);
+    free(ids);
+    free(logits);
+    kvb_cache_free(c);
+    return rc;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    kvb_model_flags f = { .weights = "bf16" };
+    const char *contexts = "512,2048,8192", *method = "full", *cparams = NULL;
+    long gen = 32;
+    int json = 0;
+    const struct kvb_option opts[] = {
+        KVB_OPT_STR_("model", &f.model, "M", "model name, HF directory or .gguf file"),
+        KVB_OPT_STR_("context", &contexts, "LIST", "prompt lengths (default 512,2048,8192)"),
+        KVB_OPT_INT_("gen", &gen, "N", "decode steps per prompt (default 32)", 1, 1 << 16),
+        KVB_OPT_INT_("threads", &f.threads, "N", "threads (default: all cores)", 0, 1024),
+        KVB_OPT_STR_("type", &method, "METHOD", "cache method (default full)"),
+        KVB_OPT_STR_("cache-param", &cparams, "LIST", "cache parameters name=value,..."),
+        KVB_OPT_FLAG_("json", &json, "print JSON"),
+        KVB_OPT_FLAG_("random-weights", &f.random_weights, "seeded random weights from the config"),
+        KVB_OPT_INT_("seed", &f.seed, "N", "seed of --random-weights (default 0)", 0, 2147483647L),
+        KVB_OPT_STR_("weights", &f.weights, "T", "hold weights as bf16 (default) or f32"),
+        KVB_OPT_END_,
+    };
+    int rc = kvb_parse_options(argc, argv, opts,
+                               "kvbench bench --model M [--context 512,2048,8192] [--gen 32] [--json]",
+                               NULL, NULL);
+    if (rc)
+        return rc > 0 ? 0 : 2;
+    kvb_error e = { 0 };
+    char **cl = NULL;
+    int ncl = 0;
+    if (kvb_split_csv(contexts, &cl, &ncl) || ncl < 1) {
+        kvb_errorf(&e, KVB_EINVAL, "--context '%s': not a list", contexts);
+        return kvb_die(&e);
+    }
+    long *ctx = kvb_calloc((size_t)ncl, sizeof(long));
+    for (int i = 0; i < ncl && !rc; i++)
+        if (kvb_parse_long(cl[i], 1, 1 << 22, &ctx[i]))
+            rc = kvb_errorf(&e, KVB_EINVAL, "--context: '%s' is not a length in [1, 4194304]", cl[i]);
+    kvb_free_strv(cl, ncl);
+    kvb_model *m = NULL;
+    if (rc || (rc = kvb_cli_open_model(&f, &m, &e))) {
+        free(ctx);
+        return kvb_die(&e);
+    }
+    const kvb_model_config *cf = kvb_model_get_config(m);
+    kvb_pool *pool = kvb_model_pool(m);
+    double bw = kvb_measure_read_bandwidth(pool), peak = kvb_measure_gemm_peak(pool);
+    bench_run *runs = kvb_calloc((size_t)ncl, sizeof(*runs));
+    for (int i = 0; i < ncl && !rc; i++)
+        rc = run_one(m, method, cparams, (int)ctx[i], (int)gen, &runs[i], &e);
+    if (rc) {
+        free(runs), free(ctx);
+        kvb_model_free(m);
+        return kvb_die(&e);
+    }
+    kvb_model_info in;
+    kvb_model_get_info(m, &in);
+    char cpu[256], ts[64];
+    kvb_cpu_name(cpu, sizeof(cpu));
+    kvb_timestamp(ts, sizeof(ts));
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "tool", "kvbench " KVB_VERSION);
+    cJSON_AddStringToObject(j, "git_commit", KVB_GIT_COMMIT);
+    cJSON_AddStringToObject(j, "timestamp", ts);
+    cJSON_AddStringToObject(j, "model", cf->name);
+    cJSON_AddStringToObject(j, "source", in.source);
+    cJSON_AddStringToObject(j, "weights_dtype", in.held_dtype);
+    cJSON_AddNumberToObject(j, "weight_bytes", (double)kvb_model_weight_bytes(m));
+    cJSON_AddStringToObject(j, "method", method);
+    cJSON_AddNumberToObject(j, "threads", kvb_pool_size(pool));
+    cJSON_AddStringToObject(j, "gemv_kernels", in.isa);
+    cJSON_AddStringToObject(j, "cpu", cpu);
+    cJSON_AddNumberToObject(j, "read_bandwidth_gbs", bw / 1e9);
+    cJSON_AddNumberToObject(j, "sgemm_peak_gflops", peak / 1e9);
+    cJSON *arr = cJSON_AddArrayToObject(j, "runs");
+    if (!json)
+        printf("%s (%s weights, %s) on %s, %d threads: read %.1f GB/s, sgemm %.1f GFLOP/s\n"
+               "%8s %12s %10s %12s %10s %10s %10s\n", cf->name, in.held_dtype, method, cpu,
+               kvb_pool_size(pool), bw / 1e9, peak / 1e9, "context", "prefill t/s", "of peak",
+               "decode ms/t", "decode t/s", "of floor", "KV MB");
+    for (int i = 0; i < ncl; i++) {
+        bench_run *r = &runs[i];
+        double ptps = r->context / r->prefill_s, ms = 1e3 * r->decode_s / r->gen;
+        double pfrac = kvb_model_prefill_flops(cf, r->context) / r->prefill_s / peak;
+        double dfrac = (double)r->step_bytes / bw / (r->decode_s / r->gen);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "context", r->context);
+        cJSON_AddNumberToObject(o, "gen", r->gen);
+        cJSON_AddNumberToObject(o, "prefill_s", r->prefill_s);
+        cJSON_AddNumberToObject(o, "prefill_tok_s", ptps);
+        cJSON_AddNumberToObject(o, "prefill_gflops", kvb_model_prefill_flops(cf, r->context) / r->prefill_s / 1e9);
+        cJSON_AddNumberToObject(o, "prefill_peak_fraction", pfrac);
+        cJSON_AddNumberToObject(o, "decode_ms_per_token", ms);
+        cJSON_AddNumberToObject(o, "decode_tok_s", 1e3 / ms);
+        cJSON_AddNumberToObject(o, "decode_bytes_per_step", (double)r->step_bytes);
+        cJSON_AddNumberToObject(o, "decode_floor_fraction", dfrac);
+        cJSON_AddNumberToObject(o, "kv_bytes", (double)r->kv_bytes);
+        cJSON_AddItemToArray(arr, o);
+        if (!json)
+            printf("%8d %12.1f %9.0f%% %12.2f %10.1f %9.0f%% %10.1f\n", r->context, ptps, 100 * pfrac,
+                   ms, 1e3 / ms, 100 * dfrac, (double)r->kv_bytes / 1e6);
+    }
+    cJSON_AddNumberToObject(j, "peak_rss_bytes", (double)kvb_peak_rss());
+    if (json) {
+        char *s = cJSON_Print(j);
+        printf("%s\n", s);
+        free(s);
+    } else
+        printf("peak RSS %.1f MB\n", (double)kvb_peak_rss() / 1e6);
+    cJSON_Delete(j);
+    free(runs);
+    free(ctx);
+    kvb_model_free(m);
+    return 0;
+}

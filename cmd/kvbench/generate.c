@@ -1,0 +1,156 @@
+/* kvbench generate: greedy generation from a prompt, streamed to stdout; stops on the model's
+ * stop tokens. Text goes through the model's tokenizer; --ids (or a model without a tokenizer, e.g.
+ * --random-weights of an unnamed directory) takes and prints token ids. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "modelcli.h"
+#include "options.h"
+#include "verbs.h"
+
+
+/* Prompt text -> ids with the model's tokenizer (chat template when asked). */
+static int encode_prompt(kvb_model *m, const char *text, int chat, int32_t **ids, int *n,
+                         kvb_error *e)
+{
+    const kvb_tokenizer *t = kvb_model_tokenizer(m);
+    const kvb_model_config *c = kvb_model_get_config(m);
+    if (!t)
+        return kvb_errorf(e, KVB_EINVAL, "model %s has no tokenizer here: give token ids with --ids",
+                          c->name);
+    kvb_strbuf sb;
+    kvb_strbuf_init(&sb);
+    int rc = 0;
+    if (chat)
+        rc = kvb_chat_template_apply(c->chat_template, text, &sb, e);
+    else
+        rc = kvb_strbuf_adds(&sb, text);
+    kvb_ids v;
+    kvb_ids_init(&v);
+    /* SmolLM2's tokenizer adds no BOS (add_bos_token false); the Llama/Mistral ones do */
+    int add_bos = strcmp(c->family, "smollm2") != 0;
+    if (!rc)
+        rc = kvb_tokenizer_encode(t, sb.buf ? sb.buf : "", sb.len, add_bos, &v, e);
+    kvb_strbuf_release(&sb);
+    if (!rc) {
+        *ids = kvb_calloc(v.n ? v.n : 1, sizeof(int32_t));
+        memcpy(*ids, v.ids, v.n * sizeof(int32_t));
+        *n = (int)v.n;
+    }
+    kvb_ids_release(&v);
+    return rc;
+}
+
+static int is_stop(const kvb_model_config *c, int32_t id)
+{
+    for (int i = 0; i < c->n_stop; i++)
+        if (c->stop_ids[i] == id)
+            return 1;
+    return 0;
+}
+
+int cmd_generate(int argc, char **argv)
+{
+    kvb_model_flags f = { .weights = "bf16" };
+    const char *prompt = NULL, *prompt_file = NULL, *ids_s = NULL, *method = "full", *cparams = NULL;
+    long max_new = 128;
+    int chat = 0, ignore_eos = 0, quiet = 0;
+    const struct kvb_option opts[] = {
+        KVB_OPT_STR_("model", &f.model, "M", "model name, HF directory or .gguf file"),
+        KVB_OPT_STR_("prompt", &prompt, "TEXT", "prompt text"),
+        KVB_OPT_STR_("prompt-file", &prompt_file, "F", "read the prompt from a file"),
+        KVB_OPT_STR_("ids", &ids_s, "LIST", "prompt as comma-separated token ids (no tokenizer needed)"),
+        KVB_OPT_INT_("max-new", &max_new, "N", "tokens to generate at most (default 128)", 1, 1 << 20),
+        KVB_OPT_FLAG_("chat", &chat, "wrap the prompt in the model's chat template"),
+        KVB_OPT_FLAG_("ignore-eos", &ignore_eos, "do not stop on stop tokens"),
+        KVB_OPT_STR_("type", &method, "METHOD", "cache method (default full)"),
+        KVB_OPT_STR_("cache-param", &cparams, "LIST", "cache parameters name=value,..."),
+        KVB_OPT_INT_("threads", &f.threads, "N", "threads (default: all cores)", 0, 1024),
+        KVB_OPT_FLAG_("random-weights", &f.random_weights, "seeded random weights from the config"),
+        KVB_OPT_INT_("seed", &f.seed, "N", "seed of --random-weights (default 0)", 0, 2147483647L),
+        KVB_OPT_STR_("weights", &f.weights, "T", "hold weights as bf16 (default) or f32"),
+        KVB_OPT_FLAG_("quiet", &quiet, "no timing summary on stderr"),
+        KVB_OPT_END_,
+    };
+    int rc = kvb_parse_options(argc, argv, opts,
+                               "kvbench generate --model M (--prompt T | --prompt-file F | --ids LIST) "
+                               "[--max-new N] [--chat]", NULL, NULL);
+    if (rc)
+        return rc > 0 ? 0 : 2;
+    kvb_error e = { 0 };
+    if (!!prompt + !!prompt_file + !!ids_s != 1) {
+        kvb_errorf(&e, KVB_EINVAL, "give exactly one of --prompt, --prompt-file, --ids");
+        return kvb_die(&e);
+    }
+    kvb_model *m = NULL;
+    kvb_cache *c = NULL;
+    int32_t *ids = NULL;
+    float *logits = NULL;
+    char *text = NULL;
+    int n = 0;
+    if ((rc = kvb_cli_open_model(&f, &m, &e)))
+        return kvb_die(&e);
+    const kvb_model_config *cf = kvb_model_get_config(m);
+    if (ids_s)
+        rc = kvb_cli_parse_ids(ids_s, cf->vocab, &ids, &n, &e);
+    else {
+        size_t len;
+        if (prompt_file && !(rc = kvb_read_file(prompt_file, 64u << 20, &text, &len, &e)))
+            prompt = text;
+        if (!rc)
+            rc = encode_prompt(m, prompt, chat, &ids, &n, &e);
+    }
+    if (!rc && n < 1)
+        rc = kvb_errorf(&e, KVB_EINVAL, "the prompt has no tokens");
+    if (!rc)
+        rc = kvb_cli_open_cache(m, method, cparams, n + (int)max_new, &c, &e);
+    logits = kvb_malloc(sizeof(float) * (size_t)cf->vocab);
+    if (!rc)
+        rc = kvb_cache_reset(c, n, &e);
+    double t0 = kvb_now();
+    if (!rc)
+        rc = kvb_model_prefill(m, c, ids, n, logits, &e);
+    double t1 = kvb_now(), t2 = t1;
+    int produced = 0;
+    const kvb_tokenizer *tok = kvb_model_tokenizer(m);
+    int stream = tok && !ids_s;
+    kvb_detok_stream ds;
+    kvb_strbuf out;
+    kvb_strbuf_init(&out);
+    if (stream)
+        kvb_detok_stream_init(&ds, tok, 1);
+    for (int pos = n; !rc && produced < max_new; pos++) {
+        int32_t next = kvb_argmax(logits, cf->vocab);
+        if (!ignore_eos && is_stop(cf, next))
+            break;
+        produced++;
+        if (stream) {
+            out.len = 0;
+            if ((rc = kvb_detok_stream_push(&ds, next, &out, &e)))
+                break;
+            fwrite(out.buf ? out.buf : "", 1, out.len, stdout);
+        } else
+            printf("%s%d", produced > 1 ? " " : "", next);
+        fflush(stdout);
+        if (produced < max_new)
+            rc = kvb_model_decode(m, c, next, pos, logits, &e);
+    }
+    t2 = kvb_now();
+    printf("\n");
+    fflush(stdout);
+    if (stream)
+        kvb_detok_stream_release(&ds);
+    kvb_strbuf_release(&out);
+    if (!rc && !quiet)
+        fprintf(stderr, "kvbench: %d prompt tokens in %.2f s (%.1f tok/s), %d generated in %.2f s "
+                "(%.1f tok/s), cache %s %.1f MB\n", n, t1 - t0, n / (t1 - t0), produced, t2 - t1,
+                produced > 1 ? (produced - 1) / (t2 - t1) : 0.0, kvb_cache_method_name(c),
+                (double)kvb_cache_bytes(c) / 1e6);
+    free(logits);
+    free(ids);
+    free(text);
+    kvb_cache_free(c);
+    kvb_model_free(m);
+    return rc ? kvb_die(&e) : 0;
+}

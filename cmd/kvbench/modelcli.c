@@ -1,0 +1,69 @@
+/* Helpers of the model verbs: flags -> model, cache. */
+#include "modelcli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int kvb_cli_open_model(const kvb_model_flags *f, kvb_model **m, kvb_error *e)
+{
+    if (!f->model || !*f->model)
+        return kvb_errorf(e, KVB_EINVAL, "--model is required (a name such as smollm2-135m, an HF "
+                          "directory or a .gguf file)");
+    kvb_model_opts o = { .threads = (int)f->threads, .random_weights = f->random_weights,
+                         .seed = (uint64_t)f->seed, .weights_bf16 = 1,
+                         .config_only = f->random_weights && f->config_only };
+    if (f->weights && !strcmp(f->weights, "f32"))
+        o.weights_bf16 = 0;
+    else if (f->weights && strcmp(f->weights, "bf16"))
+        return kvb_errorf(e, KVB_EINVAL, "--weights '%s': use bf16 or f32", f->weights);
+    return kvb_model_open(m, f->model, &o, e);
+}
+
+int kvb_cli_open_cache(kvb_model *m, const char *method, const char *params, int max_tokens,
+                       kvb_cache **c, kvb_error *e)
+{
+    const kvb_model_config *cf = kvb_model_get_config(m);
+    kvb_cache_shape sh = { cf->n_layers, cf->n_heads, cf->n_kv_heads, cf->head_dim, max_tokens,
+                           cf->family };
+    char **items = NULL;
+    int n = 0, rc = 0;
+    if (params && *params && kvb_split_csv(params, &items, &n))
+        return kvb_errorf(e, KVB_EINVAL, "--cache-param '%s': not a list", params);
+    kvb_cache_param *p = kvb_calloc((size_t)(n ? n : 1), sizeof(*p));
+    for (int i = 0; i < n && !rc; i++) {
+        char *eq = strchr(items[i], '=');
+        if (!eq)
+            rc = kvb_errorf(e, KVB_EINVAL, "--cache-param '%s': expected name=value", items[i]);
+        else {
+            *eq = 0;
+            p[i].name = items[i];
+            p[i].value = eq + 1;
+        }
+    }
+    if (!rc)
+        rc = kvb_cache_create(c, method ? method : "full", &sh, p, n, kvb_model_pool(m), e);
+    free(p);
+    kvb_free_strv(items, n);
+    return rc;
+}
+
+int kvb_cli_parse_ids(const char *s, int vocab, int32_t **ids, int *n_ids, kvb_error *e)
+{
+    char **items;
+    int n;
+    *ids = NULL;
+    *n_ids = 0;
+    if (kvb_split_csv(s, &items, &n))
+        return kvb_errorf(e, KVB_EINVAL, "--ids: not a comma-separated list");
+    int rc = n ? 0 : kvb_errorf(e, KVB_EINVAL, "--ids: empty");
+    *ids = kvb_calloc((size_t)(n ? n : 1), sizeof(int32_t));
+    for (int i = 0; i < n && !rc; i++) {
+        long v;
+        if (kvb_parse_long(items[i], 0, vocab - 1, &v))
+            rc = kvb_errorf(e, KVB_EINVAL, "--ids: '%s' is not a token id in [0, %d)", items[i], vocab);
+        else
+            (*ids)[(*n_ids)++] = (int32_t)v;
+    }
+    kvb_free_strv(items, n);
+    return rc;
+}

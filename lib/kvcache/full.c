@@ -1,0 +1,253 @@
+/* The `full` cache: keeps every token of every layer and head, as f32 (default, exact) or f16
+ * (dtype=f16, what llama.cpp and GPU references hold; half the bytes). Storage is one block per
+ * (layer, kv head) with tokens contiguous, so decode attention streams K then V linearly. */
+#include "kvcache_impl.h"
+
+#include "core/simd.h"
+
+#include <immintrin.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct full_state {
+    int f16;          /* element type: 0 f32, 1 f16 */
+    size_t elt;       /* bytes per element */
+    size_t head_cap;  /* elements per (layer, kv head) block: max_tokens * head_dim */
+    unsigned char *k, *v; /* (n_layers, n_kv_heads, max_tokens, head_dim) */
+    int *len;         /* tokens held per layer */
+} full_state;
+
+static const char *const full_params[] = { "dtype", NULL };
+
+static int full_init(kvb_cache *c, const kvb_cache_param *p, int n, kvb_error *e)
+{
+    int rc = kvb_cache_params_check(c, p, n, full_params, e);
+    if (rc)
+        return rc;
+    const char *dt = kvb_cache_param_get(p, n, "dtype");
+    int f16 = 0;
+    if (dt && !strcmp(dt, "f16"))
+        f16 = 1;
+    else if (dt && strcmp(dt, "f32"))
+        return kvb_errorf(e, KVB_EINVAL, "parameter dtype='%s' is not f32 or f16", dt);
+    full_state *s = kvb_calloc(1, sizeof(*s));
+    if (!s)
+        return kvb_errorf(e, KVB_ENOMEM, "out of memory");
+    c->priv = s;
+    const kvb_cache_shape *sh = &c->shape;
+    s->f16 = f16;
+    s->elt = f16 ? 2 : 4;
+    s->head_cap = (size_t)sh->max_tokens * sh->head_dim;
+    size_t total;
+    if (kvb_mul_overflow(s->head_cap * s->elt, (size_t)sh->n_layers * sh->n_kv_heads, &total))
+        return kvb_errorf(e, KVB_ENOMEM, "cache of %d tokens is too large", sh->max_tokens);
+    /* calloc: pages are only backed once written, so RSS follows the tokens really held */
+    s->k = kvb_calloc(total, 1);
+    s->v = kvb_calloc(total, 1);
+    s->len = kvb_calloc((size_t)sh->n_layers, sizeof(int));
+    if (!s->k || !s->v || !s->len)
+        return kvb_errorf(e, KVB_ENOMEM, "cannot allocate a %zu-byte cache", 2 * total);
+    return 0;
+}
+
+static void full_release(kvb_cache *c)
+{
+    full_state *s = c->priv;
+    if (!s)
+        return;
+    free(s->k);
+    free(s->v);
+    free(s->len);
+    free(s);
+    c->priv = NULL;
+}
+
+static int full_reset(kvb_cache *c, int n_prompt, kvb_error *e)
+{
+    (void)n_prompt;
+    (void)e;
+    full_state *s = c->priv;
+    memset(s->len, 0, sizeof(int) * (size_t)c->shape.n_layers);
+    return 0;
+}
+
+static unsigned char *block(const kvb_cache *c, unsigned char *base, int layer, int kvh)
+{
+    const full_state *s = c->priv;
+    return base + ((size_t)layer * c->shape.n_kv_heads + kvh) * s->head_cap * s->elt;
+}
+
+/* Store one token row (head_dim floats) at token index t of a block. */
+static void put_row(const full_state *s, unsigned char *blk, int t, int hd, const float *x)
+{
+    if (!s->f16) {
+        memcpy(blk + (size_t)t * hd * 4, x, (size_t)hd * 4);
+        return;
+    }
+    uint16_t *dst = (uint16_t *)(void *)blk + (size_t)t * hd;
+    int d = 0;
+    for (; d + 8 <= hd; d += 8)
+        _mm_storeu_si128((__m128i *)(dst + d),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(x + d), _MM_FROUND_TO_NEAREST_INT));
+    for (; d < hd; d++)
+        dst[d] = _cvtss_sh(x[d], _MM_FROUND_TO_NEAREST_INT);
+}
+
+static int full_prefill_layer(kvb_cache *c, const kvb_prefill_layer *pl, kvb_error *e)
+{
+    (void)e;
+    full_state *s = c->priv;
+    int nkv = c->shape.n_kv_heads, hd = c->shape.head_dim;
+    for (int h = 0; h < nkv; h++) {
+        unsigned char *kb = block(c, s->k, pl->layer, h), *vb = block(c, s->v, pl->layer, h);
+        for (int t = 0; t < pl->n_tokens; t++) {
+            put_row(s, kb, t, hd, pl->k + ((size_t)t * nkv + h) * hd);
+            put_row(s, vb, t, hd, pl->v + ((size_t)t * nkv + h) * hd);
+        }
+    }
+    s->len[pl->layer] = pl->n_tokens;
+    return 0;
+}
+
+static int full_append(kvb_cache *c, int layer, const float *k, const float *v, kvb_error *e)
+{
+    full_state *s = c->priv;
+    int nkv = c->shape.n_kv_heads, hd = c->shape.head_dim, t = s->len[layer];
+    if (t >= c->shape.max_tokens)
+        return kvb_errorf(e, KVB_EINVAL, "layer %d is full (%d tokens)", layer, t);
+    for (int h = 0; h < nkv; h++) {
+        put_row(s, block(c, s->k, layer, h), t, hd, k + (size_t)h * hd);
+        put_row(s, block(c, s->v, layer, h), t, hd, v + (size_t)h * hd);
+    }
+    s->len[layer] = t + 1;
+    return 0;
+}
+
+/* ---- decode attention ------------------------------------------------------------------------ */
+static inline __m256 load8(const full_state *s, const unsigned char *blk, size_t i)
+{
+    if (s->f16)
+        return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(blk + i * 2)));
+    return _mm256_loadu_ps((const float *)(const void *)blk + i);
+}
+
+static inline float load1(const full_state *s, const unsigned char *blk, size_t i)
+{
+    return s->f16 ? _cvtsh_ss(((const uint16_t *)(const void *)blk)[i])
+                  : ((const float *)(const void *)blk)[i];
+}
+
+/* Query heads [hs, he) sharing one kv block, over n tokens: each K and V row is read once for the
+ * whole group (GQA), scores for head g live at sc + g*n. */
+#define FULL_MAX_GROUP 16
+static void attend_group(const full_state *s, const unsigned char *kb, const unsigned char *vb,
+                         int n, int hd, const float *q, int G, float scale, float *sc, float *out)
+{
+    int vec = hd & ~7;
+    for (int t = 0; t < n; t++) {
+        size_t base = (size_t)t * hd;
+        __m256 acc[FULL_MAX_GROUP];
+        for (int g = 0; g < G; g++)
+            acc[g] = _mm256_setzero_ps();
+        for (int d = 0; d < vec; d += 8) {
+            __m256 k = load8(s, kb, base + d);
+            for (int g = 0; g < G; g++)
+                acc[g] = _mm256_fmadd_ps(_mm256_loadu_ps(q + (size_t)g * hd + d), k, acc[g]);
+        }
+        for (int g = 0; g < G; g++) {
+            float dot = kvb_hsum256(acc[g]);
+            for (int d = vec; d < hd; d++)
+                dot += q[(size_t)g * hd + d] * load1(s, kb, base + d);
+            sc[(size_t)g * n + t] = dot * scale;
+        }
+    }
+    float inv[FULL_MAX_GROUP];
+    for (int g = 0; g < G; g++) {
+        float *x = sc + (size_t)g * n;
+        inv[g] = 1.0f / kvb_exp_sub_sum(x, n, kvb_max_f32(x, n));
+    }
+    memset(out, 0, sizeof(float) * (size_t)hd * G);
+    for (int t = 0; t < n; t++) {
+        size_t base = (size_t)t * hd;
+        for (int d = 0; d < vec; d += 8) {
+            __m256 v = load8(s, vb, base + d);
+            for (int g = 0; g < G; g++) {
+                float *o = out + (size_t)g * hd + d;
+                _mm256_storeu_ps(o, _mm256_fmadd_ps(_mm256_set1_ps(sc[(size_t)g * n + t] * inv[g]), v,
+                                                    _mm256_loadu_ps(o)));
+            }
+        }
+        for (int d = vec; d < hd; d++)
+            for (int g = 0; g < G; g++)
+                out[(size_t)g * hd + d] += sc[(size_t)g * n + t] * inv[g] * load1(s, vb, base + d);
+    }
+}
+
+static void full_attend(kvb_cache *c, int layer, const float *q, float *out, int h0, int h1,
+                        float *scratch)
+{
+    full_state *s = c->priv;
+    int hd = c->shape.head_dim, group = c->shape.n_heads / c->shape.n_kv_heads;
+    int n = s->len[layer];
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int h = h0; h < h1;) {
+        int kvh = h / group;
+        int he = KVB_MIN(h1, (kvh + 1) * group);
+        he = KVB_MIN(he, h + FULL_MAX_GROUP);
+        attend_group(s, block(c, s->k, layer, kvh), block(c, s->v, layer, kvh), n, hd,
+                     q + (size_t)h * hd, he - h, scale, scratch, out + (size_t)h * hd);
+        h = he;
+    }
+}
+
+static size_t full_scratch(const kvb_cache *c)
+{
+    int group = c->shape.n_heads / c->shape.n_kv_heads;
+    return (size_t)c->shape.max_tokens * (size_t)KVB_MIN(group, FULL_MAX_GROUP);
+}
+
+/* ---- accounting ------------------------------------------------------------------------------ */
+static void full_layer_stats(const kvb_cache *c, int layer, kvb_cache_layer_stats *o)
+{
+    const full_state *s = c->priv;
+    size_t per = (size_t)s->len[layer] * c->shape.n_kv_heads * c->shape.head_dim * s->elt;
+    o->k_bytes = per;
+    o->v_bytes = per;
+    o->tokens = (long)s->len[layer] * c->shape.n_kv_heads;
+}
+
+static size_t full_bytes(const kvb_cache *c)
+{
+    size_t total = 0;
+    for (int l = 0; l < c->shape.n_layers; l++) {
+        kvb_cache_layer_stats st;
+        memset(&st, 0, sizeof(st));
+        full_layer_stats(c, l, &st);
+        total += st.k_bytes + st.v_bytes;
+    }
+    return total;
+}
+
+static char *full_params_json(const kvb_cache *c)
+{
+    const full_state *s = c->priv;
+    return kvb_strdup(s->f16 ? "{\"dtype\": \"f16\"}" : "{\"dtype\": \"f32\"}");
+}
+
+const struct kvb_cache_method kvb_cache_method_full = {
+    .name = "full",
+    .aliases = NULL,
+    .needs = 0,
+    .init = full_init,
+    .reset = full_reset,
+    .prefill_layer = full_prefill_layer,
+    .prefill_end = NULL,
+    .append = full_append,
+    .attend = full_attend,
+    .scratch_floats = full_scratch,
+    .bytes = full_bytes,
+    .layer_stats = full_layer_stats,
+    .params_json = full_params_json,
+    .release = full_release,
+};

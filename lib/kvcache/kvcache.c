@@ -1,0 +1,261 @@
+/* Cache dispatch: create by name, argument checks, token counting, accounting common to every
+ * method. The methods themselves live in lib/kvcache/<method>.c, listed in registry.c. */
+#include "kvcache_impl.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- registry lookup ----------------------------------------------------------------------- */
+int kvb_cache_method_count(void) { return kvb_cache_n_methods; }
+
+const char *kvb_cache_method_at(int i)
+{
+    return i >= 0 && i < kvb_cache_n_methods ? kvb_cache_methods[i]->name : NULL;
+}
+
+static const struct kvb_cache_method *find_method(const char *name)
+{
+    for (int i = 0; i < kvb_cache_n_methods; i++) {
+        const struct kvb_cache_method *m = kvb_cache_methods[i];
+        if (!strcasecmp(m->name, name))
+            return m;
+        for (const char *const *a = m->aliases; a && *a; a++)
+            if (!strcasecmp(*a, name))
+                return m;
+    }
+    return NULL;
+}
+
+/* ---- lifecycle ----------------------------------------------------------------------------- */
+static int check_shape(const kvb_cache_shape *s, kvb_error *e)
+{
+    if (s->n_layers < 1 || s->n_layers > 1024 || s->n_heads < 1 || s->n_heads > 1024 ||
+        s->n_kv_heads < 1 || s->n_kv_heads > s->n_heads || s->n_heads % s->n_kv_heads ||
+        s->head_dim < 1 || s->head_dim > 1024 || s->max_tokens < 1 || s->max_tokens > (1 << 24))
+        return kvb_errorf(e, KVB_EINVAL,
+                          "cache shape invalid: layers %d, heads %d, kv heads %d, head_dim %d, "
+                          "max_tokens %d", s->n_layers, s->n_heads, s->n_kv_heads, s->head_dim,
+                          s->max_tokens);
+    return 0;
+}
+
+int kvb_cache_create(kvb_cache **out, const char *method, const kvb_cache_shape *shape,
+                     const kvb_cache_param *params, int n_params, kvb_pool *pool, kvb_error *e)
+{
+    *out = NULL;
+    const struct kvb_cache_method *m = find_method(method ? method : "");
+    if (!m) {
+        kvb_strbuf sb;
+        kvb_strbuf_init(&sb);
+        for (int i = 0; i < kvb_cache_n_methods; i++)
+            kvb_strbuf_addf(&sb, "%s%s", i ? ", " : "", kvb_cache_methods[i]->name);
+        kvb_errorf(e, KVB_EINVAL, "unknown cache method '%s' (known: %s)", method ? method : "",
+                   sb.buf ? sb.buf : "");
+        kvb_strbuf_release(&sb);
+        return KVB_EINVAL;
+    }
+    int rc = check_shape(shape, e);
+    if (rc)
+        return rc;
+    if (n_params < 0 || (n_params > 0 && !params))
+        return kvb_errorf(e, KVB_EINVAL, "cache method %s: bad parameter list", m->name);
+    kvb_cache *c = kvb_calloc(1, sizeof(*c));
+    if (!c)
+        return kvb_errorf(e, KVB_ENOMEM, "out of memory");
+    c->m = m;
+    c->shape = *shape;
+    snprintf(c->family, sizeof(c->family), "%s", shape->model_family ? shape->model_family : "");
+    c->shape.model_family = c->family;
+    c->pool = pool;
+    c->needs = m->needs;
+    rc = m->init(c, params, n_params, e);
+    if (rc) {
+        kvb_error_prefix(e, "cache method %s", m->name);
+        if (m->release)
+            m->release(c);
+        free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+void kvb_cache_free(kvb_cache *c)
+{
+    if (!c)
+        return;
+    c->m->release(c);
+    free(c);
+}
+
+int kvb_cache_reset(kvb_cache *c, int n_prompt, kvb_error *e)
+{
+    if (n_prompt < 1 || n_prompt > c->shape.max_tokens)
+        return kvb_errorf(e, KVB_EINVAL, "cache %s: prompt of %d tokens does not fit (capacity %d)",
+                          c->m->name, n_prompt, c->shape.max_tokens);
+    c->n_prompt = n_prompt;
+    c->n_tokens = 0;
+    return c->m->reset(c, n_prompt, e);
+}
+
+unsigned kvb_cache_needs(const kvb_cache *c) { return c->needs; }
+const char *kvb_cache_method_name(const kvb_cache *c) { return c->m->name; }
+
+/* ---- prefill and decode ---------------------------------------------------------------------- */
+int kvb_cache_prefill_layer(kvb_cache *c, const kvb_prefill_layer *pl, kvb_error *e)
+{
+    if (pl->layer < 0 || pl->layer >= c->shape.n_layers || pl->n_tokens != c->n_prompt ||
+        !pl->q || !pl->k || !pl->v || ((c->needs & KVB_NEED_COLSUM) && !pl->colsum))
+        return kvb_errorf(e, KVB_EINVAL, "cache %s: bad prefill call (layer %d, %d tokens, prompt %d)",
+                          c->m->name, pl->layer, pl->n_tokens, c->n_prompt);
+    int rc = c->m->prefill_layer(c, pl, e);
+    if (!rc && pl->layer == 0)
+        c->n_tokens = c->n_prompt;
+    return rc;
+}
+
+int kvb_cache_prefill_end(kvb_cache *c, kvb_error *e)
+{
+    return c->m->prefill_end ? c->m->prefill_end(c, e) : 0;
+}
+
+int kvb_cache_append(kvb_cache *c, int layer, const float *k, const float *v, kvb_error *e)
+{
+    if (layer < 0 || layer >= c->shape.n_layers || !k || !v)
+        return kvb_errorf(e, KVB_EINVAL, "cache %s: bad append (layer %d)", c->m->name, layer);
+    if (layer == 0) {
+        if (c->n_tokens >= c->shape.max_tokens)
+            return kvb_errorf(e, KVB_EINVAL, "cache %s: full (%d tokens)", c->m->name,
+                              c->shape.max_tokens);
+        c->n_tokens++;
+    }
+    return c->m->append(c, layer, k, v, e);
+}
+
+void kvb_cache_attend(kvb_cache *c, int layer, const float *q, float *out, int h0, int h1,
+                      float *scratch)
+{
+    if (h0 < 0)
+        h0 = 0;
+    if (h1 > c->shape.n_heads)
+        h1 = c->shape.n_heads;
+    if (layer < 0 || layer >= c->shape.n_layers || h0 >= h1)
+        return;
+    c->m->attend(c, layer, q, out, h0, h1, scratch);
+}
+
+size_t kvb_cache_scratch_floats(const kvb_cache *c) { return c->m->scratch_floats(c); }
+
+/* ---- accounting ------------------------------------------------------------------------------ */
+size_t kvb_cache_bytes(const kvb_cache *c) { return c->m->bytes(c); }
+
+void kvb_cache_layer_stats_get(const kvb_cache *c, int layer, kvb_cache_layer_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (layer < 0 || layer >= c->shape.n_layers)
+        return;
+    c->m->layer_stats(c, layer, out);
+    out->tokens_full = (long)c->n_tokens * c->shape.n_kv_heads;
+}
+
+size_t kvb_cache_full16_bytes(const kvb_cache *c)
+{
+    /* K and V, 2 bytes per element, every token of every kv head of every layer */
+    return (size_t)c->n_tokens * c->shape.n_kv_heads * c->shape.head_dim * 2 * 2 *
+           c->shape.n_layers;
+}
+
+char *kvb_cache_params_json(const kvb_cache *c)
+{
+    char *s = c->m->params_json ? c->m->params_json(c) : NULL;
+    return s ? s : kvb_strdup("{}");
+}
+
+/* ---- helpers for methods --------------------------------------------------------------------- */
+const char *kvb_cache_param_get(const kvb_cache_param *p, int n, const char *name)
+{
+    const char *v = NULL;
+    for (int i = 0; i < n; i++)
+        if (p[i].name && !strcmp(p[i].name, name))
+            v = p[i].value; /* the last one given wins, like repeated flags */
+    return v;
+}
+
+int kvb_cache_params_check(const kvb_cache *c, const kvb_cache_param *p, int n,
+                           const char *const *allowed, kvb_error *e)
+{
+    for (int i = 0; i < n; i++) {
+        int ok = 0;
+        for (const char *const *a = allowed; a && *a && !ok; a++)
+            ok = p[i].name && !strcmp(p[i].name, *a);
+        if (!ok) {
+            kvb_strbuf sb;
+            kvb_strbuf_init(&sb);
+            for (const char *const *a = allowed; a && *a; a++)
+                kvb_strbuf_addf(&sb, "%s%s", a == allowed ? "" : ", ", *a);
+            kvb_errorf(e, KVB_EINVAL, "unknown parameter '%s' for %s (takes: %s)",
+                       p[i].name ? p[i].name : "", c->m->name, sb.len ? sb.buf : "none");
+            kvb_strbuf_release(&sb);
+            return KVB_EINVAL;
+        }
+    }
+    return 0;
+}
+
+int kvb_cache_param_int(const kvb_cache *c, const kvb_cache_param *p, int n, const char *name,
+                        long lo, long hi, long *out, kvb_error *e)
+{
+    const char *v = kvb_cache_param_get(p, n, name);
+    if (!v)
+        return 0;
+    if (kvb_parse_long(v, lo, hi, out))
+        return kvb_errorf(e, KVB_EINVAL, "%s: parameter %s='%s' is not an integer in [%ld, %ld]",
+                          c->m->name, name, v, lo, hi);
+    return 0;
+}
+
+int kvb_cache_param_double(const kvb_cache *c, const kvb_cache_param *p, int n, const char *name,
+                           double lo, double hi, double *out, kvb_error *e)
+{
+    const char *v = kvb_cache_param_get(p, n, name);
+    if (!v)
+        return 0;
+    double d;
+    if (kvb_parse_double(v, &d) || !(d >= lo && d <= hi))
+        return kvb_errorf(e, KVB_EINVAL, "%s: parameter %s='%s' is not a number in [%g, %g]",
+                          c->m->name, name, v, lo, hi);
+    *out = d;
+    return 0;
+}
+
+void kvb_attend_f32(const float *q, const float *k, const float *v, int n, int head_dim,
+                    size_t stride, float scale, float *scores, float *out)
+{
+    float mx = -INFINITY;
+    for (int t = 0; t < n; t++) {
+        const float *kt = k + (size_t)t * stride;
+        float s = 0;
+        for (int d = 0; d < head_dim; d++)
+            s += q[d] * kt[d];
+        s *= scale;
+        scores[t] = s;
+        if (s > mx)
+            mx = s;
+    }
+    float sum = 0;
+    for (int t = 0; t < n; t++) {
+        scores[t] = expf(scores[t] - mx);
+        sum += scores[t];
+    }
+    float inv = n > 0 ? 1.0f / sum : 0.0f;
+    for (int d = 0; d < head_dim; d++)
+        out[d] = 0;
+    for (int t = 0; t < n; t++) {
+        const float *vt = v + (size_t)t * stride;
+        float w = scores[t] * inv;
+        for (int d = 0; d < head_dim; d++)
+            out[d] += w * vt[d];
+    }
+}

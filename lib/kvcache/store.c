@@ -1,0 +1,302 @@
+/* lib/kvcache/store.c: fp16 and KIVI token stores and their decode attention (see store.h). */
+#include "kvcache/store.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "kvcache/kivi_quant.h"
+
+/* ---- small kernels ------------------------------------------------------------------------- */
+
+/* q (fp32, D) . k (fp16, D). The same operation order as full.c's f16 kernel (8-wide FMA,
+ * then the same horizontal sum, then the scalar tail), so a method that keeps every token gives
+ * bit-identical attention to `full --dtype f16`. */
+static inline float dot_h(const float *q, const kvb_half *k, int D)
+{
+    const int vec = D & ~7;
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < vec; i += 8)
+        acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i),
+                              _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + i))), acc);
+    __m128 a = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    a = _mm_add_ps(a, _mm_movehl_ps(a, a));
+    a = _mm_add_ss(a, _mm_shuffle_ps(a, a, 1));
+    float s = _mm_cvtss_f32(a);
+    for (int i = vec; i < D; i++)
+        s += q[i] * kvb_h2f(k[i]);
+    return s;
+}
+
+/* out (fp32, D) += p * v (fp16, D) */
+static inline void axpy_h(float *out, float p, const kvb_half *v, int D)
+{
+    int i = 0;
+    const __m256 pp = _mm256_set1_ps(p);
+    for (; i + 8 <= D; i += 8)
+        _mm256_storeu_ps(out + i,
+                         _mm256_fmadd_ps(pp, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + i))),
+                                         _mm256_loadu_ps(out + i)));
+    for (; i < D; i++)
+        out[i] += p * kvb_h2f(v[i]);
+}
+
+/* In-place softmax of x[0..n); returns nothing, x holds probabilities. */
+static void softmax(float *x, int n)
+{
+    float mx = -INFINITY;
+    for (int i = 0; i < n; i++)
+        if (x[i] > mx)
+            mx = x[i];
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf(x[i] - mx);
+        sum += x[i];
+    }
+    const float inv = 1.0f / sum;
+    for (int i = 0; i < n; i++)
+        x[i] *= inv;
+}
+
+/* ---- fp16 token store ---------------------------------------------------------------------- */
+
+int kvb_seq_init(kvb_seq *s, int D, int n_thin, int n_ch, int cap)
+{
+    memset(s, 0, sizeof(*s));
+    s->D = D;
+    s->cap = cap;
+    s->n_ch = n_thin > 0 ? n_ch : D;
+    s->k = kvb_malloc((size_t)(cap > 0 ? cap : 1) * D * sizeof(kvb_half));
+    s->v = kvb_malloc((size_t)(n_thin + (cap > 0 ? cap : 1)) * D * sizeof(kvb_half));
+    s->pos = kvb_malloc((size_t)(n_thin + (cap > 0 ? cap : 1)) * sizeof(int));
+    if (n_thin > 0) {
+        s->ch = kvb_malloc((size_t)(n_ch > 0 ? n_ch : 1) * sizeof(int));
+        s->kthin = kvb_malloc((size_t)n_thin * (n_ch > 0 ? n_ch : 1) * sizeof(kvb_half));
+    }
+    if (!s->k || !s->v || !s->pos || (n_thin > 0 && (!s->ch || !s->kthin))) {
+        kvb_seq_release(s);
+        return KVB_ENOMEM;
+    }
+    s->n_thin = n_thin;
+    return 0;
+}
+
+void kvb_seq_release(kvb_seq *s)
+{
+    free(s->k);
+    free(s->v);
+    free(s->ch);
+    free(s->kthin);
+    free(s->pos);
+    memset(s, 0, sizeof(*s));
+}
+
+int kvb_seq_push(kvb_seq *s, const float *k, const float *v, int pos)
+{
+    if (s->n >= s->cap)
+        return -1;
+    kvb_f2h_row(s->k + (size_t)s->n * s->D, k, s->D);
+    kvb_f2h_row(s->v + (size_t)(s->n_thin + s->n) * s->D, v, s->D);
+    s->pos[s->n_thin + s->n] = pos;
+    s->n++;
+    return 0;
+}
+
+void kvb_seq_keep(kvb_seq *s, const int *idx, int m)
+{
+    const size_t row = (size_t)s->D * sizeof(kvb_half);
+    for (int i = 0; i < m; i++) {
+        if (idx[i] == i)
+            continue;
+        memmove(s->k + (size_t)i * s->D, s->k + (size_t)idx[i] * s->D, row);
+        memmove(s->v + (size_t)(s->n_thin + i) * s->D, s->v + (size_t)(s->n_thin + idx[i]) * s->D,
+                row);
+        s->pos[s->n_thin + i] = s->pos[s->n_thin + idx[i]];
+    }
+    s->n = m;
+}
+
+int kvb_seq_tokens(const kvb_seq *s)
+{
+    return s->n_thin + s->n;
+}
+
+size_t kvb_seq_k_bytes(const kvb_seq *s)
+{
+    return ((size_t)s->n_thin * s->n_ch + (size_t)s->n * s->D) * sizeof(kvb_half);
+}
+
+size_t kvb_seq_v_bytes(const kvb_seq *s)
+{
+    return (size_t)(s->n_thin + s->n) * s->D * sizeof(kvb_half);
+}
+
+size_t kvb_seq_meta_bytes(const kvb_seq *s)
+{
+    /* a head_dim <= 1024 channel index fits 16 bits; that is what a compact store needs */
+    return s->n_thin > 0 ? (size_t)s->n_ch * 2 : 0;
+}
+
+void kvb_seq_attend(const kvb_seq *s, const float *q, float *out, float *probs, float *qg)
+{
+    const int D = s->D, T = s->n_thin + s->n;
+    const float scale = 1.0f / sqrtf((float)D); /* full D even for thin keys, as ThinK */
+    if (s->n_thin > 0) {
+        for (int c = 0; c < s->n_ch; c++)
+            qg[c] = q[s->ch[c]];
+        for (int t = 0; t < s->n_thin; t++)
+            probs[t] = dot_h(qg, s->kthin + (size_t)t * s->n_ch, s->n_ch) * scale;
+    }
+    for (int t = 0; t < s->n; t++)
+        probs[s->n_thin + t] = dot_h(q, s->k + (size_t)t * D, D) * scale;
+    memset(out, 0, (size_t)D * sizeof(float));
+    if (T == 0)
+        return;
+    softmax(probs, T);
+    for (int t = 0; t < T; t++)
+        axpy_h(out, probs[t], s->v + (size_t)t * D, D);
+}
+
+/* ---- KIVI store ----------------------------------------------------------------------------- */
+
+int kvb_qseq_init(kvb_qseq *s, int D, int bits, int G, int R, int cap)
+{
+    memset(s, 0, sizeof(*s));
+    s->D = D, s->bits = bits, s->G = G, s->R = R, s->cap = cap;
+    const int blocks = cap / G + 1;
+    s->kcap = blocks * G;
+    s->vcap = cap + 1;
+    s->kw = kvb_malloc((size_t)blocks * D * G * bits / 32 * sizeof(uint32_t));
+    s->ks = kvb_malloc((size_t)blocks * D * sizeof(kvb_half));
+    s->km = kvb_malloc((size_t)blocks * D * sizeof(kvb_half));
+    s->kr = kvb_malloc((size_t)R * D * sizeof(kvb_half));
+    s->vw = kvb_malloc((size_t)s->vcap * D * bits / 32 * sizeof(uint32_t));
+    s->vs = kvb_malloc((size_t)s->vcap * (D / G) * sizeof(kvb_half));
+    s->vm = kvb_malloc((size_t)s->vcap * (D / G) * sizeof(kvb_half));
+    s->vr = kvb_malloc((size_t)(R + 1) * D * sizeof(kvb_half));
+    if (!s->kw || !s->ks || !s->km || !s->kr || !s->vw || !s->vs || !s->vm || !s->vr) {
+        kvb_qseq_release(s);
+        return KVB_ENOMEM;
+    }
+    return 0;
+}
+
+void kvb_qseq_release(kvb_qseq *s)
+{
+    free(s->kw);
+    free(s->ks);
+    free(s->km);
+    free(s->kr);
+    free(s->vw);
+    free(s->vs);
+    free(s->vm);
+    free(s->vr);
+    memset(s, 0, sizeof(*s));
+}
+
+static void quant_key_block(kvb_qseq *s, const kvb_half *k, int ld)
+{
+    const int b = s->nkq / s->G;
+    const size_t wpb = (size_t)s->D * s->G * s->bits / 32;
+    kvb_kivi_quant_keys(k, ld, s->G, s->D, s->bits, s->kw + b * wpb, s->ks + (size_t)b * s->D,
+                        s->km + (size_t)b * s->D);
+    s->nkq += s->G;
+}
+
+static void quant_value(kvb_qseq *s, const kvb_half *v)
+{
+    const int ng = s->D / s->G;
+    kvb_kivi_quant_value(v, s->D, s->G, s->bits, s->vw + (size_t)s->nvq * s->D * s->bits / 32,
+                         s->vs + (size_t)s->nvq * ng, s->vm + (size_t)s->nvq * ng);
+    s->nvq++;
+}
+
+void kvb_qseq_prefill(kvb_qseq *s, const kvb_half *k, const kvb_half *v, int ld, int T)
+{
+    const int D = s->D;
+    const int kq = T < s->R ? 0 : T - T % s->R;
+    for (int t = 0; t < kq; t += s->G)
+        quant_key_block(s, k + (size_t)t * ld, ld);
+    for (int t = kq; t < T; t++)
+        memcpy(s->kr + (size_t)(s->nkr++) * D, k + (size_t)t * ld, (size_t)D * sizeof(kvb_half));
+    const int vq = T <= s->R ? 0 : T - s->R;
+    for (int t = 0; t < vq; t++)
+        quant_value(s, v + (size_t)t * ld);
+    for (int t = vq; t < T; t++)
+        memcpy(s->vr + (size_t)(s->nvr++) * D, v + (size_t)t * ld, (size_t)D * sizeof(kvb_half));
+}
+
+int kvb_qseq_append(kvb_qseq *s, const float *k, const float *v)
+{
+    const int D = s->D;
+    if (s->nkq + s->nkr >= s->cap)
+        return -1;
+    /* Flushes of the previous step happen now: the reference quantizes after that step's
+     * attention, which therefore still saw the fp16 copies. */
+    if (s->nkr == s->R) {
+        for (int t = 0; t < s->R; t += s->G)
+            quant_key_block(s, s->kr + (size_t)t * D, D);
+        s->nkr = 0;
+    }
+    if (s->nvr > s->R) {
+        quant_value(s, s->vr);
+        memmove(s->vr, s->vr + D, (size_t)(s->nvr - 1) * D * sizeof(kvb_half));
+        s->nvr--;
+    }
+    kvb_f2h_row(s->kr + (size_t)(s->nkr++) * D, k, D);
+    kvb_f2h_row(s->vr + (size_t)(s->nvr++) * D, v, D);
+    return 0;
+}
+
+int kvb_qseq_tokens(const kvb_qseq *s)
+{
+    return s->nkq + s->nkr;
+}
+
+void kvb_qseq_bytes(const kvb_qseq *s, size_t *k, size_t *v, size_t *meta, size_t *residual)
+{
+    const size_t D = (size_t)s->D;
+    *k = (size_t)s->nkq * D * s->bits / 8;
+    *v = (size_t)s->nvq * D * s->bits / 8;
+    /* fp16 scale + fp16 zero point: per (channel, key group) and per (token, value group) */
+    *meta = ((size_t)(s->nkq / s->G) * D + (size_t)s->nvq * (D / s->G)) * 2 * sizeof(kvb_half);
+    *residual = ((size_t)s->nkr + s->nvr) * D * sizeof(kvb_half);
+}
+
+void kvb_qseq_attend_multi(const kvb_qseq *s, const float *q, int nq, float *out, float *scores,
+                           size_t s_stride)
+{
+    const int D = s->D, T = s->nkq + s->nkr;
+    const float scale = 1.0f / sqrtf((float)D);
+    const size_t wpb = (size_t)D * s->G * s->bits / 32;
+    for (int b = 0; b < s->nkq / s->G; b++)
+        kvb_kivi_key_scores_multi(q, nq, D, s->kw + b * wpb, s->ks + (size_t)b * D,
+                                  s->km + (size_t)b * D, s->G, D, s->bits,
+                                  scores + (size_t)b * s->G, s_stride);
+    for (int i = 0; i < nq; i++) {
+        float *sc = scores + i * s_stride;
+        for (int t = 0; t < s->nkq; t++)
+            sc[t] *= scale;
+        for (int t = 0; t < s->nkr; t++)
+            sc[s->nkq + t] = dot_h(q + (size_t)i * D, s->kr + (size_t)t * D, D) * scale;
+        memset(out + (size_t)i * D, 0, (size_t)D * sizeof(float));
+        if (T > 0)
+            softmax(sc, T);
+    }
+    if (T == 0)
+        return;
+    const int ng = D / s->G;
+    for (int t = 0; t < s->nvq; t++)
+        kvb_kivi_value_axpy_multi(scores + t, s_stride, nq, s->vw + (size_t)t * D * s->bits / 32,
+                                  s->vs + (size_t)t * ng, s->vm + (size_t)t * ng, D, s->G, s->bits,
+                                  out, D);
+    for (int i = 0; i < nq; i++)
+        for (int t = 0; t < s->nvr; t++)
+            axpy_h(out + (size_t)i * D, scores[i * s_stride + s->nvq + t], s->vr + (size_t)t * D, D);
+}
+
+void kvb_qseq_attend(const kvb_qseq *s, const float *q, float *out, float *scores)
+{
+    kvb_qseq_attend_multi(s, q, 1, out, scores, (size_t)(s->nkq + s->nkr + 1));
+}

@@ -1,0 +1,313 @@
+/* LongBench prompt templates: loading and str.format-style substitution. */
+#include "longbench/prompt.h"
+
+#include <cjson/cJSON.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "longbench/data.h"
+
+/* ---- config directory -------------------------------------------------------------------- */
+
+const char *kvb_lb_config_dir(void)
+{
+    static char found[PATH_MAX];
+    char buf[PATH_MAX];
+    const char *env = getenv("KVBENCH_CONFIGS");
+    if (env && *env) {
+        int k = snprintf(buf, sizeof(buf), "%s/longbench", env);
+        if (k > 0 && (size_t)k < sizeof(buf) && kvb_is_dir(buf))
+            goto ok;
+    }
+    if (kvb_is_dir("configs/longbench")) {
+        snprintf(buf, sizeof(buf), "configs/longbench");
+        goto ok;
+    }
+    /* an installed or out-of-tree binary: <root>/bin/kvbench or <root>/build/kvbench */
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 32);
+    if (n > 0) {
+        buf[n] = 0;
+        for (int up = 0; up < 2; up++) {
+            char *slash = strrchr(buf, '/');
+            if (!slash)
+                break;
+            *slash = 0;
+        }
+        size_t l = strlen(buf);
+        memcpy(buf + l, "/configs/longbench", 19);
+        if (kvb_is_dir(buf))
+            goto ok;
+    }
+    return NULL;
+ok:
+    memcpy(found, buf, sizeof(found));
+    return found;
+}
+
+int kvb_lb_template_load(const char *dir, const char *task, char **tmpl, kvb_error *e)
+{
+    *tmpl = NULL;
+    if (!dir)
+        dir = kvb_lb_config_dir();
+    if (!dir)
+        return kvb_errorf(e, KVB_EIO, "configs/longbench not found (set KVBENCH_CONFIGS to the "
+                                      "configs directory)");
+    char *path = kvb_path_join(dir, "dataset2prompt.json");
+    cJSON *j;
+    int rc = kvb_json_load(path, 1 << 20, &j, e);
+    if (rc) {
+        free(path);
+        return rc;
+    }
+    char key[128];
+    size_t tl = strlen(task);
+    if (tl > 2 && !strcmp(task + tl - 2, "_e"))
+        tl -= 2;
+    if (tl >= sizeof(key))
+        tl = sizeof(key) - 1;
+    memcpy(key, task, tl);
+    key[tl] = 0;
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, key);
+    if (!t || !cJSON_IsString(t))
+        rc = kvb_errorf(e, KVB_EINVAL, "%s: no prompt template for task '%s'", path, key);
+    else
+        *tmpl = kvb_strdup(t->valuestring);
+    cJSON_Delete(j);
+    free(path);
+    return rc;
+}
+
+/* ---- str.format -------------------------------------------------------------------------- */
+
+int kvb_lb_format(const char *tmpl, const kvb_lb_record *r, kvb_strbuf *out, kvb_error *e)
+{
+    for (const char *p = tmpl; *p;) {
+        if (*p == '{' && p[1] == '{') {
+            kvb_strbuf_add(out, "{", 1);
+            p += 2;
+        } else if (*p == '}' && p[1] == '}') {
+            kvb_strbuf_add(out, "}", 1);
+            p += 2;
+        } else if (*p == '}') {
+            return kvb_errorf(e, KVB_EINVAL, "prompt template: single '}' encountered");
+        } else if (*p == '{') {
+            const char *end = strchr(p + 1, '}');
+            if (!end)
+                return kvb_errorf(e, KVB_EINVAL, "prompt template: single '{' encountered");
+            size_t n = (size_t)(end - p - 1);
+            char num[32];
+            const char *val = NULL;
+            size_t vlen = (size_t)-1;
+#define FIELD(name) (n == strlen(name) && !strncmp(p + 1, name, n))
+            if (FIELD("context"))
+                val = r->context, vlen = r->context_len;
+            else if (FIELD("input"))
+                val = r->input, vlen = r->input_len;
+            else if (FIELD("_id"))
+                val = r->id;
+            else if (FIELD("dataset"))
+                val = r->dataset;
+            else if (FIELD("language"))
+                val = r->language;
+            else if (FIELD("length")) {
+                snprintf(num, sizeof(num), "%lld", r->length);
+                val = num;
+            }
+#undef FIELD
+            if (!val)
+                return kvb_errorf(e, KVB_EINVAL, "prompt template: unknown field {%.*s}",
+                                  (int)KVB_MIN(n, 64), p + 1);
+            kvb_strbuf_add(out, val, vlen == (size_t)-1 ? strlen(val) : vlen);
+            p = end + 1;
+        } else {
+            const char *q = p;
+            while (*q && *q != '{' && *q != '}')
+                q++;
+            kvb_strbuf_add(out, p, (size_t)(q - p));
+            p = q;
+        }
+    }
+    return 0;
+}
+
+/* ---- prompt ids ---------------------------------------------------------------------------- */
+
+int kvb_lb_default_add_bos(const kvb_model_config *cfg)
+{
+    const char *f = cfg->chat_template, *n = cfg->name;
+    if (!strcmp(f, "llama2") || !strcmp(f, "llama3") || !strcmp(f, "mistral"))
+        return 1;
+    if (strstr(n, "llama") || strstr(n, "mistral") || strstr(n, "Llama") || strstr(n, "Mistral"))
+        return strstr(n, "smol") == NULL && strstr(n, "Smol") == NULL;
+    return 0;
+}
+
+/* The chat template around `body` (which may hold NUL bytes): the template is applied to a marker
+ * and the body spliced in at the marker, so the family's wrapping applies verbatim. */
+#define CHAT_MARK "\x01kvbench-prompt\x01"
+static int chat_wrap(const char *family, const char *body, size_t n, kvb_strbuf *out, kvb_error *e)
+{
+    kvb_strbuf t;
+    kvb_strbuf_init(&t);
+    int rc = kvb_chat_template_apply(family, CHAT_MARK, &t, e);
+    const char *m = rc ? NULL : strstr(t.buf ? t.buf : "", CHAT_MARK);
+    if (!rc && !m)
+        rc = kvb_errorf(e, KVB_EINVAL, "chat template %s dropped the prompt", family);
+    if (!rc) {
+        kvb_strbuf_add(out, t.buf, (size_t)(m - t.buf));
+        kvb_strbuf_add(out, body, n);
+        kvb_strbuf_adds(out, m + strlen(CHAT_MARK));
+    }
+    kvb_strbuf_release(&t);
+    return rc;
+}
+
+int kvb_lb_prompt_ids(const kvb_tokenizer *t, const char *prompt, size_t len,
+                      const kvb_lb_prompt_opts *o, kvb_ids *out, int *truncated, kvb_error *e)
+{
+    kvb_ids ids;
+    kvb_strbuf text, chat;
+    kvb_ids_init(&ids);
+    kvb_strbuf_init(&text);
+    kvb_strbuf_init(&chat);
+    *truncated = 0;
+    /* 1. tokenizer(prompt, truncation=False) with its default special tokens */
+    int rc = kvb_tokenizer_encode(t, prompt, len, o->add_bos, &ids, e);
+    if (rc)
+        goto out;
+    const char *body = prompt;
+    size_t blen = len;
+    /* 2. middle truncation: half = int(max_length/2); both halves decoded without special
+     *    tokens (the BOS inside the first half disappears) and concatenated as text */
+    if (o->max_length > 0 && ids.n > (size_t)o->max_length) {
+        size_t half = (size_t)(o->max_length / 2);
+        if ((rc = kvb_lb_decode(t, ids.ids, half, o->cleanup_spaces, &text, e)))
+            goto out;
+        kvb_strbuf second;
+        kvb_strbuf_init(&second);
+        rc = kvb_lb_decode(t, ids.ids + ids.n - half, half, o->cleanup_spaces, &second, e);
+        if (!rc)
+            kvb_strbuf_add(&text, second.buf ? second.buf : "", second.len);
+        kvb_strbuf_release(&second);
+        if (rc)
+            goto out;
+        body = text.buf ? text.buf : "";
+        blen = text.len;
+        *truncated = 1;
+    }
+    /* 3. chat template on the (possibly truncated) text, then re-tokenize */
+    if (o->chat_family && strcmp(o->chat_family, "none") != 0) {
+        if ((rc = chat_wrap(o->chat_family, body, blen, &chat, e)))
+            goto out;
+        body = chat.buf ? chat.buf : "";
+        blen = chat.len;
+    }
+    rc = kvb_tokenizer_encode(t, body, blen, o->add_bos, out, e);
+out:
+    kvb_ids_release(&ids);
+    kvb_strbuf_release(&text);
+    kvb_strbuf_release(&chat);
+    return rc;
+}
+
+int kvb_lb_newline_id(const kvb_tokenizer *t, int32_t *id, kvb_error *e)
+{
+    kvb_ids v;
+    kvb_ids_init(&v);
+    int rc = kvb_tokenizer_encode(t, "\n", 1, 0, &v, e);
+    if (rc == 0 && v.n == 0)
+        rc = kvb_errorf(e, KVB_EINVAL, "tokenizer encodes \"\\n\" to no token");
+    if (rc == 0)
+        *id = v.ids[v.n - 1];
+    kvb_ids_release(&v);
+    return rc;
+}
+
+/* ---- Hugging Face decode defaults ---------------------------------------------------------- */
+
+/* One str.replace(a, b) pass over s (non-overlapping, left to right). */
+static void replace_all(kvb_strbuf *s, const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (!s->buf || s->len < la)
+        return;
+    kvb_strbuf o;
+    kvb_strbuf_init(&o);
+    size_t i = 0;
+    while (i < s->len) {
+        if (i + la <= s->len && !memcmp(s->buf + i, a, la)) {
+            kvb_strbuf_add(&o, b, lb);
+            i += la;
+        } else {
+            kvb_strbuf_add(&o, s->buf + i, 1);
+            i++;
+        }
+    }
+    kvb_strbuf_release(s);
+    *s = o;
+    if (!s->buf)
+        kvb_strbuf_add(s, "", 0);
+}
+
+void kvb_lb_cleanup_spaces(kvb_strbuf *s)
+{
+    static const char *const pairs[][2] = { { " .", "." },     { " ?", "?" },     { " !", "!" },
+                                            { " ,", "," },     { " ' ", "'" },    { " n't", "n't" },
+                                            { " 'm", "'m" },   { " 's", "'s" },   { " 've", "'ve" },
+                                            { " 're", "'re" } };
+    for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++)
+        replace_all(s, pairs[i][0], pairs[i][1]);
+}
+
+int kvb_lb_decode(const kvb_tokenizer *t, const int32_t *ids, size_t n, int cleanup,
+                  kvb_strbuf *out, kvb_error *e)
+{
+    if (!cleanup)
+        return kvb_tokenizer_decode(t, ids, n, 1, out, e);
+    kvb_strbuf tmp;
+    kvb_strbuf_init(&tmp);
+    int rc = kvb_tokenizer_decode(t, ids, n, 1, &tmp, e);
+    if (!rc) {
+        kvb_lb_cleanup_spaces(&tmp);
+        kvb_strbuf_add(out, tmp.buf ? tmp.buf : "", tmp.len);
+    }
+    kvb_strbuf_release(&tmp);
+    return rc;
+}
+
+int kvb_lb_tokenizer_hf_defaults(const kvb_tokenizer *t, int *add_bos, int *cleanup)
+{
+    const char *src = kvb_tokenizer_source(t);
+    size_t l = src ? strlen(src) : 0;
+    if (l < 14 || strcmp(src + l - 14, "tokenizer.json"))
+        return 0; /* a GGUF vocabulary: no HF files to ask */
+    char *dir = kvb_strdup(src);
+    if (!dir)
+        return 0;
+    dir[l - 14] = 0;
+    char *cfg_path = kvb_path_join(*dir ? dir : ".", "tokenizer_config.json");
+    cJSON *j = NULL;
+    int told = 0;
+    if (kvb_json_load(src, (size_t)64 << 20, &j, NULL) == 0) {
+        const cJSON *pp = cJSON_GetObjectItemCaseSensitive(j, "post_processor");
+        const cJSON *type = pp ? cJSON_GetObjectItemCaseSensitive(pp, "type") : NULL;
+        const cJSON *single = pp ? cJSON_GetObjectItemCaseSensitive(pp, "single") : NULL;
+        /* TemplateProcessing whose single-sequence template starts with a special token */
+        *add_bos = cJSON_IsString(type) && !strcmp(type->valuestring, "TemplateProcessing") &&
+                   cJSON_IsArray(single) && cJSON_GetArraySize(single) > 0 &&
+                   cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(single, 0), "SpecialToken");
+        told = 1;
+        cJSON_Delete(j);
+    }
+    if (kvb_json_load(cfg_path, (size_t)16 << 20, &j, NULL) == 0) {
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "clean_up_tokenization_spaces");
+        /* transformers' default when the key is absent is False since 4.45 */
+        *cleanup = cJSON_IsTrue(c);
+        cJSON_Delete(j);
+    }
+    free(cfg_path);
+    free(dir);
+    return told;
+}

@@ -1,0 +1,60 @@
+/* lib/longbench/prompt: LongBench prompt templates (configs/longbench/dataset2prompt.json) and
+ * their substitution with Python str.format semantics, as pred.py does `prompt_format.format(**json_obj)`. */
+#ifndef KVB_LONGBENCH_PROMPT_H
+#define KVB_LONGBENCH_PROMPT_H
+
+#include "core/core.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+
+struct kvb_lb_record;
+
+/* Directory holding the LongBench configs: $KVBENCH_CONFIGS/longbench, ./configs/longbench, or
+ * configs/longbench next to the executable's parent directory (bin/../configs). NULL if none. */
+const char *kvb_lb_config_dir(void);
+
+/* The template of `task` (a LongBench key; "_e" suffix ignored) from <dir>/dataset2prompt.json,
+ * dir NULL = kvb_lb_config_dir(). *tmpl is newly allocated. */
+int kvb_lb_template_load(const char *dir, const char *task, char **tmpl, kvb_error *e);
+
+/* Python str.format over the record: `{context}`, `{input}`, `{_id}`, `{dataset}`, `{language}`,
+ * `{length}` are replaced by the field (inserted text is never re-scanned), `{{` and `}}` are
+ * literal braces; any other field, a format spec or a lone brace is an error, as in Python
+ * (KeyError / ValueError). The result is appended to out. */
+int kvb_lb_format(const char *tmpl, const struct kvb_lb_record *r, kvb_strbuf *out, kvb_error *e);
+
+/* ---- prompt ids ---------------------------------------------------------------------------- */
+typedef struct kvb_lb_prompt_opts {
+    int max_length;          /* token budget (model2maxlen); <= 0: no truncation */
+    const char *chat_family; /* kvb_chat_template_apply family, NULL or "none": raw text */
+    int add_bos;             /* what tokenizer(prompt) adds by default (HF add_special_tokens) */
+    int cleanup_spaces;      /* HF decode's clean_up_tokenization_spaces (tokenizer_config.json) */
+} kvb_lb_prompt_opts;
+
+/* What Hugging Face does by default with the tokenizer files `t` was loaded from, read from the
+ * files next to kvb_tokenizer_source(t): *add_bos = tokenizer.json's post-processor prepends a
+ * special token (TemplateProcessing) to a single sequence; *cleanup = tokenizer_config.json's
+ * clean_up_tokenization_spaces. Returns 1 when the files told, 0 when they are absent (GGUF):
+ * the outputs are then left unchanged for the caller's default. */
+int kvb_lb_tokenizer_hf_defaults(const kvb_tokenizer *t, int *add_bos, int *cleanup);
+
+/* tokenizer.decode(ids, skip_special_tokens=True), including HF's clean_up_tokenization when
+ * `cleanup` (" ." -> ".", " ?" -> "?", " !" -> "!", " ," -> ",", " ' " -> "'", " n't" -> "n't",
+ * " 'm", " 's", " 've", " 're" likewise, applied in that order as str.replace does). */
+int kvb_lb_decode(const kvb_tokenizer *t, const int32_t *ids, size_t n, int cleanup,
+                  kvb_strbuf *out, kvb_error *e);
+void kvb_lb_cleanup_spaces(kvb_strbuf *s);
+
+/* Final input ids of a formatted prompt. *truncated is set to 1 when the middle was cut. */
+int kvb_lb_prompt_ids(const kvb_tokenizer *t, const char *prompt, size_t len,
+                      const kvb_lb_prompt_opts *o, kvb_ids *out, int *truncated, kvb_error *e);
+
+/* Whether HF's tokenizer(prompt) prepends BOS for a model of this chat family / name: the
+ * Llama-2, Llama-3 and Mistral tokenizers do (their post-processor adds it); byte-level BPE
+ * tokenizers of the chatml family (SmolLM2, Qwen) do not. */
+int kvb_lb_default_add_bos(const kvb_model_config *cfg);
+
+/* The id pred.py adds for samsum: tokenizer.encode("\n", add_special_tokens=False)[-1]. */
+int kvb_lb_newline_id(const kvb_tokenizer *t, int32_t *id, kvb_error *e);
+
+#endif

@@ -1,0 +1,523 @@
+/* The Llama-family forward pass on the CPU, f32 compute.
+ *
+ * Prefill runs layer by layer over the whole prompt: projections in row blocks of KVB_PB rows
+ * through a real GEMM (kernels.c), attention block-wise (KVB_QB queries x the keys they see, never
+ * an n x n matrix), then the whole layer's Q/K/V after RoPE go to the cache. Decode is one token:
+ * one kvb_pool_run per step, phases separated by a spin barrier (a pool run per matmul would cost
+ * more than the matmuls on a small model), attention by the cache over head ranges.
+ * All buffers come from the model's arena, sized when a prefill starts: nothing is allocated in
+ * the layer or decode loops. */
+#include "model_impl.h"
+
+#include "core/simd.h"
+
+#include <cblas.h>
+#include <immintrin.h>
+#include <math.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KVB_PB 256 /* prefill rows per GEMM block */
+#define KVB_QB 64  /* prefill queries per attention block */
+
+struct kvb_fwd_bufs {
+    int cap;                 /* prompt tokens these buffers were carved for */
+    int nth;
+    /* prefill */
+    float *x;                /* (n, hidden) residual stream */
+    float *q, *k, *v;        /* (n, nh*hd), (n, nkv*hd), (n, nkv*hd) after RoPE */
+    float *att;              /* (n, nh*hd) attention output */
+    float *xn;               /* (PB, hidden) */
+    float *gate, *up;        /* (PB, inter) */
+    float *wbuf;             /* (nth, NC * max_k) widened weights */
+    float *scores;           /* (nth, QB * n) */
+    float *colsum_t;         /* (nth, nh * n) when the cache needs column sums */
+    float *colsum;           /* (nh, n) */
+    float *cosv, *sinv;      /* (n, hd/2) RoPE tables */
+    /* decode */
+    float *dx, *dq, *dk, *dv, *datt, *dtmp, *dgate, *dup; /* one token */
+    float *dxn;              /* (nth, hidden) private normed copies */
+    float *dcos, *dsin;      /* (hd/2) */
+    float *cscratch;         /* (nth, cache scratch) */
+    size_t cscratch_n;
+};
+
+/* ---- arena layout --------------------------------------------------------------------------------- */
+typedef struct carve {
+    kvb_arena *a;
+    size_t need; /* dry run: bytes needed */
+    int fail;
+} carve;
+
+static float *take(carve *cv, size_t floats)
+{
+    size_t bytes = floats * sizeof(float);
+    if (!cv->a) {
+        cv->need += (bytes + 63) & ~(size_t)63;
+        return NULL;
+    }
+    float *p = kvb_arena_alloc(cv->a, bytes ? bytes : 4);
+    if (!p)
+        cv->fail = 1;
+    return p;
+}
+
+static void layout(const kvb_model *m, struct kvb_fwd_bufs *b, carve *cv, int n, int colsum,
+                   size_t cscratch)
+{
+    const kvb_model_config *c = &m->cfg;
+    size_t qd = (size_t)c->n_heads * c->head_dim, kd = (size_t)c->n_kv_heads * c->head_dim;
+    size_t N = (size_t)n, nth = (size_t)m->nth, pb = (size_t)KVB_MIN(n, KVB_PB);
+    size_t maxk = (size_t)KVB_MAX(KVB_MAX(c->hidden, c->intermediate), (int)qd);
+    b->x = take(cv, N * c->hidden);
+    b->q = take(cv, N * qd);
+    b->k = take(cv, N * kd);
+    b->v = take(cv, N * kd);
+    b->att = take(cv, N * qd);
+    b->xn = take(cv, pb * KVB_MAX((size_t)c->hidden, qd));
+    b->gate = take(cv, pb * c->intermediate);
+    b->up = take(cv, pb * c->intermediate);
+    b->wbuf = take(cv, nth * KVB_GEMM_NC * maxk);
+    b->scores = take(cv, nth * KVB_QB * N);
+    b->colsum_t = colsum ? take(cv, nth * c->n_heads * N) : NULL;
+    b->colsum = colsum ? take(cv, (size_t)c->n_heads * N) : NULL;
+    b->cosv = take(cv, N * c->head_dim / 2);
+    b->sinv = take(cv, N * c->head_dim / 2);
+    b->dx = take(cv, c->hidden);
+    b->dq = take(cv, qd);
+    b->dk = take(cv, kd);
+    b->dv = take(cv, kd);
+    b->datt = take(cv, qd);
+    b->dtmp = take(cv, c->hidden);
+    b->dgate = take(cv, c->intermediate);
+    b->dup = take(cv, c->intermediate);
+    b->dxn = take(cv, nth * c->hidden);
+    b->dcos = take(cv, c->head_dim / 2);
+    b->dsin = take(cv, c->head_dim / 2);
+    b->cscratch = take(cv, nth * cscratch);
+    b->cscratch_n = cscratch;
+    b->cap = n;
+    b->nth = m->nth;
+}
+
+/* Size the arena for a prompt of n tokens (grow only) and carve the buffers. */
+static int prepare(kvb_model *m, const kvb_cache *c, int n, kvb_error *e)
+{
+    struct kvb_fwd_bufs dry;
+    int colsum = (kvb_cache_needs(c) & KVB_NEED_COLSUM) != 0;
+    size_t cs = kvb_cache_scratch_floats(c);
+    carve cv = { NULL, 0, 0 };
+    layout(m, &dry, &cv, n, colsum, cs);
+    size_t need = cv.need + sizeof(struct kvb_fwd_bufs) + 128;
+    if (m->arena.size < need) {
+        kvb_arena_release(&m->arena);
+        int rc = kvb_arena_init(&m->arena, need, e);
+        if (rc)
+            return kvb_error_prefix(e, "prefill of %d tokens", n);
+    }
+    kvb_arena_reset(&m->arena);
+    struct kvb_fwd_bufs *b = kvb_arena_alloc(&m->arena, sizeof(*b));
+    carve real = { &m->arena, 0, 0 };
+    layout(m, b, &real, n, colsum, cs);
+    if (real.fail)
+        return kvb_errorf(e, KVB_ENOMEM, "prefill of %d tokens: arena too small", n);
+    m->bufs = b;
+    m->bufs_cache = c;
+    return 0;
+}
+
+/* ---- helpers ---------------------------------------------------------------------------------------- */
+static void split(int n, int ith, int nth, int align, int *r0, int *r1)
+{
+    int chunks = (n + align - 1) / align;
+    int per = chunks / nth, extra = chunks % nth;
+    int c0 = ith * per + KVB_MIN(ith, extra), c1 = c0 + per + (ith < extra);
+    *r0 = KVB_MIN(n, c0 * align);
+    *r1 = KVB_MIN(n, c1 * align);
+}
+
+/* HF rotate_half: pairs (i, i + hd/2) rotated by pos * inv_freq[i]. */
+static void rope(float *x, int n_heads, int hd, const float *cosv, const float *sinv)
+{
+    int half = hd / 2;
+    for (int h = 0; h < n_heads; h++) {
+        float *v = x + (size_t)h * hd;
+        for (int i = 0; i < half; i++) {
+            float a = v[i], b = v[i + half];
+            v[i] = a * cosv[i] - b * sinv[i];
+            v[i + half] = b * cosv[i] + a * sinv[i];
+        }
+    }
+}
+
+static void rope_table(const kvb_model *m, int pos, float *cosv, float *sinv)
+{
+    int half = m->cfg.head_dim / 2;
+    for (int i = 0; i < half; i++) {
+        /* as transformers: the angle is an f32 product, cos/sin of it in f32 */
+        float ang = (float)pos * m->inv_freq[i];
+        cosv[i] = cosf(ang);
+        sinv[i] = sinf(ang);
+    }
+}
+
+static inline float silu(float x) { return x / (1.0f + expf(-x)); }
+
+/* ---- prefill tasks ------------------------------------------------------------------------------------ */
+typedef struct gemm_task {
+    int nmat;
+    const kvb_wt *w[3];
+    const float *a[3];
+    float *c[3];
+    int n;                 /* rows of A */
+    float *wbuf;
+    size_t wbuf_stride;
+} gemm_task;
+
+static void gemm_worker(void *arg, int ith, int nth)
+{
+    gemm_task *t = arg;
+    for (int i = 0; i < t->nmat; i++) {
+        int c0, c1;
+        split(t->w[i]->rows, ith, nth, 16, &c0, &c1);
+        if (c0 < c1)
+            kvb_gemm_rows(t->w[i], t->a[i], t->n, t->c[i], t->w[i]->rows, c0, c1,
+                          t->wbuf + (size_t)ith * t->wbuf_stride);
+    }
+}
+
+static void gemm(kvb_model *m, int nmat, const kvb_wt **w, const float **a, float **c, int n)
+{
+    const kvb_model_config *cf = &m->cfg;
+    int maxk = KVB_MAX(KVB_MAX(cf->hidden, cf->intermediate), cf->n_heads * cf->head_dim);
+    gemm_task t = { .nmat = nmat, .n = n, .wbuf = m->bufs->wbuf,
+                    .wbuf_stride = (size_t)KVB_GEMM_NC * maxk };
+    for (int i = 0; i < nmat; i++)
+        t.w[i] = w[i], t.a[i] = a[i], t.c[i] = c[i];
+    kvb_pool_run(m->pool, gemm_worker, &t);
+}
+
+typedef struct rope_task {
+    kvb_model *m;
+    int n;
+} rope_task;
+
+static void rope_worker(void *arg, int ith, int nth)
+{
+    rope_task *t = arg;
+    const kvb_model_config *c = &t->m->cfg;
+    struct kvb_fwd_bufs *b = t->m->bufs;
+    int r0, r1, half = c->head_dim / 2;
+    split(t->n, ith, nth, 1, &r0, &r1);
+    for (int r = r0; r < r1; r++) {
+        const float *cs = b->cosv + (size_t)r * half, *sn = b->sinv + (size_t)r * half;
+        rope(b->q + (size_t)r * c->n_heads * c->head_dim, c->n_heads, c->head_dim, cs, sn);
+        rope(b->k + (size_t)r * c->n_kv_heads * c->head_dim, c->n_kv_heads, c->head_dim, cs, sn);
+    }
+}
+
+static void rope_table_worker(void *arg, int ith, int nth)
+{
+    rope_task *t = arg;
+    int r0, r1, half = t->m->cfg.head_dim / 2;
+    split(t->n, ith, nth, 1, &r0, &r1);
+    for (int r = r0; r < r1; r++)
+        rope_table(t->m, r, t->m->bufs->cosv + (size_t)r * half, t->m->bufs->sinv + (size_t)r * half);
+}
+
+typedef struct attn_task {
+    kvb_model *m;
+    int n;
+    atomic_int next;
+    int colsum;
+} attn_task;
+
+/* Causal attention of queries [r0, r1) of head h over keys [0, r1): S = QK^T (one block of
+ * scores), masked softmax, O = PV. */
+static void attn_block(attn_task *t, int h, int r0, int r1, float *S, float *colsum)
+{
+    const kvb_model_config *c = &t->m->cfg;
+    struct kvb_fwd_bufs *b = t->m->bufs;
+    int hd = c->head_dim, kvh = h / (c->n_heads / c->n_kv_heads), rows = r1 - r0, cols = r1;
+    int qs = c->n_heads * hd, ks = c->n_kv_heads * hd;
+    float scale = 1.0f / sqrtf((float)hd);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, cols, hd, scale,
+                b->q + (size_t)r0 * qs + (size_t)h * hd, qs, b->k + (size_t)kvh * hd, ks, 0.0f, S,
+                cols);
+    for (int i = 0; i < rows; i++) {
+        float *s = S + (size_t)i * cols;
+        int valid = r0 + i + 1;
+        float mx = kvb_max_f32(s, valid);
+        float inv = 1.0f / kvb_exp_sub_sum(s, valid, mx);
+        cblas_sscal(valid, inv, s, 1);
+        for (int j = valid; j < cols; j++)
+            s[j] = 0;
+        if (colsum)
+            cblas_saxpy(valid, 1.0f, s, 1, colsum, 1);
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, cols, 1.0f, S, cols,
+                b->v + (size_t)kvh * hd, ks, 0.0f, b->att + (size_t)r0 * qs + (size_t)h * hd, qs);
+}
+
+static void attn_worker(void *arg, int ith, int nth)
+{
+    (void)nth;
+    attn_task *t = arg;
+    const kvb_model_config *c = &t->m->cfg;
+    struct kvb_fwd_bufs *b = t->m->bufs;
+    int nqb = (t->n + KVB_QB - 1) / KVB_QB, items = nqb * c->n_heads;
+    float *S = b->scores + (size_t)ith * KVB_QB * t->n;
+    float *cs = t->colsum ? b->colsum_t + (size_t)ith * c->n_heads * t->n : NULL;
+    if (cs)
+        memset(cs, 0, sizeof(float) * (size_t)c->n_heads * t->n);
+    for (;;) {
+        /* the longest blocks (last queries) first, so the tail of the schedule is short */
+        int it = atomic_fetch_add(&t->next, 1);
+        if (it >= items)
+            break;
+        int qb = nqb - 1 - it / c->n_heads, h = it % c->n_heads;
+        int r0 = qb * KVB_QB, r1 = KVB_MIN(t->n, r0 + KVB_QB);
+        attn_block(t, h, r0, r1, S, cs ? cs + (size_t)h * t->n : NULL);
+    }
+}
+
+static void colsum_reduce(kvb_model *m, int n)
+{
+    struct kvb_fwd_bufs *b = m->bufs;
+    size_t len = (size_t)m->cfg.n_heads * n;
+    memcpy(b->colsum, b->colsum_t, sizeof(float) * len);
+    for (int t = 1; t < m->nth; t++)
+        for (size_t i = 0; i < len; i++)
+            b->colsum[i] += b->colsum_t[(size_t)t * len + i];
+}
+
+/* ---- prefill ------------------------------------------------------------------------------------------ */
+static int prefill(kvb_model *m, kvb_cache *c, const int32_t *ids, int n, float *logits, int all,
+                   kvb_error *e)
+{
+    const kvb_model_config *cf = &m->cfg;
+    if (n < 1)
+        return kvb_errorf(e, KVB_EINVAL, "empty prompt");
+    if (!m->layers)
+        return kvb_errorf(e, KVB_EINVAL, "model %s was opened without weights", cf->name);
+    for (int i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= cf->vocab)
+            return kvb_errorf(e, KVB_EINVAL, "token id %d at position %d is outside the "
+                              "vocabulary of %d", ids[i], i, cf->vocab);
+    int rc = prepare(m, c, n, e);
+    if (rc)
+        return rc;
+    struct kvb_fwd_bufs *b = m->bufs;
+    int H = cf->hidden, qd = cf->n_heads * cf->head_dim, kd = cf->n_kv_heads * cf->head_dim;
+    float eps = (float)cf->rms_eps;
+    for (int i = 0; i < n; i++)
+        kvb_wt_row(&m->embed, ids[i], b->x + (size_t)i * H);
+    rope_task rt = { m, n };
+    kvb_pool_run(m->pool, rope_table_worker, &rt);
+    int colsum = b->colsum != NULL;
+
+    for (int l = 0; l < cf->n_layers; l++) {
+        const kvb_layer_w *L = &m->layers[l];
+        /* Q, K, V projections */
+        for (int b0 = 0; b0 < n; b0 += KVB_PB) {
+            int rows = KVB_MIN(KVB_PB, n - b0);
+            for (int r = 0; r < rows; r++)
+                kvb_rmsnorm(b->xn + (size_t)r * H, b->x + (size_t)(b0 + r) * H, L->attn_norm, H, eps);
+            const kvb_wt *w[3] = { &L->wq, &L->wk, &L->wv };
+            const float *a[3] = { b->xn, b->xn, b->xn };
+            float *o[3] = { b->q + (size_t)b0 * qd, b->k + (size_t)b0 * kd, b->v + (size_t)b0 * kd };
+            gemm(m, 3, w, a, o, rows);
+        }
+        kvb_pool_run(m->pool, rope_worker, &rt);
+        attn_task at = { .m = m, .n = n, .colsum = colsum };
+        atomic_init(&at.next, 0);
+        kvb_pool_run(m->pool, attn_worker, &at);
+        if (colsum)
+            colsum_reduce(m, n);
+        kvb_prefill_layer pl = { .layer = l, .n_tokens = n, .q = b->q, .k = b->k, .v = b->v,
+                                 .colsum = b->colsum };
+        if ((rc = kvb_cache_prefill_layer(c, &pl, e)))
+            return rc;
+        /* output projection, residual, MLP, residual */
+        for (int b0 = 0; b0 < n; b0 += KVB_PB) {
+            int rows = KVB_MIN(KVB_PB, n - b0);
+            float *xb = b->x + (size_t)b0 * H;
+            const kvb_wt *wo[1] = { &L->wo };
+            const float *ao[1] = { b->att + (size_t)b0 * qd };
+            float *oo[1] = { b->xn };
+            gemm(m, 1, wo, ao, oo, rows);
+            for (size_t i = 0; i < (size_t)rows * H; i++)
+                xb[i] += b->xn[i];
+            for (int r = 0; r < rows; r++)
+                kvb_rmsnorm(b->xn + (size_t)r * H, xb + (size_t)r * H, L->ffn_norm, H, eps);
+            const kvb_wt *wg[2] = { &L->w_gate, &L->w_up };
+            const float *ag[2] = { b->xn, b->xn };
+            float *og[2] = { b->gate, b->up };
+            gemm(m, 2, wg, ag, og, rows);
+            for (size_t i = 0; i < (size_t)rows * cf->intermediate; i++)
+                b->gate[i] = silu(b->gate[i]) * b->up[i];
+            const kvb_wt *wd[1] = { &L->w_down };
+            const float *ad[1] = { b->gate };
+            gemm(m, 1, wd, ad, oo, rows);
+            for (size_t i = 0; i < (size_t)rows * H; i++)
+                xb[i] += b->xn[i];
+        }
+    }
+    if ((rc = kvb_cache_prefill_end(c, e)))
+        return rc;
+    /* logits: the last position, or every position in row blocks */
+    int first = all ? 0 : n - 1;
+    for (int b0 = first; b0 < n; b0 += KVB_PB) {
+        int rows = KVB_MIN(KVB_PB, n - b0);
+        for (int r = 0; r < rows; r++)
+            kvb_rmsnorm(b->xn + (size_t)r * H, b->x + (size_t)(b0 + r) * H, m->final_norm, H, eps);
+        const kvb_wt *w[1] = { &m->lm_head };
+        const float *a[1] = { b->xn };
+        float *o[1] = { logits + (size_t)(b0 - first) * cf->vocab };
+        gemm(m, 1, w, a, o, rows);
+    }
+    /* the decode state starts from here */
+    return 0;
+}
+
+int kvb_model_prefill(kvb_model *m, kvb_cache *c, const int32_t *ids, int n, float *logits,
+                      kvb_error *e)
+{
+    return prefill(m, c, ids, n, logits, 0, e);
+}
+
+int kvb_model_prefill_all(kvb_model *m, kvb_cache *c, const int32_t *ids, int n, float *logits,
+                          kvb_error *e)
+{
+    return prefill(m, c, ids, n, logits, 1, e);
+}
+
+/* ---- decode --------------------------------------------------------------------------------------------- */
+typedef struct spin_barrier {
+    atomic_int count, gen;
+    int n;
+} spin_barrier;
+
+static void barrier_wait(spin_barrier *b)
+{
+    if (b->n == 1)
+        return;
+    int g = atomic_load_explicit(&b->gen, memory_order_acquire);
+    if (atomic_fetch_add_explicit(&b->count, 1, memory_order_acq_rel) == b->n - 1) {
+        atomic_store_explicit(&b->count, 0, memory_order_relaxed);
+        atomic_fetch_add_explicit(&b->gen, 1, memory_order_release);
+        return;
+    }
+    /* spin briefly (phases are microseconds apart), then yield: the machine may be shared */
+    for (long spins = 0; atomic_load_explicit(&b->gen, memory_order_acquire) == g; spins++) {
+        if (spins < 4000)
+            _mm_pause();
+        else
+            sched_yield();
+    }
+}
+
+typedef struct decode_task {
+    kvb_model *m;
+    kvb_cache *c;
+    int32_t id;
+    float *logits;
+    spin_barrier bar;
+    int rc;          /* written by thread 0 before a barrier, read by all after it */
+    kvb_error *e;
+} decode_task;
+
+static void gemv_split(const kvb_wt *w, const float *x, float *y, int ith, int nth)
+{
+    int r0, r1;
+    split(w->rows, ith, nth, 4, &r0, &r1);
+    if (r0 < r1)
+        kvb_gemv(w, x, y, r0, r1);
+}
+
+static void decode_worker(void *arg, int ith, int nth)
+{
+    decode_task *t = arg;
+    kvb_model *m = t->m;
+    const kvb_model_config *cf = &m->cfg;
+    struct kvb_fwd_bufs *b = m->bufs;
+    int H = cf->hidden, r0, r1;
+    float eps = (float)cf->rms_eps;
+    float *xn = b->dxn + (size_t)ith * H;
+    float *scratch = b->cscratch + (size_t)ith * b->cscratch_n;
+    for (int l = 0; l < cf->n_layers; l++) {
+        const kvb_layer_w *L = &m->layers[l];
+        kvb_rmsnorm(xn, b->dx, L->attn_norm, H, eps);
+        gemv_split(&L->wq, xn, b->dq, ith, nth);
+        gemv_split(&L->wk, xn, b->dk, ith, nth);
+        gemv_split(&L->wv, xn, b->dv, ith, nth);
+        barrier_wait(&t->bar);
+        if (ith == 0) {
+            rope(b->dq, cf->n_heads, cf->head_dim, b->dcos, b->dsin);
+            rope(b->dk, cf->n_kv_heads, cf->head_dim, b->dcos, b->dsin);
+            t->rc = kvb_cache_append(t->c, l, b->dk, b->dv, t->e);
+        }
+        barrier_wait(&t->bar);
+        if (t->rc)
+            return;
+        split(cf->n_heads, ith, nth, 1, &r0, &r1);
+        if (r0 < r1)
+            kvb_cache_attend(t->c, l, b->dq, b->datt, r0, r1, scratch);
+        barrier_wait(&t->bar);
+        split(H, ith, nth, 4, &r0, &r1);
+        if (r0 < r1) {
+            kvb_gemv(&L->wo, b->datt, b->dtmp, r0, r1);
+            for (int i = r0; i < r1; i++)
+                b->dx[i] += b->dtmp[i];
+        }
+        barrier_wait(&t->bar);
+        kvb_rmsnorm(xn, b->dx, L->ffn_norm, H, eps);
+        split(cf->intermediate, ith, nth, 4, &r0, &r1);
+        if (r0 < r1) {
+            kvb_gemv(&L->w_gate, xn, b->dgate, r0, r1);
+            kvb_gemv(&L->w_up, xn, b->dup, r0, r1);
+            for (int i = r0; i < r1; i++)
+                b->dgate[i] = silu(b->dgate[i]) * b->dup[i];
+        }
+        barrier_wait(&t->bar);
+        split(H, ith, nth, 4, &r0, &r1);
+        if (r0 < r1) {
+            kvb_gemv(&L->w_down, b->dgate, b->dtmp, r0, r1);
+            for (int i = r0; i < r1; i++)
+                b->dx[i] += b->dtmp[i];
+        }
+        barrier_wait(&t->bar);
+    }
+    kvb_rmsnorm(xn, b->dx, m->final_norm, H, eps);
+    gemv_split(&m->lm_head, xn, t->logits, ith, nth);
+}
+
+int kvb_model_decode(kvb_model *m, kvb_cache *c, int32_t id, int pos, float *logits, kvb_error *e)
+{
+    if (!m->layers || !m->bufs || m->bufs_cache != c)
+        return kvb_errorf(e, KVB_EINVAL, "decode needs a prefill with the same cache first");
+    if (id < 0 || id >= m->cfg.vocab || pos < 0)
+        return kvb_errorf(e, KVB_EINVAL, "decode: token %d at position %d is invalid", id, pos);
+    if (kvb_cache_scratch_floats(c) > m->bufs->cscratch_n)
+        return kvb_errorf(e, KVB_EINVAL, "decode: cache scratch grew since prefill");
+    struct kvb_fwd_bufs *b = m->bufs;
+    kvb_wt_row(&m->embed, id, b->dx);
+    rope_table(m, pos, b->dcos, b->dsin);
+    decode_task t = { .m = m, .c = c, .id = id, .logits = logits, .rc = 0, .e = e };
+    atomic_init(&t.bar.count, 0);
+    atomic_init(&t.bar.gen, 0);
+    t.bar.n = m->nth;
+    kvb_pool_run(m->pool, decode_worker, &t);
+    return t.rc;
+}
+
+int32_t kvb_argmax(const float *x, int n)
+{
+    int32_t best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best])
+            best = i;
+    return best;
+}

@@ -1,0 +1,270 @@
+/* Kernels of the forward pass: bf16 <-> f32, RMSNorm, GEMV (decode: bandwidth-bound, one
+ * implementation per ISA chosen at run time) and the blocked GEMM of prefill (OpenBLAS sgemm on
+ * f32; bf16 weights are widened KVB_GEMM_NC rows at a time into a per-thread buffer). */
+#include "model_impl.h"
+
+#include <cblas.h>
+#include <immintrin.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- conversions ---------------------------------------------------------------------------------- */
+float kvb_bf16_to_f32(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+uint16_t kvb_f32_to_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) /* NaN stays NaN */
+        return (uint16_t)((u >> 16) | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1);
+    return (uint16_t)(u >> 16);
+}
+
+void kvb_wt_row(const kvb_wt *w, int r, float *out)
+{
+    if (w->type == KVB_WT_F32) {
+        memcpy(out, (const float *)w->data + (size_t)r * w->cols, sizeof(float) * (size_t)w->cols);
+        return;
+    }
+    const uint16_t *s = (const uint16_t *)w->data + (size_t)r * w->cols;
+    int i = 0;
+    for (; i + 8 <= w->cols; i += 8) {
+        __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(const void *)(s + i)));
+        _mm256_storeu_ps(out + i, _mm256_castsi256_ps(_mm256_slli_epi32(v, 16)));
+    }
+    for (; i < w->cols; i++)
+        out[i] = kvb_bf16_to_f32(s[i]);
+}
+
+/* As transformers' LlamaRMSNorm: x * rsqrt(mean(x^2) + eps) * w, in f32. */
+void kvb_rmsnorm(float *o, const float *x, const float *w, int n, float eps)
+{
+    __m256 acc = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        acc = _mm256_fmadd_ps(v, v, acc);
+    }
+    float buf[8], ss = 0;
+    _mm256_storeu_ps(buf, acc);
+    for (int k = 0; k < 8; k++)
+        ss += buf[k];
+    for (; i < n; i++)
+        ss += x[i] * x[i];
+    float r = 1.0f / sqrtf(ss / (float)n + eps);
+    for (i = 0; i < n; i++)
+        o[i] = w[i] * (x[i] * r);
+}
+
+/* ---- GEMV ------------------------------------------------------------------------------------------ */
+/* Reference: plain loops, double accumulation is not used on purpose (same f32 sums as kernels
+ * up to order). */
+void kvb_gemv_ref(const kvb_wt *w, const float *x, float *y, int r0, int r1)
+{
+    for (int r = r0; r < r1; r++) {
+        float s = 0;
+        if (w->type == KVB_WT_F32) {
+            const float *row = (const float *)w->data + (size_t)r * w->cols;
+            for (int i = 0; i < w->cols; i++)
+                s += row[i] * x[i];
+        } else {
+            const uint16_t *row = (const uint16_t *)w->data + (size_t)r * w->cols;
+            for (int i = 0; i < w->cols; i++)
+                s += kvb_bf16_to_f32(row[i]) * x[i];
+        }
+        y[r] = s;
+    }
+}
+
+static inline float hsum256(__m256 v)
+{
+    __m128 a = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    a = _mm_add_ps(a, _mm_movehl_ps(a, a));
+    a = _mm_add_ss(a, _mm_shuffle_ps(a, a, 1));
+    return _mm_cvtss_f32(a);
+}
+
+static inline __m256 bf16x8(const uint16_t *p)
+{
+    __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(const void *)p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+}
+
+/* AVX2: 4 rows at a time share each x load; two accumulators per row hide FMA latency. */
+static void gemv_bf16_avx2(const kvb_wt *w, const float *x, float *y, int r0, int r1)
+{
+    const int n = w->cols, nv = n & ~15;
+    const uint16_t *base = w->data;
+    int r = r0;
+    for (; r + 4 <= r1; r += 4) {
+        const uint16_t *p0 = base + (size_t)r * n, *p1 = p0 + n, *p2 = p1 + n, *p3 = p2 + n;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        for (int i = 0; i < nv; i += 16) {
+            __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
+            a0 = _mm256_fmadd_ps(bf16x8(p0 + i), x0, a0);
+            b0 = _mm256_fmadd_ps(bf16x8(p0 + i + 8), x1, b0);
+            a1 = _mm256_fmadd_ps(bf16x8(p1 + i), x0, a1);
+            b1 = _mm256_fmadd_ps(bf16x8(p1 + i + 8), x1, b1);
+            a2 = _mm256_fmadd_ps(bf16x8(p2 + i), x0, a2);
+            b2 = _mm256_fmadd_ps(bf16x8(p2 + i + 8), x1, b2);
+            a3 = _mm256_fmadd_ps(bf16x8(p3 + i), x0, a3);
+            b3 = _mm256_fmadd_ps(bf16x8(p3 + i + 8), x1, b3);
+        }
+        float s0 = hsum256(_mm256_add_ps(a0, b0)), s1 = hsum256(_mm256_add_ps(a1, b1));
+        float s2 = hsum256(_mm256_add_ps(a2, b2)), s3 = hsum256(_mm256_add_ps(a3, b3));
+        for (int i = nv; i < n; i++) {
+            s0 += kvb_bf16_to_f32(p0[i]) * x[i];
+            s1 += kvb_bf16_to_f32(p1[i]) * x[i];
+            s2 += kvb_bf16_to_f32(p2[i]) * x[i];
+            s3 += kvb_bf16_to_f32(p3[i]) * x[i];
+        }
+        y[r] = s0, y[r + 1] = s1, y[r + 2] = s2, y[r + 3] = s3;
+    }
+    if (r < r1)
+        kvb_gemv_ref(w, x, y, r, r1);
+}
+
+static void gemv_f32_avx2(const kvb_wt *w, const float *x, float *y, int r0, int r1)
+{
+    const int n = w->cols, nv = n & ~15;
+    const float *base = w->data;
+    int r = r0;
+    for (; r + 4 <= r1; r += 4) {
+        const float *p0 = base + (size_t)r * n, *p1 = p0 + n, *p2 = p1 + n, *p3 = p2 + n;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        for (int i = 0; i < nv; i += 16) {
+            __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
+            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(p0 + i), x0, a0);
+            b0 = _mm256_fmadd_ps(_mm256_loadu_ps(p0 + i + 8), x1, b0);
+            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(p1 + i), x0, a1);
+            b1 = _mm256_fmadd_ps(_mm256_loadu_ps(p1 + i + 8), x1, b1);
+            a2 = _mm256_fmadd_ps(_mm256_loadu_ps(p2 + i), x0, a2);
+            b2 = _mm256_fmadd_ps(_mm256_loadu_ps(p2 + i + 8), x1, b2);
+            a3 = _mm256_fmadd_ps(_mm256_loadu_ps(p3 + i), x0, a3);
+            b3 = _mm256_fmadd_ps(_mm256_loadu_ps(p3 + i + 8), x1, b3);
+        }
+        float s0 = hsum256(_mm256_add_ps(a0, b0)), s1 = hsum256(_mm256_add_ps(a1, b1));
+        float s2 = hsum256(_mm256_add_ps(a2, b2)), s3 = hsum256(_mm256_add_ps(a3, b3));
+        for (int i = nv; i < n; i++) {
+            s0 += p0[i] * x[i];
+            s1 += p1[i] * x[i];
+            s2 += p2[i] * x[i];
+            s3 += p3[i] * x[i];
+        }
+        y[r] = s0, y[r + 1] = s1, y[r + 2] = s2, y[r + 3] = s3;
+    }
+    if (r < r1)
+        kvb_gemv_ref(w, x, y, r, r1);
+}
+
+/* AVX-512F: 16 bf16 widened per load; compiled for the target, used only when the CPU has it. */
+__attribute__((target("avx512f,avx512bw")))
+static void gemv_bf16_avx512(const kvb_wt *w, const float *x, float *y, int r0, int r1)
+{
+    const int n = w->cols, nv = n & ~31;
+    const uint16_t *base = w->data;
+    int r = r0;
+    for (; r + 4 <= r1; r += 4) {
+        const uint16_t *p[4] = { base + (size_t)r * n, base + (size_t)(r + 1) * n,
+                                 base + (size_t)(r + 2) * n, base + (size_t)(r + 3) * n };
+        __m512 a[4], b[4];
+        for (int k = 0; k < 4; k++)
+            a[k] = b[k] = _mm512_setzero_ps();
+        for (int i = 0; i < nv; i += 32) {
+            __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16);
+            for (int k = 0; k < 4; k++) {
+                __m512i w0 = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(p[k] + i)));
+                __m512i w1 = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(p[k] + i + 16)));
+                a[k] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(w0, 16)), x0, a[k]);
+                b[k] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(w1, 16)), x1, b[k]);
+            }
+        }
+        for (int k = 0; k < 4; k++) {
+            float s = _mm512_reduce_add_ps(_mm512_add_ps(a[k], b[k]));
+            for (int i = nv; i < n; i++)
+                s += kvb_bf16_to_f32(p[k][i]) * x[i];
+            y[r + k] = s;
+        }
+    }
+    if (r < r1)
+        kvb_gemv_ref(w, x, y, r, r1);
+}
+
+static int g_isa = -1; /* 0 scalar, 1 avx2, 2 avx512 */
+
+static void pick_isa(void)
+{
+    const char *env = getenv("KVBENCH_ISA");
+    __builtin_cpu_init();
+    int best = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") ? 2
+               : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")    ? 1
+                                                                                     : 0;
+    int want = best;
+    if (env && !strcmp(env, "scalar"))
+        want = 0;
+    else if (env && !strcmp(env, "avx2"))
+        want = 1;
+    g_isa = want < best ? want : best;
+}
+
+void kvb_gemv_set_isa(const char *isa)
+{
+    g_isa = -1;
+    if (isa)
+        setenv("KVBENCH_ISA", isa, 1);
+    else
+        unsetenv("KVBENCH_ISA");
+    pick_isa();
+}
+
+const char *kvb_gemv_isa(void)
+{
+    if (g_isa < 0)
+        pick_isa();
+    return g_isa == 2 ? "avx512" : g_isa == 1 ? "avx2" : "scalar";
+}
+
+void kvb_gemv(const kvb_wt *w, const float *x, float *y, int r0, int r1)
+{
+    if (g_isa < 0)
+        pick_isa();
+    if (g_isa == 0)
+        kvb_gemv_ref(w, x, y, r0, r1);
+    else if (w->type == KVB_WT_F32)
+        gemv_f32_avx2(w, x, y, r0, r1);
+    else if (g_isa == 2)
+        gemv_bf16_avx512(w, x, y, r0, r1);
+    else
+        gemv_bf16_avx2(w, x, y, r0, r1);
+}
+
+/* ---- GEMM (prefill) -------------------------------------------------------------------------------- */
+void kvb_gemm_rows(const kvb_wt *w, const float *a, int n, float *c, int ldc, int c0, int c1,
+                   float *wbuf)
+{
+    const int k = w->cols;
+    for (int j = c0; j < c1; j += KVB_GEMM_NC) {
+        int nc = KVB_MIN(KVB_GEMM_NC, c1 - j);
+        const float *b;
+        if (w->type == KVB_WT_F32)
+            b = (const float *)w->data + (size_t)j * k;
+        else {
+            for (int r = 0; r < nc; r++)
+                kvb_wt_row(w, j + r, wbuf + (size_t)r * k);
+            b = wbuf;
+        }
+        /* C[:, j:j+nc] = A (n, k) * B^T, B (nc, k) row-major */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, nc, k, 1.0f, a, k, b, k, 0.0f,
+                    c + j, ldc);
+    }
+}

@@ -1,0 +1,119 @@
+/* lib/model private header: the model struct, weight views and kernels shared by the loaders
+ * (config.c, safetensors.c, load.c) and the forward pass (forward.c). */
+#ifndef KVB_MODEL_IMPL_H
+#define KVB_MODEL_IMPL_H
+
+#include "model/gguf.h"
+#include "model/model.h"
+
+/* ---- weights ---------------------------------------------------------------------------------- */
+enum kvb_wt_type { KVB_WT_F32 = 0, KVB_WT_BF16 = 1 };
+
+/* A row-major matrix (rows, cols): rows are output features, cols input features, as in HF. */
+typedef struct kvb_wt {
+    enum kvb_wt_type type;
+    int rows, cols;
+    const void *data; /* into an mmap or into `owned` */
+    void *owned;      /* freed with the model, NULL when pointing into a file */
+} kvb_wt;
+
+typedef struct kvb_layer_w {
+    float *attn_norm, *ffn_norm;          /* (hidden) */
+    kvb_wt wq;                            /* (n_heads*head_dim, hidden) */
+    kvb_wt wk, wv;                        /* (n_kv_heads*head_dim, hidden) */
+    kvb_wt wo;                            /* (hidden, n_heads*head_dim) */
+    kvb_wt w_gate, w_up;                  /* (intermediate, hidden) */
+    kvb_wt w_down;                        /* (hidden, intermediate) */
+} kvb_layer_w;
+
+/* Opened safetensors file: mmap + parsed header. */
+typedef struct kvb_st_tensor {
+    char name[160];
+    int dtype;            /* KVB_ST_* */
+    int n_dims;
+    int64_t shape[8];
+    size_t begin, end;    /* byte offsets in the data section */
+} kvb_st_tensor;
+enum { KVB_ST_F32 = 0, KVB_ST_F16 = 1, KVB_ST_BF16 = 2, KVB_ST_OTHER = 3 };
+
+typedef struct kvb_st_file {
+    char *path;
+    kvb_mmap map;
+    const unsigned char *data; /* start of the data section */
+    size_t data_size;
+    int n;
+    kvb_st_tensor *t;
+} kvb_st_file;
+
+int kvb_st_open(kvb_st_file *f, const char *path, kvb_error *e);
+void kvb_st_close(kvb_st_file *f);
+const kvb_st_tensor *kvb_st_find(const kvb_st_file *f, const char *name);
+
+/* ---- the model ---------------------------------------------------------------------------------- */
+struct kvb_model {
+    kvb_model_config cfg;
+    kvb_model_opts opts;
+    char source[1024];        /* file or directory the weights came from ("random" otherwise) */
+    char format[16];          /* "safetensors", "gguf", "random" */
+    char file_dtype[16];      /* dtype of the weights in the file(s) */
+    kvb_pool *pool;
+    int nth;
+
+    kvb_wt embed;             /* (vocab, hidden) */
+    kvb_wt lm_head;           /* (vocab, hidden); shares data with embed when tied */
+    float *final_norm;        /* (hidden) */
+    kvb_layer_w *layers;      /* (n_layers) */
+    float *inv_freq;          /* (head_dim/2) RoPE inverse frequencies, llama3-scaled */
+    size_t weight_bytes;
+
+    kvb_st_file *st;          /* open safetensors files (weights may point into them) */
+    int n_st;
+    kvb_gguf *gguf;           /* open GGUF (kept for the tokenizer) */
+    kvb_tokenizer *tok;
+
+    kvb_arena arena;          /* per-request activations, sized at prefill */
+    struct kvb_fwd_bufs *bufs;/* decode buffers carved from the arena at prefill */
+    const kvb_cache *bufs_cache;
+};
+
+/* config.c */
+/* Parse an HF config.json object (or the "config" object of configs/models/<name>.json). */
+int kvb_config_from_json(kvb_model_config *c, const struct cJSON *j, const char *file, kvb_error *e);
+/* Check every field against sane bounds (sizes, divisibility, rope). */
+int kvb_config_validate(const kvb_model_config *c, const char *file, kvb_error *e);
+/* Model-name metadata (repo, template, budget, stops) from configs/models/<name>.json. */
+int kvb_config_load_named(kvb_model_config *c, const char *name, kvb_error *e);
+/* Fill name-level metadata from a known config whose architecture matches (by name hint first). */
+void kvb_config_adopt_known(kvb_model_config *c, const char *hint);
+/* The configs/ directory (see docs/model.md) and the repository root; NULL if not found. */
+const char *kvb_config_home(void);
+/* Resolve a model name to a directory or .gguf file; error lists the places looked at. */
+int kvb_model_resolve(const char *name, const kvb_model_config *c, char *out, size_t n,
+                      kvb_error *e);
+
+/* load.c */
+int kvb_load_hf(kvb_model *m, const char *dir, kvb_error *e);
+int kvb_load_gguf(kvb_model *m, const char *path, kvb_error *e);
+int kvb_load_random(kvb_model *m, kvb_error *e);
+int kvb_model_finish(kvb_model *m, kvb_error *e); /* rope tables, byte counts */
+
+/* kernels.c */
+/* y (rows) = W (rows, cols) x (cols), rows [r0, r1) only. */
+void kvb_gemv(const kvb_wt *w, const float *x, float *y, int r0, int r1);
+/* Reference scalar GEMV (tests). */
+void kvb_gemv_ref(const kvb_wt *w, const float *x, float *y, int r0, int r1);
+/* The kernel set chosen for this CPU: "avx512", "avx2" or "scalar"; KVBENCH_ISA overrides. */
+const char *kvb_gemv_isa(void);
+void kvb_gemv_set_isa(const char *isa); /* tests */
+/* C (n, W.rows) = A (n, W.cols) W^T for output columns [c0, c1), single-threaded; wbuf holds
+ * KVB_GEMM_NC * W.cols floats (bf16 weights are widened there, NC rows at a time). */
+#define KVB_GEMM_NC 64
+void kvb_gemm_rows(const kvb_wt *w, const float *a, int n, float *c, int ldc, int c0, int c1,
+                   float *wbuf);
+/* One row of a weight matrix as f32. */
+void kvb_wt_row(const kvb_wt *w, int r, float *out);
+float kvb_bf16_to_f32(uint16_t h);
+uint16_t kvb_f32_to_bf16(float f); /* round to nearest even */
+void kvb_rmsnorm(float *o, const float *x, const float *w, int n, float eps);
+
+#endif

@@ -1,0 +1,150 @@
+/* Model kernels against plain references: GEMV per ISA (scalar / AVX2 / AVX-512 where the CPU has
+ * it), the prefill GEMM with bf16 and f32 weights, bf16 rounding, RMSNorm, GGUF dequantization. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model_impl.h"
+
+static float frand(unsigned *s)
+{
+    *s = *s * 1664525u + 1013904223u;
+    return (float)((*s >> 9) & 0xffff) / 32768.0f - 1.0f;
+}
+
+static kvb_wt make_wt(int rows, int cols, int bf16, unsigned seed)
+{
+    kvb_wt w = { bf16 ? KVB_WT_BF16 : KVB_WT_F32, rows, cols, NULL, NULL };
+    w.owned = malloc((size_t)rows * cols * (bf16 ? 2 : 4));
+    for (size_t i = 0; i < (size_t)rows * cols; i++) {
+        float v = frand(&seed);
+        if (bf16)
+            ((uint16_t *)w.owned)[i] = kvb_f32_to_bf16(v);
+        else
+            ((float *)w.owned)[i] = v;
+    }
+    w.data = w.owned;
+    return w;
+}
+
+/* double-precision reference of row r */
+static double ref_dot(const kvb_wt *w, const float *x, int r)
+{
+    float row[2048];
+    kvb_wt_row(w, r, row);
+    double s = 0;
+    for (int i = 0; i < w->cols; i++)
+        s += (double)row[i] * x[i];
+    return s;
+}
+
+static void gemv_case(const char *isa, int bf16)
+{
+    kvb_gemv_set_isa(isa);
+    /* odd sizes: row and column tails */
+    kvb_wt w = make_wt(37, 1000, bf16, 5);
+    float x[1000], y[37];
+    unsigned s = 9;
+    for (int i = 0; i < 1000; i++)
+        x[i] = frand(&s);
+    kvb_gemv(&w, x, y, 0, 37);
+    for (int r = 0; r < 37; r++) {
+        double ref = ref_dot(&w, x, r);
+        /* f32 sums of 1000 terms of |.| <= 1: order-dependent error well under 1e-4 */
+        cr_assert(fabs(y[r] - ref) <= 1e-4, "%s bf16=%d row %d: %g vs %g", isa, bf16, r, y[r], ref);
+    }
+    free(w.owned);
+    kvb_gemv_set_isa(NULL);
+}
+
+Test(kernels, gemv_scalar) { gemv_case("scalar", 1); gemv_case("scalar", 0); }
+Test(kernels, gemv_avx2) { gemv_case("avx2", 1); gemv_case("avx2", 0); }
+Test(kernels, gemv_best)
+{
+    /* AVX-512 on CPUs that have it, otherwise AVX2 again (the message says which ran) */
+    gemv_case("avx512", 1);
+    cr_log_info("best GEMV kernels on this CPU: %s", kvb_gemv_isa());
+}
+
+Test(kernels, gemm_rows)
+{
+    for (int bf16 = 0; bf16 < 2; bf16++) {
+        kvb_wt w = make_wt(150, 70, bf16, 3);
+        int n = 5;
+        float a[5 * 70], c[5 * 150];
+        unsigned s = 11;
+        for (int i = 0; i < n * 70; i++)
+            a[i] = frand(&s);
+        float *wbuf = malloc(sizeof(float) * KVB_GEMM_NC * 70);
+        memset(c, 0, sizeof(c));
+        kvb_gemm_rows(&w, a, n, c, 150, 0, 100, wbuf);
+        kvb_gemm_rows(&w, a, n, c, 150, 100, 150, wbuf);
+        for (int i = 0; i < n; i++)
+            for (int r = 0; r < 150; r++)
+                cr_assert(fabs(c[i * 150 + r] - ref_dot(&w, a + i * 70, r)) <= 1e-4);
+        free(wbuf);
+        free(w.owned);
+    }
+}
+
+Test(kernels, bf16_round_to_nearest_even)
+{
+    cr_assert_eq(kvb_f32_to_bf16(1.0f), 0x3f80);
+    /* 1 + 2^-8 is halfway between 1 and 1 + 2^-7: ties to even (1.0) */
+    cr_assert_eq(kvb_f32_to_bf16(1.00390625f), 0x3f80);
+    /* 1 + 3*2^-8: halfway, rounds up to the even 1 + 2^-6 */
+    cr_assert_eq(kvb_f32_to_bf16(1.01171875f), 0x3f82);
+    cr_assert_eq(kvb_bf16_to_f32(0xc000), -2.0f);
+    cr_assert(isnan(kvb_bf16_to_f32(kvb_f32_to_bf16(NAN))));
+}
+
+Test(kernels, rmsnorm)
+{
+    float x[19], w[19], o[19];
+    double ss = 0;
+    for (int i = 0; i < 19; i++) {
+        x[i] = (float)(i - 7);
+        w[i] = 0.5f + 0.1f * i;
+        ss += x[i] * x[i];
+    }
+    kvb_rmsnorm(o, x, w, 19, 1e-5f);
+    double r = 1.0 / sqrt(ss / 19 + 1e-5);
+    for (int i = 0; i < 19; i++)
+        cr_assert(fabs(o[i] - w[i] * x[i] * r) < 1e-5);
+}
+
+/* GGUF blocks written by hand: Q8_0 (f16 scale + 32 int8), Q4_0 (f16 scale + 16 bytes, value
+ * (q - 8) * d, low nibbles are elements 0..15), Q4_1 (f16 d, f16 m, value q * d + m). */
+Test(kernels, gguf_dequantize)
+{
+    unsigned char q8[34];
+    uint16_t h = 0x3800; /* 0.5 in f16 */
+    memcpy(q8, &h, 2);
+    for (int i = 0; i < 32; i++)
+        q8[2 + i] = (unsigned char)(int8_t)(i - 16);
+    float out[32];
+    cr_assert_eq(kvb_ggml_dequantize(KVB_GGML_Q8_0, q8, out, 32), 0);
+    for (int i = 0; i < 32; i++)
+        cr_assert_eq(out[i], 0.5f * (i - 16));
+    unsigned char q4[18];
+    memcpy(q4, &h, 2);
+    for (int i = 0; i < 16; i++)
+        q4[2 + i] = (unsigned char)((i & 15) | ((15 - i) << 4));
+    cr_assert_eq(kvb_ggml_dequantize(KVB_GGML_Q4_0, q4, out, 32), 0);
+    for (int i = 0; i < 16; i++) {
+        cr_assert_eq(out[i], 0.5f * (i - 8));
+        cr_assert_eq(out[16 + i], 0.5f * (15 - i - 8));
+    }
+    unsigned char q41[20];
+    uint16_t m = 0xbc00; /* -1.0 */
+    memcpy(q41, &h, 2);
+    memcpy(q41 + 2, &m, 2);
+    for (int i = 0; i < 16; i++)
+        q41[4 + i] = (unsigned char)((i & 15) | ((15 - i) << 4));
+    cr_assert_eq(kvb_ggml_dequantize(KVB_GGML_Q4_1, q41, out, 32), 0);
+    for (int i = 0; i < 16; i++) {
+        cr_assert_eq(out[i], 0.5f * i - 1.0f);
+        cr_assert_eq(out[16 + i], 0.5f * (15 - i) - 1.0f);
+    }
+}
