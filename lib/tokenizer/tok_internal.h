@@ -131,6 +131,7 @@ struct kvb_tokenizer {
     int any_normalized_added;
 
     int32_t bos_id, eos_id;
+    int file_adds_bos; /* HF: the post-processor prepends BOS; GGUF: tokenizer.ggml.add_bos_token */
     int clean_up_spaces;
 };
 

@@ -116,6 +116,11 @@ int32_t kvb_tokenizer_bos(const kvb_tokenizer *t)
     return t->bos_id;
 }
 
+int kvb_tokenizer_file_adds_bos(const kvb_tokenizer *t)
+{
+    return t->file_adds_bos;
+}
+
 int32_t kvb_tokenizer_eos(const kvb_tokenizer *t)
 {
     return t->eos_id;
