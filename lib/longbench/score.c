@@ -419,6 +419,7 @@ int kvb_pred_file_load(const char *path, const kvb_task *t, int need_length, kvb
         f->nclasses = L.ncls;
     }
     f->n = L.nrec;
+    f->path = kvb_strdup(path);
     f->text = kvb_strbuf_detach(&L.pool);
     fp->all_sv = sv;
     f->priv = fp;
@@ -435,6 +436,7 @@ void kvb_pred_file_release(kvb_pred_file *f)
     }
     free(f->rec);
     free(f->text);
+    free(f->path);
     memset(f, 0, sizeof(*f));
 }
 
@@ -463,7 +465,7 @@ int kvb_score_pred_file(const kvb_pred_file *f, const kvb_segmenter *seg, int e_
         int rc = kvb_metric_record(f->task, seg, rec->pred, rec->answers, rec->nanswers,
                                    f->classes, f->nclasses, &out->per_record[r], e);
         if (rc) {
-            kvb_error_prefix(e, "record %zu", r + 1);
+            kvb_error_prefix(e, "%s:%zu", f->path ? f->path : "?", r + 1);
             free(bucket);
             kvb_task_score_release(out);
             return rc;
@@ -589,8 +591,6 @@ static int kvb_eval_dir_set(const char *dir, const kvb_segmenter *seg, const kvb
             rc = kvb_pred_file_load(path, t, e_mode, &f, e);
         if (rc == 0) {
             rc = kvb_score_pred_file(&f, seg, e_mode, &r->tasks[r->n], e);
-            if (rc)
-                kvb_error_prefix(e, "%s", path);
             kvb_pred_file_release(&f);
         }
         if (rc == 0) {

@@ -31,6 +31,7 @@ typedef struct kvb_pred_file {
     kvb_sv *classes; /* all_classes of the LAST line (eval.py's quirk); NULL when null */
     size_t nclasses;
     char *text;      /* the file, strings point into it after unescaping */
+    char *path;      /* for error messages: "<path>:<line>: ..." (record i is line i + 1) */
     void *priv;
 } kvb_pred_file;
 

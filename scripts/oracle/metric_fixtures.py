@@ -480,4 +480,5 @@ def main():
     print(f"{len(lines)} pairs ({n_zh} Chinese), {len(groups)} groups, {len(answers_list)} answer lists")
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -40,7 +40,7 @@ d="$tmp/nul"; mkdir -p "$d"; printf '%s\n' '{"pred": "a\u0000b", "answers": ["x"
 case_ bad_utf8     qasper.jsonl "$ok\n{\"pred\": \"\xff\", \"answers\": [], \"all_classes\": null}\n" "qasper.jsonl:2: invalid UTF-8"
 case_ empty_file   qasper.jsonl ""                                   "qasper.jsonl: no predictions (empty file)"
 case_ unknown_task foo.jsonl    "$ok\n"                              "foo.jsonl: unknown task 'foo'"
-case_ no_paragraph passage_retrieval_en.jsonl "$ok\n"                "passage_retrieval_en.jsonl: record 1"
+case_ no_paragraph passage_retrieval_en.jsonl "$ok\n"                "passage_retrieval_en.jsonl:1: answer 'x' has no 'Paragraph <number>'"
 case_ no_files     notes.txt    "hello\n"                            "no prediction files"
 # two files of one task (eval.py would silently keep the later one)
 d="$tmp/dup"; mkdir -p "$d"; echo "$ok" >"$d/qasper.jsonl"; echo "$ok" >"$d/qasper.old.jsonl"
