@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # kvbench run on hostile LongBench record files: every case is one error line naming the file and
-# line, exit 2, before any model is loaded; --skip-bad-records goes past bad lines.
+# line, exit 2, before any model is loaded. Also: bad --shard/--max-memory values, and the memory
+# guard refusing a record over --max-memory.
 set -u
 KVBENCH=${KVBENCH:-bin/kvbench}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -41,4 +42,15 @@ expect unknowntask "nosuchtask" --tasks nosuchtask --data "$tmp/gz"
 expect nodata "no records for task passage_count in $tmp/gz" --tasks passage_count --data "$tmp/gz"
 expect badshard "--shard" --shard 3/2 --tasks passage_retrieval_en
 expect badmem "--max-memory" --max-memory 12Q --tasks passage_retrieval_en
+# the memory guard (needs the model: weights 256 MiB leave ~40 MiB under 300M for a ~7k-token
+# record that needs ~500 MiB of cache and activations)
+expect memguard "more than the" --tasks passage_retrieval_zh --limit 1 --max-memory 300M --threads 2
+# --skip-bad-records: past the bad line, counted in run.json
+mkdir -p "$tmp/skip"
+{ echo '{"input": "", "context": "Paragraph 1: A cat.\n\nParagraph 2: A cat.", "answers": ["1"], "length": 6, "dataset": "passage_count", "_id": "s1"}'
+  echo '{"input": broken'; } >"$tmp/skip/passage_count.jsonl"
+if "$KVBENCH" run --tasks passage_count --data "$tmp/skip" --skip-bad-records --threads 2 --out "$tmp/skip-out" >/dev/null 2>"$tmp/skip.err" &&
+   python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["tasks"]["passage_count"]; assert t["n"]==1 and t["n_bad"]==1, t' "$tmp/skip-out/run.json"; then
+  echo "ok   --skip-bad-records"
+else echo "FAIL --skip-bad-records"; cat "$tmp/skip.err"; fail=1; fi
 exit $fail
