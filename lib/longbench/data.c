@@ -488,8 +488,10 @@ int kvb_lb_record_parse(const char *text, size_t len, const char *task, const ch
         text = rewritten;
     }
     cJSON *o = kvb_json_parse_limited(text, len);
-    if (!o)
+    if (!o) {
+        free(rewritten); /* found by fuzz_lbdata: leaked on a bad line with \u0000 escapes */
         return kvb_errorf(e, KVB_EINVAL, "%s:%ld: not valid JSON", file, line);
+    }
     int rc = 0;
     if (!cJSON_IsObject(o)) {
         rc = kvb_errorf(e, KVB_EINVAL, "%s:%ld: not a JSON object", file, line);
