@@ -244,15 +244,21 @@ def run_cases():
          "--max-length 64", "out_pred_symlink/pred: is a symbolic link")
     # run.json of a newer schema, and a deeply nested one, through gate
     base = {"schema_version": 1, "kind": "kvbench.run"}
-    write("runjson_newer/run.json", json.dumps(dict(base, schema_version=99)))
-    case("runjson_newer", "gate @/runjson_newer/run.json --baseline @/runjson_newer/run.json", "newer")
     write("runjson_deep/run.json", '{"schema_version": 1, "x": ' + "[" * 100000 + "]" * 100000 + "}")
     case("runjson_deep", "gate @/runjson_deep/run.json --baseline @/runjson_deep/run.json", "run.json")
     write("runjson_invalid_utf8/run.json", b'{"schema_version": 1, "kind": "\xff"}')
     case("runjson_invalid_utf8", "diff @/runjson_invalid_utf8 @/runjson_invalid_utf8", "not valid UTF-8")
     # a shard whose run.json names a task with a path traversal: merge must not write ../
-    write("merge_traversal/run.json", json.dumps({"schema_version": 1, "tasks": {"../../kvb-evil": {}}}))
-    case("merge_traversal", "merge @/merge_traversal --out @/out-merge", "merge_traversal/run.json")
+    # (a real run record from the fixtures with one task renamed)
+    fx = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "results",
+                      "runs", "full", "run.json")
+    run = json.load(open(fx))
+    run["tasks"] = {("../../kvb-evil" if k == "hotpotqa" else k): v for k, v in run["tasks"].items()}
+    write("merge_traversal/run.json", json.dumps(run))
+    case("merge_traversal", "merge @/merge_traversal --out @/out-merge", "task name '../../kvb-evil' is not valid")
+    run["schema_version"] = 99
+    write("runjson_newer/run.json", json.dumps(run))
+    case("runjson_newer", "gate @/runjson_newer/run.json --baseline @/runjson_newer/run.json", "newer")
     # prediction files for eval
     write("pred_invalid_utf8/pred/passage_count.jsonl", b'{"pred": "\xff", "answers": ["1"], "all_classes": null, '
           b'"length": 3}\n')

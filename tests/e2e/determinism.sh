@@ -8,7 +8,7 @@ KVBENCH=${KVBENCH:-bin/kvbench}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 fail=0
 run() { # out, threads, method
-  "$KVBENCH" run --tasks niah --lengths 300 --depths 0,50 --threads "$2" --type "$3" --out "$tmp/$1" \
+  "$KVBENCH" run --tasks niah --lengths 256 --depths 50 --threads "$2" --type "$3" --out "$tmp/$1" \
     >/dev/null 2>"$tmp/$1.err" || { echo "FAIL run $1"; cat "$tmp/$1.err"; exit 1; }
 }
 # every field of the prediction lines except the wall-clock ones, one canonical line per record
