@@ -47,17 +47,15 @@ def load_run(path):
 
 def label_of(run):
     m = run["method"]
-    params = m.get("params") or {}
+    params = {k: v for k, v in (m.get("params") or {}).items() if k != "method"}
     short = " ".join("%s=%s" % (k, v) for k, v in list(params.items())[:3])
     return (m["name"] + (" " + short if short else "")).strip()
 
 
 def unique_labels(runs):
-    labels = [label_of(r) for r in runs]
-    for i, l in enumerate(labels):
-        if labels.count(l) > 1:
-            labels[i] = "%s (%s)" % (l, os.path.basename(os.path.abspath(runs[i]["_dir"])))
-    return labels
+    base = [label_of(r) for r in runs]
+    return ["%s (%s)" % (l, os.path.basename(os.path.abspath(r["_dir"]))) if base.count(l) > 1 else l
+            for l, r in zip(base, runs)]
 
 
 def safe(name):
@@ -109,34 +107,51 @@ def plot_tasks(plt, runs, labels, out):
     return p
 
 
+def record_steps(rec):
+    """KV bytes after each decode step of one memory-trace line, and whether they were measured.
+
+    Preferred: "kv_bytes": [bytes after step 1, 2, ...]. Traces with only the end points
+    ({"prefill": {"kv_bytes"}, "end": {"kv_bytes"}, "generated_tokens"}) are drawn as the straight
+    line between them (a cache that only appends grows linearly; KIVI's grouping is lost)."""
+    steps = rec.get("kv_bytes")
+    if isinstance(steps, list):
+        return [float(b) for b in steps], True
+    pre, end, n = rec["prefill"]["kv_bytes"], rec["end"]["kv_bytes"], int(rec["generated_tokens"])
+    return [pre + (end - pre) * (s + 1) / n for s in range(n)], False
+
+
 def mean_trace(path):
-    """Mean KV bytes per decode step over the records of one memory/<task>.jsonl."""
-    sums, counts = [], []
+    """Mean KV bytes per decode step over the records of one memory/<task>.jsonl still decoding
+    at that step; second value: False when some trace was interpolated."""
+    sums, counts, measured = [], [], True
     with open(path) as fh:
         for n, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             try:
-                rec = json.loads(line)
-                steps = rec["kv_bytes"]
-            except (ValueError, KeyError, TypeError):
-                fail("%s:%d: not a memory trace line (needs \"kv_bytes\": [...])" % (path, n))
+                steps, m = record_steps(json.loads(line))
+            except (ValueError, KeyError, TypeError, ZeroDivisionError):
+                fail("%s:%d: not a memory trace line (needs \"kv_bytes\": [...], or prefill/end "
+                     "points and generated_tokens)" % (path, n))
+            measured &= m
             for s, b in enumerate(steps):
                 if s == len(sums):
                     sums.append(0.0)
                     counts.append(0)
                 sums[s] += b
                 counts[s] += 1
-    return [s / c for s, c in zip(sums, counts)]
+    return [s / c for s, c in zip(sums, counts)], measured
 
 
 def plot_kv_bytes(plt, runs, labels, out):
     traces = {}
+    measured = True
     for r, l in zip(runs, labels):
         for t in r["tasks"]:
             f = os.path.join(r["_dir"], "memory", t + ".jsonl")
             if os.path.isfile(f):
-                tr = mean_trace(f)
+                tr, m = mean_trace(f)
+                measured &= m
                 if tr:
                     traces.setdefault(t, []).append((l, tr))
     if not traces:
@@ -158,6 +173,9 @@ def plot_kv_bytes(plt, runs, labels, out):
         ax.legend(fontsize=6)
     for k in range(len(names), rows * cols):
         axes[k // cols][k % cols].axis("off")
+    if not measured:
+        fig.suptitle("(some traces interpolated between the end of prefill and the end of decode)",
+                     fontsize=8)
     fig.tight_layout()
     p = os.path.join(out, "kv_bytes.png")
     fig.savefig(p, dpi=120)

@@ -1,6 +1,6 @@
 /* kvbench generate: greedy generation from a prompt, streamed to stdout; stops on the model's
- * stop tokens. Text needs the tokenizer (lib/tokenizer); --ids works without one and prints ids.
- * The tokenizer functions are weak references so this verb links before lib/tokenizer exists. */
+ * stop tokens. Text goes through the model's tokenizer; --ids (or a model without a tokenizer, e.g.
+ * --random-weights of an unnamed directory) takes and prints token ids. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,13 +9,6 @@
 #include "options.h"
 #include "verbs.h"
 
-#pragma weak kvb_tokenizer_encode
-#pragma weak kvb_chat_template_apply
-#pragma weak kvb_detok_stream_init
-#pragma weak kvb_detok_stream_push
-#pragma weak kvb_detok_stream_release
-#pragma weak kvb_ids_init
-#pragma weak kvb_ids_release
 
 /* Prompt text -> ids with the model's tokenizer (chat template when asked). */
 static int encode_prompt(kvb_model *m, const char *text, int chat, int32_t **ids, int *n,
@@ -23,7 +16,7 @@ static int encode_prompt(kvb_model *m, const char *text, int chat, int32_t **ids
 {
     const kvb_tokenizer *t = kvb_model_tokenizer(m);
     const kvb_model_config *c = kvb_model_get_config(m);
-    if (!t || !kvb_tokenizer_encode)
+    if (!t)
         return kvb_errorf(e, KVB_EINVAL, "model %s has no tokenizer here: give token ids with --ids",
                           c->name);
     kvb_strbuf sb;
@@ -121,7 +114,7 @@ int cmd_generate(int argc, char **argv)
     double t1 = kvb_now(), t2 = t1;
     int produced = 0;
     const kvb_tokenizer *tok = kvb_model_tokenizer(m);
-    int stream = tok && kvb_detok_stream_init && !ids_s;
+    int stream = tok && !ids_s;
     kvb_detok_stream ds;
     kvb_strbuf out;
     kvb_strbuf_init(&out);
@@ -145,6 +138,7 @@ int cmd_generate(int argc, char **argv)
     }
     t2 = kvb_now();
     printf("\n");
+    fflush(stdout);
     if (stream)
         kvb_detok_stream_release(&ds);
     kvb_strbuf_release(&out);

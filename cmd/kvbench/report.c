@@ -129,7 +129,7 @@ int cmd_report(int argc, char **argv)
     rc = runs ? 0 : kvb_errorf(&e, KVB_ENOMEM, "out of memory");
     for (int i = 0; i < npos && !rc; i++)
         rc = kvb_run_load(pos[i], &runs[i], &e);
-    rc = rc ? rc : kvb_report_markdown(runs, npos, &out, &e);
+    rc = rc ? rc : kvb_report_markdown(runs, (const char *const *)pos, npos, &out, &e);
     if (!rc && md)
         rc = kvb_write_file_atomic(md, out.buf, out.len, &e);
     else if (!rc)

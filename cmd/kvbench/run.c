@@ -494,7 +494,7 @@ static int run_item(struct ctx *cx, const struct item *it, kvb_run_task *t, kvb_
     rc = kvb_pred_add_fields(line, it->index, &rec, e);
     char *text = rc ? NULL : cJSON_PrintUnformatted(line);
     cJSON_Delete(line);
-    char *mem = rc ? NULL : kvb_lb_mem_trace_json(it->id, &g);
+    char *mem = rc ? NULL : kvb_lb_mem_trace_json(it->id, it->index, &g);
     kvb_lb_gen_result_release(&g);
     if (rc)
         goto out;

@@ -36,12 +36,12 @@ int kvb_kv_create(kvb_kv **out, const char *method, const kvb_cache_shape *shape
     kv->qseq = kvb_calloc(LS, sizeof(kvb_qseq));
     kv->layer_quant = kvb_calloc(L, sizeof(int));
     kv->head_score = kvb_calloc(L * shape->n_heads, sizeof(double));
-    kv->scored = kvb_calloc(L, sizeof(int)); /* tokens appended per layer since prefill */
+    kv->appended = kvb_calloc(L, sizeof(int)); /* tokens appended per layer since prefill */
     kv->decided = kvb_calloc(L, sizeof(int));
     kv->lazy = kvb_calloc(L, sizeof(int));
     kv->lmba = kvb_calloc(L, sizeof(double));
     kv->budgets = kvb_calloc(L, sizeof(int));
-    if (!kv->seq || !kv->qseq || !kv->layer_quant || !kv->head_score || !kv->scored ||
+    if (!kv->seq || !kv->qseq || !kv->layer_quant || !kv->head_score || !kv->appended ||
         !kv->decided || !kv->lazy || !kv->lmba || !kv->budgets) {
         kvb_kv_free(kv);
         return kvb_errorf(e, KVB_ENOMEM, "kvcache: out of memory");
@@ -81,7 +81,7 @@ void kvb_kv_free(kvb_kv *kv)
     free(kv->qseq);
     free(kv->layer_quant);
     free(kv->head_score);
-    free(kv->scored);
+    free(kv->appended);
     free(kv->decided);
     free(kv->lazy);
     free(kv->lmba);
@@ -95,7 +95,7 @@ int kvb_kv_reset(kvb_kv *kv, int n_prompt, kvb_error *e)
     const size_t L = (size_t)kv->L;
     memset(kv->layer_quant, 0, L * sizeof(int));
     memset(kv->head_score, 0, L * kv->shape.n_heads * sizeof(double));
-    memset(kv->scored, 0, L * sizeof(int));
+    memset(kv->appended, 0, L * sizeof(int));
     memset(kv->decided, 0, L * sizeof(int));
     memset(kv->lazy, 0, L * sizeof(int));
     memset(kv->lmba, 0, L * sizeof(double));
@@ -273,13 +273,13 @@ int kvb_kv_append(kvb_kv *kv, int layer, const float *k, const float *v, kvb_err
     if (kv->n_prompt == 0)
         return kvb_errorf(e, KVB_EINVAL, "kvcache: append before prefill");
     const int kind = kv->p.kind;
-    if ((kind == KVB_KIND_SIMLAYERKV || kind == KVB_KIND_SIMLAYERKV_KIVI) && kv->scored[layer] == 1 &&
+    if ((kind == KVB_KIND_SIMLAYERKV || kind == KVB_KIND_SIMLAYERKV_KIVI) && kv->appended[layer] == 1 &&
         !kv->decided[layer])
         kvb_simlayer_decide(kv, layer);
-    if (kv->scored[layer] >= kv->room)
+    if (kv->appended[layer] >= kv->room)
         return kvb_errorf(e, KVB_EINVAL, "kvcache: layer %d is full (%d prompt + %d generated "
-                          "tokens)", layer, kv->n_prompt, kv->scored[layer]);
-    const int pos = kv->n_prompt + kv->scored[layer];
+                          "tokens)", layer, kv->n_prompt, kv->appended[layer]);
+    const int pos = kv->n_prompt + kv->appended[layer];
     const size_t D = (size_t)kv->shape.head_dim;
     for (int h = 0; h < kv->S; h++) {
         const int kvh = kv->p.gqa_query ? h / kv->group : h;
@@ -289,7 +289,7 @@ int kvb_kv_append(kvb_kv *kv, int layer, const float *k, const float *v, kvb_err
         if (rc)
             return kvb_errorf(e, KVB_EINVAL, "kvcache: layer %d head %d is full", layer, h);
     }
-    kv->scored[layer]++;
+    kv->appended[layer]++;
     if (layer == 0)
         kv->generated++;
     note_peak(kv);
@@ -327,7 +327,7 @@ void kvb_kv_attend(kvb_kv *kv, int layer, const float *q, float *out, int h0, in
                        scratch + kv->shape.max_tokens);
         /* SimLayerKV judges a layer on its first decode step (spec B.2): each head leaves its
          * mass on the initial and recent windows; the next append of the layer decides. */
-        if (simlayer && kv->scored[layer] == 1 && !kv->decided[layer])
+        if (simlayer && kv->appended[layer] == 1 && !kv->decided[layer])
             kv->head_score[(size_t)layer * kv->shape.n_heads + h] =
                 kvb_sel_simlayer_head(scratch, kvb_seq_tokens(sq), kv->p.sink, kv->p.recent);
     }
@@ -346,7 +346,7 @@ static void layer_stats(const kvb_kv *kv, int layer, kvb_cache_layer_stats *o, i
     /* SimLayerKV decided on the first decode step but trims at the next append: when decoding
      * stopped after one token, report what the reference holds after that step. */
     long trim_to = -1;
-    if (as_reference && kv->p.kind == KVB_KIND_SIMLAYERKV && kv->scored[layer] == 1 &&
+    if (as_reference && kv->p.kind == KVB_KIND_SIMLAYERKV && kv->appended[layer] == 1 &&
         !kv->decided[layer] && kvb_simlayer_would_be_lazy(kv, layer))
         trim_to = kv->p.sink + kv->p.recent;
     for (int h = 0; h < kv->S; h++) {
@@ -375,9 +375,9 @@ static void layer_stats(const kvb_kv *kv, int layer, kvb_cache_layer_stats *o, i
      * copies show in the bytes. */
     if (kv->p.gqa_query)
         o->tokens /= kv->group;
-    o->tokens_full = (long)kv->shape.n_kv_heads * (kv->n_prompt + kv->scored[layer]);
+    o->tokens_full = (long)kv->shape.n_kv_heads * (kv->n_prompt + kv->appended[layer]);
     o->lazy = kv->decided[layer] ? kv->lazy[layer]
-              : (kv->scored[layer] == 1 && (kv->p.kind == KVB_KIND_SIMLAYERKV ||
+              : (kv->appended[layer] == 1 && (kv->p.kind == KVB_KIND_SIMLAYERKV ||
                                             kv->p.kind == KVB_KIND_SIMLAYERKV_KIVI))
                   ? kvb_simlayer_would_be_lazy(kv, layer)
                   : 0;
@@ -414,7 +414,7 @@ size_t kvb_kv_full16_bytes(const kvb_kv *kv)
 {
     size_t total = 0;
     for (int l = 0; l < kv->L; l++)
-        total += (size_t)kv->shape.n_kv_heads * (kv->n_prompt + kv->scored[l]) *
+        total += (size_t)kv->shape.n_kv_heads * (kv->n_prompt + kv->appended[l]) *
                  kv->shape.head_dim * 2 * sizeof(kvb_half);
     return total;
 }

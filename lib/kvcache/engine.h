@@ -29,7 +29,8 @@ typedef struct kvb_kv {
     int *layer_quant; /* (L) 1 when the layer's data lives in qseq */
     /* SimLayerKV */
     double *head_score; /* (L, n_heads) mass of the first decode step on the two windows */
-    int *scored, *decided, *lazy; /* (L) */
+    int *appended;      /* (L) tokens appended since prefill, per layer */
+    int *decided, *lazy; /* (L) SimLayerKV decision made / layer lazy */
     /* ZigZagKV: score vectors kept until every layer's LMBA is known */
     float *zz_scores; /* (L, S, n_prompt) */
     double *lmba;     /* (L) */

@@ -99,6 +99,8 @@ int kvb_lb_generate(kvb_model *m, kvb_cache *c, const int32_t *ids, int n,
     if (rc)
         goto out;
     mem_point(c, L, r->layers_end, &r->end);
+    /* the cache's own peak also sees inside prefill (e.g. ZigZagKV before it trims) */
+    r->peak_bytes = KVB_MAX(r->peak_bytes, kvb_cache_peak_bytes(c));
     kvb_strbuf text;
     kvb_strbuf_init(&text);
     rc = kvb_lb_decode(kvb_model_tokenizer(m), r->out.ids, r->out.n, o->cleanup_spaces, &text, e);
@@ -174,10 +176,11 @@ static cJSON *layers_json(const kvb_cache_layer_stats *s, int n)
     return a;
 }
 
-char *kvb_lb_mem_trace_json(const char *id, const kvb_lb_gen_result *r)
+char *kvb_lb_mem_trace_json(const char *id, long index, const kvb_lb_gen_result *r)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "_id", id);
+    cJSON_AddNumberToObject(o, "_index", (double)index);
     cJSON_AddNumberToObject(o, "prompt_tokens", r->n_prompt);
     cJSON_AddNumberToObject(o, "generated_tokens", (double)r->out.n);
     cJSON_AddItemToObject(o, "prefill", point_json(&r->prefill));

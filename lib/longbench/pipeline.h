@@ -50,7 +50,8 @@ int kvb_lb_generate(kvb_model *m, kvb_cache *c, const int32_t *ids, int n,
  * for completeness. Returns a new string. */
 char *kvb_lb_post_process(const char *model_name, const char *text);
 
-/* Memory trace line (JSON object text, caller frees) of one sample for memory/<task>.jsonl. */
-char *kvb_lb_mem_trace_json(const char *id, const kvb_lb_gen_result *r);
+/* Memory trace line (JSON object text, caller frees) of one sample for memory/<task>.jsonl;
+ * index = the record's index in the data file ("_index", the order kvbench merge restores). */
+char *kvb_lb_mem_trace_json(const char *id, long index, const kvb_lb_gen_result *r);
 
 #endif

@@ -1,5 +1,5 @@
-/* kvb_model: open by name or path, free, accessors. The tokenizer functions are weak references:
- * a build without lib/tokenizer still links, and the model then has no tokenizer. */
+/* kvb_model: open by name or path, free, accessors; the tokenizer comes with the model (GGUF
+ * vocabulary, tokenizer.json of an HF directory, or the shared tokenizer files of a name). */
 #include "model_impl.h"
 
 #include <cblas.h>
@@ -7,10 +7,6 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-
-#pragma weak kvb_tokenizer_load_hf
-#pragma weak kvb_tokenizer_load_gguf
-#pragma weak kvb_tokenizer_free
 
 static int ends_with(const char *s, const char *suf)
 {
@@ -26,7 +22,10 @@ static void base_name(char *out, size_t n, const char *path)
     while (l > 1 && tmp[l - 1] == '/')
         tmp[--l] = 0;
     const char *b = strrchr(tmp, '/');
-    snprintf(out, n, "%s", b ? b + 1 : tmp);
+    b = b ? b + 1 : tmp;
+    size_t bl = strlen(b) < n - 1 ? strlen(b) : n - 1; /* names are truncated, not refused */
+    memcpy(out, b, bl);
+    out[bl] = 0;
     if (ends_with(out, ".gguf"))
         out[strlen(out) - 5] = 0;
 }
@@ -48,13 +47,11 @@ static void default_meta(kvb_model_config *c, const char *path)
 static void load_tokenizer(kvb_model *m, const char *dir)
 {
     kvb_error e;
-    if (m->gguf && kvb_tokenizer_load_gguf) {
+    if (m->gguf) {
         if (kvb_tokenizer_load_gguf(&m->tok, m->gguf, &e))
             m->tok = NULL;
         return;
     }
-    if (!kvb_tokenizer_load_hf)
-        return;
     char p[PATH_MAX + 64];
     if (dir) {
         snprintf(p, sizeof(p), "%s/tokenizer.json", dir);
@@ -179,8 +176,7 @@ void kvb_model_free(kvb_model *m)
     for (int i = 0; i < m->n_st; i++)
         kvb_st_close(&m->st[i]);
     free(m->st);
-    if (m->tok && kvb_tokenizer_free)
-        kvb_tokenizer_free(m->tok);
+    kvb_tokenizer_free(m->tok);
     if (m->gguf) {
         kvb_gguf_close(m->gguf);
         free(m->gguf);

@@ -108,6 +108,7 @@ typedef struct mline {
     long index;
     const char *text;
     size_t len;
+    char *id; /* pred lines: "_id" (NULL when absent), to place memory lines without "_index" */
     kvb_run_record rec;
 } mline;
 
@@ -124,9 +125,43 @@ static int line_cmp(const void *x, const void *y)
     return (a > b) - (a < b);
 }
 
-/* Read one shard's file and append its lines. pred files carry the record fields, memory
- * traces only "_index". */
-static int read_lines(mfile *m, const char *path, long shard, long count, int is_pred, kvb_error *e)
+/* (id, index) of the pred lines, sorted by id: memory lines that carry only "_id" are placed by
+ * their record's index. */
+typedef struct id_index {
+    const char *id;
+    long index;
+} id_index;
+
+static int idx_cmp(const void *x, const void *y)
+{
+    return strcmp(((const id_index *)x)->id, ((const id_index *)y)->id);
+}
+
+static int line_index(const cJSON *j, const char *where, const id_index *ids, long n_ids,
+                      long *index, kvb_error *e)
+{
+    if (cJSON_GetObjectItemCaseSensitive(j, "_index")) {
+        long long ix;
+        int rc = kvb_json_get_int(j, "_index", 0, (long long)1 << 50, &ix, where, e);
+        *index = (long)ix;
+        return rc;
+    }
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "_id");
+    if (!cJSON_IsString(id))
+        return kvb_errorf(e, KVB_EINVAL, "%s: neither '_index' nor '_id' to place this line", where);
+    id_index key = { id->valuestring, 0 };
+    const id_index *hit = ids ? bsearch(&key, ids, (size_t)n_ids, sizeof(*ids), idx_cmp) : NULL;
+    if (!hit)
+        return kvb_errorf(e, KVB_EINVAL, "%s: _id '%.80s' has no prediction line", where,
+                          id->valuestring);
+    *index = hit->index;
+    return 0;
+}
+
+/* Read one shard's file and append its lines. pred files carry the record fields; memory traces
+ * "_index", or "_id" looked up in ids. */
+static int read_lines(mfile *m, const char *path, long shard, long count, int is_pred,
+                      const id_index *ids, long n_ids, kvb_error *e)
 {
     size_t len;
     char *text;
@@ -163,15 +198,18 @@ static int read_lines(mfile *m, const char *path, long shard, long count, int is
             rc = kvb_errorf(e, KVB_EINVAL, "%s: not valid JSON%s", where, nl ? "" : " (truncated?)");
         } else if (is_pred) {
             rc = kvb_pred_get_record(j, where, &l->index, &l->rec, e);
+            const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "_id");
+            if (!rc && cJSON_IsString(id) && !(l->id = kvb_strdup(id->valuestring)))
+                rc = kvb_errorf(e, KVB_ENOMEM, "out of memory");
         } else {
-            long long ix;
-            rc = kvb_json_get_int(j, "_index", 0, (long long)1 << 50, &ix, where, e);
-            l->index = (long)ix;
+            rc = line_index(j, where, ids, n_ids, &l->index, e);
         }
         cJSON_Delete(j);
         if (!rc && l->index % count != shard)
             rc = kvb_errorf(e, KVB_EINVAL, "%s: record %ld does not belong to shard %ld/%ld", where,
                             l->index, shard, count);
+        if (rc)
+            free(l->id);
         m->n += !rc;
         p = end + 1;
     }
@@ -189,6 +227,8 @@ static void mfile_release(mfile *m)
 {
     for (int i = 0; i < m->n_bufs; i++)
         free(m->bufs[i]);
+    for (long i = 0; i < m->n; i++)
+        free(m->lines[i].id);
     free(m->bufs);
     free(m->lines);
     memset(m, 0, sizeof(*m));
@@ -240,7 +280,7 @@ static int merge_task(const kvb_run *s, const char *const *paths, int n, int t, 
         const kvb_run_task *ti = &s[i].tasks[t];
         char *f = task_file(paths[i], "pred", t0->name);
         long before = pred.n;
-        rc = f ? read_lines(&pred, f, s[i].shard_index, s[i].shard_count, 1, e)
+        rc = f ? read_lines(&pred, f, s[i].shard_index, s[i].shard_count, 1, NULL, 0, e)
                : kvb_errorf(e, KVB_ENOMEM, "out of memory");
         if (!rc && pred.n - before != ti->n)
             rc = kvb_errorf(e, KVB_EINVAL, "%s: %ld records, but run.json says %ld", f,
@@ -248,13 +288,25 @@ static int merge_task(const kvb_run *s, const char *const *paths, int n, int t, 
         free(f);
         mt->n_bad += ti->n_bad;
         mt->wall_s += ti->wall_s;
-        f = task_file(paths[i], "memory", t0->name);
-        if (!rc && f && kvb_file_exists(f)) {
+    }
+    id_index *ids = rc ? NULL : kvb_calloc((size_t)pred.n + 1, sizeof(*ids));
+    long n_ids = 0;
+    if (!rc && !ids)
+        rc = kvb_errorf(e, KVB_ENOMEM, "out of memory");
+    for (long i = 0; !rc && i < pred.n; i++)
+        if (pred.lines[i].id)
+            ids[n_ids++] = (id_index){ pred.lines[i].id, pred.lines[i].index };
+    if (!rc)
+        qsort(ids, (size_t)n_ids, sizeof(*ids), idx_cmp);
+    for (int i = 0; i < n && !rc; i++) {
+        char *f = task_file(paths[i], "memory", t0->name);
+        if (f && kvb_file_exists(f)) {
             n_mem++;
-            rc = read_lines(&mem, f, s[i].shard_index, s[i].shard_count, 0, e);
+            rc = read_lines(&mem, f, s[i].shard_index, s[i].shard_count, 0, ids, n_ids, e);
         }
         free(f);
     }
+    free(ids);
     if (!rc && n_mem && n_mem != n)
         rc = kvb_errorf(e, KVB_EINVAL, "task %s: memory traces in %d of %d shards", t0->name, n_mem, n);
     char *pf = task_file(out_dir, "pred", t0->name), *mf = task_file(out_dir, "memory", t0->name);
@@ -293,11 +345,25 @@ int kvb_merge_runs(const char *const *shards, int n, const char *out_dir, kvb_er
 {
     if (n < 1)
         return kvb_errorf(e, KVB_EINVAL, "merge: no shard given");
-    for (int i = 0; i < n; i++)
-        if (!kvb_is_dir(shards[i]))
+    char *out_real = realpath(out_dir, NULL); /* NULL when it does not exist yet */
+    for (int i = 0; i < n; i++) {
+        char *r = realpath(shards[i], NULL);
+        int same = r && out_real && !strcmp(r, out_real);
+        free(r);
+        if (same) {
+            free(out_real);
+            return kvb_errorf(e, KVB_EINVAL, "%s: --out is one of the shards; merge into another "
+                                             "directory",
+                              out_dir);
+        }
+        if (!kvb_is_dir(shards[i])) {
+            free(out_real);
             return kvb_errorf(e, KVB_EINVAL, "%s: not a run directory (merge needs the shards' "
                                              "directories, with pred/)",
                               shards[i]);
+        }
+    }
+    free(out_real);
     kvb_run *s = kvb_calloc((size_t)n, sizeof(*s));
     if (!s)
         return kvb_errorf(e, KVB_ENOMEM, "out of memory");

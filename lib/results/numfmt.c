@@ -11,7 +11,7 @@ const char *const kvb_bucket_names[KVB_N_BUCKETS] = { "0-4k", "4-8k", "8k+" };
 
 /* round(x, n): glibc's printf rounds the exact binary value, ties to even under the default
  * rounding mode, which is what CPython's correctly rounded round() does. */
-double kvb_py_round(double x, int ndigits)
+double kvb_results_py_round(double x, int ndigits)
 {
     if (!isfinite(x) || fabs(x) >= 1e15)
         return x;
@@ -22,7 +22,7 @@ double kvb_py_round(double x, int ndigits)
 
 /* repr(float): the shortest digit string that reads back as x, laid out as CPython does
  * (fixed notation when -4 <= exponent < 16, else d.ddde+XX). */
-void kvb_py_float_repr(double x, char *buf, size_t n)
+void kvb_results_py_repr(double x, char *buf, size_t n)
 {
     if (isnan(x)) {
         snprintf(buf, n, "nan");
@@ -116,7 +116,7 @@ static double pairwise(const double *a, long n)
     return pairwise(a, n2) + pairwise(a + n2, n - n2);
 }
 
-double kvb_np_pairwise_sum(const double *a, long n) { return 0.0 + pairwise(a, n); }
+double kvb_results_np_sum(const double *a, long n) { return 0.0 + pairwise(a, n); }
 
 static const char *const en16[] = {
     "narrativeqa", "qasper", "multifieldqa_en", "hotpotqa", "2wikimqa", "musique",

@@ -29,7 +29,68 @@ static void bytes_cell(kvb_strbuf *sb, double b)
     kvb_strbuf_addf(sb, k ? " %.1f %s |" : " %.0f %s |", b, u[k]);
 }
 
-int kvb_report_markdown(const kvb_run *runs, int n, kvb_strbuf *out, kvb_error *e)
+static int long_cmp(const void *x, const void *y)
+{
+    long a = *(const long *)x, b = *(const long *)y;
+    return (a > b) - (a < b);
+}
+
+/* Sorted distinct values of one coordinate of the cells (length or depth). */
+static int distinct(const kvb_run_cell *c, int n, int depth, long *out)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        long v = depth ? c[i].depth : c[i].length;
+        int seen = 0;
+        for (int j = 0; j < k && !seen; j++)
+            seen = out[j] == v;
+        if (!seen)
+            out[k++] = v;
+    }
+    qsort(out, (size_t)k, sizeof(long), long_cmp);
+    return k;
+}
+
+/* Needle-in-a-haystack cells as a depth x length table (the heatmap in numbers). */
+static int needle_table(kvb_strbuf *out, const char *label, const kvb_run_task *t, kvb_error *e)
+{
+    long *len = kvb_calloc((size_t)t->n_cells, sizeof(long));
+    long *dep = kvb_calloc((size_t)t->n_cells, sizeof(long));
+    if (!len || !dep) {
+        free(len);
+        free(dep);
+        return kvb_errorf(e, KVB_ENOMEM, "out of memory");
+    }
+    int nl = distinct(t->cells, t->n_cells, 0, len), nd = distinct(t->cells, t->n_cells, 1, dep);
+    kvb_strbuf_adds(out, "\n");
+    cell(out, label);
+    kvb_strbuf_addf(out, ", %s (score by needle depth x context length):\n\n| depth |", t->name);
+    for (int j = 0; j < nl; j++)
+        kvb_strbuf_addf(out, " %ld |", len[j]);
+    kvb_strbuf_adds(out, "\n|---:|");
+    for (int j = 0; j < nl; j++)
+        kvb_strbuf_adds(out, "---:|");
+    for (int i = 0; i < nd; i++) {
+        kvb_strbuf_addf(out, "\n| %ld%% |", dep[i]);
+        for (int j = 0; j < nl; j++) {
+            const kvb_run_cell *c = NULL;
+            for (int k = 0; k < t->n_cells && !c; k++)
+                if (t->cells[k].length == len[j] && t->cells[k].depth == dep[i])
+                    c = &t->cells[k];
+            if (c)
+                kvb_strbuf_addf(out, " %.0f |", c->score);
+            else
+                kvb_strbuf_adds(out, " - |");
+        }
+    }
+    kvb_strbuf_adds(out, "\n");
+    free(len);
+    free(dep);
+    return 0;
+}
+
+int kvb_report_markdown(const kvb_run *runs, const char *const *names, int n, kvb_strbuf *out,
+                        kvb_error *e)
 {
     if (n < 1)
         return kvb_errorf(e, KVB_EINVAL, "report: no run");
@@ -49,13 +110,14 @@ int kvb_report_markdown(const kvb_run *runs, int n, kvb_strbuf *out, kvb_error *
             if (!seen)
                 cols[nc++] = runs[r].tasks[t].name;
         }
-    kvb_strbuf_adds(out, "| model | method | params |");
+    kvb_strbuf_adds(out, names ? "| run | model | method | params |" : "| model | method | params |");
     for (int c = 0; c < nc; c++) {
         kvb_strbuf_adds(out, " ");
         cell(out, cols[c]);
         kvb_strbuf_adds(out, " |");
     }
-    kvb_strbuf_adds(out, " average | compression | peak KV | ms/token |\n|---|---|---|");
+    kvb_strbuf_adds(out, names ? " average | compression | peak KV | ms/token |\n|---|---|---|---|"
+                              : " average | compression | peak KV | ms/token |\n|---|---|---|");
     for (int c = 0; c < nc + 4; c++)
         kvb_strbuf_adds(out, "---:|");
     kvb_strbuf_adds(out, "\n");
@@ -63,6 +125,10 @@ int kvb_report_markdown(const kvb_run *runs, int n, kvb_strbuf *out, kvb_error *
     for (int r = 0; r < n; r++) {
         const kvb_run *x = &runs[r];
         kvb_strbuf_adds(out, "| ");
+        if (names) {
+            cell(out, names[r]);
+            kvb_strbuf_adds(out, " | ");
+        }
         cell(out, x->model_name);
         kvb_strbuf_adds(out, " | ");
         cell(out, x->method_name);
@@ -89,5 +155,14 @@ int kvb_report_markdown(const kvb_run *runs, int n, kvb_strbuf *out, kvb_error *
         kvb_strbuf_adds(out, "*: the run lacks some of the tasks, so its average is over fewer "
                              "tasks.\n");
     free(cols);
-    return 0;
+    int rc = 0;
+    for (int r = 0; r < n && !rc; r++)
+        for (int t = 0; t < runs[r].n_tasks && !rc; t++)
+            if (runs[r].tasks[t].n_cells) {
+                char label[256];
+                snprintf(label, sizeof(label), "%s %s", names ? names[r] : runs[r].model_name,
+                         runs[r].method_name);
+                rc = needle_table(out, label, &runs[r].tasks[t], e);
+            }
+    return rc;
 }

@@ -135,6 +135,8 @@ void kvb_run_init(kvb_run *r); /* version, commit, created timestamp, cpu, threa
 void kvb_run_release(kvb_run *r);
 /* Replace *field with a copy of s (NULL -> ""). */
 int kvb_run_set_str(char **field, const char *s, kvb_error *e);
+/* name is required; fingerprint (a hash of the weights) should be given: "" means unknown, and
+ * diff/gate/merge then tell models apart by name only. */
 int kvb_run_set_model(kvb_run *r, const char *name, const char *repo, const char *path,
                       const char *dtype, const char *fingerprint, kvb_error *e);
 /* params_json: a JSON object (as kvb_cache_params_json returns), NULL for "{}". */
@@ -193,11 +195,11 @@ void kvb_pred_scores_release(kvb_pred_scores *p);
 
 /* ---- helpers shared with the metrics side ------------------------------------------------- */
 /* Python's round(x, ndigits) (correctly rounded, ties to even on the exact binary value). */
-double kvb_py_round(double x, int ndigits);
+double kvb_results_py_round(double x, int ndigits);
 /* Python's repr(float) into buf (shortest round-trip, "1.0", "1e-05", "inf", "nan"). */
-void kvb_py_float_repr(double x, char *buf, size_t n);
+void kvb_results_py_repr(double x, char *buf, size_t n);
 /* numpy's pairwise summation (np.sum / np.mean of a float64 array), bit for bit. */
-double kvb_np_pairwise_sum(const double *a, long n);
+double kvb_results_np_sum(const double *a, long n);
 /* Task-set membership: "en16" (LongBench's 16 English tasks) and "all" (21 tasks). */
 int kvb_task_in_set(const char *set, const char *task);
 
@@ -285,7 +287,8 @@ int kvb_merge_runs(const char *const *shards, int n, const char *out_dir, kvb_er
 
 /* ---- report (report.c) -------------------------------------------------------------------- */
 /* Markdown: one row per run (method), one column per task, then average, compression ratio,
- * peak KV bytes, ms/token. */
-int kvb_report_markdown(const kvb_run *runs, int n, kvb_strbuf *out, kvb_error *e);
+ * peak KV bytes, ms/token. names[i] labels run i (e.g. its directory); names may be NULL. */
+int kvb_report_markdown(const kvb_run *runs, const char *const *names, int n, kvb_strbuf *out,
+                        kvb_error *e);
 
 #endif

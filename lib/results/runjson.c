@@ -75,8 +75,9 @@ int kvb_run_set_str(char **field, const char *s, kvb_error *e)
 int kvb_run_set_model(kvb_run *r, const char *name, const char *repo, const char *path,
                       const char *dtype, const char *fingerprint, kvb_error *e)
 {
-    if (!name || !*name || !fingerprint || !*fingerprint)
-        return kvb_errorf(e, KVB_EINVAL, "run record: model name and fingerprint are required");
+    /* The fingerprint may be empty (not computed): runs then compare models by name only. */
+    if (!name || !*name)
+        return kvb_errorf(e, KVB_EINVAL, "run record: model name is required");
     int rc = kvb_run_set_str(&r->model_name, name, e);
     rc = rc ? rc : kvb_run_set_str(&r->model_repo, repo, e);
     rc = rc ? rc : kvb_run_set_str(&r->model_path, path, e);
@@ -284,7 +285,7 @@ static int task_cells(kvb_run_task *t, kvb_error *e)
         t->cells[c].n++;
     }
     for (int c = 0; c < t->n_cells; c++)
-        t->cells[c].score = kvb_py_round(100.0 * t->cells[c].sum_ / (double)t->cells[c].n, 2);
+        t->cells[c].score = kvb_results_py_round(100.0 * t->cells[c].sum_ / (double)t->cells[c].n, 2);
     if (t->n_cells)
         qsort(t->cells, (size_t)t->n_cells, sizeof(*t->cells), cell_cmp);
     return 0;
@@ -309,7 +310,7 @@ static int task_buckets(kvb_run_task *t, kvb_error *e)
                 v[n++] = t->recs_[i].score;
         }
         t->bucket_n[b] = n;
-        t->bucket[b] = n ? kvb_py_round(100.0 * (kvb_np_pairwise_sum(v, n) / (double)n), 2) : NAN;
+        t->bucket[b] = n ? kvb_results_py_round(100.0 * (kvb_results_np_sum(v, n) / (double)n), 2) : NAN;
     }
     free(v);
     return 0;
@@ -338,7 +339,7 @@ static int task_finish(kvb_run_task *t, kvb_error *e)
         t->decode_s += x->decode_s;
     }
     t->n = n;
-    t->score = kvb_py_round(100.0 * total / (double)n, 2);
+    t->score = kvb_results_py_round(100.0 * total / (double)n, 2);
     t->kv_bytes_prefill = pre / (double)n;
     t->kv_bytes_decode = dec / (double)n;
     t->kv_full16_bytes = full / (double)n;
@@ -379,11 +380,11 @@ static void run_summary(kvb_run *r)
         r->peak_kv_bytes = KVB_MAX(r->peak_kv_bytes, t->peak_kv_bytes);
         r->n_bad += t->n_bad;
     }
-    r->avg_tasks = r->n_tasks ? kvb_py_round(sum / r->n_tasks, 2) : 0.;
+    r->avg_tasks = r->n_tasks ? kvb_results_py_round(sum / r->n_tasks, 2) : 0.;
     r->has_en16 = n16 == 16;
-    r->avg_en16 = r->has_en16 ? kvb_py_round(sum16 / 16, 2) : 0.;
+    r->avg_en16 = r->has_en16 ? kvb_results_py_round(sum16 / 16, 2) : 0.;
     r->has_all = nall == 21;
-    r->avg_all = r->has_all ? kvb_py_round(sumall / 21, 2) : 0.;
+    r->avg_all = r->has_all ? kvb_results_py_round(sumall / 21, 2) : 0.;
     r->compression_ratio = wheld > 0 ? wfull / wheld : 0.;
     r->keep_ratio = nrec ? wkeep / (double)nrec : 0.;
     r->decode_ms_per_token = gen ? 1000.0 * dec_s / (double)gen : 0.;
@@ -391,7 +392,7 @@ static void run_summary(kvb_run *r)
 
 int kvb_run_finish(kvb_run *r, kvb_error *e)
 {
-    if (!r->model_name || !r->model_fingerprint)
+    if (!r->model_name)
         return kvb_errorf(e, KVB_EINVAL, "run record: model not set");
     if (!r->method_name)
         return kvb_errorf(e, KVB_EINVAL, "run record: method not set");
@@ -443,7 +444,7 @@ static void put_num(kvb_strbuf *sb, double x)
         return;
     }
     char buf[64];
-    kvb_py_float_repr(x, buf, sizeof(buf));
+    kvb_results_py_repr(x, buf, sizeof(buf));
     kvb_strbuf_adds(sb, buf);
 }
 
@@ -619,7 +620,7 @@ char *kvb_result_json_text(const kvb_run *r)
         kvb_strbuf_adds(&sb, ": ");
         char buf[64];
         if (!t->has_buckets) {
-            kvb_py_float_repr(t->score, buf, sizeof(buf));
+            kvb_results_py_repr(t->score, buf, sizeof(buf));
             kvb_strbuf_adds(&sb, buf);
             continue;
         }
@@ -627,7 +628,7 @@ char *kvb_result_json_text(const kvb_run *r)
         for (int b = 0; b < KVB_N_BUCKETS; b++) {
             kvb_strbuf_adds(&sb, b ? ",\n        " : "\n        ");
             put_str(&sb, kvb_bucket_names[b]);
-            kvb_py_float_repr(t->bucket[b], buf, sizeof(buf));
+            kvb_results_py_repr(t->bucket[b], buf, sizeof(buf));
             kvb_strbuf_addf(&sb, ": %s", isnan(t->bucket[b]) ? "NaN" : buf);
         }
         kvb_strbuf_adds(&sb, "\n    }");
@@ -850,6 +851,11 @@ static int read_head(const vctx *v, const cJSON *doc, kvb_run *r)
     int rc;
     if ((rc = get_obj(v, doc, "", "tool", &o)))
         return rc;
+    const cJSON *tn = field(v, o, "tool.", "name");
+    if (!tn)
+        return KVB_EINVAL;
+    if (!cJSON_IsString(tn) || strcmp(tn->valuestring, "kvbench"))
+        return kvb_errorf(v->e, KVB_EINVAL, "%s: field 'tool.name' is not \"kvbench\"", v->file);
     rc = get_str(v, o, "tool.", "version", 1, &r->tool_version);
     rc = rc ? rc : get_str(v, o, "tool.", "git_commit", 1, &r->git_commit);
     rc = rc ? rc : get_str(v, doc, "", "created", 1, &r->created);
@@ -868,7 +874,7 @@ static int read_head(const vctx *v, const cJSON *doc, kvb_run *r)
     rc = rc ? rc : get_str(v, o, "model.", "repo", 0, &r->model_repo);
     rc = rc ? rc : get_str(v, o, "model.", "path", 0, &r->model_path);
     rc = rc ? rc : get_str(v, o, "model.", "dtype", 0, &r->model_dtype);
-    rc = rc ? rc : get_str(v, o, "model.", "fingerprint", 1, &r->model_fingerprint);
+    rc = rc ? rc : get_str(v, o, "model.", "fingerprint", 0, &r->model_fingerprint);
     rc = rc ? rc : get_obj(v, doc, "", "method", &o);
     if (rc)
         return rc;

@@ -68,7 +68,6 @@ static int load_tokens(kvb_tokenizer *t, const kvb_gguf *g, const kvb_gguf_kv *t
     if (!raw)
         return kvb_errorf(e, KVB_ENOMEM, "out of memory");
     int rc = 0;
-    int n_ctrl = 0;
     for (uint64_t i = 0; i < toks->arr_n && !rc; i++) {
         const kvb_gguf_str *s = &toks->arr_strs[i];
         int type = GGUF_TOK_NORMAL;
@@ -109,7 +108,6 @@ static int load_tokens(kvb_tokenizer *t, const kvb_gguf *g, const kvb_gguf_kv *t
             a->content[s->len] = 0;
             a->special = type == GGUF_TOK_CONTROL;
             t->attr[i] |= KVB_TOKA_ADDED | (a->special ? KVB_TOKA_SPECIAL : 0);
-            n_ctrl++;
         }
     }
     free(raw);
@@ -215,8 +213,6 @@ int kvb_tokenizer_load_gguf(kvb_tokenizer **out, const struct kvb_gguf *g, kvb_e
         rc = get_id(g, "tokenizer.ggml.eos_token_id", t->n_vocab, &t->eos_id, e);
     if (!rc)
         rc = get_id(g, "tokenizer.ggml.unknown_token_id", t->n_vocab, &t->unk_id, e);
-    const kvb_gguf_kv *ab = kvb_gguf_find(g, "tokenizer.ggml.add_bos_token");
-    t->post_adds_bos = ab && ab->type == KVB_GGUF_BOOL ? (int)ab->v.u : 0;
     if (!rc)
         rc = kvb_tok_finalize(t, e);
     if (rc) {

@@ -479,7 +479,7 @@ static int register_added(ld *l)
             rc = kvb_tok_add_token(t, a->id, a->content, a->len, l->e);
         if (rc)
             return rc;
-        t->attr[a->id] = (uint8_t)((t->attr[a->id] & ~(KVB_TOKA_MAPPED | KVB_TOKA_BYTE)) |
+        t->attr[a->id] = (uint8_t)((t->attr[a->id] & ~KVB_TOKA_MAPPED) |
                                    KVB_TOKA_ADDED | (a->special ? KVB_TOKA_SPECIAL : 0) |
                                    (mapped ? KVB_TOKA_MAPPED : 0));
     }
@@ -493,7 +493,6 @@ static int unmap_vocab(ld *l)
 {
     kvb_tokenizer *t = l->t;
     char *old = t->pool;
-    size_t oldlen = t->pool_len;
     uint32_t *offs = kvb_malloc((size_t)t->n_vocab * sizeof *offs);
     char *raw = kvb_malloc(KVB_TOK_MAX_TOKEN_BYTES + 1);
     if (!offs || !raw) {
@@ -513,10 +512,8 @@ static int unmap_vocab(ld *l)
         uint8_t attr = t->attr[id];
         int mapped = kvb_tok_unmap_bytelevel(s, n, raw, &m);
         rc = mapped ? kvb_tok_add_token(t, id, raw, m, l->e) : kvb_tok_add_token(t, id, s, n, l->e);
-        /* <0xXX> means nothing here */
-        t->attr[id] = (uint8_t)((attr & ~KVB_TOKA_BYTE) | (mapped ? KVB_TOKA_MAPPED : 0));
+        t->attr[id] = (uint8_t)(attr | (mapped ? KVB_TOKA_MAPPED : 0));
     }
-    (void)oldlen;
     free(old);
     free(offs);
     free(raw);
@@ -548,7 +545,6 @@ static void load_post(kvb_tokenizer *t, const cJSON *root)
     const cJSON *ids = get(get(get(pp, "special_tokens"), sp->valuestring), "ids");
     const cJSON *id0 = cJSON_GetArrayItem(ids, 0);
     if (cJSON_IsNumber(id0) && id0->valuedouble >= 0 && id0->valuedouble < t->n_vocab) {
-        t->post_adds_bos = 1;
         if (t->bos_id < 0)
             t->bos_id = (int32_t)id0->valuedouble;
     }

@@ -83,7 +83,6 @@ typedef struct kvb_dec_step {
 /* Token attributes. */
 enum {
     KVB_TOKA_SPECIAL = 1,   /* skipped by skip_special decoding */
-    KVB_TOKA_BYTE = 2,      /* <0xXX> byte-fallback token */
     KVB_TOKA_ADDED = 4,     /* from added_tokens / control tokens */
     KVB_TOKA_MAPPED = 8,    /* byte-level: stored as raw bytes, the file spells it byte-mapped */
 };
@@ -98,7 +97,6 @@ struct kvb_tokenizer {
     size_t pool_len, pool_cap;
     uint32_t *tok_off, *tok_len; /* tok_len = UINT32_MAX: id has no token */
     uint8_t *attr;
-    uint8_t *byte_val;           /* value of <0xXX> tokens */
     kvb_tok_hash h;              /* internal form -> id (model vocab first) */
 
     /* Character pairs that occur inside some token (sentencepiece-style vocabularies): a long
@@ -131,7 +129,6 @@ struct kvb_tokenizer {
     int any_normalized_added;
 
     int32_t bos_id, eos_id;
-    int post_adds_bos; /* the file's post-processor prepends BOS (informational) */
     int clean_up_spaces;
 };
 

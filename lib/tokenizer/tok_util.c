@@ -95,10 +95,7 @@ static int ensure_ids(kvb_tokenizer *t, int32_t id, kvb_error *e)
         uint8_t *attr = kvb_realloc(t->attr, (size_t)want);
         if (attr)
             t->attr = attr;
-        uint8_t *bv = kvb_realloc(t->byte_val, (size_t)want);
-        if (bv)
-            t->byte_val = bv;
-        if (!off || !len || !attr || !bv)
+        if (!off || !len || !attr)
             return kvb_errorf(e, KVB_ENOMEM, "%s: out of memory for %d tokens", t->src, n);
         t->id_cap = want;
     }
@@ -106,7 +103,6 @@ static int ensure_ids(kvb_tokenizer *t, int32_t id, kvb_error *e)
         t->tok_off[i] = 0;
         t->tok_len[i] = UINT32_MAX;
         t->attr[i] = 0;
-        t->byte_val[i] = 0;
     }
     t->n_vocab = n;
     return 0;
@@ -137,22 +133,6 @@ int kvb_tok_add_token(kvb_tokenizer *t, int32_t id, const char *s, size_t n, kvb
     t->tok_off[id] = (uint32_t)t->pool_len;
     t->tok_len[id] = (uint32_t)n;
     t->pool_len += n + 1;
-    /* <0xXX> byte-fallback tokens */
-    if (n == 6 && s[0] == '<' && s[1] == '0' && s[2] == 'x' && s[5] == '>') {
-        unsigned v = 0;
-        int ok = 1;
-        for (int k = 3; k < 5; k++) {
-            char c = s[k];
-            v <<= 4;
-            if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
-            else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
-            else ok = 0;
-        }
-        if (ok) {
-            t->attr[id] |= KVB_TOKA_BYTE;
-            t->byte_val[id] = (uint8_t)v;
-        }
-    }
     return 0;
 }
 

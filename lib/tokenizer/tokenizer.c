@@ -79,7 +79,6 @@ void kvb_tokenizer_free(kvb_tokenizer *t)
     free(t->tok_off);
     free(t->tok_len);
     free(t->attr);
-    free(t->byte_val);
     free(t->h.slot);
     free(t->merges);
     free(t->cpairs);

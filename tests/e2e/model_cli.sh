@@ -37,6 +37,11 @@ if [ -f models/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf ]; then
   if [ -n "$want" ]; then
     got=$("$K" generate --model smollm2-135m --ids "$ids" --max-new 8 --ignore-eos --quiet --threads 2 --weights f32)
     check "generate smollm2 by name = transformers greedy" '[ "$got" = "$want" ]'
+    # the same prompt as text through the model's tokenizer: the same continuation, as text
+    text=$("$K" generate --model smollm2-135m --prompt "The capital of France is Paris. The capital of Germany is" \
+           --max-new 8 --ignore-eos --quiet --threads 2 --weights f32)
+    want_text=$(echo "[${want// /,}]" | "$K" tokenize --model smollm2-135m --decode)
+    check "generate text = decoded greedy ids ($text)" '[ -n "$text" ] && [ "$text" = "$want_text" ]'
   fi
 fi
 

@@ -35,6 +35,9 @@ cp -r $R/snapkv "$T/noscore"
 sed -E -i 's/"score": [0-9.e-]+, //' "$T/noscore/pred/hotpotqa.jsonl"
 check diff-noscore 2 "$K" diff $R/full "$T/noscore" && one_line_error diff-noscore "noscore/pred/hotpotqa.jsonl:1: no per-record 'score'"
 check diff-noscore-noboot 0 "$K" diff $R/full "$T/noscore" --bootstrap 0
+cp -r $R/snapkv "$T/dupid"
+head -n 1 $R/snapkv/pred/niah.jsonl >>"$T/dupid/pred/niah.jsonl"
+check diff-dupid 2 "$K" diff $R/full "$T/dupid" && one_line_error diff-dupid "dupid/pred/niah.jsonl: _id 'niah-1024-0-0' appears twice"
 
 # ---- gate: 0 hold, 1 regress, 2 bad input
 check gate-pass 0 "$K" gate $R/pass.json --baseline $R/full --max-task-drop 1 && has gate-pass "$T/out" "gate: HOLD"
@@ -61,8 +64,10 @@ check merge-noout 2 "$K" merge $R/shard0
 
 # ---- report
 check report-md 0 "$K" report $R/full $R/snapkv $R/fewer.json --md "$T/r.md"
-has report-md "$T/r.md" "| smollm2-135m | SnapKV |"
-has report-md "$T/r.md" "| model | method | params | hotpotqa | passage_retrieval_en | niah | average |"
+has report-md "$T/r.md" "| $R/snapkv | smollm2-135m | SnapKV |"
+has report-md "$T/r.md" "| run | model | method | params | hotpotqa | passage_retrieval_en | niah | average |"
+has report-md "$T/r.md" "| $R/fewer.json | smollm2-135m | full |  | 45.23 | 65.00 | - | 55.11* |"
+has report-md "$T/r.md" "| 50% | 100 | 62 |"
 check report-stdout 0 "$K" report $R/full && has report-stdout "$T/out" "| smollm2-135m | full |"
 KVBENCH_PYTHON=/nonexistent/python3 check report-nopython 2 "$K" report $R/full --plot "$T/plots" &&
   one_line_error report-nopython "plots need Python 3"

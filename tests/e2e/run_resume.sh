@@ -4,6 +4,7 @@
 #    committed, i.e. in the next prefill), a torn last line and an orphan memory line (a kill while writing): --resume
 #    ends with a result.json byte-identical to an uninterrupted run, and the same predictions;
 #  - SIGINT: the current record finishes, exit 130, the message says how to resume;
+#  - --shard 0/2 and 1/2 joined by kvbench merge give the unsharded result.json;
 #  - --resume refuses a directory made with other settings; a second run without --resume
 #    refuses to overwrite.
 set -u
@@ -59,6 +60,13 @@ if [ $rc -eq 130 ] && grep -q -- "--resume" "$tmp/int.err"; then echo "ok   SIGI
 else echo "FAIL SIGINT: exit $rc"; cat "$tmp/int.err"; fail=1; fi
 "$KVBENCH" run "${args[@]}" --out "$out" --resume >/dev/null 2>"$tmp/int2.err" && cmp -s "$tmp/ref/result.json" "$out/result.json" \
   && echo "ok   resume after SIGINT identical" || { echo "FAIL resume after SIGINT"; cat "$tmp/int2.err"; fail=1; }
+
+# --shard i/N + kvbench merge: the same result.json and predictions as the unsharded run
+for i in 0 1; do "$KVBENCH" run "${args[@]}" --shard $i/2 --out "$tmp/s$i" >/dev/null 2>"$tmp/s$i.err" || { echo "FAIL shard $i"; cat "$tmp/s$i.err"; fail=1; }; done
+if "$KVBENCH" merge "$tmp/s0" "$tmp/s1" --out "$tmp/merged" >/dev/null 2>"$tmp/merge.err" &&
+   cmp -s "$tmp/ref/result.json" "$tmp/merged/result.json" && same_preds "$tmp/ref" "$tmp/merged"; then
+  echo "ok   shards 0/2 + 1/2 merged = unsharded run"
+else echo "FAIL shard merge"; cat "$tmp/merge.err"; fail=1; fi
 
 # refusals
 "$KVBENCH" run "${args[@]}" --out "$out" >/dev/null 2>"$tmp/r1.err"; rc=$?

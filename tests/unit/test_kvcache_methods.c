@@ -565,3 +565,25 @@ Test(kvcache_methods, kivi_group_pass_equals_per_head)
     free(o1), free(o2);
     rec_free(&r);
 }
+
+/* ZigZagKV's LMBA on unpooled scores (lmba=raw) is a different allocation with the same total. */
+Test(kvcache_methods, zigzag_raw_lmba_option)
+{
+    rec r;
+    rec_make(&r, 150, 1, 17);
+    const kvb_cache_param a[] = { { "budget", "40" }, { "lmba", "raw" }, { "tau", "0.5" } };
+    kvb_cache *c = mk("ZigZagKV", a, 3);
+    prefill(c, &r);
+    long total = 0;
+    for (int l = 0; l < L; l++) {
+        kvb_cache_layer_stats st;
+        kvb_cache_layer_stats_get(c, l, &st);
+        total += st.tokens;
+    }
+    cr_assert(labs(total - (long)L * KV * 40) <= L * KV, "total %ld", total);
+    char *js = kvb_cache_params_json(c);
+    cr_assert(strstr(js, "\"lmba\": \"raw\"") && strstr(js, "\"tau\": 0.5"), "%s", js);
+    free(js);
+    kvb_cache_free(c);
+    rec_free(&r);
+}

@@ -87,9 +87,9 @@ Test(pipeline, greedy_stops_and_min_tokens)
     cr_assert(b.out.n >= 1);
     kvb_lb_gen_result_release(&b);
 
-    char *j = kvb_lb_mem_trace_json("rec-1", &a);
+    char *j = kvb_lb_mem_trace_json("rec-1", 7, &a);
     cr_assert_not_null(j);
-    cr_assert(strstr(j, "\"_id\":\"rec-1\"") && strstr(j, "\"layers_end\":[{") &&
+    cr_assert(strstr(j, "\"_id\":\"rec-1\",\"_index\":7") && strstr(j, "\"layers_end\":[{") &&
               strstr(j, "\"peak_kv_bytes\":"), "%s", j);
     free(j);
     kvb_lb_gen_result_release(&a);

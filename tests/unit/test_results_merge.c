@@ -91,6 +91,12 @@ Test(results_merge, overlapping_and_missing_shards_refused)
     expect_merge_refused(other, 2, "shard 0/1");
     const char *file[] = { RUNS "/pass.json" };
     expect_merge_refused(file, 1, "not a run directory");
+    char out[128];
+    snprintf(out, sizeof(out), "%s/./", RUNS "/shard0");
+    kvb_error e = { 0 };
+    const char *self[] = { RUNS "/shard0", RUNS "/shard1", RUNS "/shard2" };
+    cr_expect_eq(kvb_merge_runs(self, 3, out, &e), KVB_EINVAL);
+    cr_expect(strstr(e.msg, "--out is one of the shards"), "%s", e.msg);
 }
 
 /* A copy of shard1 with one run.json field changed. */
@@ -143,6 +149,31 @@ Test(results_merge, records_in_the_wrong_shard_refused)
     snprintf(s1, sizeof(s1), "%s/shard1", tmp);
     const char *s[] = { RUNS "/shard0", s1, RUNS "/shard2" };
     expect_merge_refused(s, 3, "does not belong to shard 1/3");
+}
+
+Test(results_merge, memory_lines_placed_by_id_when_index_is_absent)
+{
+    /* memory traces that carry only "_id" (kvbench run's before it wrote "_index") */
+    char cmd[1200];
+    snprintf(cmd, sizeof(cmd),
+             "cd '%s' && for d in shard0 shard1 shard2 full; do cp -r $OLDPWD/" RUNS "/$d . && "
+             "sed -E -i 's/, \"_index\": [0-9]+//' $d/memory/*.jsonl || exit 1; done; "
+             "! grep -q _index full/memory/niah.jsonl",
+             tmp);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    char s[3][128], out[128], full[128];
+    const char *sp[3];
+    for (int i = 0; i < 3; i++) {
+        snprintf(s[i], sizeof(s[i]), "%s/shard%d", tmp, i);
+        sp[i] = s[i];
+    }
+    snprintf(out, sizeof(out), "%s/merged", tmp);
+    snprintf(full, sizeof(full), "%s/full", tmp);
+    kvb_error e = { 0 };
+    cr_assert_eq(kvb_merge_runs(sp, 3, out, &e), 0, "%s", e.msg);
+    expect_same(out, full, "memory/niah.jsonl");
+    expect_same(out, full, "memory/hotpotqa.jsonl");
+    expect_same(out, full, "result.json");
 }
 
 /* The harness path: records through the C API, unsharded vs 3 shards merged. */

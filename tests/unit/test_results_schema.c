@@ -340,3 +340,25 @@ Test(results_schema, pred_fields_round_trip)
     cr_expect(strstr(e.msg, "_index"), "%s", e.msg);
     cJSON_Delete(line);
 }
+
+/* The C validator and the JSON Schema agree on every case of scripts/oracle/schema_cases.py. */
+Test(results_schema, c_rules_agree_with_the_json_schema)
+{
+    cJSON *j = load_doc("tests/fixtures/results/schema_cases.json");
+    int n = 0, valid = 0;
+    for (const cJSON *c = cJSON_GetObjectItem(j, "cases")->child; c; c = c->next, n++) {
+        const char *name = cJSON_GetObjectItem(c, "name")->valuestring;
+        int want = cJSON_IsTrue(cJSON_GetObjectItem(c, "valid"));
+        kvb_run r;
+        kvb_error e = { 0 };
+        int rc = kvb_run_from_json(cJSON_GetObjectItem(c, "doc"), "case", &r, &e);
+        cr_expect_eq(rc == 0, want, "case '%s': schema says %s, C says %s (%s)", name,
+                     want ? "valid" : "invalid", rc ? "invalid" : "valid", e.msg);
+        if (!rc)
+            kvb_run_release(&r);
+        valid += want;
+    }
+    cr_expect_gt(n, 90);
+    cr_expect_eq(valid, 10);
+    cJSON_Delete(j);
+}

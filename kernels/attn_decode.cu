@@ -1,0 +1,163 @@
+/* kernels/attn_decode.cu: decode attention of one token over per-head ragged bf16 caches. */
+#include "attn_decode.cuh"
+
+__global__ void __launch_bounds__(KVB_AD_THREADS)
+attn_decode_kernel(float *work, const float *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v,
+                   size_t hs, const int32_t *len, int H, int Hkv, int D, int n_splits, int n_init,
+                   int n_recent, float scale)
+{
+    __shared__ float sq[KVB_AD_GMAX * KVB_AD_DMAX];
+    __shared__ float ss[KVB_AD_GMAX * KVB_AD_CHUNK];
+    __shared__ float sacc[KVB_AD_THREADS];
+    __shared__ float red[32];
+    const int split = blockIdx.x, g = blockIdx.y, grp = H / Hkv, tid = threadIdx.x;
+    const int lane = tid & 31, warp = tid >> 5, nwarp = blockDim.x >> 5;
+    const int L = len[g], t0 = split * KVB_AD_CHUNK, cnt = max(0, min(L - t0, KVB_AD_CHUNK));
+    const __nv_bfloat16 *kg = k + (size_t)g * hs, *vg = v + (size_t)g * hs;
+
+    for (int idx = tid; idx < grp * D; idx += blockDim.x) sq[idx] = q[(size_t)g * grp * D + idx] * scale;
+    __syncthreads();
+    /* scores: one warp per token, all query heads of the group from one read of the key row */
+    for (int jj = warp; jj < cnt; jj += nwarp) {
+        const __nv_bfloat16 *kr = kg + (size_t)(t0 + jj) * D;
+        float part[KVB_AD_GMAX];
+#pragma unroll
+        for (int a = 0; a < KVB_AD_GMAX; a++) part[a] = 0.f;
+        for (int c = lane; c < D; c += 32) {
+            float kv = kvb_bf2f(kr[c]);
+#pragma unroll
+            for (int a = 0; a < KVB_AD_GMAX; a++)
+                if (a < grp) part[a] += sq[a * D + c] * kv;
+        }
+#pragma unroll
+        for (int a = 0; a < KVB_AD_GMAX; a++)
+            if (a < grp) {
+                float s = warp_sum(part[a]);
+                if (lane == 0) ss[a * KVB_AD_CHUNK + jj] = s;
+            }
+    }
+    __syncthreads();
+    const int nsub = blockDim.x / D, d = tid % D, sub = tid / D;
+    for (int a = 0; a < grp; a++) {
+        float *sa = ss + a * KVB_AD_CHUNK;
+        float m = -INFINITY;
+        for (int jj = tid; jj < cnt; jj += blockDim.x) m = fmaxf(m, sa[jj]);
+        m = block_max(m, red);
+        float l = 0.f, sk = 0.f;
+        __syncthreads(); /* everyone has read the max before sa is overwritten */
+        for (int jj = tid; jj < cnt; jj += blockDim.x) {
+            float p = expf(sa[jj] - m);
+            sa[jj] = p;
+            l += p;
+            int j = t0 + jj;
+            if (j < n_init) sk += p;
+            if (j >= L - n_recent) sk += p;
+        }
+        l = block_sum(l, red);
+        sk = block_sum(sk, red);
+        __syncthreads();
+        float acc = 0.f;
+        if (sub < nsub)
+            for (int jj = sub; jj < cnt; jj += nsub) acc += sa[jj] * kvb_bf2f(vg[(size_t)(t0 + jj) * D + d]);
+        sacc[tid] = acc;
+        __syncthreads();
+        const int h = g * grp + a;
+        float *rec = work + ((size_t)h * n_splits + split) * (D + 3);
+        if (tid < D) {
+            float s = 0.f;
+            for (int u = 0; u < nsub; u++) s += sacc[u * D + tid];
+            rec[3 + tid] = s;
+        }
+        if (tid == 0) {
+            rec[0] = cnt > 0 ? m : -INFINITY;
+            rec[1] = l;
+            rec[2] = sk;
+        }
+        __syncthreads();
+    }
+}
+
+__global__ void decode_combine_kernel(float *o, float *sink, const float *work, int D, int n_splits)
+{
+    const int h = blockIdx.x, d = threadIdx.x;
+    const float *base = work + (size_t)h * n_splits * (D + 3);
+    float M = -INFINITY;
+    for (int s = 0; s < n_splits; s++) M = fmaxf(M, base[(size_t)s * (D + 3)]);
+    float L = 0.f, acc = 0.f, sk = 0.f;
+    for (int s = 0; s < n_splits; s++) {
+        const float *rec = base + (size_t)s * (D + 3);
+        if (rec[0] == -INFINITY) continue;
+        float w = expf(rec[0] - M);
+        L += rec[1] * w;
+        sk += rec[2] * w;
+        if (d < D) acc += rec[3 + d] * w;
+    }
+    if (d < D) o[(size_t)h * D + d] = acc / L;
+    if (d == 0 && sink) sink[h] = sk / L;
+}
+
+int kvb_cu_decode_combine(kvb_cuda *c, float *o, float *sink_mass, const float *work, int n_heads,
+                          int head_dim, int n_splits, kvb_error *e)
+{
+    int threads = (head_dim + 31) / 32 * 32;
+    decode_combine_kernel<<<n_heads, threads, 0, c->stream>>>(o, sink_mass, work, head_dim, n_splits);
+    return kvb_cu_launch(e, "attn_decode combine");
+}
+
+size_t kvb_cuda_decode_work_floats(int n_heads, int head_dim, int max_len)
+{
+    if (n_heads <= 0 || head_dim <= 0 || max_len <= 0) return 0;
+    return (size_t)n_heads * kvb_ad_splits(max_len) * kvb_ad_rec(head_dim);
+}
+
+int kvb_cuda_attn_decode(kvb_cuda *c, float *o, const float *q, const kvb_bf16 *k,
+                         const kvb_bf16 *v, size_t head_stride, const int32_t *len, int max_len,
+                         int n_heads, int n_kv_heads, int head_dim, float *sink_mass, int n_init,
+                         int n_recent, float *work, kvb_error *e)
+{
+    KVB_CU_CHECK_ARG(n_heads > 0 && n_kv_heads > 0 && n_heads % n_kv_heads == 0 && head_dim > 0 &&
+                         head_dim <= KVB_AD_DMAX && max_len > 0,
+                     e, "cuda: attn_decode: unsupported shape heads=%d kv_heads=%d head_dim=%d "
+                        "max_len=%d (head_dim <= %d)",
+                     n_heads, n_kv_heads, head_dim, max_len, KVB_AD_DMAX);
+    KVB_CU_CHECK_ARG(n_heads / n_kv_heads <= KVB_AD_GMAX, e,
+                     "cuda: attn_decode: %d query heads per kv head (at most %d)",
+                     n_heads / n_kv_heads, KVB_AD_GMAX);
+    KVB_CU_CHECK_ARG(n_kv_heads <= 65535 && n_init >= 0 && n_recent >= 0, e,
+                     "cuda: attn_decode: bad kv heads or sink windows");
+    int splits = kvb_ad_splits(max_len);
+    dim3 grid(splits, n_kv_heads);
+    attn_decode_kernel<<<grid, KVB_AD_THREADS, 0, c->stream>>>(
+        work, q, as_bf(k), as_bf(v), head_stride, len, n_heads, n_kv_heads, head_dim, splits,
+        n_init, n_recent, 1.f / sqrtf((float)head_dim));
+    int rc = kvb_cu_launch(e, "attn_decode");
+    return rc ? rc : kvb_cu_decode_combine(c, o, sink_mass, work, n_heads, head_dim, splits, e);
+}
+
+/* ---- gather of kept tokens ----------------------------------------------------------------- */
+__global__ void gather_kv_kernel(__nv_bfloat16 *dst, size_t dhs, const __nv_bfloat16 *src, int n,
+                                 int Hkv, int D, const int32_t *idx, int idx_stride,
+                                 const int32_t *counts)
+{
+    const int t = blockIdx.x, g = blockIdx.y;
+    if (counts && t >= counts[g]) return;
+    const int j = idx[(size_t)g * idx_stride + t];
+    if (j < 0 || j >= n) return;
+    for (int d = threadIdx.x; d < D; d += blockDim.x)
+        dst[g * dhs + (size_t)t * D + d] = src[((size_t)j * Hkv + g) * D + d];
+}
+
+int kvb_cuda_gather_kv(kvb_cuda *c, kvb_bf16 *dst, size_t dst_head_stride, const kvb_bf16 *src,
+                       int n, int n_kv_heads, int head_dim, const int32_t *idx, int idx_stride,
+                       int count, const int32_t *counts, kvb_error *e)
+{
+    KVB_CU_CHECK_ARG(n > 0 && n_kv_heads > 0 && n_kv_heads <= 65535 && head_dim > 0 && count >= 0 &&
+                         idx_stride >= count && dst_head_stride >= (size_t)count * head_dim,
+                     e, "cuda: gather_kv: bad shape n=%d kv_heads=%d head_dim=%d count=%d", n,
+                     n_kv_heads, head_dim, count);
+    if (count == 0) return 0;
+    dim3 grid(count, n_kv_heads);
+    gather_kv_kernel<<<grid, 128, 0, c->stream>>>(as_bf(dst), dst_head_stride, as_bf(src), n,
+                                                  n_kv_heads, head_dim, idx, idx_stride, counts);
+    return kvb_cu_launch(e, "gather_kv");
+}

@@ -1,0 +1,570 @@
+/* kernels/cpu_ref.c: CPU twins of the CUDA kernels; see cpu_ref.h. */
+#include "cpu_ref.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- number formats ------------------------------------------------------------------------ */
+float kvb_ref_bf2f(kvb_bf16 x)
+{
+    uint32_t u = (uint32_t)x << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+kvb_bf16 kvb_ref_f2bf(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (kvb_bf16)((u >> 16) | 0x40u); /* quiet NaN */
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (kvb_bf16)(u >> 16);
+}
+
+float kvb_ref_h2f(kvb_f16 h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, ex = (h >> 10) & 0x1fu, m = h & 0x3ffu, u;
+    if (ex == 0) {
+        float v = ldexpf((float)m, -24);
+        return sign ? -v : v;
+    }
+    if (ex == 31) u = sign | 0x7f800000u | (m << 13);
+    else u = sign | ((ex - 15 + 127) << 23) | (m << 13);
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+kvb_f16 kvb_ref_f2h(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    uint32_t sign = (u >> 16) & 0x8000u, ax = u & 0x7fffffffu;
+    if (ax >= 0x7f800000u) return (kvb_f16)(sign | 0x7c00u | (ax > 0x7f800000u ? 0x200u : 0u));
+    if (ax >= 0x477ff000u) return (kvb_f16)(sign | 0x7c00u); /* >= 65520 rounds to infinity */
+    if (ax < 0x38800000u) {                                  /* below 2^-14: subnormal half */
+        float v;
+        memcpy(&v, &ax, 4);
+        return (kvb_f16)(sign | (uint32_t)rintf(v * 16777216.0f)); /* exact scaling, RNE */
+    }
+    uint32_t h = (((ax >> 23) - 127 + 15) << 10) | ((ax & 0x7fffffu) >> 13);
+    uint32_t rem = ax & 0x1fffu;
+    if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) h++; /* a carry bumps the exponent */
+    return (kvb_f16)(sign | h);
+}
+
+/* ---- dense ops ----------------------------------------------------------------------------- */
+int kvb_ref_gemm(void *y, int y_dtype, const kvb_bf16 *x, const kvb_bf16 *w, int n, int in, int out,
+                 int accumulate)
+{
+    if (n <= 0 || in <= 0 || out <= 0 || (accumulate && y_dtype != KVB_DT_F32)) return KVB_EINVAL;
+    for (int t = 0; t < n; t++)
+        for (int o = 0; o < out; o++) {
+            double s = 0;
+            for (int i = 0; i < in; i++)
+                s += (double)kvb_ref_bf2f(x[(size_t)t * in + i]) *
+                     kvb_ref_bf2f(w[(size_t)o * in + i]);
+            size_t at = (size_t)t * out + o;
+            if (y_dtype == KVB_DT_F32) {
+                float *yf = y;
+                yf[at] = accumulate ? (float)(yf[at] + s) : (float)s;
+            } else {
+                ((kvb_bf16 *)y)[at] = kvb_ref_f2bf((float)s);
+            }
+        }
+    return 0;
+}
+
+int kvb_ref_rmsnorm(kvb_bf16 *o, const float *x, const kvb_bf16 *w, int n, int d, float eps)
+{
+    if (n <= 0 || d <= 0) return KVB_EINVAL;
+    for (int t = 0; t < n; t++) {
+        const float *xr = x + (size_t)t * d;
+        double ss = 0;
+        for (int i = 0; i < d; i++) ss += (double)xr[i] * xr[i];
+        float r = (float)(1.0 / sqrt(ss / d + eps));
+        for (int i = 0; i < d; i++) o[(size_t)t * d + i] = kvb_ref_f2bf(kvb_ref_bf2f(w[i]) * (xr[i] * r));
+    }
+    return 0;
+}
+
+int kvb_ref_rope(kvb_bf16 *o, int o_stride, const float *x, int x_stride, int n, int n_heads,
+                 int head_dim, const int32_t *pos, const float *inv_freq)
+{
+    if (n <= 0 || n_heads <= 0 || head_dim <= 0 || head_dim % 2) return KVB_EINVAL;
+    int half = head_dim / 2;
+    for (int t = 0; t < n; t++)
+        for (int h = 0; h < n_heads; h++)
+            for (int i = 0; i < half; i++) {
+                float ang = (float)pos[t] * inv_freq[i];
+                float s = sinf(ang), co = cosf(ang);
+                const float *xr = x + (size_t)t * x_stride + h * head_dim;
+                kvb_bf16 *orow = o + (size_t)t * o_stride + h * head_dim;
+                float a = xr[i], b = xr[i + half];
+                orow[i] = kvb_ref_f2bf(a * co - b * s);
+                orow[i + half] = kvb_ref_f2bf(b * co + a * s);
+            }
+    return 0;
+}
+
+int kvb_ref_swiglu(kvb_bf16 *o, const float *gate, const float *up, int stride, int n, int f)
+{
+    if (n <= 0 || f <= 0 || stride < f) return KVB_EINVAL;
+    for (int t = 0; t < n; t++)
+        for (int i = 0; i < f; i++) {
+            float a = gate[(size_t)t * stride + i];
+            float s = a / (1.f + expf(-a));
+            o[(size_t)t * f + i] = kvb_ref_f2bf(s * up[(size_t)t * stride + i]);
+        }
+    return 0;
+}
+
+int kvb_ref_to_bf16(kvb_bf16 *o, int o_stride, const float *x, int x_stride, int n, int d)
+{
+    if (n <= 0 || d <= 0) return KVB_EINVAL;
+    for (int t = 0; t < n; t++)
+        for (int i = 0; i < d; i++)
+            o[(size_t)t * o_stride + i] = kvb_ref_f2bf(x[(size_t)t * x_stride + i]);
+    return 0;
+}
+
+/* HF transformers' rope initialisation, op by op in float32 (torch computes these tensors in
+ * float32 with Python scalars). */
+void kvb_rope_inv_freq(float *inv, int head_dim, double theta, double factor, double low_ff,
+                       double high_ff, int orig_max)
+{
+    int half = head_dim / 2;
+    for (int i = 0; i < half; i++) {
+        float ex = (float)(2 * i) / (float)head_dim;
+        inv[i] = 1.0f / powf((float)theta, ex);
+    }
+    if (factor <= 0) return;
+    const float pi2 = (float)(2.0 * 3.14159265358979323846);
+    float low_wl = (float)(orig_max / low_ff), high_wl = (float)(orig_max / high_ff);
+    for (int i = 0; i < half; i++) {
+        float f = inv[i], wl = pi2 / f;
+        float llama = wl > low_wl ? f / (float)factor : f;
+        float smooth = ((float)orig_max / wl - (float)low_ff) / (float)(high_ff - low_ff);
+        float smoothed = (1.f - smooth) * llama / (float)factor + smooth * llama;
+        int medium = !(wl < high_wl) && !(wl > low_wl);
+        inv[i] = medium ? smoothed : llama;
+    }
+}
+
+/* ---- prefill attention --------------------------------------------------------------------- */
+/* Scaled scores of query row i (head h) against keys [0, i]; returns the row max. */
+static float row_scores(float *s, const kvb_bf16 *q, const kvb_bf16 *k, int i, int h, int g,
+                        int n_heads, int n_kv_heads, int hd)
+{
+    float scale = 1.f / sqrtf((float)hd), mx = -INFINITY;
+    const kvb_bf16 *qi = q + ((size_t)i * n_heads + h) * hd;
+    for (int j = 0; j <= i; j++) {
+        const kvb_bf16 *kj = k + ((size_t)j * n_kv_heads + g) * hd;
+        double d = 0;
+        for (int c = 0; c < hd; c++) d += (double)kvb_ref_bf2f(qi[c]) * kvb_ref_bf2f(kj[c]);
+        s[j] = (float)(d * scale);
+        if (s[j] > mx) mx = s[j];
+    }
+    return mx;
+}
+
+static int attn_shape_ok(int n, int h, int hk, int hd)
+{
+    return n > 0 && h > 0 && hk > 0 && h % hk == 0 && hd > 0 && hd <= 128;
+}
+
+int kvb_ref_attn_prefill(kvb_bf16 *o, float *lse, const kvb_bf16 *q, const kvb_bf16 *k,
+                         const kvb_bf16 *v, int n, int n_heads, int n_kv_heads, int hd)
+{
+    if (!attn_shape_ok(n, n_heads, n_kv_heads, hd)) return KVB_EINVAL;
+    float *s = malloc(sizeof(float) * (size_t)n);
+    double *acc = malloc(sizeof(double) * (size_t)hd);
+    if (!s || !acc) {
+        free(s);
+        free(acc);
+        return KVB_ENOMEM;
+    }
+    int grp = n_heads / n_kv_heads;
+    for (int h = 0; h < n_heads; h++)
+        for (int i = 0; i < n; i++) {
+            int g = h / grp;
+            float mx = row_scores(s, q, k, i, h, g, n_heads, n_kv_heads, hd);
+            double l = 0;
+            memset(acc, 0, sizeof(double) * (size_t)hd);
+            for (int j = 0; j <= i; j++) {
+                double p = exp((double)s[j] - mx);
+                l += p;
+                const kvb_bf16 *vj = v + ((size_t)j * n_kv_heads + g) * hd;
+                for (int c = 0; c < hd; c++) acc[c] += p * kvb_ref_bf2f(vj[c]);
+            }
+            for (int c = 0; c < hd; c++)
+                o[((size_t)i * n_heads + h) * hd + c] = kvb_ref_f2bf((float)(acc[c] / l));
+            lse[(size_t)h * n + i] = (float)(mx + log(l));
+        }
+    free(s);
+    free(acc);
+    return 0;
+}
+
+int kvb_ref_attn_prefill_stats(const kvb_attn_stats *st, const float *lse, const kvb_bf16 *q,
+                               const kvb_bf16 *k, int n, int n_heads, int n_kv_heads, int hd)
+{
+    if (!attn_shape_ok(n, n_heads, n_kv_heads, hd) || st->row0 < 0 || st->row0 >= n)
+        return KVB_EINVAL;
+    float *s = malloc(sizeof(float) * (size_t)n);
+    if (!s) return KVB_ENOMEM;
+    int grp = n_heads / n_kv_heads, nw = n - st->row0;
+    if (st->colsum) memset(st->colsum, 0, sizeof(float) * (size_t)n_heads * n);
+    if (st->rows) memset(st->rows, 0, sizeof(float) * (size_t)n_heads * nw * n);
+    for (int h = 0; h < n_heads; h++) {
+        double *col = calloc((size_t)n, sizeof(double));
+        if (!col) {
+            free(s);
+            return KVB_ENOMEM;
+        }
+        for (int i = st->row0; i < n; i++) {
+            row_scores(s, q, k, i, h, h / grp, n_heads, n_kv_heads, hd);
+            double sink = 0;
+            for (int j = 0; j <= i; j++) {
+                double p = exp((double)s[j] - lse[(size_t)h * n + i]);
+                col[j] += p;
+                if (st->rows) st->rows[((size_t)h * nw + (i - st->row0)) * n + j] = (float)p;
+                if (j < st->n_init || (i - j > 0 && i - j <= st->n_recent)) sink += p;
+            }
+            if (st->sink_mass) st->sink_mass[(size_t)h * nw + (i - st->row0)] = (float)sink;
+        }
+        if (st->colsum)
+            for (int j = 0; j < n; j++) st->colsum[(size_t)h * n + j] = (float)col[j];
+        free(col);
+    }
+    free(s);
+    return 0;
+}
+
+int kvb_ref_channel_sqmean(float *out, const kvb_bf16 *x, int n, int row0, int n_heads, int hd)
+{
+    if (n <= 0 || row0 < 0 || row0 >= n || n_heads <= 0 || hd <= 0) return KVB_EINVAL;
+    for (int h = 0; h < n_heads; h++)
+        for (int c = 0; c < hd; c++) {
+            double s = 0;
+            for (int t = row0; t < n; t++) {
+                double a = kvb_ref_bf2f(x[((size_t)t * n_heads + h) * hd + c]);
+                s += a * a;
+            }
+            out[(size_t)h * hd + c] = (float)(s / (n - row0));
+        }
+    return 0;
+}
+
+/* ---- decode attention ---------------------------------------------------------------------- */
+int kvb_ref_attn_decode(float *o, const float *q, const kvb_bf16 *k, const kvb_bf16 *v,
+                        size_t head_stride, const int32_t *len, int max_len, int n_heads,
+                        int n_kv_heads, int hd, float *sink_mass, int n_init, int n_recent)
+{
+    if (n_heads <= 0 || n_kv_heads <= 0 || n_heads % n_kv_heads || hd <= 0 || max_len <= 0)
+        return KVB_EINVAL;
+    for (int g = 0; g < n_kv_heads; g++)
+        if (len[g] < 1 || len[g] > max_len) return KVB_EINVAL;
+    double *s = malloc(sizeof(double) * (size_t)max_len);
+    if (!s) return KVB_ENOMEM;
+    int grp = n_heads / n_kv_heads;
+    double scale = 1.0 / sqrt((double)hd);
+    for (int h = 0; h < n_heads; h++) {
+        int g = h / grp, L = len[g];
+        const kvb_bf16 *kg = k + (size_t)g * head_stride, *vg = v + (size_t)g * head_stride;
+        double mx = -INFINITY, l = 0, sink = 0;
+        for (int j = 0; j < L; j++) {
+            double d = 0;
+            for (int c = 0; c < hd; c++) d += (double)q[h * hd + c] * kvb_ref_bf2f(kg[(size_t)j * hd + c]);
+            s[j] = d * scale;
+            if (s[j] > mx) mx = s[j];
+        }
+        for (int j = 0; j < L; j++) {
+            s[j] = exp(s[j] - mx);
+            l += s[j];
+            if (j < n_init) sink += s[j];
+            if (j >= L - n_recent) sink += s[j];
+        }
+        for (int c = 0; c < hd; c++) {
+            double a = 0;
+            for (int j = 0; j < L; j++) a += s[j] * kvb_ref_bf2f(vg[(size_t)j * hd + c]);
+            o[h * hd + c] = (float)(a / l);
+        }
+        if (sink_mass) sink_mass[h] = (float)(sink / l);
+    }
+    free(s);
+    return 0;
+}
+
+int kvb_ref_gather_kv(kvb_bf16 *dst, size_t dhs, const kvb_bf16 *src, int n, int n_kv_heads,
+                      int hd, const int32_t *idx, int idx_stride, int count, const int32_t *counts)
+{
+    if (n <= 0 || n_kv_heads <= 0 || hd <= 0 || count < 0 || idx_stride < count) return KVB_EINVAL;
+    for (int g = 0; g < n_kv_heads; g++) {
+        int cnt = counts ? counts[g] : count;
+        for (int t = 0; t < cnt && t < count; t++) {
+            int j = idx[(size_t)g * idx_stride + t];
+            if (j < 0 || j >= n) continue;
+            memcpy(dst + g * dhs + (size_t)t * hd, src + ((size_t)j * n_kv_heads + g) * hd,
+                   sizeof(kvb_bf16) * (size_t)hd);
+        }
+    }
+    return 0;
+}
+
+/* ---- KIVI ---------------------------------------------------------------------------------- */
+int kvb_kivi_fmt_check(const kvb_kivi_fmt *f, char *msg, size_t n)
+{
+    const char *why = NULL;
+    if (f->bits != 2 && f->bits != 4) why = "bits must be 2 or 4";
+    else if (f->group <= 0 || f->group % (32 / f->bits)) why = "group must be a multiple of 32/bits";
+    else if (f->head_dim <= 0 || f->head_dim % f->group) why = "head_dim must be a multiple of group";
+    else if (f->n_kv_heads <= 0) why = "n_kv_heads must be positive";
+    if (!why) return 0;
+    if (msg) snprintf(msg, n, "kivi: %s (bits=%d group=%d head_dim=%d)", why, f->bits, f->group,
+                      f->head_dim);
+    return KVB_EINVAL;
+}
+
+/* Quantize one group of m values read at stride `stride`; codes packed from code index 0. The
+ * arithmetic is op-for-op the kernel's (fp32, fp16 scale and min, rintf = half to even). */
+static void quant_group(uint32_t *words, kvb_f16 *sc, kvb_f16 *mn_out, const kvb_bf16 *x,
+                        size_t stride, int m, int bits)
+{
+    float mn = INFINITY, mx = -INFINITY;
+    for (int i = 0; i < m; i++) {
+        float a = kvb_ref_bf2f(x[i * stride]);
+        mn = a < mn ? a : mn;
+        mx = a > mx ? a : mx;
+    }
+    int qmax = (1 << bits) - 1, per = 32 / bits;
+    *sc = kvb_ref_f2h((mx - mn) / (float)qmax);
+    *mn_out = kvb_ref_f2h(mn);
+    float s = kvb_ref_h2f(*sc), z = kvb_ref_h2f(*mn_out);
+    for (int w = 0; w < m / per; w++) words[w] = 0;
+    for (int i = 0; i < m; i++) {
+        float qf = s == 0.f ? 0.f : rintf((kvb_ref_bf2f(x[i * stride]) - z) / s);
+        qf = qf < 0.f ? 0.f : (qf > (float)qmax ? (float)qmax : qf);
+        words[i / per] |= (uint32_t)qf << (bits * (i % per));
+    }
+}
+
+int kvb_ref_kivi_quant_k(uint32_t *kq, kvb_f16 *ks, kvb_f16 *km, size_t kq_hs, size_t ks_hs,
+                         const kvb_bf16 *x, size_t x_hs, int x_ts, int n_tokens,
+                         const kvb_kivi_fmt *f)
+{
+    if (kvb_kivi_fmt_check(f, NULL, 0) || n_tokens < 0 || n_tokens % f->group) return KVB_EINVAL;
+    int G = f->group, D = f->head_dim, wpg = G * f->bits / 32;
+    for (int h = 0; h < f->n_kv_heads; h++)
+        for (int g = 0; g < n_tokens / G; g++)
+            for (int ch = 0; ch < D; ch++)
+                quant_group(kq + h * kq_hs + ((size_t)g * D + ch) * wpg, ks + h * ks_hs + (size_t)g * D + ch,
+                            km + h * ks_hs + (size_t)g * D + ch,
+                            x + h * x_hs + (size_t)g * G * x_ts + ch, (size_t)x_ts, G, f->bits);
+    return 0;
+}
+
+int kvb_ref_kivi_quant_v(uint32_t *vq, kvb_f16 *vs, kvb_f16 *vm, size_t vq_hs, size_t vs_hs,
+                         const kvb_bf16 *x, size_t x_hs, int x_ts, int n_tokens,
+                         const kvb_kivi_fmt *f)
+{
+    if (kvb_kivi_fmt_check(f, NULL, 0) || n_tokens < 0) return KVB_EINVAL;
+    int G = f->group, D = f->head_dim, wpt = D * f->bits / 32, gpt = D / G, wpg = G * f->bits / 32;
+    for (int h = 0; h < f->n_kv_heads; h++)
+        for (int t = 0; t < n_tokens; t++)
+            for (int gi = 0; gi < gpt; gi++)
+                quant_group(vq + h * vq_hs + (size_t)t * wpt + gi * wpg,
+                            vs + h * vs_hs + (size_t)t * gpt + gi, vm + h * vs_hs + (size_t)t * gpt + gi,
+                            x + h * x_hs + (size_t)t * x_ts + gi * G, 1, G, f->bits);
+    return 0;
+}
+
+void kvb_ref_kivi_key(float *out, const kvb_kivi_view *v, const kvb_kivi_fmt *f, int g, int j)
+{
+    int D = f->head_dim, G = f->group, b = f->bits, per = 32 / b, wpg = G * b / 32;
+    if (j >= v->nk_q) {
+        const kvb_bf16 *r = v->kr + g * v->kr_head_stride + (size_t)(j - v->nk_q) * D;
+        for (int c = 0; c < D; c++) out[c] = kvb_ref_bf2f(r[c]);
+        return;
+    }
+    int grp = j / G, w = (j % G) / per, sh = b * ((j % G) % per);
+    for (int c = 0; c < D; c++) {
+        uint32_t word = v->kq[g * v->kq_head_stride + ((size_t)grp * D + c) * wpg + w];
+        float code = (float)((word >> sh) & ((1u << b) - 1));
+        size_t si = g * v->ks_head_stride + (size_t)grp * D + c;
+        out[c] = code * kvb_ref_h2f(v->ks[si]) + kvb_ref_h2f(v->km[si]);
+    }
+}
+
+void kvb_ref_kivi_value(float *out, const kvb_kivi_view *v, const kvb_kivi_fmt *f, int g, int j)
+{
+    int D = f->head_dim, G = f->group, b = f->bits, per = 32 / b, wpt = D * b / 32;
+    if (j >= v->nv_q) {
+        const kvb_bf16 *r = v->vr + g * v->vr_head_stride + (size_t)(j - v->nv_q) * D;
+        for (int c = 0; c < D; c++) out[c] = kvb_ref_bf2f(r[c]);
+        return;
+    }
+    for (int c = 0; c < D; c++) {
+        uint32_t word = v->vq[g * v->vq_head_stride + (size_t)j * wpt + c / per];
+        float code = (float)((word >> (b * (c % per))) & ((1u << b) - 1));
+        size_t si = g * v->vs_head_stride + (size_t)j * (D / G) + c / G;
+        out[c] = code * kvb_ref_h2f(v->vs[si]) + kvb_ref_h2f(v->vm[si]);
+    }
+}
+
+int kvb_ref_kivi_attn_decode(float *o, const float *q, const kvb_kivi_view *v,
+                             const kvb_kivi_fmt *f, int n_heads)
+{
+    int S = v->nk_q + v->nk_r, D = f->head_dim;
+    if (kvb_kivi_fmt_check(f, NULL, 0) || n_heads % f->n_kv_heads || S <= 0 ||
+        S != v->nv_q + v->nv_r || v->nk_q % f->group)
+        return KVB_EINVAL;
+    double *s = malloc(sizeof(double) * (size_t)S);
+    float *row = malloc(sizeof(float) * (size_t)D);
+    double *acc = malloc(sizeof(double) * (size_t)D);
+    if (!s || !row || !acc) {
+        free(s);
+        free(row);
+        free(acc);
+        return KVB_ENOMEM;
+    }
+    int grp = n_heads / f->n_kv_heads;
+    for (int h = 0; h < n_heads; h++) {
+        int g = h / grp;
+        double mx = -INFINITY, l = 0;
+        for (int j = 0; j < S; j++) {
+            kvb_ref_kivi_key(row, v, f, g, j);
+            double d = 0;
+            for (int c = 0; c < D; c++) d += (double)q[h * D + c] * row[c];
+            s[j] = d / sqrt((double)D);
+            if (s[j] > mx) mx = s[j];
+        }
+        memset(acc, 0, sizeof(double) * (size_t)D);
+        for (int j = 0; j < S; j++) {
+            double p = exp(s[j] - mx);
+            l += p;
+            kvb_ref_kivi_value(row, v, f, g, j);
+            for (int c = 0; c < D; c++) acc[c] += p * row[c];
+        }
+        for (int c = 0; c < D; c++) o[h * D + c] = (float)(acc[c] / l);
+    }
+    free(s);
+    free(row);
+    free(acc);
+    return 0;
+}
+
+/* ---- selection ----------------------------------------------------------------------------- */
+typedef struct {
+    float v;
+    int32_t i;
+} vi_pair;
+
+/* Descending value, ascending index on ties: a stable sort by value. */
+static int cmp_desc(const void *a, const void *b)
+{
+    const vi_pair *x = a, *y = b;
+    if (x->v != y->v) return x->v > y->v ? -1 : 1;
+    return (x->i > y->i) - (x->i < y->i);
+}
+
+static int cmp_i32(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+int kvb_ref_topk(int32_t *idx, const float *x, int rows, int n, int ld, int k)
+{
+    if (rows <= 0 || n <= 0 || ld < n || k <= 0 || k > n) return KVB_EINVAL;
+    vi_pair *p = malloc(sizeof *p * (size_t)n);
+    if (!p) return KVB_ENOMEM;
+    for (int r = 0; r < rows; r++) {
+        for (int j = 0; j < n; j++) p[j] = (vi_pair){x[(size_t)r * ld + j], j};
+        qsort(p, (size_t)n, sizeof *p, cmp_desc);
+        for (int j = 0; j < k; j++) idx[(size_t)r * k + j] = p[j].i;
+        qsort(idx + (size_t)r * k, (size_t)k, sizeof(int32_t), cmp_i32);
+    }
+    free(p);
+    return 0;
+}
+
+int kvb_ref_mass_count(int32_t *count, const float *x, int rows, int n, int ld, float tau)
+{
+    if (rows <= 0 || n <= 0 || ld < n || !(tau >= 0.f && tau <= 1.f)) return KVB_EINVAL;
+    vi_pair *p = malloc(sizeof *p * (size_t)n);
+    if (!p) return KVB_ENOMEM;
+    for (int r = 0; r < rows; r++) {
+        double total = 0;
+        for (int j = 0; j < n; j++) {
+            p[j] = (vi_pair){x[(size_t)r * ld + j], j};
+            total += p[j].v;
+        }
+        qsort(p, (size_t)n, sizeof *p, cmp_desc);
+        double need = (double)tau * total, c = 0;
+        int cnt = 1; /* 1 + #{m : cumsum[m] < need}, as the ZigZagKV reference counts */
+        for (int j = 0; j < n; j++) {
+            c += p[j].v;
+            if (c < need) cnt++;
+            else break;
+        }
+        count[r] = cnt > n ? n : cnt;
+    }
+    free(p);
+    return 0;
+}
+
+/* ---- forward pass -------------------------------------------------------------------------- */
+/* The driver's pipeline (kernels/model.cu) with the twins: bf16 weights and GEMM inputs, fp32
+ * residual stream, K/V and attention output in bf16. Host weights only. */
+int kvb_ref_model_forward(const kvb_cuda_model_desc *d, const int32_t *ids, int n, float *logits)
+{
+    if (!d->embed || !d->layers || !d->final_norm || n <= 0 || d->head_dim > 128) return KVB_EINVAL;
+    const int Hd = d->hidden, F = d->intermediate, H = d->n_heads, Hk = d->n_kv_heads;
+    const int D = d->head_dim, HD = H * D, KD = Hk * D;
+    const size_t N = (size_t)n;
+    float *x = calloc(N * Hd, 4), *q = calloc(N * HD, 4), *k = calloc(N * KD, 4);
+    float *v = calloc(N * KD, 4), *g = calloc(N * F, 4), *u = calloc(N * F, 4);
+    float *lse = calloc((size_t)H * N, 4), inv[64];
+    kvb_bf16 *xb = calloc(N * Hd, 2), *qb = calloc(N * HD, 2), *kb = calloc(N * KD, 2);
+    kvb_bf16 *vb = calloc(N * KD, 2), *att = calloc(N * HD, 2), *act = calloc(N * F, 2);
+    int32_t *pos = calloc(N, 4);
+    int rc = KVB_ENOMEM;
+    if (!x || !q || !k || !v || !g || !u || !lse || !xb || !qb || !kb || !vb || !att || !act || !pos)
+        goto out;
+    for (int t = 0; t < n; t++) {
+        rc = KVB_EINVAL;
+        if (ids[t] < 0 || ids[t] >= d->vocab) goto out;
+        pos[t] = t;
+        for (int i = 0; i < Hd; i++) x[(size_t)t * Hd + i] = kvb_ref_bf2f(d->embed[(size_t)ids[t] * Hd + i]);
+    }
+    kvb_rope_inv_freq(inv, D, d->rope_theta, d->rope_factor, d->rope_low_freq_factor,
+                      d->rope_high_freq_factor, d->rope_original_max_position);
+    for (int l = 0; l < d->n_layers; l++) {
+        const kvb_cuda_layer_w *w = &d->layers[l];
+        kvb_ref_rmsnorm(xb, x, w->attn_norm, n, Hd, d->rms_eps);
+        kvb_ref_gemm(q, KVB_DT_F32, xb, w->wq, n, Hd, HD, 0);
+        kvb_ref_gemm(k, KVB_DT_F32, xb, w->wk, n, Hd, KD, 0);
+        kvb_ref_gemm(v, KVB_DT_F32, xb, w->wv, n, Hd, KD, 0);
+        kvb_ref_rope(qb, HD, q, HD, n, H, D, pos, inv);
+        kvb_ref_rope(kb, KD, k, KD, n, Hk, D, pos, inv);
+        kvb_ref_to_bf16(vb, KD, v, KD, n, KD);
+        if ((rc = kvb_ref_attn_prefill(att, lse, qb, kb, vb, n, H, Hk, D))) goto out;
+        kvb_ref_gemm(x, KVB_DT_F32, att, w->wo, n, HD, Hd, 1);
+        kvb_ref_rmsnorm(xb, x, w->ffn_norm, n, Hd, d->rms_eps);
+        kvb_ref_gemm(g, KVB_DT_F32, xb, w->w_gate, n, Hd, F, 0);
+        kvb_ref_gemm(u, KVB_DT_F32, xb, w->w_up, n, Hd, F, 0);
+        kvb_ref_swiglu(act, g, u, F, n, F);
+        kvb_ref_gemm(x, KVB_DT_F32, act, w->w_down, n, F, Hd, 1);
+    }
+    kvb_ref_rmsnorm(xb, x + (N - 1) * Hd, d->final_norm, 1, Hd, d->rms_eps);
+    kvb_ref_gemm(logits, KVB_DT_F32, xb, d->lm_head ? d->lm_head : d->embed, 1, Hd, d->vocab, 0);
+    rc = 0;
+out:
+    free(x), free(q), free(k), free(v), free(g), free(u), free(lse), free(xb), free(qb);
+    free(kb), free(vb), free(att), free(act), free(pos);
+    return rc;
+}

@@ -1,0 +1,494 @@
+/* kernels/model.cu: Llama-family forward pass on the device (prefill + decode with a full bf16
+ * KV cache), random-weight generation, and the benchmark against the physical floors. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.cuh"
+
+/* ---- small kernels ------------------------------------------------------------------------- */
+__global__ void embed_kernel(float *x, const __nv_bfloat16 *emb, const int32_t *ids, int hidden)
+{
+    const __nv_bfloat16 *row = emb + (size_t)ids[blockIdx.x] * hidden;
+    for (int i = threadIdx.x; i < hidden; i += blockDim.x)
+        x[(size_t)blockIdx.x * hidden + i] = kvb_bf2f(row[i]);
+}
+
+/* src (n, Hkv, D) token-major -> dst (Hkv, cap, D) at token offset t0 (the decode layout). */
+__global__ void kv_store_kernel(__nv_bfloat16 *dst, const __nv_bfloat16 *src, int Hkv, int D,
+                                int cap, int t0)
+{
+    int t = blockIdx.x, g = blockIdx.y;
+    for (int d = threadIdx.x; d < D; d += blockDim.x)
+        dst[((size_t)g * cap + t0 + t) * D + d] = src[((size_t)t * Hkv + g) * D + d];
+}
+
+__global__ void bf16_to_f32_kernel(float *o, const __nv_bfloat16 *x, int n)
+{
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x)
+        o[i] = kvb_bf2f(x[i]);
+}
+
+__global__ void fill_i32_kernel(int32_t *p, int n, int v)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) p[i] = v;
+}
+
+__global__ void iota_kernel(int32_t *p, int n)
+{
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) p[i] = i;
+}
+
+/* Deterministic uniform weights in [offset - scale, offset + scale) from a counter hash. */
+__global__ void random_kernel(__nv_bfloat16 *w, size_t n, uint64_t seed, float scale, float offset)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x) {
+        uint64_t z = seed + (i + 1) * 0x9e3779b97f4a7c15ULL;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        z ^= z >> 31;
+        float u = (float)(z >> 40) * (2.f / 16777216.f) - 1.f;
+        w[i] = kvb_f2bf(offset + scale * u);
+    }
+}
+
+/* ---- model --------------------------------------------------------------------------------- */
+typedef struct layer_dev {
+    __nv_bfloat16 *attn_norm, *wqkv, *wo, *ffn_norm, *wgu, *wdown, *kc, *vc;
+} layer_dev;
+
+struct kvb_cuda_model {
+    kvb_cuda *c;
+    kvb_cuda_model_desc d;
+    int QKV, HD, KD, chunk;
+    __nv_bfloat16 *embed, *final_norm, *lm_head;
+    layer_dev *L;
+    float *x, *qkv, *gu, *logits, *qf, *of, *lse, *work, *inv_freq;
+    __nv_bfloat16 *xb, *qb, *kb, *vb, *att, *act;
+    int32_t *pos, *ids, *len, *next;
+    void **ptr;
+    size_t *size;
+    int n_ptr, cap_ptr;
+};
+
+/* Every device buffer of the model, in one place: `visit` is called with (pointer slot, bytes).
+ * Used once to count (kvb_cuda_model_bytes) and once to allocate, so the two cannot disagree. */
+typedef int (*buf_fn)(void *ctx, void **slot, size_t bytes, kvb_error *e);
+
+static int for_each_buffer(kvb_cuda_model *m, const kvb_cuda_model_desc *d, buf_fn fn, void *ctx,
+                           kvb_error *e)
+{
+    const size_t Hd = d->hidden, F = d->intermediate, V = d->vocab, T = d->max_tokens;
+    const size_t HD = (size_t)d->n_heads * d->head_dim, KD = (size_t)d->n_kv_heads * d->head_dim;
+    const size_t QKV = HD + 2 * KD, CH = T < KVB_MODEL_CHUNK ? T : KVB_MODEL_CHUNK;
+    kvb_cuda_model dummy;
+    layer_dev ldummy;
+    kvb_cuda_model *p = m ? m : &dummy;
+    int rc = 0;
+#define BUF(slot, bytes)                                                                           \
+    do {                                                                                           \
+        if ((rc = fn(ctx, (void **)&(slot), (bytes), e))) return rc;                               \
+    } while (0)
+    BUF(p->embed, V * Hd * 2);
+    BUF(p->final_norm, Hd * 2);
+    int tied = d->embed ? d->lm_head == NULL : d->tie_embeddings;
+    if (!tied) BUF(p->lm_head, V * Hd * 2);
+    for (int l = 0; l < d->n_layers; l++) {
+        layer_dev *L = m ? &m->L[l] : &ldummy;
+        BUF(L->attn_norm, Hd * 2);
+        BUF(L->wqkv, QKV * Hd * 2);
+        BUF(L->wo, Hd * HD * 2);
+        BUF(L->ffn_norm, Hd * 2);
+        BUF(L->wgu, 2 * F * Hd * 2);
+        BUF(L->wdown, Hd * F * 2);
+        BUF(L->kc, KD * T * 2);
+        BUF(L->vc, KD * T * 2);
+    }
+    BUF(p->x, T * Hd * 4);
+    BUF(p->xb, CH * Hd * 2);
+    BUF(p->qkv, CH * QKV * 4);
+    BUF(p->qb, T * HD * 2);
+    BUF(p->kb, T * KD * 2);
+    BUF(p->vb, T * KD * 2);
+    BUF(p->att, T * HD * 2);
+    BUF(p->lse, (size_t)d->n_heads * T * 4);
+    BUF(p->gu, CH * 2 * F * 4);
+    BUF(p->act, CH * F * 2);
+    BUF(p->logits, V * 4);
+    BUF(p->qf, HD * 4);
+    BUF(p->of, HD * 4);
+    BUF(p->work, kvb_cuda_decode_work_floats(d->n_heads, d->head_dim, (int)T) * 4);
+    BUF(p->inv_freq, (size_t)d->head_dim / 2 * 4);
+    BUF(p->pos, T * 4);
+    BUF(p->ids, T * 4);
+    BUF(p->len, (size_t)d->n_kv_heads * 4);
+    BUF(p->next, 4);
+#undef BUF
+    if (tied) p->lm_head = p->embed;
+    return 0;
+}
+
+static int count_fn(void *ctx, void **slot, size_t bytes, kvb_error *e)
+{
+    (void)slot, (void)e;
+    *(size_t *)ctx += bytes;
+    return 0;
+}
+
+static int alloc_fn(void *ctx, void **slot, size_t bytes, kvb_error *e)
+{
+    kvb_cuda_model *m = (kvb_cuda_model *)ctx;
+    if (m->n_ptr == m->cap_ptr) {
+        int cap = m->cap_ptr ? 2 * m->cap_ptr : 64;
+        void **np = (void **)realloc(m->ptr, sizeof(void *) * cap);
+        if (!np) return kvb_cu_err(e, KVB_ENOMEM, "cuda: out of host memory");
+        m->ptr = np;
+        size_t *ns = (size_t *)realloc(m->size, sizeof(size_t) * cap);
+        if (!ns) return kvb_cu_err(e, KVB_ENOMEM, "cuda: out of host memory");
+        m->size = ns;
+        m->cap_ptr = cap;
+    }
+    int rc = kvb_cuda_alloc(m->c, slot, bytes, e);
+    if (rc) return rc;
+    m->ptr[m->n_ptr] = *slot;
+    m->size[m->n_ptr++] = bytes;
+    return 0;
+}
+
+static int desc_ok(const kvb_cuda_model_desc *d, kvb_error *e)
+{
+    KVB_CU_CHECK_ARG(d->n_layers > 0 && d->n_heads > 0 && d->n_kv_heads > 0 &&
+                         d->n_heads % d->n_kv_heads == 0 && d->head_dim > 0 &&
+                         d->head_dim <= 128 && d->head_dim % 2 == 0 && d->hidden > 0 &&
+                         d->intermediate > 0 && d->vocab > 0 && d->max_tokens > 0 &&
+                         d->max_tokens <= 65535 && d->n_heads / d->n_kv_heads <= KVB_AD_GMAX,
+                     e, "cuda: model: unsupported shape (layers %d, heads %d/%d, head_dim %d, "
+                        "hidden %d, max_tokens %d)",
+                     d->n_layers, d->n_heads, d->n_kv_heads, d->head_dim, d->hidden, d->max_tokens);
+    KVB_CU_CHECK_ARG(!d->embed || (d->final_norm && d->layers), e,
+                     "cuda: model: host weights given without final_norm/layers");
+    return 0;
+}
+
+size_t kvb_cuda_model_bytes(const kvb_cuda_model_desc *d)
+{
+    size_t n = 0;
+    if (desc_ok(d, NULL)) return 0;
+    for_each_buffer(NULL, d, count_fn, &n, NULL);
+    return n;
+}
+
+void kvb_cuda_model_free(kvb_cuda_model *m)
+{
+    if (!m) return;
+    for (int i = 0; i < m->n_ptr; i++) kvb_cuda_free(m->c, m->ptr[i]);
+    free(m->ptr);
+    free(m->size);
+    free(m->L);
+    free(m);
+}
+
+static int fill_random(kvb_cuda_model *m, __nv_bfloat16 *w, size_t n, float scale, float offset,
+                       kvb_error *e)
+{
+    m->d.seed = m->d.seed * 6364136223846793005ULL + 1442695040888963407ULL; /* next tensor */
+    random_kernel<<<1024, 256, 0, m->c->stream>>>(w, n, m->d.seed, scale, offset);
+    return kvb_cu_launch(e, "random weights");
+}
+
+static int upload_weights(kvb_cuda_model *m, kvb_error *e)
+{
+    const kvb_cuda_model_desc *d = &m->d;
+    const size_t Hd = d->hidden, F = d->intermediate, V = d->vocab;
+    const size_t HD = m->HD, KD = m->KD;
+    int rc = 0;
+    if (!d->embed) { /* random: uniform, matrices scaled 1/sqrt(fan-in), norms 1 */
+        float sh = 1.f / sqrtf((float)Hd), sa = 1.f / sqrtf((float)HD), sf = 1.f / sqrtf((float)F);
+        if ((rc = fill_random(m, m->embed, V * Hd, 1.f, 0.f, e))) return rc;
+        if ((rc = fill_random(m, m->final_norm, Hd, 0.f, 1.f, e))) return rc;
+        if (m->lm_head != m->embed && (rc = fill_random(m, m->lm_head, V * Hd, sh, 0.f, e))) return rc;
+        for (int l = 0; l < d->n_layers; l++) {
+            layer_dev *L = &m->L[l];
+            if ((rc = fill_random(m, L->attn_norm, Hd, 0.f, 1.f, e)) ||
+                (rc = fill_random(m, L->wqkv, (HD + 2 * KD) * Hd, sh, 0.f, e)) ||
+                (rc = fill_random(m, L->wo, Hd * HD, sa, 0.f, e)) ||
+                (rc = fill_random(m, L->ffn_norm, Hd, 0.f, 1.f, e)) ||
+                (rc = fill_random(m, L->wgu, 2 * F * Hd, sh, 0.f, e)) ||
+                (rc = fill_random(m, L->wdown, Hd * F, sf, 0.f, e)))
+                return rc;
+        }
+        return kvb_cuda_sync(m->c, e);
+    }
+    kvb_cuda *c = m->c;
+    if ((rc = kvb_cuda_upload(c, m->embed, d->embed, V * Hd * 2, e)) ||
+        (rc = kvb_cuda_upload(c, m->final_norm, d->final_norm, Hd * 2, e)))
+        return rc;
+    if (m->lm_head != m->embed && (rc = kvb_cuda_upload(c, m->lm_head, d->lm_head, V * Hd * 2, e)))
+        return rc;
+    for (int l = 0; l < d->n_layers; l++) {
+        const kvb_cuda_layer_w *w = &d->layers[l];
+        layer_dev *L = &m->L[l];
+        /* fused weights: rows of q, then k, then v (and gate, then up) */
+        if ((rc = kvb_cuda_upload(c, L->attn_norm, w->attn_norm, Hd * 2, e)) ||
+            (rc = kvb_cuda_upload(c, L->wqkv, w->wq, HD * Hd * 2, e)) ||
+            (rc = kvb_cuda_upload(c, L->wqkv + HD * Hd, w->wk, KD * Hd * 2, e)) ||
+            (rc = kvb_cuda_upload(c, L->wqkv + (HD + KD) * Hd, w->wv, KD * Hd * 2, e)) ||
+            (rc = kvb_cuda_upload(c, L->wo, w->wo, Hd * HD * 2, e)) ||
+            (rc = kvb_cuda_upload(c, L->ffn_norm, w->ffn_norm, Hd * 2, e)) ||
+            (rc = kvb_cuda_upload(c, L->wgu, w->w_gate, F * Hd * 2, e)) ||
+            (rc = kvb_cuda_upload(c, L->wgu + F * Hd, w->w_up, F * Hd * 2, e)) ||
+            (rc = kvb_cuda_upload(c, L->wdown, w->w_down, Hd * F * 2, e)))
+            return rc;
+    }
+    return 0;
+}
+
+int kvb_cuda_model_create(kvb_cuda *c, kvb_cuda_model **out, const kvb_cuda_model_desc *d,
+                          kvb_error *e)
+{
+    *out = NULL;
+    int rc = desc_ok(d, e);
+    if (rc) return rc;
+    size_t need = kvb_cuda_model_bytes(d);
+    kvb_cuda_info info;
+    if ((rc = kvb_cuda_info_get(c, &info, e))) return rc;
+    /* keep 256 MiB for cuBLAS workspaces and the CUDA context's own allocations */
+    size_t margin = (size_t)256 << 20;
+    if (need + margin > info.mem_free)
+        return kvb_cu_err(e, KVB_ENOMEM,
+                          "cuda: the model needs %.2f GiB on the device (+0.25 GiB margin), %s has "
+                          "%.2f GiB free of %.2f GiB",
+                          need / 1073741824.0, info.name, info.mem_free / 1073741824.0,
+                          info.mem_total / 1073741824.0);
+    kvb_cuda_model *m = (kvb_cuda_model *)calloc(1, sizeof *m);
+    if (!m || !(m->L = (layer_dev *)calloc(d->n_layers, sizeof(layer_dev)))) {
+        free(m);
+        return kvb_cu_err(e, KVB_ENOMEM, "cuda: out of host memory");
+    }
+    m->c = c;
+    m->d = *d;
+    m->HD = d->n_heads * d->head_dim;
+    m->KD = d->n_kv_heads * d->head_dim;
+    m->QKV = m->HD + 2 * m->KD;
+    m->chunk = d->max_tokens < KVB_MODEL_CHUNK ? d->max_tokens : KVB_MODEL_CHUNK;
+    if ((rc = for_each_buffer(m, d, alloc_fn, m, e)) || (rc = upload_weights(m, e))) {
+        kvb_cuda_model_free(m);
+        return rc;
+    }
+    m->d.embed = m->d.final_norm = m->d.lm_head = NULL; /* host pointers are not kept */
+    m->d.layers = NULL;
+    float inv[64];
+    kvb_rope_inv_freq(inv, d->head_dim, d->rope_theta, d->rope_factor, d->rope_low_freq_factor,
+                      d->rope_high_freq_factor, d->rope_original_max_position);
+    iota_kernel<<<64, 256, 0, c->stream>>>(m->pos, d->max_tokens);
+    if ((rc = kvb_cu_launch(e, "iota")) ||
+        (rc = kvb_cuda_upload(c, m->inv_freq, inv, sizeof(float) * (d->head_dim / 2), e))) {
+        kvb_cuda_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+/* ---- forward ------------------------------------------------------------------------------- */
+#define TRY(x)                                                                                     \
+    do {                                                                                           \
+        int rc_ = (x);                                                                             \
+        if (rc_) return rc_;                                                                       \
+    } while (0)
+
+/* Projections of tokens [t0, t0 + n): q, k (rotated) and v into qb/kb/vb at row t0. */
+static int qkv_chunk(kvb_cuda_model *m, const layer_dev *L, int t0, int n, kvb_error *e)
+{
+    const kvb_cuda_model_desc *d = &m->d;
+    kvb_cuda *c = m->c;
+    TRY(kvb_cuda_rmsnorm(c, (kvb_bf16 *)m->xb, m->x + (size_t)t0 * d->hidden,
+                         (kvb_bf16 *)L->attn_norm, n, d->hidden, d->rms_eps, e));
+    TRY(kvb_cuda_gemm(c, m->qkv, KVB_DT_F32, (kvb_bf16 *)m->xb, (kvb_bf16 *)L->wqkv, n, d->hidden,
+                      m->QKV, 0, e));
+    TRY(kvb_cuda_rope(c, (kvb_bf16 *)(m->qb + (size_t)t0 * m->HD), m->HD, m->qkv, m->QKV, n,
+                      d->n_heads, d->head_dim, m->pos + t0, m->inv_freq, e));
+    TRY(kvb_cuda_rope(c, (kvb_bf16 *)(m->kb + (size_t)t0 * m->KD), m->KD, m->qkv + m->HD, m->QKV, n,
+                      d->n_kv_heads, d->head_dim, m->pos + t0, m->inv_freq, e));
+    return kvb_cuda_to_bf16(c, (kvb_bf16 *)(m->vb + (size_t)t0 * m->KD), m->KD,
+                            m->qkv + m->HD + m->KD, m->QKV, n, m->KD, e);
+}
+
+/* o_proj (+ residual) and the MLP (+ residual) of tokens [t0, t0 + n). */
+static int out_mlp_chunk(kvb_cuda_model *m, const layer_dev *L, int t0, int n, kvb_error *e)
+{
+    const kvb_cuda_model_desc *d = &m->d;
+    kvb_cuda *c = m->c;
+    float *x = m->x + (size_t)t0 * d->hidden;
+    TRY(kvb_cuda_gemm(c, x, KVB_DT_F32, (kvb_bf16 *)(m->att + (size_t)t0 * m->HD),
+                      (kvb_bf16 *)L->wo, n, m->HD, d->hidden, 1, e));
+    TRY(kvb_cuda_rmsnorm(c, (kvb_bf16 *)m->xb, x, (kvb_bf16 *)L->ffn_norm, n, d->hidden,
+                         d->rms_eps, e));
+    TRY(kvb_cuda_gemm(c, m->gu, KVB_DT_F32, (kvb_bf16 *)m->xb, (kvb_bf16 *)L->wgu, n, d->hidden,
+                      2 * d->intermediate, 0, e));
+    TRY(kvb_cuda_swiglu(c, (kvb_bf16 *)m->act, m->gu, m->gu + d->intermediate,
+                        2 * d->intermediate, n, d->intermediate, e));
+    return kvb_cuda_gemm(c, x, KVB_DT_F32, (kvb_bf16 *)m->act, (kvb_bf16 *)L->wdown, n,
+                         d->intermediate, d->hidden, 1, e);
+}
+
+static int kv_store(kvb_cuda_model *m, const layer_dev *L, int t0, int n, kvb_error *e)
+{
+    dim3 grid(n, m->d.n_kv_heads);
+    kv_store_kernel<<<grid, 128, 0, m->c->stream>>>(L->kc, m->kb + (size_t)t0 * m->KD,
+                                                    m->d.n_kv_heads, m->d.head_dim,
+                                                    m->d.max_tokens, t0);
+    kv_store_kernel<<<grid, 128, 0, m->c->stream>>>(L->vc, m->vb + (size_t)t0 * m->KD,
+                                                    m->d.n_kv_heads, m->d.head_dim,
+                                                    m->d.max_tokens, t0);
+    return kvb_cu_launch(e, "kv_store");
+}
+
+/* Final norm of row `row` of x, logits, argmax; download what the caller asked for. */
+static int head(kvb_cuda_model *m, int row, float *logits, int32_t *next, kvb_error *e)
+{
+    const kvb_cuda_model_desc *d = &m->d;
+    kvb_cuda *c = m->c;
+    TRY(kvb_cuda_rmsnorm(c, (kvb_bf16 *)m->xb, m->x + (size_t)row * d->hidden,
+                         (kvb_bf16 *)m->final_norm, 1, d->hidden, d->rms_eps, e));
+    TRY(kvb_cuda_gemm(c, m->logits, KVB_DT_F32, (kvb_bf16 *)m->xb, (kvb_bf16 *)m->lm_head, 1,
+                      d->hidden, d->vocab, 0, e));
+    if (next) {
+        TRY(kvb_cuda_topk(c, m->next, m->logits, 1, d->vocab, d->vocab, 1, e));
+        TRY(kvb_cuda_download(c, next, m->next, 4, e));
+    }
+    if (logits) TRY(kvb_cuda_download(c, logits, m->logits, sizeof(float) * d->vocab, e));
+    return kvb_cuda_sync(c, e);
+}
+
+static int ids_ok(const kvb_cuda_model *m, const int32_t *ids, int n, kvb_error *e)
+{
+    for (int i = 0; i < n; i++)
+        KVB_CU_CHECK_ARG(ids[i] >= 0 && ids[i] < m->d.vocab, e,
+                         "cuda: model: token id %d at %d outside the vocabulary (%d)", (int)ids[i],
+                         i, m->d.vocab);
+    return 0;
+}
+
+int kvb_cuda_model_prefill(kvb_cuda_model *m, const int32_t *ids, int n, float *logits,
+                           int32_t *next, kvb_error *e)
+{
+    const kvb_cuda_model_desc *d = &m->d;
+    KVB_CU_CHECK_ARG(n > 0 && n <= d->max_tokens, e,
+                     "cuda: model: prompt of %d tokens (the cache holds %d)", n, d->max_tokens);
+    TRY(ids_ok(m, ids, n, e));
+    TRY(kvb_cuda_upload(m->c, m->ids, ids, sizeof(int32_t) * n, e));
+    embed_kernel<<<n, 256, 0, m->c->stream>>>(m->x, m->embed, m->ids, d->hidden);
+    TRY(kvb_cu_launch(e, "embed"));
+    for (int l = 0; l < d->n_layers; l++) {
+        const layer_dev *L = &m->L[l];
+        for (int t0 = 0; t0 < n; t0 += m->chunk) TRY(qkv_chunk(m, L, t0, KVB_MIN(m->chunk, n - t0), e));
+        TRY(kv_store(m, L, 0, n, e));
+        TRY(kvb_cuda_attn_prefill(m->c, (kvb_bf16 *)m->att, m->lse, (kvb_bf16 *)m->qb,
+                                  (kvb_bf16 *)m->kb, (kvb_bf16 *)m->vb, n, d->n_heads,
+                                  d->n_kv_heads, d->head_dim, e));
+        for (int t0 = 0; t0 < n; t0 += m->chunk) TRY(out_mlp_chunk(m, L, t0, KVB_MIN(m->chunk, n - t0), e));
+    }
+    return head(m, n - 1, logits, next, e);
+}
+
+int kvb_cuda_model_decode(kvb_cuda_model *m, int32_t id, int pos, float *logits, int32_t *next,
+                          kvb_error *e)
+{
+    const kvb_cuda_model_desc *d = &m->d;
+    kvb_cuda *c = m->c;
+    KVB_CU_CHECK_ARG(pos > 0 && pos < d->max_tokens, e,
+                     "cuda: model: decode position %d outside (0, %d)", pos, d->max_tokens);
+    TRY(ids_ok(m, &id, 1, e));
+    TRY(kvb_cuda_upload(c, m->ids, &id, sizeof id, e));
+    embed_kernel<<<1, 256, 0, c->stream>>>(m->x, m->embed, m->ids, d->hidden);
+    fill_i32_kernel<<<1, 256, 0, c->stream>>>(m->len, d->n_kv_heads, pos + 1);
+    TRY(kvb_cu_launch(e, "embed"));
+    /* decode reuses row 0 of the activations; rope reads the position from pos[pos] */
+    for (int l = 0; l < d->n_layers; l++) {
+        const layer_dev *L = &m->L[l];
+        TRY(kvb_cuda_rmsnorm(c, (kvb_bf16 *)m->xb, m->x, (kvb_bf16 *)L->attn_norm, 1, d->hidden,
+                             d->rms_eps, e));
+        TRY(kvb_cuda_gemm(c, m->qkv, KVB_DT_F32, (kvb_bf16 *)m->xb, (kvb_bf16 *)L->wqkv, 1,
+                          d->hidden, m->QKV, 0, e));
+        TRY(kvb_cuda_rope(c, (kvb_bf16 *)m->qb, m->HD, m->qkv, m->QKV, 1, d->n_heads, d->head_dim,
+                          m->pos + pos, m->inv_freq, e));
+        TRY(kvb_cuda_rope(c, (kvb_bf16 *)m->kb, m->KD, m->qkv + m->HD, m->QKV, 1, d->n_kv_heads,
+                          d->head_dim, m->pos + pos, m->inv_freq, e));
+        TRY(kvb_cuda_to_bf16(c, (kvb_bf16 *)m->vb, m->KD, m->qkv + m->HD + m->KD, m->QKV, 1,
+                             m->KD, e));
+        dim3 grid(1, d->n_kv_heads);
+        kv_store_kernel<<<grid, 128, 0, c->stream>>>(L->kc, m->kb, d->n_kv_heads, d->head_dim,
+                                                     d->max_tokens, pos);
+        kv_store_kernel<<<grid, 128, 0, c->stream>>>(L->vc, m->vb, d->n_kv_heads, d->head_dim,
+                                                     d->max_tokens, pos);
+        bf16_to_f32_kernel<<<1, 256, 0, c->stream>>>(m->qf, m->qb, m->HD);
+        TRY(kvb_cu_launch(e, "decode kv_store"));
+        TRY(kvb_cuda_attn_decode(c, m->of, m->qf, (kvb_bf16 *)L->kc, (kvb_bf16 *)L->vc,
+                                 (size_t)d->max_tokens * d->head_dim, m->len, pos + 1, d->n_heads,
+                                 d->n_kv_heads, d->head_dim, NULL, 0, 0, m->work, e));
+        TRY(kvb_cuda_to_bf16(c, (kvb_bf16 *)m->att, m->HD, m->of, m->HD, 1, m->HD, e));
+        TRY(out_mlp_chunk(m, L, 0, 1, e));
+    }
+    return head(m, 0, logits, next, e);
+}
+
+/* ---- benchmark ----------------------------------------------------------------------------- */
+int kvb_cuda_model_bench(kvb_cuda_model *m, int context, int decode_tokens, kvb_cuda_bench_row *r,
+                         kvb_error *e)
+{
+    const kvb_cuda_model_desc *d = &m->d;
+    memset(r, 0, sizeof *r);
+    KVB_CU_CHECK_ARG(context > 0 && decode_tokens > 0 && context + decode_tokens <= d->max_tokens,
+                     e, "cuda: bench: context %d + %d decode tokens exceed the cache (%d)",
+                     context, decode_tokens, d->max_tokens);
+    int32_t *ids = (int32_t *)malloc(sizeof(int32_t) * context);
+    if (!ids) return kvb_cu_err(e, KVB_ENOMEM, "cuda: out of host memory");
+    for (int i = 0; i < context; i++) ids[i] = (int32_t)((i * 2654435761u) % (unsigned)d->vocab);
+    kvb_cuda_info info;
+    int32_t next = 0;
+    int rc = kvb_cuda_info_get(m->c, &info, e);
+    cudaEvent_t a = NULL, b = NULL;
+    if (!rc && (cudaEventCreate(&a) != cudaSuccess || cudaEventCreate(&b) != cudaSuccess))
+        rc = kvb_cu_err(e, KVB_EIO, "cuda: bench: cannot create events");
+    /* warm-up (cuBLAS heuristics, first-launch costs), then one timed prefill */
+    if (!rc) rc = kvb_cuda_model_prefill(m, ids, KVB_MIN(context, 256), NULL, &next, e);
+    float ms = 0;
+    if (!rc) {
+        cudaEventRecord(a, m->c->stream);
+        rc = kvb_cuda_model_prefill(m, ids, context, NULL, &next, e);
+        cudaEventRecord(b, m->c->stream);
+        cudaEventSynchronize(b);
+        cudaEventElapsedTime(&ms, a, b);
+        r->prefill_s = ms / 1e3;
+    }
+    if (!rc) {
+        cudaEventRecord(a, m->c->stream);
+        for (int t = 0; t < decode_tokens && !rc; t++)
+            rc = kvb_cuda_model_decode(m, next, context + t, NULL, &next, e);
+        cudaEventRecord(b, m->c->stream);
+        cudaEventSynchronize(b);
+        cudaEventElapsedTime(&ms, a, b);
+        r->decode_ms = ms / decode_tokens;
+    }
+    if (a) cudaEventDestroy(a);
+    if (b) cudaEventDestroy(b);
+    free(ids);
+    if (rc) return rc;
+    /* floors */
+    const double Hd = d->hidden, F = d->intermediate, V = d->vocab, Ly = d->n_layers;
+    const double HD = m->HD, KD = m->KD;
+    double layer_params = (HD + 2 * KD) * Hd + Hd * HD + 3 * F * Hd;
+    double n = context;
+    double flops = 2 * n * layer_params * Ly + 2 * Hd * V + 2 * n * n * HD * Ly;
+    double weight_bytes = 2 * (layer_params * Ly + V * Hd + Hd * (2 * Ly + 1));
+    double kv_bytes = 2 * 2 * KD * Ly * (context + decode_tokens / 2.0);
+    r->context = context;
+    r->prefill_tok_s = context / r->prefill_s;
+    r->prefill_floor_s = info.bf16_tflops > 0 ? flops / (info.bf16_tflops * 1e12) : 0;
+    r->prefill_ratio = r->prefill_floor_s > 0 ? r->prefill_s / r->prefill_floor_s : 0;
+    r->decode_floor_ms = info.hbm_gbs > 0 ? (weight_bytes + kv_bytes) / (info.hbm_gbs * 1e9) * 1e3 : 0;
+    r->decode_ratio = r->decode_floor_ms > 0 ? r->decode_ms / r->decode_floor_ms : 0;
+    return 0;
+}

@@ -1,0 +1,34 @@
+/* kernels/rope.cu: out[i] = x[i] cos - x[i+h] sin, out[i+h] = x[i+h] cos + x[i] sin, h = D/2,
+ * angle = pos * inv_freq[i] in fp32 (as HF: inv_freq float32 @ position float32). */
+#include "rope.cuh"
+
+__global__ void rope_kernel(__nv_bfloat16 *o, int o_stride, const float *x, int x_stride,
+                            int n_heads, int head_dim, const int32_t *pos, const float *inv_freq)
+{
+    int t = blockIdx.x, half = head_dim / 2;
+    float p = (float)pos[t];
+    const float *xt = x + (size_t)t * x_stride;
+    __nv_bfloat16 *ot = o + (size_t)t * o_stride;
+    for (int idx = threadIdx.x; idx < n_heads * half; idx += blockDim.x) {
+        int h = idx / half, i = idx % half;
+        float ang = __fmul_rn(p, inv_freq[i]);
+        float s, co;
+        sincosf(ang, &s, &co); /* full-precision sincosf: the CPU twin uses sinf/cosf */
+        float a = xt[h * head_dim + i], b = xt[h * head_dim + i + half];
+        ot[h * head_dim + i] = kvb_f2bf(__fsub_rn(__fmul_rn(a, co), __fmul_rn(b, s)));
+        ot[h * head_dim + i + half] = kvb_f2bf(__fadd_rn(__fmul_rn(b, co), __fmul_rn(a, s)));
+    }
+}
+
+int kvb_cuda_rope(kvb_cuda *c, kvb_bf16 *o, int o_stride, const float *x, int x_stride, int n,
+                  int n_heads, int head_dim, const int32_t *pos, const float *inv_freq,
+                  kvb_error *e)
+{
+    KVB_CU_CHECK_ARG(n > 0 && n_heads > 0 && head_dim > 0 && head_dim % 2 == 0, e,
+                     "cuda: rope: bad shape n=%d heads=%d head_dim=%d", n, n_heads, head_dim);
+    KVB_CU_CHECK_ARG(x_stride >= n_heads * head_dim && o_stride >= n_heads * head_dim, e,
+                     "cuda: rope: strides %d/%d shorter than a row", x_stride, o_stride);
+    rope_kernel<<<n, KVB_ROPE_THREADS, 0, c->stream>>>(as_bf(o), o_stride, x, x_stride, n_heads,
+                                                       head_dim, pos, inv_freq);
+    return kvb_cu_launch(e, "rope");
+}
