@@ -72,12 +72,19 @@ static void put_shards(const uint8_t *idx, size_t n, const uint8_t *shard, size_
     cJSON_Delete(j);
 }
 
+static void remove_dir(void)
+{
+    clear_dir();
+    rmdir(dir);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!dir[0]) {
         snprintf(dir, sizeof(dir), "/tmp/kvb_fuzz_hf_XXXXXX");
         if (!mkdtemp(dir))
             abort();
+        atexit(remove_dir);
     }
     clear_dir();
     size_t at = 0;
