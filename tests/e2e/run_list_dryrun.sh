@@ -18,7 +18,7 @@ check "list sets" "en16 +16 tasks: narrativeqa" "$tmp/list"
 "$KVBENCH" run --dry-run --type SnapKV --budget 64 --prompt-len 1000 --tasks passage_retrieval_zh,niah >"$tmp/dry" 2>&1 \
   || { echo "FAIL dry-run exit"; cat "$tmp/dry"; fail=1; }
 check "dry-run plan" "compression [0-9.]+x" "$tmp/dry"
-check "dry-run data" "passage_retrieval_zh .*longbench-sample" "$tmp/dry"
+check "dry-run data" "passage_retrieval_zh +max_new +32 chat yes +data [^ ]+passage_retrieval_zh" "$tmp/dry"
 check "dry-run niah" "task niah lengths" "$tmp/dry"
 "$KVBENCH" run --dry-run --type NoSuchMethod --tasks trec >"$tmp/bad" 2>&1; rc=$?
 [ $rc -eq 2 ] && echo "ok   unknown method -> 2" || { echo "FAIL unknown method: $rc"; cat "$tmp/bad"; fail=1; }

@@ -205,22 +205,38 @@ Test(longbench_data, discovery_order)
     cr_assert_str_eq(path, p);
     free(path);
     free(p);
-    /* $KVBENCH_DATA before everything else */
-    p = write_tmp("multifieldqa_zh.jsonl", GOOD "\n", strlen(GOOD) + 1);
-    setenv("KVBENCH_DATA", tmpdir, 1);
-    cr_assert_eq(kvb_lb_data_find("multifieldqa_zh", NULL, 0, &path, &e), 0, "%s", e.msg);
-    cr_assert_str_eq(path, p);
-    free(path);
-    free(p);
-    /* without it: the shared sample (present on every development and CI machine) */
+    /* a hermetic tree: <tmp>/repo is the working directory, <tmp>/shared the shared data */
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd),
+             "mkdir -p %s/repo/datasets/longbench %s/shared/datasets/longbench-sample %s/env",
+             tmpdir, tmpdir, tmpdir);
+    cr_assert_eq(system(cmd), 0);
+    char *a = write_tmp("shared/datasets/longbench-sample/qasper.jsonl", GOOD "\n", strlen(GOOD) + 1);
+    char *b = write_tmp("repo/datasets/longbench/hotpotqa.jsonl.gz", "x", 1);
+    char *c = write_tmp("shared/datasets/longbench-sample/hotpotqa.jsonl", GOOD "\n", strlen(GOOD) + 1);
+    char *d = write_tmp("env/hotpotqa.jsonl", GOOD "\n", strlen(GOOD) + 1);
+    char *repo = kvb_path_join(tmpdir, "repo"), *env = kvb_path_join(tmpdir, "env");
+    cr_assert_eq(chdir(repo), 0);
     unsetenv("KVBENCH_DATA");
-    setenv("HF_HUB_CACHE", tmpdir, 1);
-    cr_assert_eq(kvb_lb_data_find("multifieldqa_zh", NULL, 0, &path, &e), 0, "%s", e.msg);
-    cr_assert_str_eq(path, "../shared/datasets/longbench-sample/multifieldqa_zh.jsonl");
+    setenv("HF_HUB_CACHE", tmpdir, 1); /* no THUDM snapshot there */
+    /* the shared sample is the last resort */
+    cr_assert_eq(kvb_lb_data_find("qasper", NULL, 0, &path, &e), 0, "%s", e.msg);
+    cr_assert_str_eq(path, "../shared/datasets/longbench-sample/qasper.jsonl");
     free(path);
+    /* ./datasets/longbench comes before it */
+    cr_assert_eq(kvb_lb_data_find("hotpotqa", NULL, 0, &path, &e), 0, "%s", e.msg);
+    cr_assert_str_eq(path, "datasets/longbench/hotpotqa.jsonl.gz");
+    free(path);
+    /* and $KVBENCH_DATA before everything */
+    setenv("KVBENCH_DATA", env, 1);
+    cr_assert_eq(kvb_lb_data_find("hotpotqa", NULL, 0, &path, &e), 0, "%s", e.msg);
+    cr_assert_str_eq(path, d);
+    free(path);
+    unsetenv("KVBENCH_DATA");
     cr_assert_eq(kvb_lb_data_find("narrativeqa", NULL, 0, &path, &e), KVB_EIO);
     cr_assert(strstr(e.msg, "fetch_longbench.sh") != NULL, "%s", e.msg);
     cr_assert_eq(kvb_lb_data_find("../etc", NULL, 0, &path, &e), KVB_EINVAL);
+    free(a), free(b), free(c), free(d), free(repo), free(env);
 }
 
 Test(longbench_data, hub_cache_snapshot)
