@@ -27,8 +27,9 @@ static int get_int(const cJSON *j, const char *k, long lo, long hi, int *out, in
             return kvb_errorf(e, KVB_EINVAL, "%s: field '%s' missing", file, k);
         return 0;
     }
-    if (!cJSON_IsNumber(x) || x->valuedouble != (double)(long long)x->valuedouble ||
-        x->valuedouble < lo || x->valuedouble > hi)
+    /* range first: casting 1e128 to an integer is undefined (found by fuzz_config) */
+    if (!cJSON_IsNumber(x) || !(x->valuedouble >= lo && x->valuedouble <= hi) ||
+        x->valuedouble != (double)(long long)x->valuedouble)
         return kvb_errorf(e, KVB_EINVAL, "%s: field '%s' is not an integer in [%ld, %ld]", file, k,
                           lo, hi);
     *out = (int)x->valuedouble;
