@@ -2,9 +2,11 @@
  * array of ids on stdin -> text). */
 #include <cjson/cJSON.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/model.h"
 #include "options.h"
 #include "tokenizer/tokenizer.h"
 #include "verbs.h"
@@ -37,29 +39,19 @@ static int read_stdin(char **data, size_t *len, kvb_error *e)
 }
 
 /* ---- model name resolution -----------------------------------------------------------------
- * TEMPORARY: until lib/model's name resolver (kvb_model_open's name lookup) is on main, a model
- * *name* is looked for as the directory $KVBENCH_MODELS/<name>, models/<name> or
- * ../shared/tokenizers/<name> (kvb_tokenizer_load_path then takes its tokenizer.json or its one
- * .gguf file). Paths (.gguf files, HF directories) are used as given. Replace
- * resolve_model_name() by the model module's resolver when it lands. */
-static char *resolve_model_name(const char *name)
+ * A path or a model name resolved by lib/model (weights present). A known name whose weights are
+ * absent still tokenizes when its tokenizer files lie in ../shared/tokenizers/<name> (the files
+ * the oracle fixtures were made from), so tokenization needs no multi-GB download. */
+static char *resolve_model_name(const char *name, kvb_error *e)
 {
-    if (kvb_file_exists(name) || kvb_is_dir(name) || strchr(name, '/'))
-        return kvb_strdup(name);
-    const char *env = getenv("KVBENCH_MODELS");
-    const char *roots[] = { env, "models", "../shared/tokenizers" };
-    for (size_t i = 0; i < KVB_ARRAY_SIZE(roots); i++) {
-        if (!roots[i] || !roots[i][0])
-            continue;
-        char *dir = kvb_path_join(roots[i], name);
-        if (dir && kvb_is_dir(dir))
-            return dir;
-        free(dir);
-    }
-    /* the embedded model's kvbench name */
-    if (!strcmp(name, "smollm2-135m"))
-        return kvb_strdup("models/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf");
-    return kvb_strdup(name);
+    char path[PATH_MAX];
+    if (!kvb_model_locate(name, path, sizeof(path), e))
+        return kvb_strdup(path);
+    char *dir = kvb_path_join("../shared/tokenizers", name);
+    if (dir && kvb_is_dir(dir))
+        return dir;
+    free(dir);
+    return NULL; /* e says where it looked */
 }
 
 /* ---- output ------------------------------------------------------------------------------ */
@@ -141,9 +133,9 @@ int cmd_tokenize(int argc, char **argv)
         kvb_errorf(&e, KVB_EINVAL, "tokenize: give exactly one of --model and --tokenizer");
         return kvb_die(&e);
     }
-    char *path = model ? resolve_model_name(model) : kvb_strdup(tokpath);
+    char *path = model ? resolve_model_name(model, &e) : kvb_strdup(tokpath);
     kvb_tokenizer *t = NULL;
-    rc = path ? kvb_tokenizer_load_path(&t, path, &e) : kvb_errorf(&e, KVB_ENOMEM, "out of memory");
+    rc = path ? kvb_tokenizer_load_path(&t, path, &e) : (model ? e.code : kvb_errorf(&e, KVB_ENOMEM, "out of memory"));
     free(path);
     if (rc)
         return kvb_die(&e);

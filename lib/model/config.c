@@ -463,3 +463,14 @@ int kvb_model_resolve(const char *name, const kvb_model_config *c, char *out, si
     kvb_strbuf_release(&looked);
     return found ? 0 : KVB_EINVAL;
 }
+
+int kvb_model_locate(const char *name_or_path, char *out, size_t n, kvb_error *e)
+{
+    if (kvb_file_exists(name_or_path) || kvb_is_dir(name_or_path) || strchr(name_or_path, '/')) {
+        snprintf(out, n, "%s", name_or_path);
+        return 0;
+    }
+    kvb_model_config c;
+    int rc = kvb_model_config_by_name(name_or_path, &c, e);
+    return rc ? rc : kvb_model_resolve(name_or_path, &c, out, n, e);
+}

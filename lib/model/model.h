@@ -70,6 +70,9 @@ void kvb_model_get_info(const kvb_model *m, kvb_model_info *out);
 size_t kvb_model_kv_bytes_per_token(const kvb_model_config *c);
 /* The config of a kvbench model name without opening any weights (planning, `list`). */
 int kvb_model_config_by_name(const char *name, kvb_model_config *out, kvb_error *e);
+/* Where --model points: a path (HF directory or .gguf file) as given, else a model name resolved
+ * as kvb_model_open does ($KVBENCH_MODELS, the HF cache, ./models). out: PATH_MAX bytes. */
+int kvb_model_locate(const char *name_or_path, char *out, size_t n, kvb_error *e);
 
 /* ---- floors (kvbench bench) ---- */
 double kvb_measure_read_bandwidth(kvb_pool *p); /* bytes/s, all pool threads reading */
