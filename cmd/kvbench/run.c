@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/sha256.h"
@@ -130,10 +131,26 @@ static int parse_shard(const char *s, long *i, long *n)
     return 0;
 }
 
+/* The run directory itself may be a symlink (the user's choice, e.g. to another disk), but its
+ * pred/ and memory/ subdirectories must not be: one planted there would send the appends outside
+ * the run directory. */
+static int no_symlink(const char *path, kvb_error *e)
+{
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+        return kvb_errorf(e, KVB_EINVAL, "%s: is a symbolic link; refusing to write through it",
+                          path);
+    return 0;
+}
+
 /* Append one line and make it durable: the prediction line is the commit point of a record. */
 static int append_line(const char *path, const char *line, kvb_error *e)
 {
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    /* O_NOFOLLOW: a symlink planted in the run directory must not redirect the writes */
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0 && errno == ELOOP)
+        return kvb_errorf(e, KVB_EINVAL, "%s: is a symbolic link; refusing to write through it",
+                          path);
     if (fd < 0)
         return kvb_errorf(e, KVB_EIO, "%s: cannot open for appending: %s", path, strerror(errno));
     size_t n = strlen(line);
@@ -1021,6 +1038,10 @@ static int run_main(struct run_opts *o, kvb_error *e)
     rc = kvb_mkdir_p(pd, e);
     if (!rc)
         rc = kvb_mkdir_p(md, e);
+    if (!rc)
+        rc = no_symlink(pd, e);
+    if (!rc)
+        rc = no_symlink(md, e);
     free(pd);
     free(md);
     if (rc || (rc = fingerprint_open(&cx, e)))

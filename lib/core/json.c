@@ -43,6 +43,13 @@ int kvb_json_load(const char *path, size_t max_bytes, struct cJSON **out, kvb_er
     int rc = kvb_read_file(path, max_bytes, &text, &len, e);
     if (rc)
         return rc;
+    /* JSON text is UTF-8 (RFC 8259); Python's json and Rust's serde refuse anything else, and
+     * invalid bytes would flow into tokens and predictions (found by fuzz_tokjson) */
+    size_t ok = kvb_utf8_valid_prefix(text, len);
+    if (ok != len) {
+        free(text);
+        return kvb_errorf(e, KVB_EINVAL, "%s: not valid UTF-8 (byte %zu)", path, ok);
+    }
     if (!kvb_json_depth_ok(text, len)) {
         free(text);
         return kvb_errorf(e, KVB_EINVAL, "%s: JSON nested deeper than %d levels", path,

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "core/simd.h"
 #include "kvcache/kivi_quant.h"
 
 /* ---- small kernels ------------------------------------------------------------------------- */
@@ -20,10 +21,7 @@ static inline float dot_h(const float *q, const kvb_half *k, int D)
     for (int i = 0; i < vec; i += 8)
         acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i),
                               _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + i))), acc);
-    __m128 a = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-    a = _mm_add_ps(a, _mm_movehl_ps(a, a));
-    a = _mm_add_ss(a, _mm_shuffle_ps(a, a, 1));
-    float s = _mm_cvtss_f32(a);
+    float s = kvb_hsum256(acc);
     for (int i = vec; i < D; i++)
         s += q[i] * kvb_h2f(k[i]);
     return s;
@@ -42,19 +40,11 @@ static inline void axpy_h(float *out, float p, const kvb_half *v, int D)
         out[i] += p * kvb_h2f(v[i]);
 }
 
-/* In-place softmax of x[0..n); returns nothing, x holds probabilities. */
+/* In-place softmax of x[0..n): the vectorized exp of core/simd.h, in the same order as full.c,
+ * so a method holding every token is bit-identical to `full --dtype f16`. */
 static void softmax(float *x, int n)
 {
-    float mx = -INFINITY;
-    for (int i = 0; i < n; i++)
-        if (x[i] > mx)
-            mx = x[i];
-    float sum = 0.0f;
-    for (int i = 0; i < n; i++) {
-        x[i] = expf(x[i] - mx);
-        sum += x[i];
-    }
-    const float inv = 1.0f / sum;
+    const float inv = 1.0f / kvb_exp_sub_sum(x, n, kvb_max_f32(x, n));
     for (int i = 0; i < n; i++)
         x[i] *= inv;
 }

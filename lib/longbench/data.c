@@ -49,6 +49,13 @@ static int inflate_all(const unsigned char *in, size_t n_in, int window_bits, si
                                 name, KVB_LB_MAX_INFLATED_BYTES);
                 break;
             }
+            /* a zip bomb is stopped early, before the absolute cap: LongBench text inflates
+             * ~3-5x, so beyond 64 MiB more than 100x the compressed bytes read is refused */
+            if (len > KVB_LB_BOMB_MIN_BYTES && len / KVB_LB_BOMB_RATIO > pos) {
+                rc = kvb_errorf(e, KVB_EINVAL, "%s: inflates more than %dx (%zu bytes from %zu; "
+                                "refused as a zip bomb)", name, KVB_LB_BOMB_RATIO, len, pos);
+                break;
+            }
             size_t ncap = KVB_MIN(cap * 2, KVB_LB_MAX_INFLATED_BYTES);
             char *nb = kvb_realloc(buf, ncap);
             if (!nb) {
@@ -488,8 +495,10 @@ int kvb_lb_record_parse(const char *text, size_t len, const char *task, const ch
         text = rewritten;
     }
     cJSON *o = kvb_json_parse_limited(text, len);
-    if (!o)
+    if (!o) {
+        free(rewritten); /* found by fuzz_lbdata: leaked on a bad line with \u0000 escapes */
         return kvb_errorf(e, KVB_EINVAL, "%s:%ld: not valid JSON", file, line);
+    }
     int rc = 0;
     if (!cJSON_IsObject(o)) {
         rc = kvb_errorf(e, KVB_EINVAL, "%s:%ld: not a JSON object", file, line);

@@ -13,6 +13,10 @@
  * largest size a compressed file may inflate to (a zip bomb is refused, not expanded). */
 #define KVB_LB_MAX_FILE_BYTES ((size_t)1 << 30)
 #define KVB_LB_MAX_INFLATED_BYTES ((size_t)1 << 30)
+/* and beyond KVB_LB_BOMB_MIN_BYTES of output, a ratio over KVB_LB_BOMB_RATIO to the compressed
+ * bytes consumed is refused early (real record files inflate 3-5x) */
+#define KVB_LB_BOMB_MIN_BYTES ((size_t)64 << 20)
+#define KVB_LB_BOMB_RATIO 100
 
 typedef struct kvb_lb_record {
     char *id;          /* `_id`; "<task>-line<N>" when a hand-made file has none */

@@ -27,8 +27,9 @@ static int get_int(const cJSON *j, const char *k, long lo, long hi, int *out, in
             return kvb_errorf(e, KVB_EINVAL, "%s: field '%s' missing", file, k);
         return 0;
     }
-    if (!cJSON_IsNumber(x) || x->valuedouble != (double)(long long)x->valuedouble ||
-        x->valuedouble < lo || x->valuedouble > hi)
+    /* range first: casting 1e128 to an integer is undefined (found by fuzz_config) */
+    if (!cJSON_IsNumber(x) || !(x->valuedouble >= lo && x->valuedouble <= hi) ||
+        x->valuedouble != (double)(long long)x->valuedouble)
         return kvb_errorf(e, KVB_EINVAL, "%s: field '%s' is not an integer in [%ld, %ld]", file, k,
                           lo, hi);
     *out = (int)x->valuedouble;
@@ -143,12 +144,21 @@ int kvb_config_from_json(kvb_model_config *c, const cJSON *j, const char *file, 
     /* eos_token_id: int or list; the default stop tokens when the name gives none */
     const cJSON *eos = field(j, "eos_token_id");
     c->n_stop = 0;
-    if (eos && cJSON_IsNumber(eos))
+    /* ids outside [0, vocab) are refused (found by fuzz_config: a huge id overflowed the int) */
+    if (eos && cJSON_IsNumber(eos)) {
+        if (!(eos->valuedouble >= 0 && eos->valuedouble < c->vocab))
+            return kvb_errorf(e, KVB_EINVAL, "%s: eos_token_id %g is not a token id", file,
+                              eos->valuedouble);
         c->stop_ids[c->n_stop++] = (int32_t)eos->valuedouble;
-    else if (eos && cJSON_IsArray(eos)) {
+    } else if (eos && cJSON_IsArray(eos)) {
         const cJSON *x;
         cJSON_ArrayForEach(x, eos) if (cJSON_IsNumber(x) && c->n_stop < 8)
+        {
+            if (!(x->valuedouble >= 0 && x->valuedouble < c->vocab))
+                return kvb_errorf(e, KVB_EINVAL, "%s: eos_token_id %g is not a token id", file,
+                                  x->valuedouble);
             c->stop_ids[c->n_stop++] = (int32_t)x->valuedouble;
+        }
     }
     return kvb_config_validate(c, file, e);
 }

@@ -99,6 +99,6 @@ size_t kvb_model_decode_bytes(const kvb_model *m, const kvb_cache *c)
 {
     size_t w = m->weight_bytes;
     if (!m->cfg.tie_embeddings)
-        w -= (size_t)m->embed.rows * m->embed.cols * (m->embed.type == KVB_WT_F32 ? 4 : 2);
+        w -= (size_t)m->embed.rows * kvb_wt_row_bytes(&m->embed);
     return w + kvb_cache_bytes(c);
 }

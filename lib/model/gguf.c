@@ -99,7 +99,12 @@ static int read_kv(cursor *c, kvb_gguf_kv *kv)
         if (!es)
             return kvb_errorf(c->e, KVB_EINVAL, "%s: array '%.*s' has unsupported element type %u",
                               c->path, (int)KVB_MIN(kv->key.len, 64), kv->key.ptr, at);
-        if (kvb_mul_overflow(es, kv->arr_n, &total) || need(c, total, "array data"))
+        /* found by tests/hostile (gguf_array_overflow): the overflow returned without a message */
+        if (kvb_mul_overflow(es, kv->arr_n, &total))
+            return kvb_errorf(c->e, KVB_EINVAL, "%s: array '%.*s' claims %llu elements, more than "
+                              "the file holds", c->path, (int)KVB_MIN(kv->key.len, 64), kv->key.ptr,
+                              (unsigned long long)kv->arr_n);
+        if (need(c, total, "array data"))
             return KVB_EINVAL;
         c->p += total;
         return 0;

@@ -28,8 +28,30 @@ uint16_t kvb_f32_to_bf16(float f)
     return (uint16_t)(u >> 16);
 }
 
+size_t kvb_wt_row_bytes(const kvb_wt *w)
+{
+    switch (w->type) {
+    case KVB_WT_F32: return (size_t)w->cols * 4;
+    case KVB_WT_BF16: return (size_t)w->cols * 2;
+    case KVB_WT_Q4_1: return (size_t)w->cols / 32 * 20;
+    case KVB_WT_Q8_0: return (size_t)w->cols / 32 * 34;
+    }
+    return 0;
+}
+
+static enum kvb_ggml_type ggml_of(enum kvb_wt_type t)
+{
+    return t == KVB_WT_Q4_1 ? KVB_GGML_Q4_1 : KVB_GGML_Q8_0;
+}
+
 void kvb_wt_row(const kvb_wt *w, int r, float *out)
 {
+    if (w->type == KVB_WT_Q4_1 || w->type == KVB_WT_Q8_0) {
+        kvb_ggml_dequantize(ggml_of(w->type),
+                            (const unsigned char *)w->data + (size_t)r * kvb_wt_row_bytes(w), out,
+                            (uint64_t)w->cols);
+        return;
+    }
     if (w->type == KVB_WT_F32) {
         memcpy(out, (const float *)w->data + (size_t)r * w->cols, sizeof(float) * (size_t)w->cols);
         return;
@@ -71,7 +93,16 @@ void kvb_gemv_ref(const kvb_wt *w, const float *x, float *y, int r0, int r1)
 {
     for (int r = r0; r < r1; r++) {
         float s = 0;
-        if (w->type == KVB_WT_F32) {
+        if (w->type == KVB_WT_Q4_1 || w->type == KVB_WT_Q8_0) {
+            const unsigned char *row = (const unsigned char *)w->data + (size_t)r * kvb_wt_row_bytes(w);
+            size_t bb = w->type == KVB_WT_Q4_1 ? 20 : 34;
+            float blk[32];
+            for (int b = 0; b < w->cols / 32; b++) {
+                kvb_ggml_dequantize(ggml_of(w->type), row + (size_t)b * bb, blk, 32);
+                for (int i = 0; i < 32; i++)
+                    s += blk[i] * x[b * 32 + i];
+            }
+        } else if (w->type == KVB_WT_F32) {
             const float *row = (const float *)w->data + (size_t)r * w->cols;
             for (int i = 0; i < w->cols; i++)
                 s += row[i] * x[i];
@@ -200,6 +231,66 @@ static void gemv_bf16_avx512(const kvb_wt *w, const float *x, float *y, int r0, 
         kvb_gemv_ref(w, x, y, r, r1);
 }
 
+/* GGUF blocks, one row at a time: sum_j (q_j d + m) x_j = d sum_j q_j x_j + m sum_j x_j per block.
+ * The f16 scales are widened with F16C; the products are f32 like the dequantize-then-GEMV path. */
+static inline float f16(const unsigned char *p)
+{
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return _cvtsh_ss(h);
+}
+
+static void gemv_q4_1_avx2(const kvb_wt *w, const float *x, float *y, int r0, int r1)
+{
+    const int nb = w->cols / 32;
+    const size_t rb = (size_t)nb * 20;
+    const __m128i mask = _mm_set1_epi8(0x0f);
+    for (int r = r0; r < r1; r++) {
+        const unsigned char *p = (const unsigned char *)w->data + (size_t)r * rb;
+        __m256 acc = _mm256_setzero_ps();
+        float msum = 0;
+        for (int b = 0; b < nb; b++, p += 20) {
+            const float *xb = x + b * 32;
+            __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)(p + 4));
+            __m128i lo = _mm_and_si128(raw, mask), hi = _mm_and_si128(_mm_srli_epi16(raw, 4), mask);
+            __m256 s = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(lo)), _mm256_loadu_ps(xb));
+            s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8))),
+                                _mm256_loadu_ps(xb + 8), s);
+            s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(hi)), _mm256_loadu_ps(xb + 16), s);
+            s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8))),
+                                _mm256_loadu_ps(xb + 24), s);
+            __m256 xs = _mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(xb), _mm256_loadu_ps(xb + 8)),
+                                      _mm256_add_ps(_mm256_loadu_ps(xb + 16), _mm256_loadu_ps(xb + 24)));
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(f16(p)), s, acc);
+            msum += f16(p + 2) * hsum256(xs);
+        }
+        y[r] = hsum256(acc) + msum;
+    }
+}
+
+static void gemv_q8_0_avx2(const kvb_wt *w, const float *x, float *y, int r0, int r1)
+{
+    const int nb = w->cols / 32;
+    const size_t rb = (size_t)nb * 34;
+    for (int r = r0; r < r1; r++) {
+        const unsigned char *p = (const unsigned char *)w->data + (size_t)r * rb;
+        __m256 acc = _mm256_setzero_ps();
+        for (int b = 0; b < nb; b++, p += 34) {
+            const float *xb = x + b * 32;
+            __m256i q = _mm256_loadu_si256((const __m256i *)(const void *)(p + 2));
+            __m128i q0 = _mm256_castsi256_si128(q), q1 = _mm256_extracti128_si256(q, 1);
+            __m256 s = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q0)), _mm256_loadu_ps(xb));
+            s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(q0, 8))),
+                                _mm256_loadu_ps(xb + 8), s);
+            s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q1)), _mm256_loadu_ps(xb + 16), s);
+            s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(q1, 8))),
+                                _mm256_loadu_ps(xb + 24), s);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(f16(p)), s, acc);
+        }
+        y[r] = hsum256(acc);
+    }
+}
+
 static int g_isa = -1; /* 0 scalar, 1 avx2, 2 avx512 */
 
 static void pick_isa(void)
@@ -240,6 +331,10 @@ void kvb_gemv(const kvb_wt *w, const float *x, float *y, int r0, int r1)
         pick_isa();
     if (g_isa == 0)
         kvb_gemv_ref(w, x, y, r0, r1);
+    else if (w->type == KVB_WT_Q4_1)
+        gemv_q4_1_avx2(w, x, y, r0, r1);
+    else if (w->type == KVB_WT_Q8_0)
+        gemv_q8_0_avx2(w, x, y, r0, r1);
     else if (w->type == KVB_WT_F32)
         gemv_f32_avx2(w, x, y, r0, r1);
     else if (g_isa == 2)

@@ -56,6 +56,45 @@ static void st_elems_to_f32(int dtype, const unsigned char *src, size_t n, float
     }
 }
 
+/* Index of the first NaN or Inf among n f32 values, or -1. A weight file holding one would turn
+ * every logit into NaN and every prediction into garbage; it is refused at load, naming the
+ * tensor (docs/reliability.md). */
+static long first_nonfinite(const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return (long)i;
+    return -1;
+}
+
+/* The same check on raw f32 / bf16 words straight from the mmap (exponent bits all ones). */
+static long first_nonfinite_raw(int dtype, const unsigned char *src, size_t n)
+{
+    if (dtype == KVB_ST_F32) {
+        for (size_t i = 0; i < n; i++) {
+            uint32_t u;
+            memcpy(&u, src + 4 * i, 4);
+            if ((u & 0x7f800000u) == 0x7f800000u)
+                return (long)i;
+        }
+    } else {
+        uint16_t mask = dtype == KVB_ST_BF16 ? 0x7f80 : 0x7c00;
+        for (size_t i = 0; i < n; i++) {
+            uint16_t h;
+            memcpy(&h, src + 2 * i, 2);
+            if ((h & mask) == mask)
+                return (long)i;
+        }
+    }
+    return -1;
+}
+
+static int nonfinite_error(kvb_error *e, const char *path, const char *name, long row, long col)
+{
+    return kvb_errorf(e, KVB_EINVAL, "%s: tensor '%s' holds a NaN or Inf value (row %ld, column "
+                      "%ld)", path, name, row, col);
+}
+
 /* ---- HF safetensors --------------------------------------------------------------------------------- */
 typedef struct hf_ctx {
     kvb_model *m;
@@ -108,11 +147,15 @@ static int load_st_tensor(hf_ctx *h, const char *name, int rows, int cols, kvb_w
     size_t elt = t->dtype == KVB_ST_F32 ? 4 : 2;
     if (vec) {
         st_elems_to_f32(t->dtype, src, (size_t)cols, vec);
-        return 0;
+        long bad = first_nonfinite(vec, (size_t)cols);
+        return bad < 0 ? 0 : nonfinite_error(e, f->path, name, 0, bad);
     }
     enum kvb_wt_type ht = held(h->m);
     int same = (ht == KVB_WT_F32 && t->dtype == KVB_ST_F32) || (ht == KVB_WT_BF16 && t->dtype == KVB_ST_BF16);
     if (same && ((uintptr_t)src % elt) == 0) {
+        long bad = first_nonfinite_raw(t->dtype, src, (size_t)rows * cols);
+        if (bad >= 0)
+            return nonfinite_error(e, f->path, name, bad / cols, bad % cols);
         w->type = ht;
         w->rows = rows;
         w->cols = cols;
@@ -125,6 +168,9 @@ static int load_st_tensor(hf_ctx *h, const char *name, int rows, int cols, kvb_w
         return rc;
     for (int r = 0; r < rows; r++) {
         st_elems_to_f32(t->dtype, src + (size_t)r * cols * elt, (size_t)cols, h->row);
+        long bad = first_nonfinite(h->row, (size_t)cols);
+        if (bad >= 0)
+            return nonfinite_error(e, f->path, name, r, bad);
         put_row(w, r, h->row);
     }
     return 0;
@@ -361,6 +407,48 @@ static int hf_row_source(int r, int hd, int permute)
     return h * hd + 2 * i + j;
 }
 
+/* --weights gguf: the blocks stay as in the file (pointed at in the mmap); Q/K rows are copied
+ * in HF order, a whole row of blocks at a time (the permutation moves rows, not elements). */
+/* Index of the first block of a Q4_1/Q8_0 tensor whose fp16 scale (or Q4_1 min) is Inf/NaN, or -1:
+ * kept-quantized weights are never dequantized at load, so their scales are checked here. */
+static long first_nonfinite_block(const kvb_gguf_tensor *t, size_t bytes)
+{
+    size_t bsz = t->type == KVB_GGML_Q4_1 ? 20 : 34, nhalf = t->type == KVB_GGML_Q4_1 ? 2 : 1;
+    const unsigned char *p = t->data;
+    for (size_t b = 0; b < bytes / bsz; b++)
+        for (size_t k = 0; k < nhalf; k++) {
+            uint16_t h;
+            memcpy(&h, p + b * bsz + 2 * k, 2);
+            if ((h & 0x7C00) == 0x7C00)
+                return (long)b;
+        }
+    return -1;
+}
+
+static int keep_quantized(kvb_model *m, const kvb_gguf_tensor *t, int rows, int cols, uint64_t rb,
+                          kvb_wt *w, int permute_hd, kvb_error *e)
+{
+    long bad = first_nonfinite_block(t, (size_t)rows * rb);
+    if (bad >= 0)
+        return kvb_errorf(e, KVB_EINVAL, "%s: tensor '%s': block %ld has a non-finite scale",
+                          m->gguf->path, t->name, bad);
+    w->type = t->type == KVB_GGML_Q4_1 ? KVB_WT_Q4_1 : KVB_WT_Q8_0;
+    w->rows = rows;
+    w->cols = cols;
+    w->owned = NULL;
+    w->data = t->data;
+    m->weight_bytes += (size_t)rows * rb;
+    if (permute_hd <= 0)
+        return 0;
+    if (!(w->owned = kvb_malloc((size_t)rows * rb)))
+        return kvb_errorf(e, KVB_ENOMEM, "out of memory");
+    for (int r = 0; r < rows; r++)
+        memcpy((unsigned char *)w->owned + (size_t)r * rb,
+               (const unsigned char *)t->data + (size_t)hf_row_source(r, permute_hd, 1) * rb, rb);
+    w->data = w->owned;
+    return 0;
+}
+
 static int load_gguf_tensor(kvb_model *m, const kvb_gguf *g, const char *name, int rows, int cols,
                             kvb_wt *w, float *vec, int permute_hd, float *row, kvb_error *e)
 {
@@ -377,10 +465,14 @@ static int load_gguf_tensor(kvb_model *m, const kvb_gguf *g, const char *name, i
     if (!rb)
         return kvb_errorf(e, KVB_EUNSUP, "%s: tensor '%s': type %s not supported", g->path, name,
                           kvb_ggml_type_name(t->type));
-    if (vec)
-        return kvb_ggml_dequantize(t->type, t->data, vec, (uint64_t)cols)
-                   ? kvb_errorf(e, KVB_EINVAL, "%s: tensor '%s': cannot dequantize", g->path, name)
-                   : 0;
+    if (vec) {
+        if (kvb_ggml_dequantize(t->type, t->data, vec, (uint64_t)cols))
+            return kvb_errorf(e, KVB_EINVAL, "%s: tensor '%s': cannot dequantize", g->path, name);
+        long bad = first_nonfinite(vec, (size_t)cols);
+        return bad < 0 ? 0 : nonfinite_error(e, g->path, name, 0, bad);
+    }
+    if (m->opts.weights_gguf && (t->type == KVB_GGML_Q4_1 || t->type == KVB_GGML_Q8_0))
+        return keep_quantized(m, t, rows, cols, rb, w, permute_hd, e);
     int rc = alloc_wt(m, w, rows, cols, e);
     if (rc)
         return rc;
@@ -389,6 +481,9 @@ static int load_gguf_tensor(kvb_model *m, const kvb_gguf *g, const char *name, i
         if (kvb_ggml_dequantize(t->type, (const unsigned char *)t->data + (size_t)src * rb, row,
                                 (uint64_t)cols))
             return kvb_errorf(e, KVB_EINVAL, "%s: tensor '%s': cannot dequantize", g->path, name);
+        long bad = first_nonfinite(row, (size_t)cols);
+        if (bad >= 0)
+            return nonfinite_error(e, g->path, name, src, bad);
         put_row(w, r, row);
     }
     return 0;

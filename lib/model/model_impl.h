@@ -7,7 +7,9 @@
 #include "model/model.h"
 
 /* ---- weights ---------------------------------------------------------------------------------- */
-enum kvb_wt_type { KVB_WT_F32 = 0, KVB_WT_BF16 = 1 };
+/* F32/BF16: plain rows. Q4_1/Q8_0: GGUF blocks kept as in the file (--weights gguf), rows of
+ * cols/32 blocks, dequantized exactly on the fly (same values as dequantizing at load). */
+enum kvb_wt_type { KVB_WT_F32 = 0, KVB_WT_BF16 = 1, KVB_WT_Q4_1 = 2, KVB_WT_Q8_0 = 3 };
 
 /* A row-major matrix (rows, cols): rows are output features, cols input features, as in HF. */
 typedef struct kvb_wt {
@@ -112,6 +114,7 @@ void kvb_gemm_rows(const kvb_wt *w, const float *a, int n, float *c, int ldc, in
                    float *wbuf);
 /* One row of a weight matrix as f32. */
 void kvb_wt_row(const kvb_wt *w, int r, float *out);
+size_t kvb_wt_row_bytes(const kvb_wt *w);
 float kvb_bf16_to_f32(uint16_t h);
 uint16_t kvb_f32_to_bf16(float f); /* round to nearest even */
 void kvb_rmsnorm(float *o, const float *x, const float *w, int n, float eps);

@@ -432,6 +432,8 @@ static int bpe_piece(const kvb_tokenizer *t, kvb_bpe_cache *c, const char *s, si
         rc = kvb_ids_push(out, v[i].id);
     free(v);
     if (!rc && c && n <= CACHE_MAX_PIECE)
-        cache_put(c, hsh, s, n, out->ids + start, out->n - start);
+        /* out->ids is NULL when a piece produced no symbol and nothing was pushed yet
+         * (found by fuzz_tokjson: NULL + 0 is undefined) */
+        cache_put(c, hsh, s, n, out->ids ? out->ids + start : NULL, out->n - start);
     return rc;
 }

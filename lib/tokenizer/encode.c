@@ -37,7 +37,7 @@ static int find_added(const kvb_tokenizer *t, const char *s, size_t n, size_t po
 {
     for (size_t i = pos; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (!normalized && !t->added_first[c])
+        if (!t->added_first[normalized][c])
             continue;
         int best = -1;
         for (int k = 0; k < t->n_added; k++) {

@@ -213,6 +213,8 @@ int kvb_tokenizer_load_gguf(kvb_tokenizer **out, const struct kvb_gguf *g, kvb_e
         rc = get_id(g, "tokenizer.ggml.eos_token_id", t->n_vocab, &t->eos_id, e);
     if (!rc)
         rc = get_id(g, "tokenizer.ggml.unknown_token_id", t->n_vocab, &t->unk_id, e);
+    const kvb_gguf_kv *ab = kvb_gguf_find(g, "tokenizer.ggml.add_bos_token");
+    t->file_adds_bos = ab && ab->type == KVB_GGUF_BOOL && ab->v.u;
     if (!rc)
         rc = kvb_tok_finalize(t, e);
     if (rc) {

@@ -545,6 +545,7 @@ static void load_post(kvb_tokenizer *t, const cJSON *root)
     const cJSON *ids = get(get(get(pp, "special_tokens"), sp->valuestring), "ids");
     const cJSON *id0 = cJSON_GetArrayItem(ids, 0);
     if (cJSON_IsNumber(id0) && id0->valuedouble >= 0 && id0->valuedouble < t->n_vocab) {
+        t->file_adds_bos = 1;
         if (t->bos_id < 0)
             t->bos_id = (int32_t)id0->valuedouble;
     }

@@ -125,10 +125,13 @@ struct kvb_tokenizer {
 
     kvb_tok_added *added;
     int n_added;
-    uint8_t added_first[256]; /* 1 when some added token (matched raw) starts with this byte */
+    /* [0][b]: some added token matched in the raw text starts with byte b; [1][b]: the same for
+     * tokens matched in normalized text */
+    uint8_t added_first[2][256];
     int any_normalized_added;
 
     int32_t bos_id, eos_id;
+    int file_adds_bos; /* HF: the post-processor prepends BOS; GGUF: tokenizer.ggml.add_bos_token */
     int clean_up_spaces;
 };
 

@@ -54,6 +54,7 @@ int kvb_tok_finalize(kvb_tokenizer *t, kvb_error *e)
                 memcpy(a->pat, nb.buf, nb.len);
                 a->pat[nb.len] = 0;
                 a->plen = nb.len;
+                t->added_first[1][(unsigned char)a->pat[0]] = 1;
             }
         } else {
             a->normalized = 0; /* without normalizers both classes match the raw text */
@@ -61,7 +62,7 @@ int kvb_tok_finalize(kvb_tokenizer *t, kvb_error *e)
                 rc = KVB_ENOMEM;
             a->plen = a->len;
             if (!rc)
-                t->added_first[(unsigned char)a->pat[0]] = 1;
+                t->added_first[0][(unsigned char)a->pat[0]] = 1;
         }
     }
     kvb_strbuf_release(&nb);
@@ -113,6 +114,11 @@ int kvb_tokenizer_vocab_size(const kvb_tokenizer *t)
 int32_t kvb_tokenizer_bos(const kvb_tokenizer *t)
 {
     return t->bos_id;
+}
+
+int kvb_tokenizer_file_adds_bos(const kvb_tokenizer *t)
+{
+    return t->file_adds_bos;
 }
 
 int32_t kvb_tokenizer_eos(const kvb_tokenizer *t)

@@ -50,6 +50,10 @@ int kvb_tokenizer_clean_up_spaces(kvb_strbuf *s, size_t from);
 int kvb_tokenizer_vocab_size(const kvb_tokenizer *t);
 int32_t kvb_tokenizer_bos(const kvb_tokenizer *t); /* -1 if none */
 int32_t kvb_tokenizer_eos(const kvb_tokenizer *t);
+/* Whether the file itself asks for BOS: HF tokenizer.json whose post-processor prepends it
+ * (Llama-2, Mistral: 1; the early Llama-3 file: 0), GGUF tokenizer.ggml.add_bos_token (SmolLM2: 0).
+ * kvb_tokenizer_encode's add_bos decides; this only reports the file's default. */
+int kvb_tokenizer_file_adds_bos(const kvb_tokenizer *t);
 int32_t kvb_tokenizer_token_id(const kvb_tokenizer *t, const char *token); /* -1 if absent */
 int kvb_tokenizer_is_special(const kvb_tokenizer *t, int32_t id);
 

@@ -3,18 +3,19 @@
 # embedded SmolLM2-135M GGUF, same threads, same prompts (seeded random ids), one run, as ratios.
 # Prefill tok/s and decode ms/token at each context; kvbench also reports its floors.
 # Env: THREADS (2), CONTEXTS (2048,8192), GEN (32), PY (~/.venv-oracle/bin/python),
-#      PEERS (llama.cpp,transformers), KV (f32|f16: kvbench's cache dtype, default f16 like llama.cpp)
+#      PEERS (llama.cpp,transformers), KV (f32|f16: kvbench's cache dtype, default f16 like llama.cpp),
+#      WEIGHTS (gguf: the same Q4_1/Q8_0 blocks llama.cpp reads; or bf16, f32)
 set -eu
 export TQDM_DISABLE=1
 cd "$(dirname "$0")/../.."
-THREADS=${THREADS:-2}; CONTEXTS=${CONTEXTS:-2048,8192}; GEN=${GEN:-32}; KV=${KV:-f16}
+THREADS=${THREADS:-2}; CONTEXTS=${CONTEXTS:-2048,8192}; GEN=${GEN:-32}; KV=${KV:-f16}; WEIGHTS=${WEIGHTS:-gguf}
 PY=${PY:-$HOME/.venv-oracle/bin/python}; PEERS=${PEERS:-llama.cpp,transformers}
 GGUF=models/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf
 K=${KVBENCH:-bin/kvbench}
 [ -f "$GGUF" ] || { echo "model.sh: $GGUF missing (make model)" >&2; exit 2; }
 out=${BENCH_OUT:-build/bench}; mkdir -p "$out"
 "$K" bench --model "$GGUF" --context "$CONTEXTS" --gen "$GEN" --threads "$THREADS" \
-  --cache-param dtype="$KV" --json >"$out/model-kvbench.json"
+  --weights "$WEIGHTS" --cache-param dtype="$KV" --json >"$out/model-kvbench.json"
 if [ -x "$PY" ]; then
   "$PY" scripts/bench/model_peers.py "$GGUF" "$CONTEXTS" "$GEN" "$THREADS" "$PEERS" >"$out/model-peers.json"
 else

@@ -1,12 +1,10 @@
 /* libFuzzer harness for lib/tokenizer: the input's first byte picks a tokenizer (the three
  * shared tokenizer.json files and a tiny one built from the input itself), the rest is text
  * to encode; the ids are decoded again (with and without special tokens) and stream-decoded.
- * Build: clang -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Ilib tests/fuzz/fuzz_tokenizer.c
- *        with every .c file of lib/core and lib/tokenizer and lib/model/gguf.c,
- *        -lcjson -lpcre2-8 -lz -lm -lpthread (the `make fuzz` target, once it exists).
- * Run from the repository root (the shared tokenizers are read from ../shared/tokenizers). */
-#include <stdint.h>
-#include <stdio.h>
+ * Built by `make fuzz` (tests/fuzz/Makefile); the seeds in tests/fuzz/corpus/tokenizer/ are
+ * replayed by `make test`. Runs from the repository root (reads ../shared/tokenizers). */
+#include "fuzz.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,13 +30,10 @@ static void load_once(void)
 /* Bytes as a tokenizer.json: the loader must refuse or accept it without crashing. */
 static void fuzz_loader(const uint8_t *data, size_t size)
 {
-    char path[] = "/tmp/fuzz_tok_XXXXXX";
-    int fd = mkstemp(path);
-    if (fd < 0)
+    char path[64];
+    int fd;
+    if (!kvb_fuzz_as_file(data, size, path, sizeof(path), &fd))
         return;
-    FILE *f = fdopen(fd, "wb");
-    fwrite(data, 1, size, f);
-    fclose(f);
     kvb_tokenizer *t = NULL;
     kvb_error e;
     if (!kvb_tokenizer_load_hf(&t, path, &e)) {
@@ -48,7 +43,7 @@ static void fuzz_loader(const uint8_t *data, size_t size)
         kvb_ids_release(&ids);
         kvb_tokenizer_free(t);
     }
-    remove(path);
+    close(fd);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

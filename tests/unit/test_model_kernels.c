@@ -148,3 +148,38 @@ Test(kernels, gguf_dequantize)
         cr_assert_eq(out[16 + i], 0.5f * (15 - i) - 1.0f);
     }
 }
+
+/* Quantized GGUF rows (--weights gguf): the AVX2 kernels against dequantize-then-dot. */
+static void quant_case(enum kvb_wt_type type)
+{
+    int rows = 7, cols = 96, bb = type == KVB_WT_Q4_1 ? 20 : 34;
+    unsigned char *blocks = malloc((size_t)rows * cols / 32 * bb);
+    unsigned s = 21;
+    for (int i = 0; i < rows * cols / 32; i++) {
+        unsigned char *b = blocks + (size_t)i * bb;
+        uint16_t d = 0x2e66 + (uint16_t)(i % 7), m = 0xae00 + (uint16_t)(i % 5); /* ~0.1, ~-0.09 */
+        memcpy(b, &d, 2);
+        if (type == KVB_WT_Q4_1)
+            memcpy(b + 2, &m, 2);
+        for (int k = type == KVB_WT_Q4_1 ? 4 : 2; k < bb; k++)
+            b[k] = (unsigned char)(frand(&s) * 127);
+    }
+    kvb_wt w = { type, rows, cols, blocks, NULL };
+    float x[96], y[7], ref[7];
+    for (int i = 0; i < cols; i++)
+        x[i] = frand(&s);
+    kvb_gemv_set_isa("avx2");
+    kvb_gemv(&w, x, y, 0, rows);
+    kvb_gemv_set_isa("scalar");
+    kvb_gemv(&w, x, ref, 0, rows);
+    kvb_gemv_set_isa(NULL);
+    for (int r = 0; r < rows; r++) {
+        cr_assert(fabs(y[r] - ref[r]) <= 1e-4 * (1 + fabs(ref[r])), "type %d row %d: %g vs %g",
+                  type, r, y[r], ref[r]);
+        cr_assert(fabs(ref[r] - ref_dot(&w, x, r)) <= 1e-4 * (1 + fabs(ref[r])));
+    }
+    free(blocks);
+}
+
+Test(kernels, gemv_q4_1) { quant_case(KVB_WT_Q4_1); }
+Test(kernels, gemv_q8_0) { quant_case(KVB_WT_Q8_0); }

@@ -182,12 +182,24 @@ Test(tokenizer_api, ids_and_special_tokens)
     cr_assert_eq(kvb_tokenizer_token_id(t, "no such token string"), -1);
     cr_assert(kvb_tokenizer_is_special(t, 128009));
     cr_assert(!kvb_tokenizer_is_special(t, 1917));
+    cr_assert_eq(kvb_tokenizer_file_adds_bos(t), 0); /* ByteLevel post-processor: no BOS */
     kvb_tokenizer_free(t);
+    if (kvb_file_exists(SMOL_GGUF)) {
+        t = load(SMOL_GGUF);
+        cr_assert_eq(kvb_tokenizer_vocab_size(t), 49152);
+        cr_assert_eq(kvb_tokenizer_bos(t), 1);
+        cr_assert_eq(kvb_tokenizer_eos(t), 2);
+        cr_assert_eq(kvb_tokenizer_file_adds_bos(t), 0); /* tokenizer.ggml.add_bos_token false */
+        cr_assert(kvb_tokenizer_is_special(t, 2));
+        cr_assert_eq(kvb_tokenizer_token_id(t, "<|im_end|>"), 2);
+        kvb_tokenizer_free(t);
+    }
     t = load(SHARED_TOK "llama2-7b/tokenizer.json");
     cr_assert_eq(kvb_tokenizer_vocab_size(t), 32000);
     cr_assert_eq(kvb_tokenizer_bos(t), 1);
     cr_assert_eq(kvb_tokenizer_eos(t), 2);
     cr_assert_eq(kvb_tokenizer_token_id(t, "▁the"), 278);
+    cr_assert_eq(kvb_tokenizer_file_adds_bos(t), 1); /* TemplateProcessing "<s> $A" */
     kvb_ids ids;
     kvb_ids_init(&ids);
     encode(t, "\n", 1, 0, &ids); /* samsum's stop token: encode("\n")[-1] == 13 (spec A.7) */
