@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/sha256.h"
@@ -177,6 +178,15 @@ static int append_line(const char *path, const char *line, kvb_error *e)
     return bad ? kvb_errorf(e, KVB_EIO, "%s: write failed: %s", path, strerror(errno)) : 0;
 }
 
+static int refuse_symlink(const char *path, kvb_error *e)
+{
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+        return kvb_errorf(e, KVB_EINVAL, "%s: is a symbolic link (kvbench never writes through one)",
+                          path);
+    return 0;
+}
+
 /* ---- resume: existing prediction lines ----------------------------------------------------- */
 
 typedef struct done_set {
@@ -218,9 +228,10 @@ static int repair_torn(const char *path, char **data, size_t *len, kvb_error *e)
 {
     *data = NULL;
     *len = 0;
-    if (!kvb_file_exists(path))
-        return 0;
-    int rc = kvb_read_file(path, KVB_PRED_MAX_BYTES, data, len, e);
+    int rc = refuse_symlink(path, e);
+    if (rc || !kvb_file_exists(path))
+        return rc;
+    rc = kvb_read_file(path, KVB_PRED_MAX_BYTES, data, len, e);
     if (rc)
         return rc;
     size_t keep = *len;
@@ -978,6 +989,16 @@ static int run_main(struct run_opts *o, kvb_error *e)
         goto out;
     if (!o->dry_run && (rc = preflight_data(o, lb, n_lb, e)))
         goto out;
+    if (o->out && !o->dry_run) { /* cheap output checks before the model loads */
+        char *pd = kvb_path_join(o->out, "pred"), *md = kvb_path_join(o->out, "memory");
+        rc = refuse_symlink(pd, e);
+        if (!rc)
+            rc = refuse_symlink(md, e);
+        free(pd);
+        free(md);
+        if (rc)
+            goto out;
+    }
     for (size_t i = 0; i < N_PARAMS; i++)
         if (o->param_val[i])
             cx.params[cx.n_params++] = (kvb_cache_param){ k_param_names[i], o->param_val[i] };
@@ -1035,7 +1056,12 @@ static int run_main(struct run_opts *o, kvb_error *e)
     }
     cx.out_dir = o->out ? kvb_strdup(o->out) : default_out_dir(o, cx.cfg->name, cx.method);
     char *pd = kvb_path_join(cx.out_dir, "pred"), *md = kvb_path_join(cx.out_dir, "memory");
-    rc = kvb_mkdir_p(pd, e);
+    /* --out itself may be a symlink (the user's choice); pred/ and memory/ may not */
+    rc = refuse_symlink(pd, e);
+    if (!rc)
+        rc = refuse_symlink(md, e);
+    if (!rc)
+        rc = kvb_mkdir_p(pd, e);
     if (!rc)
         rc = kvb_mkdir_p(md, e);
     if (!rc)

@@ -43,9 +43,18 @@ static int inflate_all(const unsigned char *in, size_t n_in, int window_bits, si
     }
     size_t pos = 0;
     while (!done) {
+        /* a zip bomb: past 64 MiB at more than 100x the compressed size, or past 1 GiB */
+        if (len > KVB_LB_BOMB_BYTES && len / 100 > n_in) {
+            rc = kvb_errorf(e, KVB_EINVAL,
+                            "%s: inflates past %zu MiB at more than 100x its compressed size "
+                            "(%zu bytes): refused as a zip bomb",
+                            name, KVB_LB_BOMB_BYTES >> 20, n_in);
+            break;
+        }
         if (len + 1 >= cap) {
             if (cap >= KVB_LB_MAX_INFLATED_BYTES) {
-                rc = kvb_errorf(e, KVB_EINVAL, "%s: decompresses to more than %zu bytes (refused)",
+                rc = kvb_errorf(e, KVB_EINVAL,
+                                "%s: decompresses to more than %zu bytes: refused as a zip bomb",
                                 name, KVB_LB_MAX_INFLATED_BYTES);
                 break;
             }
