@@ -34,8 +34,9 @@
 /* ---- options ------------------------------------------------------------------------------- */
 
 /* Method parameters passed through to kvb_cache_create (the method validates them). */
-static const char *const k_param_names[] = { "budget", "window",    "kernel", "pool", "bits",
-                                             "group",  "residual",  "threshold", "ratio", "gqa" };
+static const char *const k_param_names[] = {
+    "budget", "window", "kernel", "pool", "bits", "group", "residual", "threshold", "ratio", "gqa",
+    "beta", "sink", "recent", "tau", "bmin_ratio", "lmba", "qwindow", "dtype" };
 #define N_PARAMS (sizeof(k_param_names) / sizeof(k_param_names[0]))
 
 struct run_opts {
@@ -1168,7 +1169,9 @@ int cmd_run(int argc, char **argv)
         "method: token budget", "method: observation window", "method: pooling kernel",
         "method: pooling type", "method: quantization bits", "method: quantization group",
         "method: full-precision residual", "method: threshold", "method: ratio",
-        "method: GQA-aware selection" };
+        "method: GQA-aware selection", "PyramidKV: budget slope", "method: attention sinks kept",
+        "method: recent tokens kept", "ZigZagKV: tau", "ZigZagKV: minimum budget ratio",
+        "ZigZagKV: layer statistic", "ThinK: query window", "full: K/V dtype f32|f16" };
     for (size_t i = 0; i < N_PARAMS; i++)
         opts[k++] = (struct kvb_option)KVB_OPT_STR_(k_param_names[i], &o.param_val[i], "V", param_help[i]);
     opts[k] = (struct kvb_option)KVB_OPT_END_;
