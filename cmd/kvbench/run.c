@@ -133,18 +133,6 @@ static int parse_shard(const char *s, long *i, long *n)
     return 0;
 }
 
-/* The run directory itself may be a symlink (the user's choice, e.g. to another disk), but its
- * pred/ and memory/ subdirectories must not be: one planted there would send the appends outside
- * the run directory. */
-static int no_symlink(const char *path, kvb_error *e)
-{
-    struct stat st;
-    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
-        return kvb_errorf(e, KVB_EINVAL, "%s: is a symbolic link; refusing to write through it",
-                          path);
-    return 0;
-}
-
 /* Append one line and make it durable: the prediction line is the commit point of a record. */
 static int append_line(const char *path, const char *line, kvb_error *e)
 {
@@ -1065,10 +1053,6 @@ static int run_main(struct run_opts *o, kvb_error *e)
         rc = kvb_mkdir_p(pd, e);
     if (!rc)
         rc = kvb_mkdir_p(md, e);
-    if (!rc)
-        rc = no_symlink(pd, e);
-    if (!rc)
-        rc = no_symlink(md, e);
     free(pd);
     free(md);
     if (rc || (rc = fingerprint_open(&cx, e)))

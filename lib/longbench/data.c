@@ -58,13 +58,6 @@ static int inflate_all(const unsigned char *in, size_t n_in, int window_bits, si
                                 name, KVB_LB_MAX_INFLATED_BYTES);
                 break;
             }
-            /* a zip bomb is stopped early, before the absolute cap: LongBench text inflates
-             * ~3-5x, so beyond 64 MiB more than 100x the compressed bytes read is refused */
-            if (len > KVB_LB_BOMB_MIN_BYTES && len / KVB_LB_BOMB_RATIO > pos) {
-                rc = kvb_errorf(e, KVB_EINVAL, "%s: inflates more than %dx (%zu bytes from %zu; "
-                                "refused as a zip bomb)", name, KVB_LB_BOMB_RATIO, len, pos);
-                break;
-            }
             size_t ncap = KVB_MIN(cap * 2, KVB_LB_MAX_INFLATED_BYTES);
             char *nb = kvb_realloc(buf, ncap);
             if (!nb) {

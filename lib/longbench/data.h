@@ -15,10 +15,6 @@
 #define KVB_LB_MAX_INFLATED_BYTES ((size_t)1 << 30)
 /* ... and a stream that inflates past this at more than 100x its compressed size is a bomb. */
 #define KVB_LB_BOMB_BYTES ((size_t)64 << 20)
-/* and beyond KVB_LB_BOMB_MIN_BYTES of output, a ratio over KVB_LB_BOMB_RATIO to the compressed
- * bytes consumed is refused early (real record files inflate 3-5x) */
-#define KVB_LB_BOMB_MIN_BYTES ((size_t)64 << 20)
-#define KVB_LB_BOMB_RATIO 100
 
 typedef struct kvb_lb_record {
     char *id;          /* `_id`; "<task>-line<N>" when a hand-made file has none */
