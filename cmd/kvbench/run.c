@@ -557,6 +557,14 @@ static void progress_extra(char *buf, size_t n, const kvb_run_task *t)
     snprintf(buf, n, "%s %.1f tok/s", t->name, s > 0 ? (t->prompt_tokens + t->gen_tokens) / s : 0);
 }
 
+/* One record done: advance the bar with the task's running token rate. */
+static void progress_step(kvb_progress *pg, long done, const kvb_run_task *t)
+{
+    char extra[128];
+    progress_extra(extra, sizeof(extra), t);
+    kvb_progress_update(pg, done, extra);
+}
+
 static int run_longbench_task(struct ctx *cx, const kvb_task *task, kvb_error *e)
 {
     const struct run_opts *o = cx->o;
@@ -637,9 +645,7 @@ static int run_longbench_task(struct ctx *cx, const kvb_task *task, kvb_error *e
             rc = run_item(cx, &it, t, e);
         }
         kvb_ids_release(&ids);
-        char extra[128];
-        progress_extra(extra, sizeof(extra), t);
-        kvb_progress_update(&pg, k + 1, extra);
+        progress_step(&pg, k + 1, t);
     }
     kvb_progress_end(&pg);
     t->wall_s += kvb_now() - t0;
@@ -721,9 +727,7 @@ static int run_niah_task(struct ctx *cx, kvb_error *e)
             rc = run_item(cx, &it, t, e);
         }
         kvb_ids_release(&ids);
-        char extra[128];
-        progress_extra(extra, sizeof(extra), t);
-        kvb_progress_update(&pg, k + 1, extra);
+        progress_step(&pg, k + 1, t);
     }
     kvb_progress_end(&pg);
     t->wall_s += kvb_now() - t0;
