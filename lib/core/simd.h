@@ -33,6 +33,15 @@ static inline float kvb_hsum256(__m256 v)
     return _mm_cvtss_f32(a);
 }
 
+/* Horizontal sum in the order ((x0+x1)+(x2+x3)) + ((x4+x5)+(x6+x7)): the order of an 8x8
+ * transpose-reduce (hadd tree), so one-row and eight-row attention kernels agree bit for bit. */
+static inline float kvb_hsum256_pairwise(__m256 v)
+{
+    __m256 h = _mm256_hadd_ps(v, v);
+    h = _mm256_hadd_ps(h, h);
+    return _mm_cvtss_f32(_mm_add_ss(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+}
+
 static inline float kvb_hmax256(__m256 v)
 {
     __m128 a = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -65,6 +74,17 @@ static inline float kvb_exp_sub_sum(float *x, int n, float mx)
         }
     }
     return s;
+}
+
+/* In place: x[i] *= a for i < n. */
+static inline void kvb_scale_f32(float *x, int n, float a)
+{
+    __m256 m = _mm256_set1_ps(a);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), m));
+    for (; i < n; i++)
+        x[i] *= a;
 }
 
 static inline float kvb_max_f32(const float *x, int n)

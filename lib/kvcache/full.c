@@ -138,11 +138,123 @@ static inline float load1(const full_state *s, const unsigned char *blk, size_t 
                   : ((const float *)(const void *)blk)[i];
 }
 
-/* Query heads [hs, he) sharing one kv block, over n tokens: each K and V row is read once for the
- * whole group (GQA), scores for head g live at sc + g*n. */
+/* Scores of query heads [0, G) against 8 consecutive K rows (f16), scaled: sc[g*n + t0 + j].
+ * One accumulator per token, reduced together by a transpose-add, so no horizontal sum per token. */
+static inline __m256 hsum8x8(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m256 a4, __m256 a5,
+                             __m256 a6, __m256 a7)
+{
+    __m256 u0 = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+    __m256 u1 = _mm256_hadd_ps(_mm256_hadd_ps(a4, a5), _mm256_hadd_ps(a6, a7));
+    return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+}
+
+static void scores8_f16(const uint16_t *k, int hd, const float *q, int G, float scale, float *sc,
+                        int n)
+{
+    for (int g = 0; g < G; g++) {
+        const float *qg = q + (size_t)g * hd;
+        __m256 a[8];
+        for (int j = 0; j < 8; j++)
+            a[j] = _mm256_setzero_ps();
+        for (int d = 0; d < hd; d += 8) {
+            __m256 qv = _mm256_loadu_ps(qg + d);
+#pragma GCC unroll 8
+            for (int j = 0; j < 8; j++)
+                a[j] = _mm256_fmadd_ps(
+                    qv, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(k + (size_t)j * hd + d))),
+                    a[j]);
+        }
+        _mm256_storeu_ps(sc + (size_t)g * n,
+                         _mm256_mul_ps(hsum8x8(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]),
+                                       _mm256_set1_ps(scale)));
+    }
+}
+
+/* out[g] += sum_t p[g*n + t] v_t over f16 V rows, `CW` vectors of head_dim at a time so that the
+ * G x CW accumulators stay in registers (G and CW are constants after inlining). */
+static inline __attribute__((always_inline)) void
+values_f16(const uint16_t *v, int n, int hd, const float *p, const int G, const int CW, float *out)
+{
+    for (int d0 = 0; d0 < hd; d0 += 8 * CW) {
+        __m256 acc[4][4];
+#pragma GCC unroll 4
+        for (int g = 0; g < G; g++)
+#pragma GCC unroll 4
+            for (int c = 0; c < CW; c++)
+                acc[g][c] = _mm256_setzero_ps();
+        for (int t = 0; t < n; t++) {
+            const uint16_t *row = v + (size_t)t * hd + d0;
+            __m256 w[4];
+#pragma GCC unroll 4
+            for (int g = 0; g < G; g++)
+                w[g] = _mm256_broadcast_ss(p + (size_t)g * n + t);
+#pragma GCC unroll 4
+            for (int c = 0; c < CW; c++) {
+                __m256 x = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(row + 8 * c)));
+#pragma GCC unroll 4
+                for (int g = 0; g < G; g++)
+                    acc[g][c] = _mm256_fmadd_ps(w[g], x, acc[g][c]);
+            }
+        }
+#pragma GCC unroll 4
+        for (int g = 0; g < G; g++)
+#pragma GCC unroll 4
+            for (int c = 0; c < CW; c++)
+                _mm256_storeu_ps(out + (size_t)g * hd + d0 + 8 * c, acc[g][c]);
+    }
+}
+
+static void values_f16_any(const uint16_t *v, int n, int hd, const float *p, int G, float *out)
+{
+    switch (G) {
+    case 1: values_f16(v, n, hd, p, 1, 4, out); break;
+    case 2: values_f16(v, n, hd, p, 2, 4, out); break;
+    case 3: values_f16(v, n, hd, p, 3, 4, out); break;
+    default: values_f16(v, n, hd, p, 4, 2, out); break;
+    }
+}
+
+/* The f16 fast path: head_dim a multiple of 32, at most 4 query heads per kv head (Llama-2 1,
+ * SmolLM2 3, Llama-3 and Mistral 4). Partial form over n tokens: out[g] = sum_t e_t v_t unnormalized
+ * with e_t = exp(s_t - mx[g]), sum[g] = sum_t e_t, so token ranges can be merged (flash-decoding).
+ * normalize: the probabilities are normalized before V instead (sum[g] = 1), in exactly the
+ * operation order of store.c, which keeps methods holding every token bit-identical to full. */
+static void attend_part_f16(const uint16_t *kb, const uint16_t *vb, int n, int hd, const float *q,
+                            int G, float scale, float *sc, float *out, float *mx, float *sum,
+                            int normalize)
+{
+    int t = 0;
+    for (; t + 8 <= n; t += 8)
+        scores8_f16(kb + (size_t)t * hd, hd, q, G, scale, sc + t, n);
+    for (; t < n; t++) /* the last n % 8 rows: one at a time, same sum order */
+        for (int g = 0; g < G; g++) {
+            __m256 acc = _mm256_setzero_ps();
+            for (int d = 0; d < hd; d += 8)
+                acc = _mm256_fmadd_ps(
+                    _mm256_loadu_ps(q + (size_t)g * hd + d),
+                    _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(kb + (size_t)t * hd + d))),
+                    acc);
+            sc[(size_t)g * n + t] = kvb_hsum256_pairwise(acc) * scale;
+        }
+    for (int g = 0; g < G; g++) {
+        float *x = sc + (size_t)g * n;
+        mx[g] = kvb_max_f32(x, n);
+        sum[g] = kvb_exp_sub_sum(x, n, mx[g]);
+        if (normalize) {
+            kvb_scale_f32(x, n, 1.0f / sum[g]);
+            sum[g] = 1.0f;
+        }
+    }
+    values_f16_any(vb, n, hd, sc, G, out);
+}
+
+/* Any dtype and head_dim, up to FULL_MAX_GROUP query heads sharing one kv block, partial form as
+ * above: each K and V row is read once for the whole group (GQA), scores for head g live at
+ * sc + g*n. */
 #define FULL_MAX_GROUP 16
-static void attend_group(const full_state *s, const unsigned char *kb, const unsigned char *vb,
-                         int n, int hd, const float *q, int G, float scale, float *sc, float *out)
+static void attend_part_any(const full_state *s, const unsigned char *kb, const unsigned char *vb,
+                            int n, int hd, const float *q, int G, float scale, float *sc, float *out,
+                            float *mx, float *sum, int normalize)
 {
     int vec = hd & ~7;
     for (int t = 0; t < n; t++) {
@@ -162,10 +274,14 @@ static void attend_group(const full_state *s, const unsigned char *kb, const uns
             sc[(size_t)g * n + t] = dot * scale;
         }
     }
-    float inv[FULL_MAX_GROUP];
     for (int g = 0; g < G; g++) {
         float *x = sc + (size_t)g * n;
-        inv[g] = 1.0f / kvb_exp_sub_sum(x, n, kvb_max_f32(x, n));
+        mx[g] = kvb_max_f32(x, n);
+        sum[g] = kvb_exp_sub_sum(x, n, mx[g]);
+        if (normalize) {
+            kvb_scale_f32(x, n, 1.0f / sum[g]);
+            sum[g] = 1.0f;
+        }
     }
     memset(out, 0, sizeof(float) * (size_t)hd * G);
     for (int t = 0; t < n; t++) {
@@ -174,13 +290,41 @@ static void attend_group(const full_state *s, const unsigned char *kb, const uns
             __m256 v = load8(s, vb, base + d);
             for (int g = 0; g < G; g++) {
                 float *o = out + (size_t)g * hd + d;
-                _mm256_storeu_ps(o, _mm256_fmadd_ps(_mm256_set1_ps(sc[(size_t)g * n + t] * inv[g]), v,
+                _mm256_storeu_ps(o, _mm256_fmadd_ps(_mm256_set1_ps(sc[(size_t)g * n + t]), v,
                                                     _mm256_loadu_ps(o)));
             }
         }
         for (int d = vec; d < hd; d++)
             for (int g = 0; g < G; g++)
-                out[(size_t)g * hd + d] += sc[(size_t)g * n + t] * inv[g] * load1(s, vb, base + d);
+                out[(size_t)g * hd + d] += sc[(size_t)g * n + t] * load1(s, vb, base + d);
+    }
+}
+
+/* Heads [h0, h1) over tokens [t0, t1) of a layer, partial form (out unnormalized, mx/sum per head). */
+static void attend_range(kvb_cache *c, int layer, const float *q, int h0, int h1, int t0, int t1,
+                         float *scratch, float *out, float *mx, float *sum, int normalize)
+{
+    full_state *s = c->priv;
+    int hd = c->shape.head_dim, group = c->shape.n_heads / c->shape.n_kv_heads, n = t1 - t0;
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int h = h0; h < h1;) {
+        int kvh = h / group;
+        int he = KVB_MIN(h1, (kvh + 1) * group);
+        he = KVB_MIN(he, h + FULL_MAX_GROUP);
+        const unsigned char *kb = block(c, s->k, layer, kvh) + (size_t)t0 * hd * s->elt;
+        const unsigned char *vb = block(c, s->v, layer, kvh) + (size_t)t0 * hd * s->elt;
+        if (n <= 0) {
+            for (int g = h; g < he; g++)
+                mx[g] = -INFINITY, sum[g] = 0;
+            memset(out + (size_t)h * hd, 0, sizeof(float) * (size_t)(he - h) * hd);
+        } else if (s->f16 && hd % 32 == 0 && he - h <= 4)
+            attend_part_f16((const uint16_t *)(const void *)kb, (const uint16_t *)(const void *)vb,
+                            n, hd, q + (size_t)h * hd, he - h, scale, scratch,
+                            out + (size_t)h * hd, mx + h, sum + h, normalize);
+        else
+            attend_part_any(s, kb, vb, n, hd, q + (size_t)h * hd, he - h, scale, scratch,
+                            out + (size_t)h * hd, mx + h, sum + h, normalize);
+        h = he;
     }
 }
 
@@ -188,17 +332,21 @@ static void full_attend(kvb_cache *c, int layer, const float *q, float *out, int
                         float *scratch)
 {
     full_state *s = c->priv;
-    int hd = c->shape.head_dim, group = c->shape.n_heads / c->shape.n_kv_heads;
-    int n = s->len[layer];
-    float scale = 1.0f / sqrtf((float)hd);
-    for (int h = h0; h < h1;) {
-        int kvh = h / group;
-        int he = KVB_MIN(h1, (kvh + 1) * group);
-        he = KVB_MIN(he, h + FULL_MAX_GROUP);
-        attend_group(s, block(c, s->k, layer, kvh), block(c, s->v, layer, kvh), n, hd,
-                     q + (size_t)h * hd, he - h, scale, scratch, out + (size_t)h * hd);
-        h = he;
-    }
+    float mx[KVB_CACHE_MAX_HEADS], sum[KVB_CACHE_MAX_HEADS]; /* sum is 1: normalized in place */
+    attend_range(c, layer, q, h0, h1, 0, s->len[layer], scratch, out, mx, sum, 1);
+}
+
+/* Token range `part` of `n_parts` for every head: the flash-decoding split (no kv block is read
+ * by two threads, and the work is even whatever the head count). Ranges are multiples of 8 so the
+ * f16 path stays on its 8-token kernel. */
+static void full_attend_part(kvb_cache *c, int layer, const float *q, int part, int n_parts,
+                             float *out, float *mx, float *sum, float *scratch)
+{
+    full_state *s = c->priv;
+    int n = s->len[layer], per = (n + n_parts - 1) / n_parts;
+    per = (per + 7) / 8 * 8;
+    int t0 = KVB_MIN(n, part * per), t1 = KVB_MIN(n, t0 + per);
+    attend_range(c, layer, q, 0, c->shape.n_heads, t0, t1, scratch, out, mx, sum, 0);
 }
 
 static size_t full_scratch(const kvb_cache *c)
@@ -245,6 +393,7 @@ const struct kvb_cache_method kvb_cache_method_full = {
     .prefill_end = NULL,
     .append = full_append,
     .attend = full_attend,
+    .attend_part = full_attend_part,
     .scratch_floats = full_scratch,
     .bytes = full_bytes,
     .layer_stats = full_layer_stats,

@@ -31,7 +31,7 @@ static const struct kvb_cache_method *find_method(const char *name)
 /* ---- lifecycle ----------------------------------------------------------------------------- */
 static int check_shape(const kvb_cache_shape *s, kvb_error *e)
 {
-    if (s->n_layers < 1 || s->n_layers > 1024 || s->n_heads < 1 || s->n_heads > 1024 ||
+    if (s->n_layers < 1 || s->n_layers > 1024 || s->n_heads < 1 || s->n_heads > KVB_CACHE_MAX_HEADS ||
         s->n_kv_heads < 1 || s->n_kv_heads > s->n_heads || s->n_heads % s->n_kv_heads ||
         s->head_dim < 1 || s->head_dim > 1024 || s->max_tokens < 1 || s->max_tokens > (1 << 24))
         return kvb_errorf(e, KVB_EINVAL,
@@ -147,6 +147,39 @@ void kvb_cache_attend(kvb_cache *c, int layer, const float *q, float *out, int h
 }
 
 size_t kvb_cache_scratch_floats(const kvb_cache *c) { return c->m->scratch_floats(c); }
+
+int kvb_cache_can_split(const kvb_cache *c) { return c->m->attend_part != NULL; }
+
+void kvb_cache_attend_part(kvb_cache *c, int layer, const float *q, int part, int n_parts,
+                           float *out, float *mx, float *sum, float *scratch)
+{
+    if (layer < 0 || layer >= c->shape.n_layers || n_parts < 1 || part < 0 || part >= n_parts ||
+        !c->m->attend_part)
+        return;
+    c->m->attend_part(c, layer, q, part, n_parts, out, mx, sum, scratch);
+}
+
+void kvb_attend_merge(const float *out, const float *mx, const float *sum, int n_parts, int n_heads,
+                      int head_dim, float *merged)
+{
+    for (int h = 0; h < n_heads; h++) {
+        float m = -INFINITY, total = 0;
+        for (int p = 0; p < n_parts; p++)
+            m = fmaxf(m, mx[(size_t)p * n_heads + h]);
+        float *o = merged + (size_t)h * head_dim;
+        memset(o, 0, sizeof(float) * (size_t)head_dim);
+        for (int p = 0; p < n_parts; p++) {
+            float w = sum[(size_t)p * n_heads + h] > 0 ? expf(mx[(size_t)p * n_heads + h] - m) : 0;
+            const float *src = out + ((size_t)p * n_heads + h) * head_dim;
+            total += w * sum[(size_t)p * n_heads + h];
+            for (int d = 0; d < head_dim && w > 0; d++)
+                o[d] += w * src[d];
+        }
+        float inv = total > 0 ? 1.0f / total : 0;
+        for (int d = 0; d < head_dim; d++)
+            o[d] *= inv;
+    }
+}
 
 /* ---- accounting ------------------------------------------------------------------------------ */
 size_t kvb_cache_bytes(const kvb_cache *c) { return c->m->bytes(c); }

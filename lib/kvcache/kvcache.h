@@ -75,6 +75,18 @@ int kvb_cache_append(kvb_cache *c, int layer, const float *k, const float *v, kv
 void kvb_cache_attend(kvb_cache *c, int layer, const float *q, float *out, int h0, int h1,
                       float *scratch);
 size_t kvb_cache_scratch_floats(const kvb_cache *c);
+/* Decode attention split over tokens instead of heads (flash-decoding), for methods that offer
+ * it (kvb_cache_can_split): part `part` of `n_parts` writes, for every query head, its partial
+ * result into out (n_heads, head_dim) and mx, sum (n_heads); kvb_attend_merge combines the
+ * parts into the same output kvb_cache_attend gives. Used when heads split unevenly across
+ * threads (9 heads on 2 threads) or several threads would read one kv block. */
+#define KVB_CACHE_MAX_HEADS 1024
+int kvb_cache_can_split(const kvb_cache *c);
+void kvb_cache_attend_part(kvb_cache *c, int layer, const float *q, int part, int n_parts,
+                           float *out, float *mx, float *sum, float *scratch);
+/* parts laid out part-major: out + p*n_heads*head_dim, mx + p*n_heads, sum + p*n_heads */
+void kvb_attend_merge(const float *out, const float *mx, const float *sum, int n_parts, int n_heads,
+                      int head_dim, float *merged);
 
 /* ---- accounting --------------------------------------------------------------------------- */
 typedef struct kvb_cache_layer_stats {

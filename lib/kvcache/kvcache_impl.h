@@ -39,6 +39,12 @@ struct kvb_cache_method {
      * and must not allocate. */
     void (*attend)(kvb_cache *c, int layer, const float *q, float *out, int h0, int h1,
                    float *scratch);
+    /* Optional (NULL = decode splits by heads only): tokens of part `part` of `n_parts` for every
+     * query head, in partial form: out (n_heads, head_dim) = sum_t exp(s_t - mx[h]) v_t, not
+     * normalized, mx[h] the largest scaled score of the range (-inf when empty), sum[h] the sum
+     * of the exponentials. Thread-safe for distinct parts; must not allocate. */
+    void (*attend_part)(kvb_cache *c, int layer, const float *q, int part, int n_parts,
+                        float *out, float *mx, float *sum, float *scratch);
     size_t (*scratch_floats)(const kvb_cache *c);
     /* Bytes really held now, all layers (K, V, scales/zeros, residual, index arrays). */
     size_t (*bytes)(const kvb_cache *c);

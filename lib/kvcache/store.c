@@ -12,8 +12,9 @@
 /* ---- small kernels ------------------------------------------------------------------------- */
 
 /* q (fp32, D) . k (fp16, D). The same operation order as full.c's f16 kernel (8-wide FMA,
- * then the same horizontal sum, then the scalar tail), so a method that keeps every token gives
- * bit-identical attention to `full --dtype f16`. */
+ * then the pairwise horizontal sum, then the scalar tail), so a method that keeps every token
+ * gives bit-identical attention to `full --dtype f16` (single-threaded: with threads, full splits
+ * tokens and merges the parts, which rounds differently). */
 static inline float dot_h(const float *q, const kvb_half *k, int D)
 {
     const int vec = D & ~7;
@@ -21,7 +22,7 @@ static inline float dot_h(const float *q, const kvb_half *k, int D)
     for (int i = 0; i < vec; i += 8)
         acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i),
                               _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + i))), acc);
-    float s = kvb_hsum256(acc);
+    float s = kvb_hsum256_pairwise(acc);
     for (int i = vec; i < D; i++)
         s += q[i] * kvb_h2f(k[i]);
     return s;

@@ -39,6 +39,8 @@ struct kvb_fwd_bufs {
     /* decode */
     float *dx, *dq, *dk, *dv, *datt, *dtmp, *dgate, *dup; /* one token */
     float *dxn;              /* (nth, hidden) private normed copies */
+    float *dpart, *dmx, *dsum; /* (nth, nh*hd), (nth, nh), (nth, nh): token-split attention parts */
+    float *datt_t;           /* (nth, nh*hd) each thread's merged attention output */
     float *dcos, *dsin;      /* (hd/2) */
     float *cscratch;         /* (nth, cache scratch) */
     size_t cscratch_n;
@@ -94,6 +96,10 @@ static void layout(const kvb_model *m, struct kvb_fwd_bufs *b, carve *cv, int n,
     b->dgate = take(cv, c->intermediate);
     b->dup = take(cv, c->intermediate);
     b->dxn = take(cv, nth * c->hidden);
+    b->dpart = take(cv, nth * qd);
+    b->dmx = take(cv, nth * c->n_heads);
+    b->dsum = take(cv, nth * c->n_heads);
+    b->datt_t = take(cv, nth * qd);
     b->dcos = take(cv, c->head_dim / 2);
     b->dsin = take(cv, c->head_dim / 2);
     b->cscratch = take(cv, nth * cscratch);
@@ -437,6 +443,31 @@ static void gemv_split(const kvb_wt *w, const float *x, float *y, int ith, int n
         kvb_gemv(w, x, y, r0, r1);
 }
 
+/* Decode attention of layer l; returns the attention output this thread reads next. Split over
+ * tokens when the cache can (every thread merges the parts into its own copy, so no barrier is
+ * needed between merge and output projection), else over heads into the shared buffer. */
+static const float *attend(decode_task *t, int l, int ith, int nth, float *scratch)
+{
+    struct kvb_fwd_bufs *b = t->m->bufs;
+    const kvb_model_config *cf = &t->m->cfg;
+    size_t qd = (size_t)cf->n_heads * cf->head_dim;
+    if (nth > 1 && kvb_cache_can_split(t->c)) {
+        kvb_cache_attend_part(t->c, l, b->dq, ith, nth, b->dpart + qd * ith,
+                              b->dmx + (size_t)cf->n_heads * ith, b->dsum + (size_t)cf->n_heads * ith,
+                              scratch);
+        barrier_wait(&t->bar);
+        float *mine = b->datt_t + qd * ith;
+        kvb_attend_merge(b->dpart, b->dmx, b->dsum, nth, cf->n_heads, cf->head_dim, mine);
+        return mine;
+    }
+    int r0, r1;
+    split(cf->n_heads, ith, nth, 1, &r0, &r1);
+    if (r0 < r1)
+        kvb_cache_attend(t->c, l, b->dq, b->datt, r0, r1, scratch);
+    barrier_wait(&t->bar);
+    return b->datt;
+}
+
 static void decode_worker(void *arg, int ith, int nth)
 {
     decode_task *t = arg;
@@ -462,13 +493,10 @@ static void decode_worker(void *arg, int ith, int nth)
         barrier_wait(&t->bar);
         if (t->rc)
             return;
-        split(cf->n_heads, ith, nth, 1, &r0, &r1);
-        if (r0 < r1)
-            kvb_cache_attend(t->c, l, b->dq, b->datt, r0, r1, scratch);
-        barrier_wait(&t->bar);
+        const float *att = attend(t, l, ith, nth, scratch);
         split(H, ith, nth, 4, &r0, &r1);
         if (r0 < r1) {
-            kvb_gemv(&L->wo, b->datt, b->dtmp, r0, r1);
+            kvb_gemv(&L->wo, att, b->dtmp, r0, r1);
             for (int i = r0; i < r1; i++)
                 b->dx[i] += b->dtmp[i];
         }

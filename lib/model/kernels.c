@@ -329,7 +329,10 @@ void kvb_gemv(const kvb_wt *w, const float *x, float *y, int r0, int r1)
 {
     if (g_isa < 0)
         pick_isa();
-    if (g_isa == 0)
+    int blocks = w->type == KVB_WT_Q4_1 || w->type == KVB_WT_Q8_0;
+    if (blocks && w->act_q8 && kvb_gemv_q8_supported(w))
+        kvb_gemv_q8(w, x, y, r0, r1, g_isa > 0); /* scalar twin on the scalar ISA */
+    else if (g_isa == 0)
         kvb_gemv_ref(w, x, y, r0, r1);
     else if (w->type == KVB_WT_Q4_1)
         gemv_q4_1_avx2(w, x, y, r0, r1);

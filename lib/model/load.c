@@ -435,6 +435,7 @@ static int keep_quantized(kvb_model *m, const kvb_gguf_tensor *t, int rows, int 
     w->type = t->type == KVB_GGML_Q4_1 ? KVB_WT_Q4_1 : KVB_WT_Q8_0;
     w->rows = rows;
     w->cols = cols;
+    w->act_q8 = m->opts.gguf_act_q8;
     w->owned = NULL;
     w->data = t->data;
     m->weight_bytes += (size_t)rows * rb;

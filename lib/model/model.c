@@ -197,7 +197,7 @@ void kvb_model_get_info(const kvb_model *m, kvb_model_info *out)
     out->source = m->source[0] ? m->source : "?";
     out->format = m->format;
     out->file_dtype = m->file_dtype;
-    out->held_dtype = m->opts.weights_gguf && m->gguf ? "gguf" : m->opts.weights_bf16 ? "bf16" : "f32";
+    out->held_dtype = m->opts.weights_gguf && m->gguf ? (m->opts.gguf_act_q8 ? "gguf-q8" : "gguf") : m->opts.weights_bf16 ? "bf16" : "f32";
     out->isa = kvb_gemv_isa();
     size_t per_layer = (size_t)c->hidden * c->head_dim * (2 * c->n_heads + 2 * c->n_kv_heads) +
                        3 * (size_t)c->hidden * c->intermediate + 2 * (size_t)c->hidden;

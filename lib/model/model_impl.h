@@ -17,6 +17,7 @@ typedef struct kvb_wt {
     int rows, cols;
     const void *data; /* into an mmap or into `owned` */
     void *owned;      /* freed with the model, NULL when pointing into a file */
+    int act_q8;       /* Q4_1/Q8_0 only: decode GEMV on 8-bit activations (kernels_q8.c) */
 } kvb_wt;
 
 typedef struct kvb_layer_w {
@@ -104,6 +105,10 @@ int kvb_model_finish(kvb_model *m, kvb_error *e); /* rope tables, byte counts */
 void kvb_gemv(const kvb_wt *w, const float *x, float *y, int r0, int r1);
 /* Reference scalar GEMV (tests). */
 void kvb_gemv_ref(const kvb_wt *w, const float *x, float *y, int r0, int r1);
+/* GGUF blocks x 8-bit activations (kernels_q8.c): llama.cpp's decode arithmetic for --weights gguf */
+#define KVB_Q8_MAX_COLS 65536
+int kvb_gemv_q8_supported(const kvb_wt *w);
+void kvb_gemv_q8(const kvb_wt *w, const float *x, float *y, int r0, int r1, int avx2);
 /* The kernel set chosen for this CPU: "avx512", "avx2" or "scalar"; KVBENCH_ISA overrides. */
 const char *kvb_gemv_isa(void);
 void kvb_gemv_set_isa(const char *isa); /* tests */

@@ -15,7 +15,7 @@ static float frand(unsigned *s)
 
 static kvb_wt make_wt(int rows, int cols, int bf16, unsigned seed)
 {
-    kvb_wt w = { bf16 ? KVB_WT_BF16 : KVB_WT_F32, rows, cols, NULL, NULL };
+    kvb_wt w = { bf16 ? KVB_WT_BF16 : KVB_WT_F32, rows, cols, NULL, NULL, 0 };
     w.owned = malloc((size_t)rows * cols * (bf16 ? 2 : 4));
     for (size_t i = 0; i < (size_t)rows * cols; i++) {
         float v = frand(&seed);
@@ -149,13 +149,18 @@ Test(kernels, gguf_dequantize)
     }
 }
 
-/* Quantized GGUF rows (--weights gguf): the AVX2 kernels against dequantize-then-dot. */
-static void quant_case(enum kvb_wt_type type)
+/* Quantized GGUF rows (--weights gguf) meet 8-bit activations (llama.cpp's arithmetic):
+ *  - AVX2 against its scalar twin: the integer block sums are exact, so only the f32 summation
+ *    order across blocks differs (3 blocks: 1e-5 relative);
+ *  - both against the f32 dot of dequantized weights: activation rounding moves each x_j by at
+ *    most d_b / 2 (d_b = max|x| / 127 of its block), so |error| <= sum_b d_b / 2 * sum_j |w_j|,
+ *    a bound computed per row (plus 1e-5 for f32 rounding). */
+static void quant_case(enum kvb_wt_type type, int rows, int cols, int with_tail)
 {
-    int rows = 7, cols = 96, bb = type == KVB_WT_Q4_1 ? 20 : 34;
-    unsigned char *blocks = malloc((size_t)rows * cols / 32 * bb);
+    int bb = type == KVB_WT_Q4_1 ? 20 : 34, nb = cols / 32;
+    unsigned char *blocks = malloc((size_t)rows * nb * bb);
     unsigned s = 21;
-    for (int i = 0; i < rows * cols / 32; i++) {
+    for (int i = 0; i < rows * nb; i++) {
         unsigned char *b = blocks + (size_t)i * bb;
         uint16_t d = 0x2e66 + (uint16_t)(i % 7), m = 0xae00 + (uint16_t)(i % 5); /* ~0.1, ~-0.09 */
         memcpy(b, &d, 2);
@@ -163,23 +168,49 @@ static void quant_case(enum kvb_wt_type type)
             memcpy(b + 2, &m, 2);
         for (int k = type == KVB_WT_Q4_1 ? 4 : 2; k < bb; k++)
             b[k] = (unsigned char)(frand(&s) * 127);
+        if (type == KVB_WT_Q8_0 && i == 0)
+            b[2] = 0x80; /* -128: the one code whose |w| needs the unsigned operand */
     }
-    kvb_wt w = { type, rows, cols, blocks, NULL };
-    float x[96], y[7], ref[7];
+    kvb_wt w = { type, rows, cols, blocks, NULL, 1 };
+    float *x = malloc(sizeof(float) * cols), *y = malloc(sizeof(float) * rows);
+    float *ref = malloc(sizeof(float) * rows), *row = malloc(sizeof(float) * cols);
     for (int i = 0; i < cols; i++)
-        x[i] = frand(&s);
+        x[i] = frand(&s) * (i % 32 == 5 ? 3.0f : 1.0f);
+    if (with_tail)
+        for (int i = 32; i < 64; i++)
+            x[i] = 0; /* an all-zero block: scale 0, no division by zero */
     kvb_gemv_set_isa("avx2");
     kvb_gemv(&w, x, y, 0, rows);
     kvb_gemv_set_isa("scalar");
     kvb_gemv(&w, x, ref, 0, rows);
     kvb_gemv_set_isa(NULL);
+    int moved = 0;
     for (int r = 0; r < rows; r++) {
-        cr_assert(fabs(y[r] - ref[r]) <= 1e-4 * (1 + fabs(ref[r])), "type %d row %d: %g vs %g",
+        cr_assert(fabs(y[r] - ref[r]) <= 1e-5 * (1 + fabs(ref[r])), "type %d row %d: %g vs %g",
                   type, r, y[r], ref[r]);
-        cr_assert(fabs(ref[r] - ref_dot(&w, x, r)) <= 1e-4 * (1 + fabs(ref[r])));
+        kvb_wt_row(&w, r, row);
+        double bound = 1e-5 * (1 + fabs(ref[r]));
+        for (int b = 0; b < nb; b++) {
+            double amax = 0, wabs = 0;
+            for (int j = 0; j < 32; j++) {
+                amax = fmax(amax, fabs(x[b * 32 + j]));
+                wabs += fabs(row[b * 32 + j]);
+            }
+            bound += amax / 127.0 / 2.0 * wabs;
+        }
+        double exact = ref_dot(&w, x, r);
+        cr_assert(fabs(ref[r] - exact) <= bound, "type %d row %d: %g vs f32 %g (bound %g)", type,
+                  r, ref[r], exact, bound);
+        moved += fabs(ref[r] - exact) > 1e-6 * (1 + fabs(exact));
     }
+    /* the activations really are quantized (a route back to f32 activations would fail here) */
+    cr_assert(moved > 0, "type %d: every row equals the f32 dot", type);
     free(blocks);
+    free(x);
+    free(y);
+    free(ref);
+    free(row);
 }
 
-Test(kernels, gemv_q4_1) { quant_case(KVB_WT_Q4_1); }
-Test(kernels, gemv_q8_0) { quant_case(KVB_WT_Q8_0); }
+Test(kernels, gemv_q4_1) { quant_case(KVB_WT_Q4_1, 7, 96, 0); quant_case(KVB_WT_Q4_1, 9, 576, 1); }
+Test(kernels, gemv_q8_0) { quant_case(KVB_WT_Q8_0, 7, 96, 0); quant_case(KVB_WT_Q8_0, 9, 576, 1); }

@@ -35,23 +35,27 @@ static void ref_attend(const float *q, const float *k, const float *v, int n, in
     free(w);
 }
 
-static void run_case(const char *dtype, float tol)
+/* Prefill np tokens into 2 layers, append one, then check layer 1's decode attention three ways
+ * against the naive reference: by heads (two ranges), and split over tokens into 1, 2, 3 and 7
+ * parts merged (kvb_attend_merge: the flash-decoding path the forward pass takes with threads;
+ * 7 parts of >= 8 tokens leave some parts empty on short prompts). */
+static void run_case(const char *dtype, int nh, int nkv, int hd, int np, float tol)
 {
-    kvb_cache_shape sh = { .n_layers = 2, .n_heads = 6, .n_kv_heads = 2, .head_dim = 20,
-                           .max_tokens = 40, .model_family = "llama3" };
+    kvb_cache_shape sh = { .n_layers = 2, .n_heads = nh, .n_kv_heads = nkv, .head_dim = hd,
+                           .max_tokens = np + 1, .model_family = "llama3" };
     kvb_cache_param p[] = { { "dtype", dtype } };
     kvb_cache *c;
     kvb_error e;
     cr_assert_eq(kvb_cache_create(&c, "FULL", &sh, p, 1, NULL, &e), 0, "%s", e.msg);
-    int np = 30, nkv = 2, hd = 20, nh = 6;
+    int T = np + 1, group = nh / nkv;
     unsigned seed = 7;
-    float *k = malloc(sizeof(float) * 40 * nkv * hd), *v = malloc(sizeof(float) * 40 * nkv * hd);
-    float *q = malloc(sizeof(float) * 40 * nh * hd);
-    for (int i = 0; i < 40 * nkv * hd; i++) {
+    float *k = malloc(sizeof(float) * T * nkv * hd), *v = malloc(sizeof(float) * T * nkv * hd);
+    float *q = malloc(sizeof(float) * T * nh * hd);
+    for (int i = 0; i < T * nkv * hd; i++) {
         k[i] = 3 * frand(&seed);
         v[i] = frand(&seed);
     }
-    for (int i = 0; i < 40 * nh * hd; i++)
+    for (int i = 0; i < T * nh * hd; i++)
         q[i] = 3 * frand(&seed);
     cr_assert_eq(kvb_cache_reset(c, np, &e), 0);
     for (int l = 0; l < 2; l++) {
@@ -61,36 +65,62 @@ static void run_case(const char *dtype, float tol)
     cr_assert_eq(kvb_cache_prefill_end(c, &e), 0);
     for (int l = 0; l < 2; l++)
         cr_assert_eq(kvb_cache_append(c, l, k + np * nkv * hd, v + np * nkv * hd, &e), 0);
+    cr_assert(kvb_cache_can_split(c));
     float *scratch = malloc(sizeof(float) * kvb_cache_scratch_floats(c));
-    float out[6 * 20], ref[20];
-    kvb_cache_attend(c, 1, q, out, 0, 3, scratch);
-    kvb_cache_attend(c, 1, q, out, 3, 6, scratch);
-    for (int h = 0; h < nh; h++) {
-        int kvh = h / 3;
-        ref_attend(q + h * hd, k + kvh * hd, v + kvh * hd, np + 1, hd, nkv * hd, ref);
-        for (int i = 0; i < hd; i++)
-            cr_assert(fabsf(out[h * hd + i] - ref[i]) <= tol, "%s h%d d%d: %g vs %g", dtype, h, i,
-                      out[h * hd + i], ref[i]);
+    size_t qd = (size_t)nh * hd;
+    float *out = malloc(sizeof(float) * qd), *ref = malloc(sizeof(float) * qd);
+    float *part = malloc(sizeof(float) * qd * 7), *mx = malloc(sizeof(float) * nh * 7);
+    float *sum = malloc(sizeof(float) * nh * 7);
+    for (int h = 0; h < nh; h++)
+        ref_attend(q + h * hd, k + (h / group) * hd, v + (h / group) * hd, T, hd, nkv * hd,
+                   ref + h * hd);
+    const int parts[] = { 0, 1, 2, 3, 7 }; /* 0: by heads */
+    for (size_t pi = 0; pi < sizeof(parts) / sizeof(parts[0]); pi++) {
+        int n_parts = parts[pi];
+        if (!n_parts) {
+            kvb_cache_attend(c, 1, q, out, 0, nh / 2, scratch);
+            kvb_cache_attend(c, 1, q, out, nh / 2, nh, scratch);
+        } else {
+            for (int pt = 0; pt < n_parts; pt++)
+                kvb_cache_attend_part(c, 1, q, pt, n_parts, part + qd * pt, mx + nh * pt,
+                                      sum + nh * pt, scratch);
+            kvb_attend_merge(part, mx, sum, n_parts, nh, hd, out);
+        }
+        for (size_t i = 0; i < qd; i++)
+            cr_assert(fabsf(out[i] - ref[i]) <= tol, "%s hd %d G %d np %d parts %d: [%zu] %g vs %g",
+                      dtype, hd, group, np, n_parts, i, out[i], ref[i]);
     }
     size_t elt = dtype[1] == '1' ? 2 : 4;
-    cr_assert_eq(kvb_cache_bytes(c), 2 * 2 * (size_t)(np + 1) * nkv * hd * elt);
-    cr_assert_eq(kvb_cache_full16_bytes(c), 2 * 2 * (size_t)(np + 1) * nkv * hd * 2);
+    cr_assert_eq(kvb_cache_bytes(c), 2 * 2 * (size_t)T * nkv * hd * elt);
+    cr_assert_eq(kvb_cache_full16_bytes(c), 2 * 2 * (size_t)T * nkv * hd * 2);
     kvb_cache_layer_stats st;
     kvb_cache_layer_stats_get(c, 0, &st);
-    cr_assert_eq(st.tokens, (np + 1) * nkv);
-    cr_assert_eq(st.tokens_full, (np + 1) * nkv);
-    free(scratch);
-    free(q);
-    free(k);
-    free(v);
+    cr_assert_eq(st.tokens, T * nkv);
+    cr_assert_eq(st.tokens_full, T * nkv);
+    free(scratch), free(out), free(ref), free(part), free(mx), free(sum);
+    free(q), free(k), free(v);
     kvb_cache_free(c);
 }
 
 /* f32: the reference differs only by float summation order (~1e-6) */
-Test(kvfull, f32_matches_reference) { run_case("f32", 1e-5f); }
+Test(kvfull, f32_matches_reference)
+{
+    run_case("f32", 6, 2, 20, 30, 1e-5f);
+    run_case("f32", 9, 3, 64, 77, 1e-5f);
+}
 /* f16: K and V rounded to 11 significant bits: relative 2^-11 on |k| <= 1.5 with d = 20 terms
- * moves the scores by < 1e-2 and the output by less than that times |v| <= 0.5 */
-Test(kvfull, f16_matches_reference) { run_case("f16", 5e-3f); }
+ * moves the scores by < 1e-2 and the output by less than that times |v| <= 0.5. Larger head_dim
+ * sums more rounded terms (sqrt growth): 64 and 128 get 1e-2. The shapes cover the generic
+ * kernel (head_dim 20) and the 8-token f16 kernel with 1, 3 and 4 heads per kv head, token
+ * counts with and without a tail of n % 8 rows. */
+Test(kvfull, f16_matches_reference)
+{
+    run_case("f16", 6, 2, 20, 30, 5e-3f);
+    run_case("f16", 9, 3, 64, 37, 1e-2f);
+    run_case("f16", 9, 3, 64, 300, 1e-2f);
+    run_case("f16", 4, 4, 64, 63, 1e-2f);
+    run_case("f16", 8, 2, 128, 129, 1e-2f);
+}
 
 Test(kvfull, rejects_unknown_method_and_params)
 {
