@@ -21,6 +21,7 @@
 
 #define KVB_PB 256 /* prefill rows per GEMM block */
 #define KVB_QB 64  /* prefill queries per attention block */
+#define KVB_QG 4   /* at most this many query heads of one kv head share an attention block */
 
 struct kvb_fwd_bufs {
     int cap;                 /* prompt tokens these buffers were carved for */
@@ -32,7 +33,8 @@ struct kvb_fwd_bufs {
     float *xn;               /* (PB, hidden) */
     float *gate, *up;        /* (PB, inter) */
     float *wbuf;             /* (nth, NC * max_k) widened weights */
-    float *scores;           /* (nth, QB * n) */
+    float *scores;           /* (nth, QG * QB * n) */
+    float *qstack, *ostack;  /* (nth, QG * QB * hd) stacked queries / outputs of a head group */
     float *colsum_t;         /* (nth, nh * n) when the cache needs column sums */
     float *colsum;           /* (nh, n) */
     float *cosv, *sinv;      /* (n, hd/2) RoPE tables */
@@ -82,7 +84,9 @@ static void layout(const kvb_model *m, struct kvb_fwd_bufs *b, carve *cv, int n,
     b->gate = take(cv, pb * c->intermediate);
     b->up = take(cv, pb * c->intermediate);
     b->wbuf = take(cv, nth * KVB_GEMM_NC * maxk);
-    b->scores = take(cv, nth * KVB_QB * N);
+    b->scores = take(cv, nth * KVB_QG * KVB_QB * N);
+    b->qstack = take(cv, nth * KVB_QG * KVB_QB * c->head_dim);
+    b->ostack = take(cv, nth * KVB_QG * KVB_QB * c->head_dim);
     b->colsum_t = colsum ? take(cv, nth * c->n_heads * N) : NULL;
     b->colsum = colsum ? take(cv, (size_t)c->n_heads * N) : NULL;
     b->cosv = take(cv, N * c->head_dim / 2);
@@ -240,31 +244,41 @@ typedef struct attn_task {
     int colsum;
 } attn_task;
 
-/* Causal attention of queries [r0, r1) of head h over keys [0, r1): S = QK^T (one block of
- * scores), masked softmax, O = PV. */
-static void attn_block(attn_task *t, int h, int r0, int r1, float *S, float *colsum)
+/* Causal attention of queries [r0, r1) of the query heads [h0, h0 + gn) that share kv head kvh,
+ * over keys [0, r1): the heads' query rows are stacked into one (gn * rows, head_dim) matrix so
+ * each K and V block is packed once per group (GQA) and the GEMMs get gn times more rows;
+ * S = QK^T (one block of scores), masked softmax, O = PV, scattered back per head. */
+static void attn_block(attn_task *t, int kvh, int h0, int gn, int r0, int r1, float *S, float *Q,
+                       float *O, float *colsum)
 {
     const kvb_model_config *c = &t->m->cfg;
     struct kvb_fwd_bufs *b = t->m->bufs;
-    int hd = c->head_dim, kvh = h / (c->n_heads / c->n_kv_heads), rows = r1 - r0, cols = r1;
+    int hd = c->head_dim, rows = r1 - r0, cols = r1, M = gn * rows;
     int qs = c->n_heads * hd, ks = c->n_kv_heads * hd;
     float scale = 1.0f / sqrtf((float)hd);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, cols, hd, scale,
-                b->q + (size_t)r0 * qs + (size_t)h * hd, qs, b->k + (size_t)kvh * hd, ks, 0.0f, S,
-                cols);
-    for (int i = 0; i < rows; i++) {
-        float *s = S + (size_t)i * cols;
-        int valid = r0 + i + 1;
+    for (int g = 0; g < gn; g++)
+        for (int i = 0; i < rows; i++)
+            memcpy(Q + ((size_t)g * rows + i) * hd, b->q + (size_t)(r0 + i) * qs + (size_t)(h0 + g) * hd,
+                   sizeof(float) * (size_t)hd);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, cols, hd, scale, Q, hd,
+                b->k + (size_t)kvh * hd, ks, 0.0f, S, cols);
+    for (int r = 0; r < M; r++) {
+        float *s = S + (size_t)r * cols;
+        int valid = r0 + r % rows + 1;
         float mx = kvb_max_f32(s, valid);
         float inv = 1.0f / kvb_exp_sub_sum(s, valid, mx);
         cblas_sscal(valid, inv, s, 1);
         for (int j = valid; j < cols; j++)
             s[j] = 0;
         if (colsum)
-            cblas_saxpy(valid, 1.0f, s, 1, colsum, 1);
+            cblas_saxpy(valid, 1.0f, s, 1, colsum + (size_t)(h0 + r / rows) * t->n, 1);
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, cols, 1.0f, S, cols,
-                b->v + (size_t)kvh * hd, ks, 0.0f, b->att + (size_t)r0 * qs + (size_t)h * hd, qs);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, hd, cols, 1.0f, S, cols,
+                b->v + (size_t)kvh * hd, ks, 0.0f, O, hd);
+    for (int g = 0; g < gn; g++)
+        for (int i = 0; i < rows; i++)
+            memcpy(b->att + (size_t)(r0 + i) * qs + (size_t)(h0 + g) * hd, O + ((size_t)g * rows + i) * hd,
+                   sizeof(float) * (size_t)hd);
 }
 
 static void attn_worker(void *arg, int ith, int nth)
@@ -273,8 +287,11 @@ static void attn_worker(void *arg, int ith, int nth)
     attn_task *t = arg;
     const kvb_model_config *c = &t->m->cfg;
     struct kvb_fwd_bufs *b = t->m->bufs;
-    int nqb = (t->n + KVB_QB - 1) / KVB_QB, items = nqb * c->n_heads;
-    float *S = b->scores + (size_t)ith * KVB_QB * t->n;
+    int G = c->n_heads / c->n_kv_heads, gs = KVB_MIN(G, KVB_QG), per_kv = (G + gs - 1) / gs;
+    int nqb = (t->n + KVB_QB - 1) / KVB_QB, items = nqb * c->n_kv_heads * per_kv;
+    float *S = b->scores + (size_t)ith * KVB_QG * KVB_QB * t->n;
+    float *Q = b->qstack + (size_t)ith * KVB_QG * KVB_QB * c->head_dim;
+    float *O = b->ostack + (size_t)ith * KVB_QG * KVB_QB * c->head_dim;
     float *cs = t->colsum ? b->colsum_t + (size_t)ith * c->n_heads * t->n : NULL;
     if (cs)
         memset(cs, 0, sizeof(float) * (size_t)c->n_heads * t->n);
@@ -283,9 +300,11 @@ static void attn_worker(void *arg, int ith, int nth)
         int it = atomic_fetch_add(&t->next, 1);
         if (it >= items)
             break;
-        int qb = nqb - 1 - it / c->n_heads, h = it % c->n_heads;
+        int qb = nqb - 1 - it / (c->n_kv_heads * per_kv), rest = it % (c->n_kv_heads * per_kv);
+        int kvh = rest / per_kv, h0 = kvh * G + (rest % per_kv) * gs;
+        int gn = KVB_MIN(gs, (kvh + 1) * G - h0);
         int r0 = qb * KVB_QB, r1 = KVB_MIN(t->n, r0 + KVB_QB);
-        attn_block(t, h, r0, r1, S, cs ? cs + (size_t)h * t->n : NULL);
+        attn_block(t, kvh, h0, gn, r0, r1, S, Q, O, cs);
     }
 }
 
