@@ -138,6 +138,21 @@ static inline float load1(const full_state *s, const unsigned char *blk, size_t 
                   : ((const float *)(const void *)blk)[i];
 }
 
+/* Scores of G heads (sc + g*n) -> exp(s - max) in place, with each head's max and sum; normalize:
+ * divide by the sum too (sum becomes 1), in store.c's operation order. */
+static void softmax_rows(float *sc, int n, int G, float *mx, float *sum, int normalize)
+{
+    for (int g = 0; g < G; g++) {
+        float *x = sc + (size_t)g * n;
+        mx[g] = kvb_max_f32(x, n);
+        sum[g] = kvb_exp_sub_sum(x, n, mx[g]);
+        if (normalize) {
+            kvb_scale_f32(x, n, 1.0f / sum[g]);
+            sum[g] = 1.0f;
+        }
+    }
+}
+
 /* Scores of query heads [0, G) against 8 consecutive K rows (f16), scaled: sc[g*n + t0 + j].
  * One accumulator per token, reduced together by a transpose-add, so no horizontal sum per token. */
 static inline __m256 hsum8x8(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m256 a4, __m256 a5,
@@ -236,15 +251,7 @@ static void attend_part_f16(const uint16_t *kb, const uint16_t *vb, int n, int h
                     acc);
             sc[(size_t)g * n + t] = kvb_hsum256_pairwise(acc) * scale;
         }
-    for (int g = 0; g < G; g++) {
-        float *x = sc + (size_t)g * n;
-        mx[g] = kvb_max_f32(x, n);
-        sum[g] = kvb_exp_sub_sum(x, n, mx[g]);
-        if (normalize) {
-            kvb_scale_f32(x, n, 1.0f / sum[g]);
-            sum[g] = 1.0f;
-        }
-    }
+    softmax_rows(sc, n, G, mx, sum, normalize);
     values_f16_any(vb, n, hd, sc, G, out);
 }
 
@@ -274,15 +281,7 @@ static void attend_part_any(const full_state *s, const unsigned char *kb, const 
             sc[(size_t)g * n + t] = dot * scale;
         }
     }
-    for (int g = 0; g < G; g++) {
-        float *x = sc + (size_t)g * n;
-        mx[g] = kvb_max_f32(x, n);
-        sum[g] = kvb_exp_sub_sum(x, n, mx[g]);
-        if (normalize) {
-            kvb_scale_f32(x, n, 1.0f / sum[g]);
-            sum[g] = 1.0f;
-        }
-    }
+    softmax_rows(sc, n, G, mx, sum, normalize);
     memset(out, 0, sizeof(float) * (size_t)hd * G);
     for (int t = 0; t < n; t++) {
         size_t base = (size_t)t * hd;

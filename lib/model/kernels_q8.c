@@ -131,23 +131,6 @@ static inline __m256i nibbles32(const unsigned char *p)
         _mm256_set1_epi8(0x0f));
 }
 
-/* two rows per pass: independent FMA chains hide latency and each activation block is loaded once */
-static void dot2_q4_1_avx2(const unsigned char *p0, const unsigned char *p1, int nb, float *y)
-{
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    float off0 = 0, off1 = 0;
-    for (int b = 0; b < nb; b++, p0 += 20, p1 += 20) {
-        __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(g_act.q + b * 32));
-        float dx = g_act.d[b], sx = g_act.s[b];
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(f16_at(p0) * dx), dot_u8s8(nibbles32(p0 + 4), x), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(f16_at(p1) * dx), dot_u8s8(nibbles32(p1 + 4), x), acc1);
-        off0 += f16_at(p0 + 2) * sx;
-        off1 += f16_at(p1 + 2) * sx;
-    }
-    y[0] = hsum8(acc0) + off0;
-    y[1] = hsum8(acc1) + off1;
-}
-
 static float dot_q4_1_avx2(const unsigned char *p, int nb)
 {
     __m256 acc = _mm256_setzero_ps();
@@ -189,10 +172,6 @@ void kvb_gemv_q8(const kvb_wt *w, const float *x, float *y, int r0, int r1, int 
         w->type == KVB_WT_Q4_1 ? (avx2 ? dot_q4_1_avx2 : dot_q4_1_ref)
                                : (avx2 ? dot_q8_0_avx2 : dot_q8_0_ref);
     const unsigned char *base = w->data;
-    int r = r0;
-    if (avx2 && w->type == KVB_WT_Q4_1)
-        for (; r + 2 <= r1; r += 2)
-            dot2_q4_1_avx2(base + (size_t)r * rb, base + (size_t)(r + 1) * rb, nb, y + r);
-    for (; r < r1; r++)
+    for (int r = r0; r < r1; r++)
         y[r] = dot(base + (size_t)r * rb, nb);
 }
