@@ -4,6 +4,7 @@
 #include "kvcache_impl.h"
 
 #include "core/simd.h"
+#include "kvcache/attn_f16.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -153,82 +154,6 @@ static void softmax_rows(float *sc, int n, int G, float *mx, float *sum, int nor
     }
 }
 
-/* Scores of query heads [0, G) against 8 consecutive K rows (f16), scaled: sc[g*n + t0 + j].
- * One accumulator per token, reduced together by a transpose-add, so no horizontal sum per token. */
-static inline __m256 hsum8x8(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m256 a4, __m256 a5,
-                             __m256 a6, __m256 a7)
-{
-    __m256 u0 = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
-    __m256 u1 = _mm256_hadd_ps(_mm256_hadd_ps(a4, a5), _mm256_hadd_ps(a6, a7));
-    return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
-}
-
-static void scores8_f16(const uint16_t *k, int hd, const float *q, int G, float scale, float *sc,
-                        int n)
-{
-    for (int g = 0; g < G; g++) {
-        const float *qg = q + (size_t)g * hd;
-        __m256 a[8];
-        for (int j = 0; j < 8; j++)
-            a[j] = _mm256_setzero_ps();
-        for (int d = 0; d < hd; d += 8) {
-            __m256 qv = _mm256_loadu_ps(qg + d);
-#pragma GCC unroll 8
-            for (int j = 0; j < 8; j++)
-                a[j] = _mm256_fmadd_ps(
-                    qv, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(k + (size_t)j * hd + d))),
-                    a[j]);
-        }
-        _mm256_storeu_ps(sc + (size_t)g * n,
-                         _mm256_mul_ps(hsum8x8(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]),
-                                       _mm256_set1_ps(scale)));
-    }
-}
-
-/* out[g] += sum_t p[g*n + t] v_t over f16 V rows, `CW` vectors of head_dim at a time so that the
- * G x CW accumulators stay in registers (G and CW are constants after inlining). */
-static inline __attribute__((always_inline)) void
-values_f16(const uint16_t *v, int n, int hd, const float *p, const int G, const int CW, float *out)
-{
-    for (int d0 = 0; d0 < hd; d0 += 8 * CW) {
-        __m256 acc[4][4];
-#pragma GCC unroll 4
-        for (int g = 0; g < G; g++)
-#pragma GCC unroll 4
-            for (int c = 0; c < CW; c++)
-                acc[g][c] = _mm256_setzero_ps();
-        for (int t = 0; t < n; t++) {
-            const uint16_t *row = v + (size_t)t * hd + d0;
-            __m256 w[4];
-#pragma GCC unroll 4
-            for (int g = 0; g < G; g++)
-                w[g] = _mm256_broadcast_ss(p + (size_t)g * n + t);
-#pragma GCC unroll 4
-            for (int c = 0; c < CW; c++) {
-                __m256 x = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(row + 8 * c)));
-#pragma GCC unroll 4
-                for (int g = 0; g < G; g++)
-                    acc[g][c] = _mm256_fmadd_ps(w[g], x, acc[g][c]);
-            }
-        }
-#pragma GCC unroll 4
-        for (int g = 0; g < G; g++)
-#pragma GCC unroll 4
-            for (int c = 0; c < CW; c++)
-                _mm256_storeu_ps(out + (size_t)g * hd + d0 + 8 * c, acc[g][c]);
-    }
-}
-
-static void values_f16_any(const uint16_t *v, int n, int hd, const float *p, int G, float *out)
-{
-    switch (G) {
-    case 1: values_f16(v, n, hd, p, 1, 4, out); break;
-    case 2: values_f16(v, n, hd, p, 2, 4, out); break;
-    case 3: values_f16(v, n, hd, p, 3, 4, out); break;
-    default: values_f16(v, n, hd, p, 4, 2, out); break;
-    }
-}
-
 /* The f16 fast path: head_dim a multiple of 32, at most 4 query heads per kv head (Llama-2 1,
  * SmolLM2 3, Llama-3 and Mistral 4). Partial form over n tokens: out[g] = sum_t e_t v_t unnormalized
  * with e_t = exp(s_t - mx[g]), sum[g] = sum_t e_t, so token ranges can be merged (flash-decoding).
@@ -238,21 +163,9 @@ static void attend_part_f16(const uint16_t *kb, const uint16_t *vb, int n, int h
                             int G, float scale, float *sc, float *out, float *mx, float *sum,
                             int normalize)
 {
-    int t = 0;
-    for (; t + 8 <= n; t += 8)
-        scores8_f16(kb + (size_t)t * hd, hd, q, G, scale, sc + t, n);
-    for (; t < n; t++) /* the last n % 8 rows: one at a time, same sum order */
-        for (int g = 0; g < G; g++) {
-            __m256 acc = _mm256_setzero_ps();
-            for (int d = 0; d < hd; d += 8)
-                acc = _mm256_fmadd_ps(
-                    _mm256_loadu_ps(q + (size_t)g * hd + d),
-                    _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(kb + (size_t)t * hd + d))),
-                    acc);
-            sc[(size_t)g * n + t] = kvb_hsum256_pairwise(acc) * scale;
-        }
+    kvb_f16_scores(kb, n, hd, q, G, scale, sc);
     softmax_rows(sc, n, G, mx, sum, normalize);
-    values_f16_any(vb, n, hd, sc, G, out);
+    kvb_f16_values(vb, n, hd, sc, G, out);
 }
 
 /* Any dtype and head_dim, up to FULL_MAX_GROUP query heads sharing one kv block, partial form as
@@ -275,7 +188,7 @@ static void attend_part_any(const full_state *s, const unsigned char *kb, const 
                 acc[g] = _mm256_fmadd_ps(_mm256_loadu_ps(q + (size_t)g * hd + d), k, acc[g]);
         }
         for (int g = 0; g < G; g++) {
-            float dot = kvb_hsum256(acc[g]);
+            float dot = kvb_hsum256_pairwise(acc[g]);
             for (int d = vec; d < hd; d++)
                 dot += q[(size_t)g * hd + d] * load1(s, kb, base + d);
             sc[(size_t)g * n + t] = dot * scale;
@@ -316,7 +229,7 @@ static void attend_range(kvb_cache *c, int layer, const float *q, int h0, int h1
             for (int g = h; g < he; g++)
                 mx[g] = -INFINITY, sum[g] = 0;
             memset(out + (size_t)h * hd, 0, sizeof(float) * (size_t)(he - h) * hd);
-        } else if (s->f16 && hd % 32 == 0 && he - h <= 4)
+        } else if (s->f16 && hd % 32 == 0 && he - h <= KVB_F16_MAX_GROUP)
             attend_part_f16((const uint16_t *)(const void *)kb, (const uint16_t *)(const void *)vb,
                             n, hd, q + (size_t)h * hd, he - h, scale, scratch,
                             out + (size_t)h * hd, mx + h, sum + h, normalize);

@@ -7,6 +7,7 @@
 
 #include "core/core.h"
 #include "core/simd.h"
+#include "kvcache/attn_f16.h"
 #include "kvcache/kivi_quant.h"
 
 /* ---- small kernels ------------------------------------------------------------------------- */
@@ -139,14 +140,20 @@ void kvb_seq_attend(const kvb_seq *s, const float *q, float *out, float *probs, 
         for (int t = 0; t < s->n_thin; t++)
             probs[t] = dot_h(qg, s->kthin + (size_t)t * s->n_ch, s->n_ch) * scale;
     }
-    for (int t = 0; t < s->n; t++)
-        probs[s->n_thin + t] = dot_h(q, s->k + (size_t)t * D, D) * scale;
+    if (D % 32 == 0) /* the kernels of full.c: same sums, 8 keys at a time */
+        kvb_f16_scores(s->k, s->n, D, q, 1, scale, probs + s->n_thin);
+    else
+        for (int t = 0; t < s->n; t++)
+            probs[s->n_thin + t] = dot_h(q, s->k + (size_t)t * D, D) * scale;
     memset(out, 0, (size_t)D * sizeof(float));
     if (T == 0)
         return;
     softmax(probs, T);
-    for (int t = 0; t < T; t++)
-        axpy_h(out, probs[t], s->v + (size_t)t * D, D);
+    if (D % 32 == 0)
+        kvb_f16_values(s->v, T, D, probs, 1, out);
+    else
+        for (int t = 0; t < T; t++)
+            axpy_h(out, probs[t], s->v + (size_t)t * D, D);
 }
 
 /* ---- KIVI store ----------------------------------------------------------------------------- */
