@@ -57,7 +57,7 @@ static int print_json(const kvb_eval_result *r, const char *written)
     for (int s = 0; s < 3; s++) {
         double avg;
         int found = kvb_eval_average(r, sets[s], &avg);
-        kvb_lb_py_float_repr(avg, num, sizeof(num));
+        kvb_py_repr(avg, 1, num, sizeof(num));
         kvb_strbuf_addf(&o, "%s\"%s\": {\"tasks\": %d, \"score\": %s}", s ? ", " : "", sets[s],
                         found, found ? num : "null");
     }

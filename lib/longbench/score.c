@@ -13,17 +13,6 @@
 const char *const kvb_e_bucket_names[KVB_E_BUCKETS] = { "0-4k", "4-8k", "8k+" };
 
 /* ---- Python / numpy numbers ----------------------------------------------------------------- */
-double kvb_lb_py_round(double x, int ndigits)
-{
-    /* CPython rounds through the correctly rounded decimal string (round-half-even on the exact
-     * binary value); glibc's printf is correctly rounded the same way. */
-    if (!isfinite(x))
-        return x;
-    char buf[512];
-    snprintf(buf, sizeof(buf), "%.*f", ndigits, x);
-    return strtod(buf, NULL);
-}
-
 double kvb_lb_np_round(double x, int decimals)
 {
     double f = 1.0;
@@ -32,107 +21,11 @@ double kvb_lb_np_round(double x, int decimals)
     return rint(x * f) / f;
 }
 
-/* numpy's pairwise_sum for float64 (blocks of 8 accumulators up to 128 elements). */
-static double pairwise_sum(const double *a, size_t n)
-{
-    if (n < 8) {
-        double res = 0.;
-        for (size_t i = 0; i < n; i++)
-            res += a[i];
-        return res;
-    }
-    if (n <= 128) {
-        double r[8];
-        size_t i;
-        for (int k = 0; k < 8; k++)
-            r[k] = a[k];
-        for (i = 8; i < n - (n % 8); i += 8)
-            for (int k = 0; k < 8; k++)
-                r[k] += a[i + k];
-        double res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        for (; i < n; i++)
-            res += a[i];
-        return res;
-    }
-    size_t n2 = n / 2;
-    n2 -= n2 % 8;
-    return pairwise_sum(a, n2) + pairwise_sum(a + n2, n - n2);
-}
-
 double kvb_lb_np_mean(const double *a, size_t n)
 {
     if (n == 0)
         return NAN;
-    return pairwise_sum(a, n) / (double)n;
-}
-
-void kvb_lb_py_float_repr(double x, char *buf, size_t size)
-{
-    if (isnan(x)) {
-        snprintf(buf, size, "NaN"); /* json.dump's spelling */
-        return;
-    }
-    if (isinf(x)) {
-        snprintf(buf, size, x > 0 ? "Infinity" : "-Infinity");
-        return;
-    }
-    if (x == 0) {
-        snprintf(buf, size, signbit(x) ? "-0.0" : "0.0");
-        return;
-    }
-    /* shortest round-tripping digits */
-    char e[40];
-    for (int p = 1; p <= 17; p++) {
-        snprintf(e, sizeof(e), "%.*e", p - 1, x);
-        if (strtod(e, NULL) == x)
-            break;
-    }
-    /* e = [-]d[.ddd]e[+-]XX -> digits and decimal exponent */
-    const char *s = e;
-    int neg = *s == '-';
-    if (neg)
-        s++;
-    char digits[24];
-    int nd = 0;
-    for (; *s && *s != 'e'; s++)
-        if (*s != '.')
-            digits[nd++] = *s;
-    while (nd > 1 && digits[nd - 1] == '0')
-        nd--;
-    digits[nd] = 0;
-    int exp10 = atoi(s + 1);
-    int decpt = exp10 + 1; /* value = 0.digits * 10^decpt */
-    char out[64];
-    int o = 0;
-    if (neg)
-        out[o++] = '-';
-    if (decpt <= -4 || decpt > 16) { /* CPython's float_repr_style 'short' switches here */
-        out[o++] = digits[0];
-        if (nd > 1) {
-            out[o++] = '.';
-            for (int k = 1; k < nd; k++)
-                out[o++] = digits[k];
-        }
-        o += snprintf(out + o, sizeof(out) - o, "e%c%02d", exp10 < 0 ? '-' : '+', abs(exp10));
-    } else if (decpt <= 0) {
-        out[o++] = '0';
-        out[o++] = '.';
-        for (int k = 0; k < -decpt; k++)
-            out[o++] = '0';
-        for (int k = 0; k < nd; k++)
-            out[o++] = digits[k];
-    } else {
-        for (int k = 0; k < decpt; k++)
-            out[o++] = k < nd ? digits[k] : '0';
-        out[o++] = '.';
-        if (nd > decpt)
-            for (int k = decpt; k < nd; k++)
-                out[o++] = digits[k];
-        else
-            out[o++] = '0';
-    }
-    out[o] = 0;
-    snprintf(buf, size, "%s", out);
+    return kvb_np_pairwise_sum(a, n) / (double)n;
 }
 
 /* ---- reading a prediction file --------------------------------------------------------------- */
@@ -472,7 +365,7 @@ int kvb_score_pred_file(const kvb_pred_file *f, const kvb_segmenter *seg, int e_
         }
         total += out->per_record[r];
     }
-    out->score = kvb_lb_py_round(100 * total / (double)f->n, 2);
+    out->score = kvb_py_round(100 * total / (double)f->n, 2);
     for (int b = 0; b < KVB_E_BUCKETS; b++) {
         size_t m = 0;
         for (size_t r = 0; e_mode && r < f->n; r++)
@@ -661,13 +554,13 @@ int kvb_eval_result_json(const kvb_eval_result *r, kvb_strbuf *o)
         if (r->e_mode) {
             rc |= kvb_strbuf_adds(o, "{\n");
             for (int b = 0; b < KVB_E_BUCKETS; b++) {
-                kvb_lb_py_float_repr(t->e[b], num, sizeof(num));
+                kvb_py_repr(t->e[b], 1, num, sizeof(num));
                 rc |= kvb_strbuf_addf(o, "        \"%s\": %s%s\n", kvb_e_bucket_names[b], num,
                                       b + 1 < KVB_E_BUCKETS ? "," : "");
             }
             rc |= kvb_strbuf_adds(o, "    }");
         } else {
-            kvb_lb_py_float_repr(t->score, num, sizeof(num));
+            kvb_py_repr(t->score, 1, num, sizeof(num));
             rc |= kvb_strbuf_adds(o, num);
         }
         rc |= kvb_strbuf_adds(o, k + 1 < r->n ? ",\n" : "\n");

@@ -6,15 +6,13 @@
 #ifndef KVB_LONGBENCH_SCORE_H
 #define KVB_LONGBENCH_SCORE_H
 
+#include "core/pynum.h" /* round(), repr(): kvb_py_round, kvb_py_repr */
 #include "longbench/metrics.h"
 #include "longbench/tasks.h"
 
 /* ---- Python / numpy number semantics ---------------------------------------------------- */
-double kvb_lb_py_round(double x, int ndigits);  /* round(x, n) on a Python float: correctly rounded */
 double kvb_lb_np_round(double x, int decimals); /* round(np.float64): rint(x * 10^d) / 10^d */
 double kvb_lb_np_mean(const double *a, size_t n); /* np.mean: pairwise summation / n; NaN if n == 0 */
-/* repr(float) as json.dump writes it ("48.89", "7.0", "1e-05", "NaN", "Infinity"); buf >= 32. */
-void kvb_lb_py_float_repr(double x, char *buf, size_t size);
 
 /* ---- one prediction file -------------------------------------------------------------------- */
 typedef struct kvb_pred_rec {

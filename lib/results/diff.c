@@ -223,8 +223,8 @@ int kvb_diff_compute(const char *path_a, const char *path_b, const kvb_diff_opts
     d->avg.task = "average";
     if (d->n_rows) {
         /* The average over the tasks both runs have, so that a missing task does not move it. */
-        d->avg.a = kvb_results_py_round(sa / d->n_rows, 2);
-        d->avg.b = kvb_results_py_round(sb / d->n_rows, 2);
+        d->avg.a = kvb_py_round(sa / d->n_rows, 2);
+        d->avg.b = kvb_py_round(sb / d->n_rows, 2);
         d->avg.delta = d->avg.b - d->avg.a;
     }
     d->avg.cr_a = d->a.compression_ratio;
@@ -339,7 +339,7 @@ static cJSON *json_row(const kvb_diff_row *r)
     cJSON_AddStringToObject(o, "task", r->task);
     cJSON_AddNumberToObject(o, "a", r->a);
     cJSON_AddNumberToObject(o, "b", r->b);
-    cJSON_AddNumberToObject(o, "delta", kvb_results_py_round(r->delta, 2));
+    cJSON_AddNumberToObject(o, "delta", kvb_py_round(r->delta, 2));
     cJSON_AddNumberToObject(o, "n_shared", (double)r->n_shared);
     if (r->has_ci) {
         cJSON *ci = cJSON_AddObjectToObject(o, "ci");

@@ -34,6 +34,7 @@
 #ifndef KVB_RESULTS_H
 #define KVB_RESULTS_H
 
+#include "core/pynum.h"
 #include <stdint.h>
 
 #include "core/core.h"
@@ -194,10 +195,7 @@ int kvb_pred_scores_load(const char *run_dir, const char *task, kvb_pred_scores 
 void kvb_pred_scores_release(kvb_pred_scores *p);
 
 /* ---- helpers shared with the metrics side ------------------------------------------------- */
-/* Python's round(x, ndigits) (correctly rounded, ties to even on the exact binary value). */
-double kvb_results_py_round(double x, int ndigits);
-/* Python's repr(float) into buf (shortest round-trip, "1.0", "1e-05", "inf", "nan"). */
-void kvb_results_py_repr(double x, char *buf, size_t n);
+/* Python's round() and repr(float): kvb_py_round, kvb_py_repr in core/pynum.h. */
 /* numpy's pairwise summation (np.sum / np.mean of a float64 array), bit for bit. */
 double kvb_results_np_sum(const double *a, long n);
 /* Task-set membership: "en16" (LongBench's 16 English tasks) and "all" (21 tasks). */

@@ -285,7 +285,7 @@ static int task_cells(kvb_run_task *t, kvb_error *e)
         t->cells[c].n++;
     }
     for (int c = 0; c < t->n_cells; c++)
-        t->cells[c].score = kvb_results_py_round(100.0 * t->cells[c].sum_ / (double)t->cells[c].n, 2);
+        t->cells[c].score = kvb_py_round(100.0 * t->cells[c].sum_ / (double)t->cells[c].n, 2);
     if (t->n_cells)
         qsort(t->cells, (size_t)t->n_cells, sizeof(*t->cells), cell_cmp);
     return 0;
@@ -310,7 +310,7 @@ static int task_buckets(kvb_run_task *t, kvb_error *e)
                 v[n++] = t->recs_[i].score;
         }
         t->bucket_n[b] = n;
-        t->bucket[b] = n ? kvb_results_py_round(100.0 * (kvb_results_np_sum(v, n) / (double)n), 2) : NAN;
+        t->bucket[b] = n ? kvb_py_round(100.0 * (kvb_results_np_sum(v, n) / (double)n), 2) : NAN;
     }
     free(v);
     return 0;
@@ -339,7 +339,7 @@ static int task_finish(kvb_run_task *t, kvb_error *e)
         t->decode_s += x->decode_s;
     }
     t->n = n;
-    t->score = kvb_results_py_round(100.0 * total / (double)n, 2);
+    t->score = kvb_py_round(100.0 * total / (double)n, 2);
     t->kv_bytes_prefill = pre / (double)n;
     t->kv_bytes_decode = dec / (double)n;
     t->kv_full16_bytes = full / (double)n;
@@ -380,11 +380,11 @@ static void run_summary(kvb_run *r)
         r->peak_kv_bytes = KVB_MAX(r->peak_kv_bytes, t->peak_kv_bytes);
         r->n_bad += t->n_bad;
     }
-    r->avg_tasks = r->n_tasks ? kvb_results_py_round(sum / r->n_tasks, 2) : 0.;
+    r->avg_tasks = r->n_tasks ? kvb_py_round(sum / r->n_tasks, 2) : 0.;
     r->has_en16 = n16 == 16;
-    r->avg_en16 = r->has_en16 ? kvb_results_py_round(sum16 / 16, 2) : 0.;
+    r->avg_en16 = r->has_en16 ? kvb_py_round(sum16 / 16, 2) : 0.;
     r->has_all = nall == 21;
-    r->avg_all = r->has_all ? kvb_results_py_round(sumall / 21, 2) : 0.;
+    r->avg_all = r->has_all ? kvb_py_round(sumall / 21, 2) : 0.;
     r->compression_ratio = wheld > 0 ? wfull / wheld : 0.;
     r->keep_ratio = nrec ? wkeep / (double)nrec : 0.;
     r->decode_ms_per_token = gen ? 1000.0 * dec_s / (double)gen : 0.;
@@ -444,7 +444,7 @@ static void put_num(kvb_strbuf *sb, double x)
         return;
     }
     char buf[64];
-    kvb_results_py_repr(x, buf, sizeof(buf));
+    kvb_py_repr(x, 0, buf, sizeof(buf));
     kvb_strbuf_adds(sb, buf);
 }
 
@@ -620,7 +620,7 @@ char *kvb_result_json_text(const kvb_run *r)
         kvb_strbuf_adds(&sb, ": ");
         char buf[64];
         if (!t->has_buckets) {
-            kvb_results_py_repr(t->score, buf, sizeof(buf));
+            kvb_py_repr(t->score, 0, buf, sizeof(buf));
             kvb_strbuf_adds(&sb, buf);
             continue;
         }
@@ -628,7 +628,7 @@ char *kvb_result_json_text(const kvb_run *r)
         for (int b = 0; b < KVB_N_BUCKETS; b++) {
             kvb_strbuf_adds(&sb, b ? ",\n        " : "\n        ");
             put_str(&sb, kvb_bucket_names[b]);
-            kvb_results_py_repr(t->bucket[b], buf, sizeof(buf));
+            kvb_py_repr(t->bucket[b], 0, buf, sizeof(buf));
             kvb_strbuf_addf(&sb, ": %s", isnan(t->bucket[b]) ? "NaN" : buf);
         }
         kvb_strbuf_adds(&sb, "\n    }");

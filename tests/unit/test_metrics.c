@@ -200,9 +200,9 @@ Test(metrics, record_rules)
 
 Test(score, python_and_numpy_numbers)
 {
-    EQ(kvb_lb_py_round(100 * (0.8 + 0.6666666666666666 + 0) / 3, 2), 48.89);
-    EQ(kvb_lb_py_round(2.675, 2), 2.67); /* 2.67499999... */
-    EQ(kvb_lb_py_round(0.125, 2), 0.12); /* exact tie: half to even */
+    EQ(kvb_py_round(100 * (0.8 + 0.6666666666666666 + 0) / 3, 2), 48.89);
+    EQ(kvb_py_round(2.675, 2), 2.67); /* 2.67499999... */
+    EQ(kvb_py_round(0.125, 2), 0.12); /* exact tie: half to even */
     EQ(kvb_lb_np_round(2.675, 2), 2.68); /* numpy: rint(267.49999999999997 -> 267.5 * ...) */
     double xs[153];
     for (int i = 0; i < 153; i++)
@@ -218,7 +218,7 @@ Test(score, python_and_numpy_numbers)
     };
     for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++) {
         char buf[64];
-        kvb_lb_py_float_repr(r[i].v, buf, sizeof(buf));
+        kvb_py_repr(r[i].v, 1, buf, sizeof(buf));
         cr_assert_str_eq(buf, r[i].s);
     }
 }

@@ -145,7 +145,7 @@ static void run_fixtures(const kvb_segmenter *jieba)
             double sum = 0.;
             for (size_t k = 0; k < g.n; k++)
                 sum += g.s[k];
-            double got = kvb_lb_py_round(100 * sum / (double)g.n, 2);
+            double got = kvb_py_round(100 * sum / (double)g.n, 2);
             cr_assert_eq(got, want, "group %s: %.17g vs %.17g", group->valuestring, got, want);
             const cJSON *ev = cJSON_GetObjectItem(o, "e");
             for (int b = 0; b < KVB_E_BUCKETS; b++) {

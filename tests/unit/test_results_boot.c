@@ -128,7 +128,7 @@ Test(results_boot, numpy_mean_python_round_and_repr)
         double *x = numbers(cJSON_GetObjectItem(m, "x"), &n);
         double mean = kvb_results_np_sum(x, n) / (double)n;
         cr_expect_eq(mean, cJSON_GetObjectItem(m, "mean")->valuedouble, "n=%ld %.17g", n, mean);
-        cr_expect_eq(kvb_results_py_round(100 * mean, 2), cJSON_GetObjectItem(m, "round")->valuedouble);
+        cr_expect_eq(kvb_py_round(100 * mean, 2), cJSON_GetObjectItem(m, "round")->valuedouble);
         free(x);
     }
     int count = 0;
@@ -136,10 +136,10 @@ Test(results_boot, numpy_mean_python_round_and_repr)
         double x = strtod(cJSON_GetObjectItem(v, "x")->valuestring, NULL);
         double r2 = strtod(cJSON_GetObjectItem(v, "round2")->valuestring, NULL);
         char buf[64];
-        kvb_results_py_repr(x, buf, sizeof(buf));
+        kvb_py_repr(x, 0, buf, sizeof(buf));
         cr_expect_str_eq(buf, cJSON_GetObjectItem(v, "repr")->valuestring);
-        cr_expect_eq(kvb_results_py_round(x, 2), r2, "round(%s, 2)", buf);
-        kvb_results_py_repr(kvb_results_py_round(x, 2), buf, sizeof(buf));
+        cr_expect_eq(kvb_py_round(x, 2), r2, "round(%s, 2)", buf);
+        kvb_py_repr(kvb_py_round(x, 2), 0, buf, sizeof(buf));
         cr_expect_str_eq(buf, cJSON_GetObjectItem(v, "round2_repr")->valuestring);
     }
     cr_expect_gt(count, 600);
