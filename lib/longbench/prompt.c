@@ -227,40 +227,6 @@ int kvb_lb_newline_id(const kvb_tokenizer *t, int32_t *id, kvb_error *e)
 
 /* ---- Hugging Face decode defaults ---------------------------------------------------------- */
 
-/* One str.replace(a, b) pass over s (non-overlapping, left to right). */
-static void replace_all(kvb_strbuf *s, const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (!s->buf || s->len < la)
-        return;
-    kvb_strbuf o;
-    kvb_strbuf_init(&o);
-    size_t i = 0;
-    while (i < s->len) {
-        if (i + la <= s->len && !memcmp(s->buf + i, a, la)) {
-            kvb_strbuf_add(&o, b, lb);
-            i += la;
-        } else {
-            kvb_strbuf_add(&o, s->buf + i, 1);
-            i++;
-        }
-    }
-    kvb_strbuf_release(s);
-    *s = o;
-    if (!s->buf)
-        kvb_strbuf_add(s, "", 0);
-}
-
-void kvb_lb_cleanup_spaces(kvb_strbuf *s)
-{
-    static const char *const pairs[][2] = { { " .", "." },     { " ?", "?" },     { " !", "!" },
-                                            { " ,", "," },     { " ' ", "'" },    { " n't", "n't" },
-                                            { " 'm", "'m" },   { " 's", "'s" },   { " 've", "'ve" },
-                                            { " 're", "'re" } };
-    for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++)
-        replace_all(s, pairs[i][0], pairs[i][1]);
-}
-
 int kvb_lb_decode(const kvb_tokenizer *t, const int32_t *ids, size_t n, int cleanup,
                   kvb_strbuf *out, kvb_error *e)
 {
@@ -269,10 +235,8 @@ int kvb_lb_decode(const kvb_tokenizer *t, const int32_t *ids, size_t n, int clea
     kvb_strbuf tmp;
     kvb_strbuf_init(&tmp);
     int rc = kvb_tokenizer_decode(t, ids, n, 1, &tmp, e);
-    if (!rc) {
-        kvb_lb_cleanup_spaces(&tmp);
+    if (!rc && !(rc = kvb_tokenizer_clean_up_spaces(&tmp, 0)))
         kvb_strbuf_add(out, tmp.buf ? tmp.buf : "", tmp.len);
-    }
     kvb_strbuf_release(&tmp);
     return rc;
 }

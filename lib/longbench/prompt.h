@@ -42,8 +42,7 @@ int kvb_lb_tokenizer_hf_defaults(const kvb_tokenizer *t, int *add_bos, int *clea
  * `cleanup` (" ." -> ".", " ?" -> "?", " !" -> "!", " ," -> ",", " ' " -> "'", " n't" -> "n't",
  * " 'm", " 's", " 've", " 're" likewise, applied in that order as str.replace does). */
 int kvb_lb_decode(const kvb_tokenizer *t, const int32_t *ids, size_t n, int cleanup,
-                  kvb_strbuf *out, kvb_error *e);
-void kvb_lb_cleanup_spaces(kvb_strbuf *s);
+                  kvb_strbuf *out, kvb_error *e); /* cleanup: kvb_tokenizer_clean_up_spaces */
 
 /* Final input ids of a formatted prompt. *truncated is set to 1 when the middle was cut. */
 int kvb_lb_prompt_ids(const kvb_tokenizer *t, const char *prompt, size_t len,

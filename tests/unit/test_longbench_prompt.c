@@ -125,7 +125,7 @@ Test(longbench_prompt_ids, hf_cleanup_spaces)
     kvb_strbuf s;
     kvb_strbuf_init(&s);
     kvb_strbuf_adds(&s, "a . b ? c ! d , e ' f do n't I 'm it 's we 've they 're  ..");
-    kvb_lb_cleanup_spaces(&s);
+    kvb_tokenizer_clean_up_spaces(&s, 0);
     /* as transformers' clean_up_tokenization: sequential str.replace */
     cr_assert_str_eq(s.buf, "a. b? c! d, e'f don't I'm it's we've they're ..");
     kvb_strbuf_release(&s);
