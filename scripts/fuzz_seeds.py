@@ -4,6 +4,9 @@ tests/fuzz/corpus/{safetensors,config,hfmodel,tokjson,lbdata,options}/seed-*.
 Small by design: libFuzzer grows the corpus itself; these give it the shape of valid files."""
 import gzip, io, json, os, struct, sys, zipfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tinymodel import tiny_config, tiny_tensors  # noqa: E402  (shared tiny Llama shape)
+
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 CORPUS = os.path.join(ROOT, "tests", "fuzz", "corpus")
 
@@ -34,35 +37,6 @@ def safetensors(tensors, dtype="F32", meta=True):
     h = json.dumps(header, separators=(",", ":")).encode()
     h += b" " * (-len(h) % 8)
     return struct.pack("<Q", len(h)) + h + b"".join(blobs)
-
-
-TINY = dict(hidden=8, inter=16, heads=2, kv=1, hd=4, vocab=16, layers=1)
-
-
-def tiny_tensors(c=TINY):
-    t = [("model.embed_tokens.weight", (c["vocab"], c["hidden"])), ("model.norm.weight", (c["hidden"],))]
-    for l in range(c["layers"]):
-        p = "model.layers.%d." % l
-        t += [(p + "input_layernorm.weight", (c["hidden"],)),
-              (p + "post_attention_layernorm.weight", (c["hidden"],)),
-              (p + "self_attn.q_proj.weight", (c["heads"] * c["hd"], c["hidden"])),
-              (p + "self_attn.k_proj.weight", (c["kv"] * c["hd"], c["hidden"])),
-              (p + "self_attn.v_proj.weight", (c["kv"] * c["hd"], c["hidden"])),
-              (p + "self_attn.o_proj.weight", (c["hidden"], c["heads"] * c["hd"])),
-              (p + "mlp.gate_proj.weight", (c["inter"], c["hidden"])),
-              (p + "mlp.up_proj.weight", (c["inter"], c["hidden"])),
-              (p + "mlp.down_proj.weight", (c["hidden"], c["inter"]))]
-    return t
-
-
-def tiny_config(c=TINY, **kw):
-    cfg = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": c["hidden"],
-           "intermediate_size": c["inter"], "num_attention_heads": c["heads"],
-           "num_key_value_heads": c["kv"], "head_dim": c["hd"], "num_hidden_layers": c["layers"],
-           "vocab_size": c["vocab"], "max_position_embeddings": 128, "rms_norm_eps": 1e-5,
-           "rope_theta": 10000.0, "tie_word_embeddings": True, "bos_token_id": 1, "eos_token_id": 2}
-    cfg.update(kw)
-    return json.dumps(cfg, indent=1)
 
 
 def main():

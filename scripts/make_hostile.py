@@ -12,6 +12,9 @@ Binary cases are generated rather than committed: most are a few bytes of header
 inflates to 128 MiB from ~130 KB."""
 import gzip, json, os, struct, sys, zlib
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tinymodel import tiny_config, tiny_tensors  # noqa: E402  (shared tiny Llama shape)
+
 OUT = None
 CASES = []
 
@@ -29,33 +32,6 @@ def write(rel, data):
 
 
 # ---- safetensors / HF model directories -------------------------------------------------------
-TINY = dict(hidden=8, inter=16, heads=2, kv=1, hd=4, vocab=16, layers=1)
-
-
-def tiny_config(**kw):
-    c = TINY
-    cfg = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": c["hidden"],
-           "intermediate_size": c["inter"], "num_attention_heads": c["heads"],
-           "num_key_value_heads": c["kv"], "head_dim": c["hd"], "num_hidden_layers": c["layers"],
-           "vocab_size": c["vocab"], "max_position_embeddings": 128, "rms_norm_eps": 1e-5,
-           "rope_theta": 10000.0, "tie_word_embeddings": True, "bos_token_id": 1, "eos_token_id": 2}
-    cfg.update(kw)
-    return json.dumps(cfg, indent=1)
-
-
-def tiny_tensors():
-    c, p = TINY, "model.layers.0."
-    return [("model.embed_tokens.weight", (c["vocab"], c["hidden"])), ("model.norm.weight", (c["hidden"],)),
-            (p + "input_layernorm.weight", (c["hidden"],)), (p + "post_attention_layernorm.weight", (c["hidden"],)),
-            (p + "self_attn.q_proj.weight", (c["heads"] * c["hd"], c["hidden"])),
-            (p + "self_attn.k_proj.weight", (c["kv"] * c["hd"], c["hidden"])),
-            (p + "self_attn.v_proj.weight", (c["kv"] * c["hd"], c["hidden"])),
-            (p + "self_attn.o_proj.weight", (c["hidden"], c["heads"] * c["hd"])),
-            (p + "mlp.gate_proj.weight", (c["inter"], c["hidden"])),
-            (p + "mlp.up_proj.weight", (c["inter"], c["hidden"])),
-            (p + "mlp.down_proj.weight", (c["hidden"], c["inter"]))]
-
-
 def st_bytes(header_obj=None, data=b"", raw_header=None, hlen=None):
     h = raw_header if raw_header is not None else json.dumps(header_obj).encode()
     return struct.pack("<Q", len(h) if hlen is None else hlen) + h + data
