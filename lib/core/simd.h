@@ -35,6 +35,14 @@ static inline float kvb_hsum256(__m256 v)
 
 /* Horizontal sum in the order ((x0+x1)+(x2+x3)) + ((x4+x5)+(x6+x7)): the order of an 8x8
  * transpose-reduce (hadd tree), so one-row and eight-row attention kernels agree bit for bit. */
+/* An f16 value at any (unaligned) address, as f32: the scales of GGUF blocks. */
+static inline float kvb_f16_at(const void *p)
+{
+    unsigned short h;
+    __builtin_memcpy(&h, p, 2);
+    return _cvtsh_ss(h);
+}
+
 static inline float kvb_hsum256_pairwise(__m256 v)
 {
     __m256 h = _mm256_hadd_ps(v, v);

@@ -3,6 +3,8 @@
  * f32; bf16 weights are widened KVB_GEMM_NC rows at a time into a per-thread buffer). */
 #include "model_impl.h"
 
+#include "core/simd.h"
+
 #include <cblas.h>
 #include <immintrin.h>
 #include <math.h>
@@ -115,48 +117,54 @@ void kvb_gemv_ref(const kvb_wt *w, const float *x, float *y, int r0, int r1)
     }
 }
 
-static inline float hsum256(__m256 v)
-{
-    __m128 a = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    a = _mm_add_ps(a, _mm_movehl_ps(a, a));
-    a = _mm_add_ss(a, _mm_shuffle_ps(a, a, 1));
-    return _mm_cvtss_f32(a);
-}
-
 static inline __m256 bf16x8(const uint16_t *p)
 {
     __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(const void *)p));
     return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
 }
 
-/* AVX2: 4 rows at a time share each x load; two accumulators per row hide FMA latency. */
-static void gemv_bf16_avx2(const kvb_wt *w, const float *x, float *y, int r0, int r1)
+/* 8 weights of a bf16 or f32 row as f32 */
+static inline __m256 wload8(const void *row, int i, int bf16)
+{
+    return bf16 ? bf16x8((const uint16_t *)row + i) : _mm256_loadu_ps((const float *)row + i);
+}
+
+static inline float wload1(const void *row, int i, int bf16)
+{
+    return bf16 ? kvb_bf16_to_f32(((const uint16_t *)row)[i]) : ((const float *)row)[i];
+}
+
+/* AVX2: 4 rows at a time share each x load; two accumulators per row hide FMA latency. One body
+ * for bf16 and f32 rows (bf16 is a constant after inlining). */
+static inline __attribute__((always_inline)) void gemv_avx2(const kvb_wt *w, const float *x,
+                                                            float *y, int r0, int r1, const int bf16)
 {
     const int n = w->cols, nv = n & ~15;
-    const uint16_t *base = w->data;
+    const size_t row = (size_t)n * (bf16 ? 2 : 4);
+    const unsigned char *base = w->data;
     int r = r0;
     for (; r + 4 <= r1; r += 4) {
-        const uint16_t *p0 = base + (size_t)r * n, *p1 = p0 + n, *p2 = p1 + n, *p3 = p2 + n;
+        const unsigned char *p0 = base + (size_t)r * row, *p1 = p0 + row, *p2 = p1 + row, *p3 = p2 + row;
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
         for (int i = 0; i < nv; i += 16) {
             __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
-            a0 = _mm256_fmadd_ps(bf16x8(p0 + i), x0, a0);
-            b0 = _mm256_fmadd_ps(bf16x8(p0 + i + 8), x1, b0);
-            a1 = _mm256_fmadd_ps(bf16x8(p1 + i), x0, a1);
-            b1 = _mm256_fmadd_ps(bf16x8(p1 + i + 8), x1, b1);
-            a2 = _mm256_fmadd_ps(bf16x8(p2 + i), x0, a2);
-            b2 = _mm256_fmadd_ps(bf16x8(p2 + i + 8), x1, b2);
-            a3 = _mm256_fmadd_ps(bf16x8(p3 + i), x0, a3);
-            b3 = _mm256_fmadd_ps(bf16x8(p3 + i + 8), x1, b3);
+            a0 = _mm256_fmadd_ps(wload8(p0, i, bf16), x0, a0);
+            b0 = _mm256_fmadd_ps(wload8(p0, i + 8, bf16), x1, b0);
+            a1 = _mm256_fmadd_ps(wload8(p1, i, bf16), x0, a1);
+            b1 = _mm256_fmadd_ps(wload8(p1, i + 8, bf16), x1, b1);
+            a2 = _mm256_fmadd_ps(wload8(p2, i, bf16), x0, a2);
+            b2 = _mm256_fmadd_ps(wload8(p2, i + 8, bf16), x1, b2);
+            a3 = _mm256_fmadd_ps(wload8(p3, i, bf16), x0, a3);
+            b3 = _mm256_fmadd_ps(wload8(p3, i + 8, bf16), x1, b3);
         }
-        float s0 = hsum256(_mm256_add_ps(a0, b0)), s1 = hsum256(_mm256_add_ps(a1, b1));
-        float s2 = hsum256(_mm256_add_ps(a2, b2)), s3 = hsum256(_mm256_add_ps(a3, b3));
+        float s0 = kvb_hsum256(_mm256_add_ps(a0, b0)), s1 = kvb_hsum256(_mm256_add_ps(a1, b1));
+        float s2 = kvb_hsum256(_mm256_add_ps(a2, b2)), s3 = kvb_hsum256(_mm256_add_ps(a3, b3));
         for (int i = nv; i < n; i++) {
-            s0 += kvb_bf16_to_f32(p0[i]) * x[i];
-            s1 += kvb_bf16_to_f32(p1[i]) * x[i];
-            s2 += kvb_bf16_to_f32(p2[i]) * x[i];
-            s3 += kvb_bf16_to_f32(p3[i]) * x[i];
+            s0 += wload1(p0, i, bf16) * x[i];
+            s1 += wload1(p1, i, bf16) * x[i];
+            s2 += wload1(p2, i, bf16) * x[i];
+            s3 += wload1(p3, i, bf16) * x[i];
         }
         y[r] = s0, y[r + 1] = s1, y[r + 2] = s2, y[r + 3] = s3;
     }
@@ -164,38 +172,14 @@ static void gemv_bf16_avx2(const kvb_wt *w, const float *x, float *y, int r0, in
         kvb_gemv_ref(w, x, y, r, r1);
 }
 
+static void gemv_bf16_avx2(const kvb_wt *w, const float *x, float *y, int r0, int r1)
+{
+    gemv_avx2(w, x, y, r0, r1, 1);
+}
+
 static void gemv_f32_avx2(const kvb_wt *w, const float *x, float *y, int r0, int r1)
 {
-    const int n = w->cols, nv = n & ~15;
-    const float *base = w->data;
-    int r = r0;
-    for (; r + 4 <= r1; r += 4) {
-        const float *p0 = base + (size_t)r * n, *p1 = p0 + n, *p2 = p1 + n, *p3 = p2 + n;
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-        for (int i = 0; i < nv; i += 16) {
-            __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
-            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(p0 + i), x0, a0);
-            b0 = _mm256_fmadd_ps(_mm256_loadu_ps(p0 + i + 8), x1, b0);
-            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(p1 + i), x0, a1);
-            b1 = _mm256_fmadd_ps(_mm256_loadu_ps(p1 + i + 8), x1, b1);
-            a2 = _mm256_fmadd_ps(_mm256_loadu_ps(p2 + i), x0, a2);
-            b2 = _mm256_fmadd_ps(_mm256_loadu_ps(p2 + i + 8), x1, b2);
-            a3 = _mm256_fmadd_ps(_mm256_loadu_ps(p3 + i), x0, a3);
-            b3 = _mm256_fmadd_ps(_mm256_loadu_ps(p3 + i + 8), x1, b3);
-        }
-        float s0 = hsum256(_mm256_add_ps(a0, b0)), s1 = hsum256(_mm256_add_ps(a1, b1));
-        float s2 = hsum256(_mm256_add_ps(a2, b2)), s3 = hsum256(_mm256_add_ps(a3, b3));
-        for (int i = nv; i < n; i++) {
-            s0 += p0[i] * x[i];
-            s1 += p1[i] * x[i];
-            s2 += p2[i] * x[i];
-            s3 += p3[i] * x[i];
-        }
-        y[r] = s0, y[r + 1] = s1, y[r + 2] = s2, y[r + 3] = s3;
-    }
-    if (r < r1)
-        kvb_gemv_ref(w, x, y, r, r1);
+    gemv_avx2(w, x, y, r0, r1, 0);
 }
 
 /* AVX-512F: 16 bf16 widened per load; compiled for the target, used only when the CPU has it. */
@@ -233,13 +217,6 @@ static void gemv_bf16_avx512(const kvb_wt *w, const float *x, float *y, int r0, 
 
 /* GGUF blocks, one row at a time: sum_j (q_j d + m) x_j = d sum_j q_j x_j + m sum_j x_j per block.
  * The f16 scales are widened with F16C; the products are f32 like the dequantize-then-GEMV path. */
-static inline float f16(const unsigned char *p)
-{
-    uint16_t h;
-    memcpy(&h, p, 2);
-    return _cvtsh_ss(h);
-}
-
 static void gemv_q4_1_avx2(const kvb_wt *w, const float *x, float *y, int r0, int r1)
 {
     const int nb = w->cols / 32;
@@ -261,10 +238,10 @@ static void gemv_q4_1_avx2(const kvb_wt *w, const float *x, float *y, int r0, in
                                 _mm256_loadu_ps(xb + 24), s);
             __m256 xs = _mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(xb), _mm256_loadu_ps(xb + 8)),
                                       _mm256_add_ps(_mm256_loadu_ps(xb + 16), _mm256_loadu_ps(xb + 24)));
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(f16(p)), s, acc);
-            msum += f16(p + 2) * hsum256(xs);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(kvb_f16_at(p)), s, acc);
+            msum += kvb_f16_at(p + 2) * kvb_hsum256(xs);
         }
-        y[r] = hsum256(acc) + msum;
+        y[r] = kvb_hsum256(acc) + msum;
     }
 }
 
@@ -285,9 +262,9 @@ static void gemv_q8_0_avx2(const kvb_wt *w, const float *x, float *y, int r0, in
             s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q1)), _mm256_loadu_ps(xb + 16), s);
             s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(q1, 8))),
                                 _mm256_loadu_ps(xb + 24), s);
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(f16(p)), s, acc);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(kvb_f16_at(p)), s, acc);
         }
-        y[r] = hsum256(acc);
+        y[r] = kvb_hsum256(acc);
     }
 }
 

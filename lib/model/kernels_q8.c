@@ -10,6 +10,8 @@
  * the two differ only by f32 summation order across blocks). */
 #include "model_impl.h"
 
+#include "core/simd.h"
+
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
@@ -23,12 +25,6 @@ typedef struct q8_act {
 
 static _Thread_local q8_act g_act;
 
-static float f16_at(const unsigned char *p)
-{
-    uint16_t h;
-    memcpy(&h, p, 2);
-    return _cvtsh_ss(h);
-}
 
 /* ---- activation quantization -------------------------------------------------------------------- */
 static void quantize_block_ref(const float *x, int8_t *q, float *d, float *s)
@@ -89,7 +85,7 @@ static float dot_q4_1_ref(const unsigned char *p, int nb)
         int sum = 0;
         for (int j = 0; j < 16; j++)
             sum += (p[4 + j] & 0x0f) * q[j] + (p[4 + j] >> 4) * q[16 + j];
-        acc += f16_at(p) * g_act.d[b] * (float)sum + f16_at(p + 2) * g_act.s[b];
+        acc += kvb_f16_at(p) * g_act.d[b] * (float)sum + kvb_f16_at(p + 2) * g_act.s[b];
     }
     return acc;
 }
@@ -102,19 +98,12 @@ static float dot_q8_0_ref(const unsigned char *p, int nb)
         int sum = 0;
         for (int j = 0; j < 32; j++)
             sum += (int8_t)p[2 + j] * q[j];
-        acc += f16_at(p) * g_act.d[b] * (float)sum;
+        acc += kvb_f16_at(p) * g_act.d[b] * (float)sum;
     }
     return acc;
 }
 
 /* ---- AVX2 ------------------------------------------------------------------------------------------ */
-static inline float hsum8(__m256 v)
-{
-    __m128 a = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    a = _mm_add_ps(a, _mm_movehl_ps(a, a));
-    a = _mm_add_ss(a, _mm_shuffle_ps(a, a, 1));
-    return _mm_cvtss_f32(a);
-}
 
 /* 8 int32 lanes of sum(u8 a * s8 b) over 32 byte pairs */
 static inline __m256 dot_u8s8(__m256i a, __m256i b)
@@ -137,10 +126,10 @@ static float dot_q4_1_avx2(const unsigned char *p, int nb)
     float off = 0;
     for (int b = 0; b < nb; b++, p += 20) {
         __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(g_act.q + b * 32));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16_at(p) * g_act.d[b]), dot_u8s8(nibbles32(p + 4), x), acc);
-        off += f16_at(p + 2) * g_act.s[b];
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(kvb_f16_at(p) * g_act.d[b]), dot_u8s8(nibbles32(p + 4), x), acc);
+        off += kvb_f16_at(p + 2) * g_act.s[b];
     }
-    return hsum8(acc) + off;
+    return kvb_hsum256(acc) + off;
 }
 
 static float dot_q8_0_avx2(const unsigned char *p, int nb)
@@ -150,10 +139,10 @@ static float dot_q8_0_avx2(const unsigned char *p, int nb)
         __m256i w = _mm256_loadu_si256((const __m256i *)(const void *)(p + 2));
         __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(g_act.q + b * 32));
         /* vpmaddubsw wants one unsigned operand: |w| and x with w's sign moved onto it */
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16_at(p) * g_act.d[b]),
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(kvb_f16_at(p) * g_act.d[b]),
                               dot_u8s8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w)), acc);
     }
-    return hsum8(acc);
+    return kvb_hsum256(acc);
 }
 
 /* ---- entry ----------------------------------------------------------------------------------------- */
