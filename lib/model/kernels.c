@@ -270,29 +270,33 @@ static void gemv_q8_0_avx2(const kvb_wt *w, const float *x, float *y, int r0, in
 
 static int g_isa = -1; /* 0 scalar, 1 avx2, 2 avx512 */
 
+static int best_isa(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") ? 2
+           : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")    ? 1
+                                                                                 : 0;
+}
+
+/* "scalar" / "avx2" / anything else (best); never above what the CPU has */
+static int isa_from_name(const char *name)
+{
+    int want = name && !strcmp(name, "scalar") ? 0 : name && !strcmp(name, "avx2") ? 1 : 2;
+    int best = best_isa();
+    return want < best ? want : best;
+}
+
 static void pick_isa(void)
 {
-    const char *env = getenv("KVBENCH_ISA");
-    __builtin_cpu_init();
-    int best = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") ? 2
-               : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")    ? 1
-                                                                                     : 0;
-    int want = best;
-    if (env && !strcmp(env, "scalar"))
-        want = 0;
-    else if (env && !strcmp(env, "avx2"))
-        want = 1;
-    g_isa = want < best ? want : best;
+    g_isa = isa_from_name(getenv("KVBENCH_ISA")); /* a read-only override */
 }
 
 void kvb_gemv_set_isa(const char *isa)
 {
-    g_isa = -1;
     if (isa)
-        setenv("KVBENCH_ISA", isa, 1);
+        g_isa = isa_from_name(isa);
     else
-        unsetenv("KVBENCH_ISA");
-    pick_isa();
+        pick_isa();
 }
 
 const char *kvb_gemv_isa(void)

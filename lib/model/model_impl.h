@@ -111,7 +111,9 @@ int kvb_gemv_q8_supported(const kvb_wt *w);
 void kvb_gemv_q8(const kvb_wt *w, const float *x, float *y, int r0, int r1, int avx2);
 /* The kernel set chosen for this CPU: "avx512", "avx2" or "scalar"; KVBENCH_ISA overrides. */
 const char *kvb_gemv_isa(void);
-void kvb_gemv_set_isa(const char *isa); /* tests */
+/* tests: force "scalar" / "avx2" / "avx512" (capped at what the CPU has); NULL: back to the
+ * default (KVBENCH_ISA if set, else the best) */
+void kvb_gemv_set_isa(const char *isa);
 /* C (n, W.rows) = A (n, W.cols) W^T for output columns [c0, c1), single-threaded; wbuf holds
  * KVB_GEMM_NC * W.cols floats (bf16 weights are widened there, NC rows at a time). */
 #define KVB_GEMM_NC 64

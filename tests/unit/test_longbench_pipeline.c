@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "longbench/pipeline.h"
+#include "numeric_paths.h"
 
 static kvb_model *m;
 static kvb_ids prompt;
@@ -13,7 +14,7 @@ static kvb_ids prompt;
 static void setup(void)
 {
     kvb_error e = { 0 };
-    kvb_model_opts o = { .threads = 2, .weights_bf16 = 1 };
+    kvb_model_opts o = { .threads = test_threads(2), .weights_bf16 = 1 };
     cr_assert_eq(kvb_model_open(&m, "smollm2-135m", &o, &e), 0, "%s (run `make model`)", e.msg);
     const kvb_tokenizer *t = kvb_model_get_config(m) ? kvb_model_tokenizer(m) : NULL;
     cr_assert_not_null(t);

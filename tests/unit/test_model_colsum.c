@@ -8,6 +8,7 @@
 
 #include "kvcache/kvcache_impl.h"
 #include "model/model.h"
+#include "numeric_paths.h"
 
 static struct kvb_cache_method wrapped;
 static const struct kvb_cache_method *orig;
@@ -49,7 +50,7 @@ static int check_prefill(kvb_cache *c, const kvb_prefill_layer *pl, kvb_error *e
 
 Test(colsum, matches_recomputation)
 {
-    kvb_model_opts o = { .threads = 2, .weights_bf16 = 0 };
+    kvb_model_opts o = { .threads = test_threads(2), .weights_bf16 = 0 };
     kvb_model *m;
     kvb_error e;
     cr_assert_eq(kvb_model_open(&m, "tests/fixtures/model/llama3/f32", &o, &e), 0, "%s", e.msg);
