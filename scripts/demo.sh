@@ -1,24 +1,32 @@
 #!/usr/bin/env bash
-# `make demo`: the main job of kvbench on the embedded model (SmolLM2-135M-Instruct), sized to
-# finish in under 15 minutes on 2 cores, then the score table.
-#  - English LongBench release present (datasets/longbench, $KVBENCH_DATA, the HF cache): the 16
-#    English+code tasks, DEMO_LIMIT records each (default 2).
-#  - absent (as on the development machines): says how to get it, and runs what is real and
-#    present: the needle-in-a-haystack task on the Paul Graham essays and the Chinese LongBench
-#    sample in ../shared/datasets.
+# `make demo`: the main job of kvbench on the embedded model (SmolLM2-135M-Instruct): the six cache
+# methods of the mission (full, SimLayerKV, KIVI, SimLayerKV+KIVI, PyramidKV, ZigZagKV) on every
+# task set present, then the `kvbench report` table (score, compression, peak KV, ms/token per
+# method) and the needle heatmap grid. Sized for < 15 minutes on 2 cores including deps and build;
+# DEMO_QUICK=1 runs a smaller slice (~5 minutes).
+#  - English LongBench present (datasets/longbench, $KVBENCH_DATA or the HF cache): the 16 English
+#    and code tasks, DEMO_LIMIT records each (default 1).
+#  - always: the needle-in-a-haystack grid on the Paul Graham essays, and the real Chinese LongBench
+#    records in ../shared/datasets (multifieldqa_zh, passage_retrieval_zh).
+# Knobs: DEMO_METHODS, DEMO_THREADS, DEMO_LIMIT, DEMO_LENGTHS, DEMO_DEPTHS, DEMO_MAX_LENGTH, DEMO_OUT.
 set -u
 cd "$(dirname "$0")/.."
 kvb=${KVBENCH:-bin/kvbench}
 threads=${DEMO_THREADS:-2}
-limit=${DEMO_LIMIT:-2}
-lengths=${DEMO_LENGTHS:-1024,2048,4096}
-depths=${DEMO_DEPTHS:-0,50,100}
-maxlen=()                      # DEMO_MAX_LENGTH=N: a smaller prompt budget (quick checks)
-[ -n "${DEMO_MAX_LENGTH:-}" ] && maxlen=(--max-length "$DEMO_MAX_LENGTH")
-out=results/tmp/demo
+methods=${DEMO_METHODS:-full SimLayerKV KIVI SimLayerKV+KIVI PyramidKV ZigZagKV}
+if [ "${DEMO_QUICK:-0}" = 1 ]; then
+  lengths=${DEMO_LENGTHS:-1024,2048}; depths=${DEMO_DEPTHS:-0,50,100}
+  limit=${DEMO_LIMIT:-1}; zh_max=${DEMO_MAX_LENGTH:-1024}
+else
+  lengths=${DEMO_LENGTHS:-1024,2048,4096}; depths=${DEMO_DEPTHS:-0,50,100}
+  limit=${DEMO_LIMIT:-1}; zh_max=${DEMO_MAX_LENGTH:-3500}
+fi
+out=${DEMO_OUT:-results/tmp/demo}
 rm -rf "$out"
 mkdir -p "$out"
 dirs=()
+start=$(date +%s)
+elapsed() { echo "$(( $(date +%s) - start ))s"; }
 
 have_english() {
   for d in "${KVBENCH_DATA:-}" datasets/longbench; do
@@ -27,9 +35,24 @@ have_english() {
   ls "${HF_HUB_CACHE:-${HF_HOME:-$HOME/.cache/huggingface}/hub}"/datasets--THUDM--LongBench/snapshots/*/data.zip >/dev/null 2>&1
 }
 
+# run SET_NAME METHOD kvbench-run-options...: one run directory per task set and method
+run() {
+  local set=$1 m=$2; shift 2
+  local dir="$out/$set/$m"
+  if "$kvb" run --type "$m" --threads "$threads" --out "$dir" "$@" >"$dir.log" 2>&1; then
+    dirs+=("$dir")
+    printf '  %-16s %-16s done (%s)\n' "$set" "$m" "$(elapsed)"
+  else
+    printf '  %-16s %-16s FAILED: %s\n' "$set" "$m" "$(tail -n1 "$dir.log")"
+    return 1
+  fi
+}
+
+[ -d datasets/paul-graham-essays ] || scripts/fetch_essays.sh
+mkdir -p "$out/niah" "$out/longbench-zh" "$out/longbench-en16"
+english=0
 if have_english; then
-  echo "demo: LongBench (English) found: 16 tasks x $limit records on $threads threads"
-  "$kvb" run --tasks en16 --limit "$limit" --threads "$threads" "${maxlen[@]}" --out "$out/longbench-en16" && dirs+=("$out/longbench-en16")
+  english=1
 else
   cat <<MSG
 demo: the English LongBench records are not on this machine (they are not redistributed with
@@ -38,31 +61,34 @@ demo: the English LongBench records are not on this machine (they are not redist
       Running what is real and present instead.
 MSG
 fi
-
-# Needle in a haystack on the Paul Graham essays: a small grid (the full one is the default of
-# `kvbench run --tasks niah`).
-[ -d datasets/paul-graham-essays ] || scripts/fetch_essays.sh
-echo "demo: needle-in-a-haystack, lengths $lengths x depths $depths"
-"$kvb" run --tasks niah --lengths "$lengths" --depths "$depths" --threads "$threads" \
-  --out "$out/niah" && dirs+=("$out/niah")
-
-# The Chinese sample (real LongBench records, present everywhere); refused while the Chinese
-# metrics are not built in.
-echo "demo: LongBench Chinese sample (multifieldqa_zh, passage_retrieval_zh), $limit records each"
-if "$kvb" run --tasks multifieldqa_zh,passage_retrieval_zh --limit "$limit" --threads "$threads" "${maxlen[@]}" \
-     --out "$out/longbench-zh" 2>"$out/zh.err"; then
-  dirs+=("$out/longbench-zh")
-else
-  echo "demo: skipped: $(tail -n1 "$out/zh.err")"
-fi
+echo "demo: methods: $methods"
+echo "demo: needle-in-a-haystack, lengths $lengths x depths $depths; Chinese LongBench sample," \
+     "$limit record(s) per task, prompts cut to $zh_max tokens; $threads threads"
+status=0
+for m in $methods; do
+  run niah "$m" --tasks niah --lengths "$lengths" --depths "$depths" || status=1
+  run longbench-zh "$m" --tasks multifieldqa_zh,passage_retrieval_zh --limit "$limit" \
+    --max-length "$zh_max" || status=1
+  if [ $english = 1 ]; then
+    run longbench-en16 "$m" --tasks en16 --limit "$limit" || status=1
+  fi
+done
 
 echo
-echo "== scores (result.json of each run) =="
-for d in "${dirs[@]}"; do
-  echo "-- $d"
-  cat "$d/result.json"; echo
-done
-if [ ${#dirs[@]} -gt 0 ] && "$kvb" report --help >/dev/null 2>&1; then
-  "$kvb" report "${dirs[@]}" || true
+echo "== kvbench report ($(elapsed)) =="
+[ ${#dirs[@]} -gt 0 ] || { echo "demo: no run finished" >&2; exit 1; }
+plots=()
+if python3 -c 'import matplotlib' 2>/dev/null; then
+  plots=(--plot "$out/plots")
+else
+  echo "demo: matplotlib missing (make deps installs python3-matplotlib): no plots"
 fi
-[ ${#dirs[@]} -gt 0 ]
+"$kvb" report "${dirs[@]}" --md "$out/report.md" "${plots[@]}" >"$out/report.log" 2>&1 || status=1
+# the comparison table: first table of the report (one row per run)
+awk '/^\| run /{t=1} t&&/^\|/{print} t&&!/^\|/{exit}' "$out/report.md"
+echo
+echo "full report: $out/report.md"
+[ -f "$out/plots/needle_grid.png" ] && echo "needle heatmap grid: $out/plots/needle_grid.png"
+[ -f "$out/plots/score_vs_compression.png" ] && echo "score vs compression: $out/plots/score_vs_compression.png"
+echo "demo: finished in $(elapsed)"
+exit $status
