@@ -3,15 +3,23 @@
 # host code with warnings as errors) and run tests/cuda/. On a machine without a GPU each kernel
 # test prints "SKIP: <reason>" and exits 0, and the CPU-twin self-checks (test_twins) still run,
 # so CI proves that everything compiles and that the CPU oracles are right.
+# --run-only: run the built tests again without building (CI reruns the CPU twins with
+# KVBENCH_ISA=scalar KVBENCH_TEST_THREADS=1, the alternative arithmetic path).
 # Exit status: non-zero when the build or any test fails. Needs nvcc (CUDA_HOME or PATH).
 set -eu
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = --run-only ]; then
+  run_only=1
+  ls build/cuda/tests/test_* >/dev/null 2>&1 || { echo "cuda_check: nothing built (run without --run-only)" >&2; exit 1; }
+else
+  run_only=0
+fi
 if ! command -v nvcc >/dev/null 2>&1 && [ ! -x "${CUDA_HOME:-/usr/local/cuda}/bin/nvcc" ]; then
   echo "cuda_check: nvcc not found (set CUDA_HOME or PATH)" >&2
   exit 1
 fi
 export PATH="${CUDA_HOME:-/usr/local/cuda}/bin:$PATH"
-make -j2 cuda
+[ $run_only = 1 ] || make -j2 cuda
 fail=0; skipped=0; passed=0
 for t in build/cuda/tests/test_*; do
   [ -x "$t" ] || continue

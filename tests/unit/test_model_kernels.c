@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/simd.h"
 #include "model/model_impl.h"
 #include "numeric_paths.h"
 
@@ -210,12 +211,15 @@ Test(kernels, gguf_dequantize)
     }
 }
 
-/* Quantized GGUF rows (--weights gguf) meet 8-bit activations (llama.cpp's arithmetic):
- *  - AVX2 against its scalar twin: the integer block sums are exact, so only the f32 summation
- *    order across blocks differs (3 blocks: 1e-5 relative);
- *  - both against the f32 dot of dequantized weights: activation rounding moves each x_j by at
- *    most d_b / 2 (d_b = max|x| / 127 of its block), so |error| <= sum_b d_b / 2 * sum_j |w_j|,
- *    a bound computed per row (plus 1e-5 for f32 rounding). */
+/* Quantized GGUF rows (--weights gguf) meet 8-bit activations (llama.cpp's arithmetic). Both
+ * bounds are derived, per row, from the block terms the kernels sum:
+ *  - a block b contributes d_b dx_b sum_j q_j qx_j (+ m_b sx_b for Q4_1): integer sums are exact,
+ *    each f32 block term takes at most 3 roundings, and the nb (or 2 nb) terms are summed in f32
+ *    in any order, so each kernel is within (gamma_2nb + 3u) T of the exact quantized dot, where
+ *    T = sum_j (|w_j - m_b| + |m_b|) |xq_j| bounds the terms' magnitudes; AVX2 vs its scalar twin:
+ *    twice that;
+ *  - against the f32 dot of dequantized weights: rounding moves each x_j by at most
+ *    h_b = max_b|x| / 254, so |error| <= sum_b h_b sum_j |w_j| on top of the above. */
 static void quant_case(enum kvb_wt_type type, int rows, int cols, int with_tail)
 {
     int bb = type == KVB_WT_Q4_1 ? 20 : 34, nb = cols / 32;
@@ -245,27 +249,33 @@ static void quant_case(enum kvb_wt_type type, int rows, int cols, int with_tail)
     kvb_gemv_set_isa("scalar");
     kvb_gemv(&w, x, ref, 0, rows);
     kvb_gemv_set_isa(NULL);
+    const double u = ldexp(1.0, -24), f32_rel = gamma_f32(2 * nb) + 3 * u;
     int moved = 0;
     for (int r = 0; r < rows; r++) {
-        cr_assert(fabs(y[r] - ref[r]) <= 1e-5 * (1 + fabs(ref[r])), "type %d row %d: %g vs %g",
-                  type, r, y[r], ref[r]);
         kvb_wt_row(&w, r, row);
-        double bound = 1e-5 * (1 + fabs(ref[r]));
+        double terms = 0, act = 0;
         for (int b = 0; b < nb; b++) {
-            double amax = 0, wabs = 0;
-            for (int j = 0; j < 32; j++) {
+            const unsigned char *blk = blocks + ((size_t)r * nb + b) * bb;
+            double m = type == KVB_WT_Q4_1 ? fabs(kvb_f16_at(blk + 2)) : 0, amax = 0, wabs = 0;
+            for (int j = 0; j < 32; j++)
                 amax = fmax(amax, fabs(x[b * 32 + j]));
-                wabs += fabs(row[b * 32 + j]);
+            for (int j = 0; j < 32; j++) {
+                double wj = row[b * 32 + j], xq = fabs(x[b * 32 + j]) + amax / 254;
+                terms += (fabs(wj - (type == KVB_WT_Q4_1 ? kvb_f16_at(blk + 2) : 0)) + m) * xq;
+                wabs += fabs(wj);
             }
-            bound += amax / 127.0 / 2.0 * wabs;
+            act += amax / 254 * wabs;
         }
-        double exact = ref_dot(&w, x, r);
+        cr_assert(fabs(y[r] - ref[r]) <= 2 * f32_rel * terms, "type %d row %d: avx2 %g vs scalar %g",
+                  type, r, y[r], ref[r]);
+        double exact = ref_dot(&w, x, r), bound = act + f32_rel * terms;
         cr_assert(fabs(ref[r] - exact) <= bound, "type %d row %d: %g vs f32 %g (bound %g)", type,
                   r, ref[r], exact, bound);
         moved += fabs(ref[r] - exact) > 1e-6 * (1 + fabs(exact));
     }
     /* the activations really are quantized (a route back to f32 activations would fail here) */
     cr_assert(moved > 0, "type %d: every row equals the f32 dot", type);
+    test_isa_note("avx2", type == KVB_WT_Q4_1 ? "gemv_q4_1_q8" : "gemv_q8_0_q8", 1);
     free(blocks);
     free(x);
     free(y);
