@@ -169,21 +169,32 @@ Test(smollm2, long_f32, .timeout = 1800) { smol_case(2, 0, 0, "f32", 1e-3); }
 Test(smollm2, short_gguf, .timeout = 900) { smol_case(0, 0, 1, "f32", 1e-3); }
 Test(smollm2, medium_gguf, .timeout = 900) { smol_case(1, 0, 1, "f32", 1e-3); }
 
-/* --weights gguf-q8 (llama.cpp's decode arithmetic: activations rounded to 8 bits per block of
- * 32). Not exact, so it is held to what llama.cpp itself achieves, measured with llama-cpp-python
- * 0.3.36 on the same GGUF and tokens: its logits differ from transformers' by up to 0.65 / 0.84
- * (cases 0 / 1), and teacher-forced along transformers' greedy tokens its argmax agrees on 31/32
- * and 32/32 steps. Here, teacher-forced the same way, every decode step's logits stay within
- * tol of the exact gguf path and the argmax agrees with transformers on >= 28 of 31 steps
- * (90%; we measure 29 and 31).
- * A broken integer kernel moves logits by whole units and breaks the agreement. */
-static void smol_q8_case(int which, double tol)
+/* --weights gguf-q8 (8-bit activations, one scale per 4, integer dot products) is not exact, so
+ * it is held to what llama.cpp itself achieves on the same GGUF and the same steps:
+ * scripts/oracle/q8_llamacpp.py teacher-forces transformers' greedy tokens through llama.cpp
+ * (llama-cpp-python 0.3.36) and compares every decode step's logits with transformers'
+ * (fixture llamacpp_q8.json). Here the same steps run through the 8-bit and the exact gguf path
+ * (the exact path equals transformers within 1e-4, tests above) and the 8-bit path must be at
+ * least as accurate as llama.cpp: mean RMS and max |logit diff| over the steps no larger, and the
+ * argmax equal to transformers' next token on at least as many steps, less 2 for near-ties.
+ * Measured on three kernel paths (AVX-512 + OpenBLAS Cooperlake 2 threads; scalar GEMV 1 thread;
+ * OPENBLAS_CORETYPE=Haswell), 2026-12-04: case 0 max 0.28-0.34, mean RMS 0.051-0.062, agree
+ * 29-30 of 31; case 1 max 0.38-0.74, mean RMS 0.055-0.080, agree 30-31; llama.cpp: max 1.24 /
+ * 2.26, mean RMS 0.21 / 0.29, agree 29 / 31. (One scale per 32, as llama.cpp: max up to 1.54,
+ * mean RMS up to 0.21.) A broken integer kernel moves logits by whole units. */
+static void smol_q8_case(int which)
 {
     cJSON *fx = read_json(FIX "/smollm2/fixture.json");
+    cJSON *lc = read_json(FIX "/smollm2/llamacpp_q8.json");
     const cJSON *cs = cJSON_GetArrayItem(cJSON_GetObjectItem(fx, "cases"), which);
+    const cJSON *lcs = cJSON_GetArrayItem(cJSON_GetObjectItem(lc, "cases"), which);
+    double lc_max = cJSON_GetObjectItem(lcs, "max")->valuedouble;
+    double lc_rms = cJSON_GetObjectItem(lcs, "mean_rms")->valuedouble;
+    int lc_agree = cJSON_GetObjectItem(lcs, "agree")->valueint;
     int n, ng, *ids = json_ids(cJSON_GetObjectItem(cs, "ids"), &n);
     int *greedy = json_ids(cJSON_GetObjectItem(cs, "greedy"), &ng);
     int vocab = cJSON_GetObjectItem(fx, "vocab")->valueint;
+    cr_assert_eq(cJSON_GetObjectItem(lcs, "prompt_tokens")->valueint, n, "fixtures disagree");
     kvb_model *m[2];
     kvb_cache *c[2];
     float *lg[2];
@@ -196,21 +207,28 @@ static void smol_q8_case(int which, double tol)
         cr_assert_eq(kvb_cache_reset(c[k], n, &e), 0);
         cr_assert_eq(kvb_model_prefill(m[k], c[k], ids, n, lg[k], &e), 0, "%s", e.msg);
     }
-    double worst = 0;
+    double worst = 0, rms_sum = 0;
     int agree = 0;
     for (int s = 0; s + 1 < ng; s++) { /* decode greedy[s]; the logits predict greedy[s + 1] */
         for (int k = 0; k < 2; k++)
             cr_assert_eq(kvb_model_decode(m[k], c[k], greedy[s], n + s, lg[k], &e), 0, "%s", e.msg);
-        double mx = 0;
-        for (int i = 0; i < vocab; i++)
-            mx = fmax(mx, fabs((double)lg[0][i] - lg[1][i]));
-        worst = fmax(worst, mx);
-        cr_assert(mx <= tol, "case %d step %d: q8 logits %g from exact (> %g)", which, s, mx, tol);
+        double ss = 0;
+        for (int i = 0; i < vocab; i++) {
+            double d = fabs((double)lg[0][i] - lg[1][i]);
+            worst = fmax(worst, d);
+            ss += d * d;
+        }
+        rms_sum += sqrt(ss / vocab);
         agree += kvb_argmax(lg[1], vocab) == greedy[s + 1];
     }
-    cr_log_info("smollm2 case %d gguf-q8: max |logit diff| from exact gguf %g; argmax = "
-                "transformers' greedy on %d of %d steps", which, worst, agree, ng - 1);
-    cr_assert(agree >= ng - 4, "case %d: only %d of %d steps agree", which, agree, ng - 1);
+    double rms = rms_sum / (ng - 1);
+    cr_log_info("smollm2 case %d gguf-q8 vs exact over %d steps: max %.4f, mean rms %.4f, argmax = "
+                "transformers' on %d; llama.cpp vs transformers: max %.4f, mean rms %.4f, %d",
+                which, ng - 1, worst, rms, agree, lc_max, lc_rms, lc_agree);
+    cr_assert(rms <= lc_rms, "case %d: mean rms %g > llama.cpp's %g", which, rms, lc_rms);
+    cr_assert(worst <= lc_max, "case %d: max %g > llama.cpp's %g", which, worst, lc_max);
+    cr_assert(agree >= lc_agree - 2, "case %d: argmax agrees on %d steps, llama.cpp on %d", which,
+              agree, lc_agree);
     for (int k = 0; k < 2; k++) {
         free(lg[k]);
         kvb_cache_free(c[k]);
@@ -219,7 +237,8 @@ static void smol_q8_case(int which, double tol)
     free(ids);
     free(greedy);
     cJSON_Delete(fx);
+    cJSON_Delete(lc);
 }
 
-Test(smollm2, short_gguf_q8, .timeout = 900) { smol_q8_case(0, 1.5); }
-Test(smollm2, medium_gguf_q8, .timeout = 900) { smol_q8_case(1, 1.5); }
+Test(smollm2, short_gguf_q8, .timeout = 900) { smol_q8_case(0); }
+Test(smollm2, medium_gguf_q8, .timeout = 900) { smol_q8_case(1); }
