@@ -1159,7 +1159,7 @@ int cmd_run(int argc, char **argv)
         "method: full-precision residual", "method: threshold", "method: ratio",
         "method: GQA-aware selection", "PyramidKV: budget slope", "method: attention sinks kept",
         "method: recent tokens kept", "ZigZagKV: tau", "ZigZagKV: minimum budget ratio",
-        "ZigZagKV: layer statistic", "ThinK: query window", "full: K/V dtype f32|f16" };
+        "ZigZagKV: layer statistic", "ThinK: query window", "full: K/V dtype f16 (default) | f32" };
     for (size_t i = 0; i < N_PARAMS; i++)
         opts[k++] = (struct kvb_option)KVB_OPT_STR_(k_param_names[i], &o.param_val[i], "V", param_help[i]);
     opts[k] = (struct kvb_option)KVB_OPT_END_;
