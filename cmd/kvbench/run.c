@@ -45,6 +45,8 @@ struct run_opts {
     const char *param_val[N_PARAMS];
     long limit, max_length, threads, prompt_len;
     int resume, skip_bad, skip_oversized, dry_run, e_variant;
+    int random_weights;
+    long seed; /* of --random-weights */
     int limit_seen, max_length_seen;
     long shard_i, shard_n;
     size_t max_memory_bytes; /* 0: available memory */
@@ -318,6 +320,7 @@ struct ctx {
     const char *method;   /* canonical name */
     char *params_json;    /* effective parameters */
     const char *chat;     /* chat template family used for LongBench prompts */
+    char weights[48];     /* "file", or "random seed N" (--random-weights) */
     int add_bos;
     int cleanup;          /* HF clean_up_tokenization_spaces */
     int max_length;
@@ -814,13 +817,16 @@ static char *settings_json(const struct ctx *cx)
 
 /* What identifies the model in run.json: its architecture numbers and the size of its weights
  * (hashing gigabytes of weights per run would cost more than it tells). */
-static void model_fingerprint(const kvb_model_config *c, size_t weight_bytes, char hex[65])
+static void model_fingerprint(const kvb_model_config *c, size_t weight_bytes, const char *weights,
+                              char hex[65])
 {
     kvb_strbuf sb;
     kvb_strbuf_init(&sb);
     kvb_strbuf_addf(&sb, "%s|%s|%s|%d|%d|%d|%d|%d|%d|%d|%.17g|%.17g|%zu", c->name, c->repo_id,
                     c->arch, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim, c->hidden,
                     c->intermediate, c->vocab, c->rms_eps, c->rope_theta, weight_bytes);
+    if (strcmp(weights, "file")) /* random weights: another model (file weights keep their print) */
+        kvb_strbuf_addf(&sb, "|%s", weights);
     kvb_sha256_hex(sb.buf, sb.len, hex);
     kvb_strbuf_release(&sb);
 }
@@ -857,6 +863,7 @@ static int fingerprint_open(struct ctx *cx, kvb_error *e)
     snprintf(wb, sizeof(wb), "%zu", kvb_model_weight_bytes(cx->m));
     if ((rc = fp_check(cx, "model", cx->cfg->name, e)) ||
         (rc = fp_check(cx, "model_weight_bytes", wb, e)) ||
+        (rc = fp_check(cx, "weights", cx->weights, e)) ||
         (rc = fp_check(cx, "method", cx->method, e)) ||
         (rc = fp_check(cx, "params", cx->params_json, e)) ||
         (rc = fp_check(cx, "chat_template", cx->chat ? cx->chat : "none", e)) ||
@@ -898,8 +905,9 @@ static int dry_run(struct ctx *cx, int want_niah, const kvb_task **lb, int n_lb,
     printf("model %s: %d layers, %d heads, %d kv heads, head_dim %d; weights %.1f MiB\n", c->name,
            c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim,
            kvb_model_weight_bytes(cx->m) / 1048576.0);
-    printf("method %s %s; chat template %s; prompt budget %d tokens; add BOS %s\n", cx->method,
-           cx->params_json, cx->chat ? cx->chat : "none", cx->max_length, cx->add_bos ? "yes" : "no");
+    printf("method %s %s; chat template %s; prompt budget %d tokens; add BOS %s%s\n", cx->method,
+           cx->params_json, cx->chat ? cx->chat : "none", cx->max_length, cx->add_bos ? "yes" : "no",
+           cx->tok ? "" : " (family default: no tokenizer files here)");
     /* what the method keeps of an n-token prompt at the end of prefill */
     kvb_cache_shape shape = { c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim, 0, c->family };
     kvb_cache_plan_layer *pl = kvb_calloc((size_t)c->n_layers, sizeof(*pl));
@@ -995,13 +1003,23 @@ static int run_main(struct run_opts *o, kvb_error *e)
     for (size_t i = 0; i < N_PARAMS; i++)
         if (o->param_val[i])
             cx.params[cx.n_params++] = (kvb_cache_param){ k_param_names[i], o->param_val[i] };
-    kvb_model_opts mo = { .threads = (int)o->threads, .weights_bf16 = 1 };
+    kvb_model_opts mo = { .threads = (int)o->threads, .weights_bf16 = 1,
+                          .random_weights = o->random_weights, .seed = (uint64_t)o->seed };
+    /* a dry run plans from the config alone (a model name or an HF directory): no weights are
+     * read, and no tokenizer is needed; a .gguf file holds its config inside, so it is opened */
+    size_t ml = strlen(o->model);
+    if (o->dry_run && (kvb_is_dir(o->model) ||
+                       (!strchr(o->model, '/') && !(ml > 5 && !strcmp(o->model + ml - 5, ".gguf")))))
+        mo.random_weights = mo.config_only = 1;
+    snprintf(cx.weights, sizeof(cx.weights), o->random_weights ? "random seed %ld" : "file",
+             o->seed);
     if ((rc = kvb_model_open(&cx.m, o->model, &mo, e)))
         goto out;
     cx.cfg = kvb_model_get_config(cx.m);
     cx.tok = kvb_model_tokenizer(cx.m);
-    if (!cx.tok) {
-        rc = kvb_errorf(e, KVB_EINVAL, "%s: the model has no tokenizer", o->model);
+    if (!cx.tok && !o->dry_run) {
+        rc = kvb_errorf(e, KVB_EINVAL, "%s: the model has no tokenizer (tokenizer.json beside "
+                        "config.json, or a .gguf vocabulary)", o->model);
         goto out;
     }
     cx.chat = o->chat_template ? o->chat_template : cx.cfg->chat_template;
@@ -1016,7 +1034,8 @@ static int run_main(struct run_opts *o, kvb_error *e)
      * when it came from a GGUF */
     cx.add_bos = kvb_lb_default_add_bos(cx.cfg);
     cx.cleanup = 0;
-    kvb_lb_tokenizer_hf_defaults(cx.tok, &cx.add_bos, &cx.cleanup);
+    if (cx.tok)
+        kvb_lb_tokenizer_hf_defaults(cx.tok, &cx.add_bos, &cx.cleanup);
     cx.max_length = o->max_length_seen ? (int)o->max_length : cx.cfg->longbench_max_length;
     if (cx.max_length <= 0) {
         rc = kvb_errorf(e, KVB_EINVAL, "%s: no LongBench prompt budget in its config; pass "
@@ -1062,7 +1081,7 @@ static int run_main(struct run_opts *o, kvb_error *e)
     if (rc || (rc = fingerprint_open(&cx, e)))
         goto out;
     char mfp[65];
-    model_fingerprint(cx.cfg, kvb_model_weight_bytes(cx.m), mfp);
+    model_fingerprint(cx.cfg, kvb_model_weight_bytes(cx.m), cx.weights, mfp);
     kvb_model_info mi;
     memset(&mi, 0, sizeof(mi));
     kvb_model_get_info(cx.m, &mi);
@@ -1143,7 +1162,9 @@ int cmd_run(int argc, char **argv)
         KVB_OPT_FLAG_("skip-bad-records", &o.skip_bad, "skip malformed records (counted in run.json) instead of failing"),
         KVB_OPT_STR_("max-memory", &o.max_memory, "B", "memory limit for weights + cache + activations (e.g. 8G; default: available memory)"),
         KVB_OPT_FLAG_("skip-oversized", &o.skip_oversized, "skip records over --max-memory instead of failing"),
-        KVB_OPT_FLAG_("dry-run", &o.dry_run, "print the plan (model, method, memory, data) and exit"),
+        KVB_OPT_FLAG_("dry-run", &o.dry_run, "print the plan (model, method, memory, data) from the config alone and exit"),
+        KVB_OPT_FLAG_("random-weights", &o.random_weights, "seeded random weights from the config (needs tokenizer files)"),
+        KVB_OPT_INT_("seed", &o.seed, "N", "seed of --random-weights (default 0)", 0, 2147483647L),
         KVB_OPT_INT_("prompt-len", &o.prompt_len, "N", "prompt length for --dry-run", 1, 1 << 24),
         KVB_OPT_STR_("lengths", &o.lengths, "L,..", "niah context lengths in tokens (default " KVB_NIAH_LENGTHS ")"),
         KVB_OPT_STR_("depths", &o.depths, "D,..", "niah needle depths in percent (default 0,10,...,100)"),
@@ -1159,7 +1180,7 @@ int cmd_run(int argc, char **argv)
         "method: full-precision residual", "method: threshold", "method: ratio",
         "method: GQA-aware selection", "PyramidKV: budget slope", "method: attention sinks kept",
         "method: recent tokens kept", "ZigZagKV: tau", "ZigZagKV: minimum budget ratio",
-        "ZigZagKV: layer statistic", "ThinK: query window", "full: K/V dtype f32|f16" };
+        "ZigZagKV: layer statistic", "ThinK: query window", "full: K/V dtype f16 (default) | f32" };
     for (size_t i = 0; i < N_PARAMS; i++)
         opts[k++] = (struct kvb_option)KVB_OPT_STR_(k_param_names[i], &o.param_val[i], "V", param_help[i]);
     opts[k] = (struct kvb_option)KVB_OPT_END_;

@@ -1,7 +1,10 @@
-/* The `full` cache: keeps every token of every layer and head, as f32 (default, exact) or f16
- * (dtype=f16, what llama.cpp and GPU references hold; half the bytes). Storage is one block per
- * (layer, kv head) with tokens contiguous, so decode attention streams K then V linearly. */
+/* The `full` cache: keeps every token of every layer and head, as f16 (default: the 16-bit cache
+ * of the papers, transformers and llama.cpp, and the storage of every compressing method, so the
+ * baseline reads 1.00x) or f32 (dtype=f32: the exact path of the oracle tests; twice the bytes).
+ * Storage is one block per (layer, kv head) with tokens contiguous, so decode attention streams
+ * K then V linearly. */
 #include "kvcache_impl.h"
+#include "kvcache/params.h"
 
 #include "core/simd.h"
 #include "kvcache/attn_f16.h"
@@ -19,19 +22,13 @@ typedef struct full_state {
     int *len;         /* tokens held per layer */
 } full_state;
 
-static const char *const full_params[] = { "dtype", NULL };
-
 static int full_init(kvb_cache *c, const kvb_cache_param *p, int n, kvb_error *e)
 {
-    int rc = kvb_cache_params_check(c, p, n, full_params, e);
+    kvb_kvparams kp; /* the one parameter table: names, the dtype default, validation */
+    int rc = kvb_kvparams_parse("full", &c->shape, p, n, &kp, e);
     if (rc)
         return rc;
-    const char *dt = kvb_cache_param_get(p, n, "dtype");
-    int f16 = 0;
-    if (dt && !strcmp(dt, "f16"))
-        f16 = 1;
-    else if (dt && strcmp(dt, "f32"))
-        return kvb_errorf(e, KVB_EINVAL, "parameter dtype='%s' is not f32 or f16", dt);
+    const int f16 = kp.f16;
     full_state *s = kvb_calloc(1, sizeof(*s));
     if (!s)
         return kvb_errorf(e, KVB_ENOMEM, "out of memory");

@@ -207,62 +207,6 @@ char *kvb_cache_params_json(const kvb_cache *c)
 }
 
 /* ---- helpers for methods --------------------------------------------------------------------- */
-const char *kvb_cache_param_get(const kvb_cache_param *p, int n, const char *name)
-{
-    const char *v = NULL;
-    for (int i = 0; i < n; i++)
-        if (p[i].name && !strcmp(p[i].name, name))
-            v = p[i].value; /* the last one given wins, like repeated flags */
-    return v;
-}
-
-int kvb_cache_params_check(const kvb_cache *c, const kvb_cache_param *p, int n,
-                           const char *const *allowed, kvb_error *e)
-{
-    for (int i = 0; i < n; i++) {
-        int ok = 0;
-        for (const char *const *a = allowed; a && *a && !ok; a++)
-            ok = p[i].name && !strcmp(p[i].name, *a);
-        if (!ok) {
-            kvb_strbuf sb;
-            kvb_strbuf_init(&sb);
-            for (const char *const *a = allowed; a && *a; a++)
-                kvb_strbuf_addf(&sb, "%s%s", a == allowed ? "" : ", ", *a);
-            kvb_errorf(e, KVB_EINVAL, "unknown parameter '%s' for %s (takes: %s)",
-                       p[i].name ? p[i].name : "", c->m->name, sb.len ? sb.buf : "none");
-            kvb_strbuf_release(&sb);
-            return KVB_EINVAL;
-        }
-    }
-    return 0;
-}
-
-int kvb_cache_param_int(const kvb_cache *c, const kvb_cache_param *p, int n, const char *name,
-                        long lo, long hi, long *out, kvb_error *e)
-{
-    const char *v = kvb_cache_param_get(p, n, name);
-    if (!v)
-        return 0;
-    if (kvb_parse_long(v, lo, hi, out))
-        return kvb_errorf(e, KVB_EINVAL, "%s: parameter %s='%s' is not an integer in [%ld, %ld]",
-                          c->m->name, name, v, lo, hi);
-    return 0;
-}
-
-int kvb_cache_param_double(const kvb_cache *c, const kvb_cache_param *p, int n, const char *name,
-                           double lo, double hi, double *out, kvb_error *e)
-{
-    const char *v = kvb_cache_param_get(p, n, name);
-    if (!v)
-        return 0;
-    double d;
-    if (kvb_parse_double(v, &d) || !(d >= lo && d <= hi))
-        return kvb_errorf(e, KVB_EINVAL, "%s: parameter %s='%s' is not a number in [%g, %g]",
-                          c->m->name, name, v, lo, hi);
-    *out = d;
-    return 0;
-}
-
 void kvb_attend_f32(const float *q, const float *k, const float *v, int n, int head_dim,
                     size_t stride, float scale, float *scores, float *out)
 {

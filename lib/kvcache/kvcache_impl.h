@@ -74,17 +74,6 @@ extern const struct kvb_cache_method *const kvb_cache_methods[];
 extern const int kvb_cache_n_methods;
 
 /* Shared helpers for methods (kvcache.c). */
-/* Find a parameter by name; NULL if absent. */
-const char *kvb_cache_param_get(const kvb_cache_param *p, int n, const char *name);
-/* Fail with "cache method X: unknown parameter 'y' (takes: a, b)" for any name not in allowed
- * (NULL-terminated). */
-int kvb_cache_params_check(const kvb_cache *c, const kvb_cache_param *p, int n,
-                           const char *const *allowed, kvb_error *e);
-/* Parse an integer/double parameter value in [lo, hi]; absent -> *out untouched. */
-int kvb_cache_param_int(const kvb_cache *c, const kvb_cache_param *p, int n, const char *name,
-                        long lo, long hi, long *out, kvb_error *e);
-int kvb_cache_param_double(const kvb_cache *c, const kvb_cache_param *p, int n, const char *name,
-                           double lo, double hi, double *out, kvb_error *e);
 /* Softmax-weighted sum: out[d] = sum_t softmax(scale * q.k_t) v_t over n token rows with row
  * stride `stride` floats (K and V row-major (n, stride), first head_dim floats used). scores:
  * n floats of scratch. The reference kernel every f32 method can use. */

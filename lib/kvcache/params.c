@@ -82,13 +82,13 @@ static const pdesc pdescs[] = {
     { "group", P_INT, 1, 4096, OFF(group), "an integer dividing head_dim and residual" },
     { "residual", P_INT, 1, 1 << 20, OFF(residual), "a multiple of group" },
     { "gqa", P_GQA, 0, 1, OFF(gqa_query), "kv_head or query_head" },
-    { "dtype", P_DTYPE, 0, 1, OFF(f16), "f32 or f16" },
+    { "dtype", P_DTYPE, 0, 1, OFF(f16), "f16 or f32" },
 };
 #undef OFF
 
 /* Which parameters each method takes (names, in the order error messages list them). */
 static const char *const takes[KVB_KIND_COUNT][10] = {
-    [KVB_KIND_FULL] = { "dtype" }, /* full.c parses it; listed here for the plan */
+    [KVB_KIND_FULL] = { "dtype" },
     [KVB_KIND_SNAPKV] = { "budget", "window", "kernel", "pool", "gqa" },
     [KVB_KIND_PYRAMIDKV] = { "budget", "window", "kernel", "pool", "beta", "gqa" },
     [KVB_KIND_H2O] = { "budget", "window", "gqa" },
@@ -160,6 +160,9 @@ static void set_defaults(kvb_kvparams *p, int kind, const char *family)
     p->group = 32;
     p->residual = 32;
     p->gqa_query = 0;
+    /* full holds 16 bits like every other method's store (and the papers, transformers and
+     * llama.cpp): f16 for every model (docs/kvcache.md says why not bf16); dtype=f32 is exact */
+    p->f16 = 1;
     if (kind == KVB_KIND_THINK)
         p->recent = 32;
 }

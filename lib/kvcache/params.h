@@ -37,7 +37,7 @@ typedef struct kvb_kvparams {
     double threshold;
     /* KIVI */
     int bits, group, residual;
-    /* full: 16-bit storage (dtype=f16) instead of f32 */
+    /* full: f16 storage (default) or f32 (dtype=f32) */
     int f16;
     /* GQA layout: 0 = one copy per kv head (kv_head), 1 = per query head (query_head) */
     int gqa_query;

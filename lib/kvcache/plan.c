@@ -89,7 +89,7 @@ int kvb_cache_plan(const char *method, const kvb_cache_shape *shape,
         o->tokens_full = (long)s.n_kv_heads * n;
         o->full16_bytes = (size_t)s.n_kv_heads * n * D * 4;
         switch (p.kind) {
-        case KVB_KIND_FULL: /* full.c: f32 unless dtype=f16 */
+        case KVB_KIND_FULL: /* full.c: f16 unless dtype=f32 */
             fp16_layer(o, n, s.n_kv_heads, D);
             if (!p.f16)
                 o->k_bytes *= 2, o->v_bytes *= 2;

@@ -456,9 +456,9 @@ int kvb_model_resolve(const char *name, const kvb_model_config *c, char *out, si
         int embedded = !strcmp(name, "smollm2-135m");
         kvb_errorf(e, KVB_EINVAL, "model '%s' (%s) not found; looked in:%s\n%s", name,
                    c->repo_id[0] ? c->repo_id : "no repo id", looked.buf ? looked.buf : "",
-                   embedded ? "get it with `make model`, or pass --random-weights"
+                   embedded ? "get it with `make model`"
                             : "download the HF repo (e.g. `huggingface-cli download <repo>`) into "
-                              "one of these places or set KVBENCH_MODELS, or pass --random-weights");
+                              "one of these places or set KVBENCH_MODELS");
     }
     kvb_strbuf_release(&looked);
     return found ? 0 : KVB_EINVAL;

@@ -141,6 +141,12 @@ int kvb_model_open(kvb_model **out, const char *name_or_path, const kvb_model_op
         } else if (!(rc = kvb_model_resolve(name_or_path, &m->cfg, found, sizeof(found), e))) {
             rc = open_path(m, found, e);
             dir = kvb_is_dir(found) ? found : NULL;
+        } else if (e) {
+            /* every verb that opens a model takes --random-weights (kvb_model_locate, which the
+             * tokenizer-only verb uses, does not suggest it) */
+            size_t l = strlen(e->msg);
+            snprintf(e->msg + l, sizeof(e->msg) - l, ", or pass --random-weights (seeded random "
+                     "weights from configs/models/%s.json)", name_or_path);
         }
     }
     if (!rc)

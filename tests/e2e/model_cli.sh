@@ -35,11 +35,13 @@ if [ -f models/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf ]; then
   want=$(python3 -c 'import json;print(" ".join(map(str,json.load(open("tests/fixtures/model/smollm2/fixture.json"))["cases"][0]["greedy"][:8])))' 2>/dev/null)
   ids=$(python3 -c 'import json;print(",".join(map(str,json.load(open("tests/fixtures/model/smollm2/fixture.json"))["cases"][0]["ids"])))' 2>/dev/null)
   if [ -n "$want" ]; then
-    got=$("$K" generate --model smollm2-135m --ids "$ids" --max-new 8 --ignore-eos --quiet --threads 2 --weights f32)
+    # transformers' arithmetic: f32 weights and an f32 cache (the default cache holds f16)
+    got=$("$K" generate --model smollm2-135m --ids "$ids" --max-new 8 --ignore-eos --quiet --threads 2 --weights f32 \
+          --cache-param dtype=f32)
     check "generate smollm2 by name = transformers greedy" '[ "$got" = "$want" ]'
     # the same prompt as text through the model's tokenizer: the same continuation, as text
     text=$("$K" generate --model smollm2-135m --prompt "The capital of France is Paris. The capital of Germany is" \
-           --max-new 8 --ignore-eos --quiet --threads 2 --weights f32)
+           --max-new 8 --ignore-eos --quiet --threads 2 --weights f32 --cache-param dtype=f32)
     want_text=$(echo "[${want// /,}]" | "$K" tokenize --model smollm2-135m --decode)
     check "generate text = decoded greedy ids ($text)" '[ -n "$text" ] && [ "$text" = "$want_text" ]'
     # llama.cpp's arithmetic: reported as such; its first tokens are not near-ties on this prompt

@@ -17,6 +17,9 @@ for l in lines:
     assert l["niah_exact"] in (0, 1) and 0 <= l["score"] <= 1
     assert l["answers"] == ["The best thing to do in San Francisco is eat a sandwich and sit in Dolores Park on a sunny day."]
 run = json.load(open(os.path.join(d, "run.json")))
+# the default full cache holds 16 bits: the baseline reads 1.00x of a full 16-bit cache
+assert run["method"] == {"name": "full", "params": {"dtype": "f16"}}, run["method"]
+assert run["summary"]["compression_ratio"] == 1.0, run["summary"]
 cells = run["tasks"]["niah"]["cells"]
 assert [(c["length"], c["depth"]) for c in cells] == [(200, 0), (200, 100), (300, 0), (300, 100)], cells
 res = json.load(open(os.path.join(d, "result.json")))

@@ -113,6 +113,14 @@ Test(kvcache_methods, budget_covering_prompt_is_full)
     prefill(c, &r);
     decode(c, &r, steps, full);
     kvb_cache_free(c);
+    /* the default full cache is that f16 cache, so a method keeping every token equals the
+     * baseline a run gets without flags */
+    c = mk("full", NULL, 0);
+    prefill(c, &r);
+    decode(c, &r, steps, ref);
+    cr_assert(!memcmp(ref, full, sizeof(float) * no), "default full is not full --dtype f16");
+    cr_assert_eq(kvb_cache_bytes(c), kvb_cache_full16_bytes(c), "default full must read 1.00x");
+    kvb_cache_free(c);
     const struct {
         const char *m;
         kvb_cache_param p[2];
@@ -338,7 +346,8 @@ Test(kvcache_methods, kivi_compresses_and_stays_close)
     rec_make(&r, 150, 2, 4);
     const int no = 2 * L * H * D;
     float *ref = malloc(sizeof(float) * no), *out = malloc(sizeof(float) * no);
-    kvb_cache *c = mk("full", NULL, 0);
+    const kvb_cache_param f32[] = { { "dtype", "f32" } }; /* the exact reference */
+    kvb_cache *c = mk("full", f32, 1);
     prefill(c, &r);
     decode(c, &r, 2, ref);
     kvb_cache_free(c);
@@ -450,8 +459,13 @@ Test(kvcache_methods, bad_parameters_name_the_choices)
     const kvb_cache_param f16[] = { { "dtype", "f16" } };
     cr_assert_eq(kvb_cache_plan("full", &sh, f16, 1, 100, pl, NULL, 0, &e), 0);
     cr_assert_eq(pl[0].k_bytes, (size_t)100 * KV * D * 2);
-    cr_assert_eq(kvb_cache_plan("full", &sh, NULL, 0, 100, pl, NULL, 0, &e), 0);
+    cr_assert_eq(pl[0].k_bytes, pl[0].full16_bytes / 2);
+    const kvb_cache_param f32[] = { { "dtype", "f32" } };
+    cr_assert_eq(kvb_cache_plan("full", &sh, f32, 1, 100, pl, NULL, 0, &e), 0);
     cr_assert_eq(pl[0].k_bytes, (size_t)100 * KV * D * 4);
+    /* no dtype: the f16 cache, 1.00x of the 16-bit reference */
+    cr_assert_eq(kvb_cache_plan("full", &sh, NULL, 0, 100, pl, NULL, 0, &e), 0);
+    cr_assert_eq(pl[0].k_bytes, (size_t)100 * KV * D * 2);
 }
 
 Test(kvcache_methods, threshold_defaults_by_family)

@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "kvcache/kvcache.h"
 
@@ -134,14 +135,15 @@ Test(kvfull, rejects_unknown_method_and_params)
     cr_assert(strstr(e.msg, "budget"), "%s", e.msg);
     kvb_cache_param d[] = { { "dtype", "int3" } };
     cr_assert_eq(kvb_cache_create(&c, "full", &sh, d, 1, NULL, &e), KVB_EINVAL);
+    cr_assert(strstr(e.msg, "dtype") && strstr(e.msg, "f16 or f32"), "%s", e.msg);
     kvb_cache_shape bad = { 1, 3, 2, 8, 16, "llama2" };
     cr_assert_eq(kvb_cache_create(&c, "full", &bad, NULL, 0, NULL, &e), KVB_EINVAL);
     cr_assert_eq(kvb_cache_create(&c, "full", &sh, NULL, 0, NULL, &e), 0);
     cr_assert_eq(kvb_cache_reset(c, 17, &e), KVB_EINVAL);
     cr_assert_eq(kvb_cache_method_count() >= 1, 1);
     cr_assert_str_eq(kvb_cache_method_at(0), "full");
-    char *j = kvb_cache_params_json(c);
-    cr_assert(strstr(j, "f32"));
+    char *j = kvb_cache_params_json(c); /* the default: a 16-bit cache */
+    cr_assert_str_eq(j, "{\"dtype\": \"f16\"}");
     free(j);
     kvb_cache_free(c);
 }
