@@ -231,7 +231,7 @@ Test(pipeline, trace_points_and_full_growth)
 
 /* ZigZagKV holds every layer of the prompt in fp16 until prefill ends: the prefill peak is that
  * (measured, not estimated) and strictly more than what it keeps; SnapKV keeps what it selects
- * layer by layer, so its peak is its end of prefill. */
+ * layer by layer, so its peak is its end of prefill; SimLayerKV's series is not a line. */
 Test(pipeline, prefill_peak_of_compressing_methods)
 {
     const kvb_model_config *c = kvb_model_get_config(m);
@@ -262,6 +262,20 @@ Test(pipeline, prefill_peak_of_compressing_methods)
     gen_with("SnapKV", p, 1, &ids, &o, &r);
     cr_assert_eq(r.prefill_peak_bytes, r.prefill.bytes);
     cr_assert_lt(r.prefill.bytes, full16);
+    kvb_lb_gen_result_release(&r);
+
+    /* SimLayerKV with threshold 0 makes every layer lazy at the first decode step: the series
+     * drops there and then grows by one fp16 token per step, which no straight line between the
+     * end points reproduces */
+    const kvb_cache_param sp[] = { { "threshold", "0" }, { "recent", "16" } };
+    o.max_new_tokens = 5;
+    gen_with("SimLayerKV", sp, 2, &ids, &o, &r);
+    cr_assert_eq(r.n_trace, 5);
+    cr_assert_eq(r.prefill_peak_bytes, r.prefill.bytes);
+    cr_assert_eq(r.trace[0].bytes, full16);
+    cr_assert_lt(r.trace[1].bytes, r.trace[0].bytes / 2);
+    for (int i = 2; i < r.n_trace; i++)
+        cr_assert_eq(r.trace[i].bytes - r.trace[i - 1].bytes, full16 / ids.n, "step %d", i);
     kvb_lb_gen_result_release(&r);
     kvb_ids_release(&ids);
 }
