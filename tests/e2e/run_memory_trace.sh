@@ -52,6 +52,28 @@ assert z["prefill_peak_kv_bytes"] > z["prefill"]["kv_bytes"]
 print("ok   ZigZagKV default trace: %d points; prefill peak %d > %d bytes kept"
       % (len(t["step"]), z["prefill_peak_kv_bytes"], z["prefill"]["kv_bytes"]))
 PY
+# the KV-bytes plot draws the measured points: one record per run, so the plotted mean is the trace
+py=${KVBENCH_PYTHON:-python3}
+"$py" -c 'import matplotlib' 2>/dev/null || { [ -z "${KVBENCH_PYTHON:-}" ] && py=/usr/bin/python3; }
+if "$py" -c 'import matplotlib' 2>/dev/null; then
+  "$py" - "$tmp" "$(dirname "$0")/../../scripts" <<'PY' || fail=1
+import json, os, sys
+sys.path.insert(0, sys.argv[2])
+import plot
+for run in ("full5", "zz"):
+    f = os.path.join(sys.argv[1], run, "memory", "niah.jsonl")
+    m = json.loads(open(f).readline())
+    steps, means, measured, peak = plot.mean_trace(f)
+    assert measured and steps == m["trace"]["step"] and means == m["trace"]["kv_bytes"], run
+    assert peak == m["prefill_peak_kv_bytes"], (peak, m["prefill_peak_kv_bytes"])
+print("ok   plot.py reads the measured trace and the prefill peak")
+PY
+  "$KVBENCH" report "$tmp/full5" "$tmp/zz" --plot "$tmp/plots" >/dev/null 2>"$tmp/plot.err" &&
+    [ -s "$tmp/plots/kv_bytes.png" ] && echo "ok   report --plot draws kv_bytes.png" ||
+    { echo "FAIL report --plot"; cat "$tmp/plot.err"; fail=1; }
+else
+  echo "skip plot checks: no Python with matplotlib"
+fi
 for v in 0 -3 abc 2.5 ""; do
   "$KVBENCH" run --tasks niah --lengths 200 --depths 50 --trace-every "$v" --out "$tmp/bad" >/dev/null 2>"$tmp/bad.err"
   rc=$?
