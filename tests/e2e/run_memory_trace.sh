@@ -52,6 +52,19 @@ assert z["prefill_peak_kv_bytes"] > z["prefill"]["kv_bytes"]
 print("ok   ZigZagKV default trace: %d points; prefill peak %d > %d bytes kept"
       % (len(t["step"]), z["prefill_peak_kv_bytes"], z["prefill"]["kv_bytes"]))
 PY
+if python3 -c 'import jsonschema' 2>/dev/null; then
+  python3 - "$tmp" "$(dirname "$0")/../../results/schema/memory.schema.json" <<'PY' || fail=1
+import json, os, sys, jsonschema
+schema = json.load(open(sys.argv[2]))
+jsonschema.Draft202012Validator.check_schema(schema)
+for run in ("full5", "zz"):
+    for l in open(os.path.join(sys.argv[1], run, "memory", "niah.jsonl")):
+        jsonschema.validate(json.loads(l), schema)
+print("ok   memory lines follow results/schema/memory.schema.json")
+PY
+else
+  echo "skip memory schema check: python3 has no jsonschema"
+fi
 # the KV-bytes plot draws the measured points: one record per run, so the plotted mean is the trace
 py=${KVBENCH_PYTHON:-python3}
 "$py" -c 'import matplotlib' 2>/dev/null || { [ -z "${KVBENCH_PYTHON:-}" ] && py=/usr/bin/python3; }
