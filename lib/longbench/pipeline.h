@@ -52,7 +52,8 @@ typedef struct kvb_lb_gen_result {
     int *trace_step;
     kvb_lb_mem_point *trace;
     kvb_cache_layer_stats *trace_layers;
-    /* per layer at the end of prefill and at the end of decode (n_layers each) */
+    /* per layer at the end of prefill and at the end of decode (n_layers each): the first and
+     * the last point of trace_layers, not separately owned */
     kvb_cache_layer_stats *layers_prefill, *layers_end;
     int n_layers;
     int stopped_by;            /* 1: stop token, 0: max_new_tokens */
