@@ -4,16 +4,18 @@
 usage: plot.py --out DIR RUN...     (RUN: a run directory or its run.json)
 
 Writes PNG files into DIR:
-  score_vs_compression.png  average score vs compression ratio, one point per run
+  score_vs_compression.png  average score vs compression ratio, one point per run (legend)
   tasks.png                 per-task scores, one bar per run
   kv_bytes.png              KV bytes held over the decode steps (memory/<task>.jsonl traces:
-                            mean over the records still decoding at that step), per task
+                            mean over the records still decoding at that step), per task, with
+                            the peak inside prefill marked at step 0 where it is higher
   needle_<run>.png          needle-in-a-haystack heatmap (context length x needle depth,
                             colour = score) for each run with needle cells
   needle_grid.png           the heatmaps of all such runs side by side, one colour scale
 Needs matplotlib (and nothing else); exits 3 with a message when it is missing.
 """
 import argparse
+import bisect
 import json
 import os
 import re
@@ -53,28 +55,59 @@ def label_of(run):
 
 
 def unique_labels(runs):
+    """Long labels (method and its first parameters), unique: they name the needle_*.png files."""
     base = [label_of(r) for r in runs]
     return ["%s (%s)" % (l, os.path.basename(os.path.abspath(r["_dir"]))) if base.count(l) > 1 else l
             for l, r in zip(base, runs)]
+
+
+# The parameter that tells a method's runs apart, written the way papers do ("SnapKV 128").
+SHORT_PARAM = (("budget", "%s"), ("bits", "%s-bit"), ("dtype", "%s"))
+
+
+def short_labels(runs):
+    """Legend labels: the method and its budget / bits / dtype; where two runs still share one,
+    the parameters that differ between them, then the run directory."""
+    def params(r):
+        return {k: v for k, v in (r["method"].get("params") or {}).items() if k != "method"}
+    out = []
+    for r in runs:
+        p = params(r)
+        extra = [fmt % p[k] for k, fmt in SHORT_PARAM if k in p][:1]
+        out.append(" ".join([r["method"]["name"]] + extra))
+    for i, l in enumerate(list(out)):
+        same = [j for j, m in enumerate(out) if m == l]
+        if len(same) > 1:
+            for j in same:
+                pj = params(runs[j])
+                diff = [k for k in sorted(pj) if any(params(runs[o]).get(k) != pj[k] for o in same)]
+                out[j] = l + "".join(" %s=%s" % (k, pj[k]) for k in diff[:2])
+    return ["%s (%s)" % (l, os.path.basename(os.path.abspath(r["_dir"]))) if out.count(l) > 1 else l
+            for l, r in zip(out, runs)]
 
 
 def safe(name):
     return re.sub(r"[^A-Za-z0-9_.=-]+", "_", name)[:80]
 
 
+MARKERS = "osD^vP*Xhp<>"
+
+
 def plot_score_vs_compression(plt, runs, labels, out):
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
     use16 = all("avg_en16" in r["summary"] for r in runs)
     key = "avg_en16" if use16 else "avg_tasks"
-    for r, l in zip(runs, labels):
+    for i, (r, l) in enumerate(zip(runs, labels)):
         x, y = r["summary"]["compression_ratio"], r["summary"][key]
-        ax.scatter([x], [y], s=40)
-        ax.annotate(l, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
-    ax.margins(x=0.35, y=0.15)  # room for the labels
+        # hollow markers of different shapes: runs on the same spot stay distinguishable
+        ax.scatter([x], [y], s=70, marker=MARKERS[i % len(MARKERS)], facecolors="none",
+                   edgecolors="C%d" % (i % 10), linewidths=1.8, label=l)
+    ax.margins(x=0.1, y=0.1)
     ax.set_xlabel("compression ratio (full 16-bit KV bytes / bytes held)")
     ax.set_ylabel("average score (%s)" % ("LongBench en16" if use16 else "tasks of the run"))
     ax.set_title("Score vs KV-cache compression (%s)" % runs[0]["model"]["name"])
     ax.grid(alpha=0.3)
+    ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=10, frameon=False)
     fig.tight_layout()
     p = os.path.join(out, "score_vs_compression.png")
     fig.savefig(p, dpi=120)
@@ -107,40 +140,65 @@ def plot_tasks(plt, runs, labels, out):
     return p
 
 
-def record_steps(rec):
-    """KV bytes after each decode step of one memory-trace line, and whether they were measured.
+def record_series(rec):
+    """(steps, KV bytes, measured, prefill peak or None) of one memory-trace line.
 
-    Preferred: "kv_bytes": [bytes after step 1, 2, ...]. Traces with only the end points
-    ({"prefill": {"kv_bytes"}, "end": {"kv_bytes"}, "generated_tokens"}) are drawn as the straight
-    line between them (a cache that only appends grows linearly; KIVI's grouping is lost)."""
-    steps = rec.get("kv_bytes")
-    if isinstance(steps, list):
-        return [float(b) for b in steps], True
+    kvbench's "trace": {"step": [0, k, 2k, ..., last], "kv_bytes": [...]} (step 0 = end of
+    prefill); else a plain "kv_bytes": [bytes after step 1, 2, ...] (other tools), step 0 from
+    "kv_bytes_prefill" when given; else the end points only ({"prefill": {"kv_bytes"}, "end":
+    {"kv_bytes"}, "generated_tokens"}, kvbench before 0.2), drawn as the straight line between
+    them and flagged as not measured."""
+    peak = rec.get("prefill_peak_kv_bytes")
+    t = rec.get("trace")
+    if isinstance(t, dict):
+        steps, vals = [int(x) for x in t["step"]], [float(b) for b in t["kv_bytes"]]
+        if not steps or len(steps) != len(vals) or steps != sorted(set(steps)):
+            raise ValueError("trace.step and trace.kv_bytes")
+        return steps, vals, True, peak
+    vals = rec.get("kv_bytes")
+    if isinstance(vals, list):
+        steps, vals = list(range(1, len(vals) + 1)), [float(b) for b in vals]
+        if "kv_bytes_prefill" in rec:
+            steps, vals = [0] + steps, [float(rec["kv_bytes_prefill"])] + vals
+        return steps, vals, True, peak
     pre, end, n = rec["prefill"]["kv_bytes"], rec["end"]["kv_bytes"], int(rec["generated_tokens"])
-    return [pre + (end - pre) * (s + 1) / n for s in range(n)], False
+    if n < 1:
+        raise ValueError("generated_tokens")
+    return ([0, n - 1] if n > 1 else [0]), ([pre, end] if n > 1 else [pre]), False, peak
+
+
+def value_at(steps, vals, x):
+    """The series at step x (<= its last step): measured there, else the straight line between
+    the measured neighbours (another record's last step can fall between two points)."""
+    i = bisect.bisect_left(steps, x)
+    if steps[i] == x:
+        return vals[i]
+    return vals[i - 1] + (vals[i] - vals[i - 1]) * (x - steps[i - 1]) / (steps[i] - steps[i - 1])
 
 
 def mean_trace(path):
-    """Mean KV bytes per decode step over the records of one memory/<task>.jsonl still decoding
-    at that step; second value: False when some trace was interpolated."""
-    sums, counts, measured = [], [], True
+    """Mean KV bytes of one memory/<task>.jsonl over the records still decoding at each step:
+    (steps, means, measured, mean prefill peak or None)."""
+    recs, measured = [], True
     with open(path) as fh:
         for n, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             try:
-                steps, m = record_steps(json.loads(line))
-            except (ValueError, KeyError, TypeError, ZeroDivisionError):
-                fail("%s:%d: not a memory trace line (needs \"kv_bytes\": [...], or prefill/end "
-                     "points and generated_tokens)" % (path, n))
+                steps, vals, m, peak = record_series(json.loads(line))
+            except (ValueError, KeyError, TypeError, AttributeError):
+                fail("%s:%d: not a memory trace line (needs \"trace\": {\"step\", \"kv_bytes\"}, "
+                     "\"kv_bytes\": [...], or prefill/end points and generated_tokens)" % (path, n))
             measured &= m
-            for s, b in enumerate(steps):
-                if s == len(sums):
-                    sums.append(0.0)
-                    counts.append(0)
-                sums[s] += b
-                counts[s] += 1
-    return [s / c for s, c in zip(sums, counts)], measured
+            recs.append((steps, vals, peak))
+    grid = sorted({s for steps, _, _ in recs for s in steps})
+    means = []
+    for x in grid:
+        live = [value_at(steps, vals, x) for steps, vals, _ in recs if steps[-1] >= x]
+        means.append(sum(live) / len(live))
+    peaks = [p for _, _, p in recs if p is not None]
+    peak = sum(peaks) / len(peaks) if peaks and len(peaks) == len(recs) else None
+    return grid, means, measured, peak
 
 
 def plot_kv_bytes(plt, runs, labels, out):
@@ -150,10 +208,10 @@ def plot_kv_bytes(plt, runs, labels, out):
         for t in r["tasks"]:
             f = os.path.join(r["_dir"], "memory", t + ".jsonl")
             if os.path.isfile(f):
-                tr, m = mean_trace(f)
+                steps, means, m, peak = mean_trace(f)
                 measured &= m
-                if tr:
-                    traces.setdefault(t, []).append((l, tr))
+                if steps:
+                    traces.setdefault(t, []).append((l, steps, means, peak))
     if not traces:
         print("plot.py: no memory/<task>.jsonl traces in these runs: kv_bytes.png skipped",
               file=sys.stderr)
@@ -161,21 +219,30 @@ def plot_kv_bytes(plt, runs, labels, out):
     names = list(traces)
     cols = min(3, len(names))
     rows = (len(names) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.3 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(6.5 * cols, 4.2 * rows), squeeze=False)
+    marked = False
     for k, t in enumerate(names):
         ax = axes[k // cols][k % cols]
-        for l, tr in traces[t]:
-            ax.plot(range(1, len(tr) + 1), [b / 2**20 for b in tr], label=l)
-        ax.set_title(t, fontsize=9)
-        ax.set_xlabel("decode step")
-        ax.set_ylabel("KV MiB held (mean)")
+        for i, (l, steps, means, peak) in enumerate(traces[t]):
+            c = "C%d" % (i % 10)
+            ax.plot(steps, [b / 2**20 for b in means], color=c, label=l)
+            if peak is not None and peak > means[0]:
+                ax.scatter([0], [peak / 2**20], marker="^", s=45, color=c, zorder=3)
+                marked = True
+        ax.set_title(t, fontsize=10)
+        ax.set_xlabel("decode step (0 = end of prefill)")
+        ax.set_ylabel("KV MiB held (mean over records)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=6)
+        ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=9, frameon=False)
     for k in range(len(names), rows * cols):
         axes[k // cols][k % cols].axis("off")
+    notes = []
+    if marked:
+        notes.append("triangle: peak held inside prefill")
     if not measured:
-        fig.suptitle("(some traces interpolated between the end of prefill and the end of decode)",
-                     fontsize=8)
+        notes.append("some traces have only end points: straight line between them")
+    if notes:
+        fig.suptitle("; ".join(notes), fontsize=9)
     fig.tight_layout()
     p = os.path.join(out, "kv_bytes.png")
     fig.savefig(p, dpi=120)
@@ -256,11 +323,11 @@ def main():
     except ImportError:
         fail("matplotlib is not installed: pip install matplotlib", 3)
     runs = [load_run(p) for p in a.runs]
-    labels = unique_labels(runs)
+    labels, short = unique_labels(runs), short_labels(runs)
     os.makedirs(a.out, exist_ok=True)
-    written = [plot_score_vs_compression(plt, runs, labels, a.out),
-               plot_tasks(plt, runs, labels, a.out),
-               plot_kv_bytes(plt, runs, labels, a.out)]
+    written = [plot_score_vs_compression(plt, runs, short, a.out),
+               plot_tasks(plt, runs, short, a.out),
+               plot_kv_bytes(plt, runs, short, a.out)]
     written += plot_needles(plt, runs, labels, a.out)
     for p in written:
         if p:

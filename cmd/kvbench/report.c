@@ -61,13 +61,22 @@ static char *find_plot_script(void)
 
 static int plot(char **runs, int n, const char *dir, kvb_error *e)
 {
-    const char *py = getenv("KVBENCH_PYTHON");
-    py = py && *py ? py : "python3";
+    const char *env = getenv("KVBENCH_PYTHON");
+    const char *py = env && *env ? env : "python3";
     char *script = find_plot_script();
     if (!script)
         return kvb_errorf(e, KVB_EUNSUP, "scripts/plot.py not found (set KVBENCH_PLOT to its path)");
     char *check[] = { (char *)py, "-c", "import matplotlib", NULL };
     int st = spawn(check, 1);
+    if (st && py != env) {
+        /* python3 on PATH may be a pyenv/venv one; `make deps` installs Debian's
+         * python3-matplotlib for the system interpreter */
+        char *sys_check[] = { "/usr/bin/python3", "-c", "import matplotlib", NULL };
+        if (strcmp(py, sys_check[0]) && spawn(sys_check, 1) == 0) {
+            py = sys_check[0];
+            st = 0;
+        }
+    }
     if (st) {
         free(script);
         return kvb_errorf(e, KVB_EUNSUP,

@@ -44,6 +44,7 @@ struct run_opts {
     const char *lengths, *depths, *needle, *question;
     const char *param_val[N_PARAMS];
     long limit, max_length, threads, prompt_len;
+    long trace_every; /* memory trace every k-th decode step; 0 = at most 64 points per record */
     int resume, skip_bad, skip_oversized, dry_run, e_variant;
     int random_weights;
     long seed; /* of --random-weights */
@@ -603,6 +604,7 @@ static int run_longbench_task(struct ctx *cx, const kvb_task *task, kvb_error *e
     kvb_lb_gen_opts gen;
     memset(&gen, 0, sizeof(gen));
     gen.max_new_tokens = task->max_new_tokens;
+    gen.trace_every = (int)o->trace_every;
     for (int i = 0; i < cx->cfg->n_stop && gen.n_stop < 15; i++)
         gen.stop_ids[gen.n_stop++] = cx->cfg->stop_ids[i];
     if (!strcmp(task->key, "samsum")) {
@@ -701,6 +703,7 @@ static int run_niah_task(struct ctx *cx, kvb_error *e)
     kvb_lb_gen_opts gen;
     memset(&gen, 0, sizeof(gen));
     gen.max_new_tokens = 64;
+    gen.trace_every = (int)cx->o->trace_every;
     gen.cleanup_spaces = cx->cleanup;
     for (int i = 0; i < cx->cfg->n_stop && gen.n_stop < 15; i++)
         gen.stop_ids[gen.n_stop++] = cx->cfg->stop_ids[i];
@@ -861,6 +864,8 @@ static int fingerprint_open(struct ctx *cx, kvb_error *e)
     snprintf(shard, sizeof(shard), "%ld/%ld", cx->o->shard_i, cx->o->shard_n);
     char wb[64];
     snprintf(wb, sizeof(wb), "%zu", kvb_model_weight_bytes(cx->m));
+    char tev[32];
+    snprintf(tev, sizeof(tev), "%ld", cx->o->trace_every); /* memory lines of one layout */
     if ((rc = fp_check(cx, "model", cx->cfg->name, e)) ||
         (rc = fp_check(cx, "model_weight_bytes", wb, e)) ||
         (rc = fp_check(cx, "weights", cx->weights, e)) ||
@@ -871,7 +876,8 @@ static int fingerprint_open(struct ctx *cx, kvb_error *e)
         (rc = fp_check(cx, "add_bos", cx->add_bos ? "1" : "0", e)) ||
         (rc = fp_check(cx, "decode_cleanup", cx->cleanup ? "1" : "0", e)) ||
         (rc = fp_check(cx, "longbench_e", cx->o->e_variant ? "1" : "0", e)) ||
-        (rc = fp_check(cx, "shard", shard, e)))
+        (rc = fp_check(cx, "shard", shard, e)) ||
+        (rc = fp_check(cx, "trace_every", tev, e)))
         goto out;
     rc = fp_save(cx, e);
 out:
@@ -1162,6 +1168,7 @@ int cmd_run(int argc, char **argv)
         KVB_OPT_FLAG_("skip-bad-records", &o.skip_bad, "skip malformed records (counted in run.json) instead of failing"),
         KVB_OPT_STR_("max-memory", &o.max_memory, "B", "memory limit for weights + cache + activations (e.g. 8G; default: available memory)"),
         KVB_OPT_FLAG_("skip-oversized", &o.skip_oversized, "skip records over --max-memory instead of failing"),
+        KVB_OPT_INT_("trace-every", &o.trace_every, "K", "memory trace: KV bytes every K-th decode step (default: at most 64 points per record)", 1, 1 << 24),
         KVB_OPT_FLAG_("dry-run", &o.dry_run, "print the plan (model, method, memory, data) from the config alone and exit"),
         KVB_OPT_FLAG_("random-weights", &o.random_weights, "seeded random weights from the config (needs tokenizer files)"),
         KVB_OPT_INT_("seed", &o.seed, "N", "seed of --random-weights (default 0)", 0, 2147483647L),

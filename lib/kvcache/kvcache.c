@@ -97,6 +97,7 @@ int kvb_cache_reset(kvb_cache *c, int n_prompt, kvb_error *e)
                           c->m->name, n_prompt, c->shape.max_tokens);
     c->n_prompt = n_prompt;
     c->n_tokens = 0;
+    c->prefill_peak = 0;
     return c->m->reset(c, n_prompt, e);
 }
 
@@ -104,6 +105,16 @@ unsigned kvb_cache_needs(const kvb_cache *c) { return c->needs; }
 const char *kvb_cache_method_name(const kvb_cache *c) { return c->m->name; }
 
 /* ---- prefill and decode ---------------------------------------------------------------------- */
+/* The cache changes only inside the prefill calls, so the bytes after each of them are every
+ * state prefill goes through (a method that holds a layer in full and trims it within the same
+ * call holds both only inside that call, never between layers). */
+static void note_prefill(kvb_cache *c)
+{
+    const size_t b = c->m->bytes(c);
+    if (b > c->prefill_peak)
+        c->prefill_peak = b;
+}
+
 int kvb_cache_prefill_layer(kvb_cache *c, const kvb_prefill_layer *pl, kvb_error *e)
 {
     if (pl->layer < 0 || pl->layer >= c->shape.n_layers || pl->n_tokens != c->n_prompt ||
@@ -113,12 +124,17 @@ int kvb_cache_prefill_layer(kvb_cache *c, const kvb_prefill_layer *pl, kvb_error
     int rc = c->m->prefill_layer(c, pl, e);
     if (!rc && pl->layer == 0)
         c->n_tokens = c->n_prompt;
+    if (!rc)
+        note_prefill(c);
     return rc;
 }
 
 int kvb_cache_prefill_end(kvb_cache *c, kvb_error *e)
 {
-    return c->m->prefill_end ? c->m->prefill_end(c, e) : 0;
+    int rc = c->m->prefill_end ? c->m->prefill_end(c, e) : 0;
+    if (!rc)
+        note_prefill(c);
+    return rc;
 }
 
 int kvb_cache_append(kvb_cache *c, int layer, const float *k, const float *v, kvb_error *e)
@@ -183,6 +199,7 @@ void kvb_attend_merge(const float *out, const float *mx, const float *sum, int n
 
 /* ---- accounting ------------------------------------------------------------------------------ */
 size_t kvb_cache_bytes(const kvb_cache *c) { return c->m->bytes(c); }
+size_t kvb_cache_prefill_peak_bytes(const kvb_cache *c) { return c->prefill_peak; }
 
 void kvb_cache_layer_stats_get(const kvb_cache *c, int layer, kvb_cache_layer_stats *out)
 {

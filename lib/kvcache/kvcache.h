@@ -106,6 +106,10 @@ char *kvb_cache_params_json(const kvb_cache *c);
 /* Peak of kvb_cache_bytes since the last reset (ZigZagKV holds every layer in full until prefill
  * ends; SimLayerKV trims after the first decode step). */
 size_t kvb_cache_peak_bytes(const kvb_cache *c);
+/* Peak of kvb_cache_bytes inside prefill: the largest value after any kvb_cache_prefill_layer or
+ * kvb_cache_prefill_end call since the last reset, measured for every method (>= the bytes at the
+ * end of prefill; ZigZagKV, which holds every layer in full until prefill_end, holds more). */
+size_t kvb_cache_prefill_peak_bytes(const kvb_cache *c);
 /* Number of stored heads per layer: n_kv_heads, or n_heads with gqa=query_head. */
 int kvb_cache_stored_heads(const kvb_cache *c);
 /* Tokens held by each stored head of a layer (out: kvb_cache_stored_heads longs). */

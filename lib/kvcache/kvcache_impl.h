@@ -66,6 +66,7 @@ struct kvb_cache {
     int n_prompt;              /* prompt tokens of the current record */
     int n_tokens;              /* true sequence length so far: n_prompt + appended tokens (after
                                   every layer of a step got its append: counted on layer 0) */
+    size_t prefill_peak;       /* largest m->bytes() seen from the reset to the end of prefill */
     void *priv;                /* method state */
 };
 

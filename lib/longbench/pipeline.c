@@ -11,9 +11,27 @@ void kvb_lb_gen_result_release(kvb_lb_gen_result *r)
 {
     kvb_ids_release(&r->out);
     free(r->text);
-    free(r->layers_prefill);
-    free(r->layers_end);
+    free(r->trace_step);
+    free(r->trace);
+    free(r->trace_layers); /* layers_prefill and layers_end point into it */
     memset(r, 0, sizeof(*r));
+}
+
+int kvb_lb_trace_every(int max_new_tokens, int requested)
+{
+    if (requested > 0)
+        return requested;
+    /* the smallest k that fits: below last / (MAX - 1) the multiples of k alone are too many */
+    const int last = KVB_MAX(max_new_tokens, 1) - 1;
+    int k = KVB_MAX(1, last / (KVB_LB_TRACE_MAX_POINTS - 1));
+    while (kvb_lb_trace_points(last, k) > KVB_LB_TRACE_MAX_POINTS)
+        k++;
+    return k;
+}
+
+int kvb_lb_trace_points(int last_step, int every)
+{
+    return last_step / every + 1 + (last_step % every ? 1 : 0);
 }
 
 static void mem_point(const kvb_cache *c, int n_layers, kvb_cache_layer_stats *layers,
@@ -31,6 +49,14 @@ static void mem_point(const kvb_cache *c, int n_layers, kvb_cache_layer_stats *l
         p->tokens += s.tokens;
         p->tokens_full += s.tokens_full;
     }
+}
+
+/* Append a trace point (the buffers hold kvb_lb_trace_points of max_new_tokens). */
+static void trace_point(const kvb_cache *c, kvb_lb_gen_result *r, int step)
+{
+    const int i = r->n_trace++;
+    r->trace_step[i] = step;
+    mem_point(c, r->n_layers, r->trace_layers + (size_t)i * r->n_layers, &r->trace[i]);
 }
 
 static int is_stop(const kvb_lb_gen_opts *o, int32_t id)
@@ -61,11 +87,15 @@ int kvb_lb_generate(kvb_model *m, kvb_cache *c, const int32_t *ids, int n,
     int vocab = cfg->vocab, L = cfg->n_layers;
     r->n_prompt = n;
     r->n_layers = L;
+    r->trace_every = kvb_lb_trace_every(o->max_new_tokens, o->trace_every);
+    /* sized for the longest generation, so the decode loop allocates nothing */
+    const int cap = kvb_lb_trace_points(KVB_MAX(o->max_new_tokens, 1) - 1, r->trace_every);
     float *logits = kvb_malloc((size_t)vocab * sizeof(float));
-    r->layers_prefill = kvb_calloc((size_t)L, sizeof(kvb_cache_layer_stats));
-    r->layers_end = kvb_calloc((size_t)L, sizeof(kvb_cache_layer_stats));
+    r->trace_step = kvb_calloc((size_t)cap, sizeof(int));
+    r->trace = kvb_calloc((size_t)cap, sizeof(kvb_lb_mem_point));
+    r->trace_layers = kvb_calloc((size_t)cap * L, sizeof(kvb_cache_layer_stats));
     int rc = 0;
-    if (!logits || !r->layers_prefill || !r->layers_end) {
+    if (!logits || !r->trace_step || !r->trace || !r->trace_layers) {
         rc = kvb_errorf(e, KVB_ENOMEM, "out of memory for generation buffers");
         goto out;
     }
@@ -75,7 +105,10 @@ int kvb_lb_generate(kvb_model *m, kvb_cache *c, const int32_t *ids, int n,
     if ((rc = kvb_model_prefill(m, c, ids, n, logits, e)))
         goto out;
     r->t_prefill = kvb_now() - t0;
-    mem_point(c, L, r->layers_prefill, &r->prefill);
+    r->prefill_peak_bytes = kvb_cache_prefill_peak_bytes(c);
+    trace_point(c, r, 0);
+    r->prefill = r->trace[0];
+    r->layers_prefill = r->trace_layers;
     r->peak_bytes = r->prefill.bytes;
     double t1 = kvb_now();
     for (;;) {
@@ -94,13 +127,21 @@ int kvb_lb_generate(kvb_model *m, kvb_cache *c, const int32_t *ids, int n,
         size_t b = kvb_cache_bytes(c);
         if (b > r->peak_bytes)
             r->peak_bytes = b;
+        /* decode steps so far = generated tokens fed back = out.n */
+        if ((int)r->out.n % r->trace_every == 0)
+            trace_point(c, r, (int)r->out.n);
     }
     r->t_decode = kvb_now() - t1;
     if (rc)
         goto out;
-    mem_point(c, L, r->layers_end, &r->end);
+    const int last = (int)r->out.n - 1;
+    if (r->trace_step[r->n_trace - 1] != last)
+        trace_point(c, r, last);
+    r->end = r->trace[r->n_trace - 1];
+    r->layers_end = r->trace_layers + (size_t)(r->n_trace - 1) * L;
     /* the cache's own peak also sees inside prefill (e.g. ZigZagKV before it trims) */
     r->peak_bytes = KVB_MAX(r->peak_bytes, kvb_cache_peak_bytes(c));
+    r->peak_bytes = KVB_MAX(r->peak_bytes, r->prefill_peak_bytes);
     kvb_strbuf text;
     kvb_strbuf_init(&text);
     rc = kvb_lb_decode(kvb_model_tokenizer(m), r->out.ids, r->out.n, o->cleanup_spaces, &text, e);
@@ -176,6 +217,30 @@ static cJSON *layers_json(const kvb_cache_layer_stats *s, int n)
     return a;
 }
 
+/* Column arrays, one entry per point; layer_bytes[i][l] = K + V + metadata + residual bytes of
+ * layer l at point i (they sum to kv_bytes[i]). */
+static cJSON *trace_json(const kvb_lb_gen_result *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "every", r->trace_every);
+    cJSON *step = cJSON_AddArrayToObject(o, "step"), *bytes = cJSON_AddArrayToObject(o, "kv_bytes"),
+          *kept = cJSON_AddArrayToObject(o, "kept_tokens"),
+          *layers = cJSON_AddArrayToObject(o, "layer_bytes");
+    for (int i = 0; i < r->n_trace; i++) {
+        cJSON_AddItemToArray(step, cJSON_CreateNumber(r->trace_step[i]));
+        cJSON_AddItemToArray(bytes, cJSON_CreateNumber((double)r->trace[i].bytes));
+        cJSON_AddItemToArray(kept, cJSON_CreateNumber((double)r->trace[i].tokens));
+        cJSON *row = cJSON_CreateArray();
+        for (int l = 0; l < r->n_layers; l++) {
+            const kvb_cache_layer_stats *s = &r->trace_layers[(size_t)i * r->n_layers + l];
+            cJSON_AddItemToArray(row, cJSON_CreateNumber((double)(s->k_bytes + s->v_bytes +
+                                                                  s->meta_bytes + s->residual_bytes)));
+        }
+        cJSON_AddItemToArray(layers, row);
+    }
+    return o;
+}
+
 char *kvb_lb_mem_trace_json(const char *id, long index, const kvb_lb_gen_result *r)
 {
     cJSON *o = cJSON_CreateObject();
@@ -188,6 +253,8 @@ char *kvb_lb_mem_trace_json(const char *id, long index, const kvb_lb_gen_result 
     cJSON_AddNumberToObject(o, "peak_kv_bytes", (double)r->peak_bytes);
     cJSON_AddItemToObject(o, "layers_prefill", layers_json(r->layers_prefill, r->n_layers));
     cJSON_AddItemToObject(o, "layers_end", layers_json(r->layers_end, r->n_layers));
+    cJSON_AddNumberToObject(o, "prefill_peak_kv_bytes", (double)r->prefill_peak_bytes);
+    cJSON_AddItemToObject(o, "trace", trace_json(r));
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return s;

@@ -19,7 +19,17 @@ typedef struct kvb_lb_gen_opts {
     int32_t stop_ids[16];
     int n_stop;
     int cleanup_spaces;  /* HF decode's clean_up_tokenization_spaces */
+    int trace_every;     /* memory trace: every k-th decode step; 0 = kvb_lb_trace_every's default */
 } kvb_lb_gen_opts;
+
+/* Memory trace points: step s = the cache after s decode steps (0 = end of prefill). The trace
+ * holds every step that is a multiple of k, plus the last. Default k (requested 0): the smallest
+ * that keeps the series of a record generating max_new_tokens tokens within
+ * KVB_LB_TRACE_MAX_POINTS points. */
+#define KVB_LB_TRACE_MAX_POINTS 64
+int kvb_lb_trace_every(int max_new_tokens, int requested);
+/* Points of the trace of a record whose last step is last_step (generated tokens - 1). */
+int kvb_lb_trace_points(int last_step, int every);
 
 /* Cache state of one sample at a point of the generation. */
 typedef struct kvb_lb_mem_point {
@@ -35,7 +45,15 @@ typedef struct kvb_lb_gen_result {
     double t_prefill, t_decode; /* seconds */
     kvb_lb_mem_point prefill, end;
     size_t peak_bytes;
-    /* per layer at the end of prefill and at the end of decode (n_layers each) */
+    size_t prefill_peak_bytes; /* kvb_cache_prefill_peak_bytes: the peak inside prefill */
+    /* memory trace: n_trace points at steps trace_step[i], with their per-layer stats
+     * trace_layers[i * n_layers + l]; the first is the end of prefill, the last the end */
+    int trace_every, n_trace;
+    int *trace_step;
+    kvb_lb_mem_point *trace;
+    kvb_cache_layer_stats *trace_layers;
+    /* per layer at the end of prefill and at the end of decode (n_layers each): the first and
+     * the last point of trace_layers, not separately owned */
     kvb_cache_layer_stats *layers_prefill, *layers_end;
     int n_layers;
     int stopped_by;            /* 1: stop token, 0: max_new_tokens */

@@ -71,7 +71,9 @@ has report-md "$T/r.md" "| 50% | 100 | 62 |"
 check report-stdout 0 "$K" report $R/full && has report-stdout "$T/out" "| smollm2-135m | full |"
 KVBENCH_PYTHON=/nonexistent/python3 check report-nopython 2 "$K" report $R/full --plot "$T/plots" &&
   one_line_error report-nopython "plots need Python 3"
-if "${KVBENCH_PYTHON:-python3}" -c 'import matplotlib' 2>/dev/null; then
+# without KVBENCH_PYTHON, report falls back to /usr/bin/python3 (Debian's python3-matplotlib)
+if "${KVBENCH_PYTHON:-python3}" -c 'import matplotlib' 2>/dev/null ||
+   { [ -z "${KVBENCH_PYTHON:-}" ] && /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; }; then
   check report-plot 0 "$K" report $R/full $R/snapkv --md "$T/r2.md" --plot "$T/plots"
   for p in score_vs_compression tasks kv_bytes needle_grid; do
     [ -s "$T/plots/$p.png" ] || { echo "FAIL report-plot: $p.png missing"; fails=$((fails+1)); }

@@ -3,7 +3,7 @@
 # middle of a prefill and in the middle of a decode (niah answers are ~25 tokens). The kill times
 # come from the reference run's own per-record prefill_s/decode_s, counted from the moment the
 # previous record was committed; the test checks the kill landed before the record's commit, and
-# that --resume then ends with result.json byte-identical to the uninterrupted run.
+# that --resume then ends with result.json and the memory traces byte-identical to the uninterrupted run.
 set -u
 KVBENCH=${KVBENCH:-bin/kvbench}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -29,6 +29,9 @@ kill_in 2 "$(python3 -c "print($p2 + $d2 / 2)")" "in the decode of record 3"
 "$KVBENCH" run "${args[@]}" --out "$tmp/k" --resume >/dev/null 2>"$tmp/final.err" || { echo "FAIL final resume"; cat "$tmp/final.err"; exit 1; }
 if cmp -s "$tmp/ref/result.json" "$tmp/k/result.json"; then echo "ok   result.json identical after kills in prefill and decode"
 else echo "FAIL result.json differs"; cat "$tmp/ref/result.json" "$tmp/k/result.json"; fail=1; fi
+# memory lines hold no timing: the traces (every decode step) are byte-identical too
+if cmp -s "$tmp/ref/memory/niah.jsonl" "$tmp/k/memory/niah.jsonl"; then echo "ok   memory traces identical"
+else echo "FAIL memory traces differ"; fail=1; fi
 python3 - "$tmp/ref" "$tmp/k" <<'PY' && echo "ok   predictions identical" || fail=1
 import json, sys
 a, b = ([(r["_id"], r["pred"]) for r in map(json.loads, open(d + "/pred/niah.jsonl"))] for d in sys.argv[1:])

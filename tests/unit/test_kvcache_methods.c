@@ -248,6 +248,47 @@ Test(kvcache_methods, bytes_add_up_and_plan_matches)
     rec_free(&r);
 }
 
+/* The prefill peak is measured after every prefill call, for every method: a method that only
+ * keeps what it selected peaks at the end of prefill; ZigZagKV holds every layer in full (fp16)
+ * until prefill_end trims them; full holds the f32 prompt. Decoding does not move it; a reset
+ * forgets it. */
+Test(kvcache_methods, prefill_peak_for_every_method)
+{
+    rec r, r2;
+    rec_make(&r, 150, 3, 11);
+    rec_make(&r2, 60, 1, 12);
+    float *out = malloc(sizeof(float) * 3 * L * H * D);
+    const size_t n = sizeof(compressing) / sizeof(compressing[0]);
+    for (size_t i = 0; i <= n; i++) {
+        const char *m = i < n ? compressing[i].m : "full";
+        kvb_cache *c = i < n ? mk(m, compressing[i].p, compressing[i].np) : mk("full", NULL, 0);
+        prefill(c, &r);
+        const size_t end = kvb_cache_bytes(c), peak = kvb_cache_prefill_peak_bytes(c);
+        if (!strcmp(m, "ZigZagKV")) {
+            cr_assert_eq(peak, (size_t)150 * KV * D * 2 * 2 * L, "%s peak %zu", m, peak);
+            cr_assert_gt(peak, end, "%s: %zu vs %zu", m, peak, end);
+        } else {
+            cr_assert_eq(peak, end, "%s: peak %zu, end of prefill %zu", m, peak, end);
+        }
+        if (!strcmp(m, "full"))
+            cr_assert_eq(peak, (size_t)150 * KV * D * 2 * 4 * L); /* f32 K and V */
+        decode(c, &r, 3, out);
+        cr_assert_eq(kvb_cache_prefill_peak_bytes(c), peak, "%s: decode moved the prefill peak", m);
+        cr_assert_geq(kvb_cache_peak_bytes(c), peak, "%s", m);
+        /* a shorter record: its own peak, not the previous one's */
+        prefill(c, &r2);
+        cr_assert_eq(kvb_cache_prefill_peak_bytes(c),
+                     !strcmp(m, "ZigZagKV") ? (size_t)60 * KV * D * 2 * 2 * L : kvb_cache_bytes(c),
+                     "%s after reset", m);
+        if (!strcmp(m, "ZigZagKV") || !strcmp(m, "full"))
+            cr_assert_lt(kvb_cache_prefill_peak_bytes(c), peak, "%s after reset", m);
+        kvb_cache_free(c);
+    }
+    free(out);
+    rec_free(&r);
+    rec_free(&r2);
+}
+
 /* A known peer bug compressed only the first record: the second record must be compressed and
  * behave exactly like a fresh cache that only saw it. */
 Test(kvcache_methods, reset_really_resets)
@@ -399,6 +440,7 @@ Test(kvcache_methods, zigzag_peak_is_full_prompt)
     prefill(c, &r);
     cr_assert_eq(kvb_cache_peak_bytes(c), (size_t)150 * KV * D * 4 * L);
     cr_assert_lt(kvb_cache_bytes(c), kvb_cache_peak_bytes(c));
+    cr_assert_eq(kvb_cache_prefill_peak_bytes(c), kvb_cache_peak_bytes(c));
     long total = 0;
     for (int l = 0; l < L; l++) {
         kvb_cache_layer_stats st;
