@@ -13,7 +13,7 @@ WAIT_S=${SLURM_TEST_WAIT_S:-300}
 
 # ---- Slurm present?
 missing=""
-for c in munged slurmctld slurmd sbatch squeue scontrol scancel; do
+for c in munged slurmctld slurmd sbatch sinfo squeue scontrol scancel; do
   command -v "$c" >/dev/null 2>&1 || missing="$missing $c"
 done
 if [ -n "$missing" ]; then
@@ -30,7 +30,7 @@ chmod 711 "$T"               # munged wants execute permission for all on its so
 pids=()
 cleanup() {
   if [ -S "$T/munge.socket" ] && [ -f "$T/slurm.conf" ]; then
-    [ ${#job_ids[@]} = 0 ] || scancel "${job_ids[@]}" >/dev/null 2>&1
+    scancel --user="$(id -un)" >/dev/null 2>&1      # every job of this private cluster
     for _ in $(seq 1 40); do        # let the jobs' slurmstepd finish before slurmd goes
       [ -z "$(squeue -h -o %i 2>/dev/null)" ] && break
       sleep 0.5
@@ -54,7 +54,6 @@ cleanup() {
   done
   if [ -n "${SLURM_TEST_KEEP:-}" ]; then echo "kept $T"; else rm -rf "$T"; fi
 }
-job_ids=()
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 fail() {
@@ -65,6 +64,15 @@ fail() {
   done
   squeue 2>/dev/null
   exit 1
+}
+
+job_end() { # job_end ID SECONDS: wait for the job to end, print its final state
+  local st="" i
+  for ((i = 0; i < $2 * 2; i++)); do
+    st=$(scontrol show job -o "$1" 2>/dev/null | sed -n '1s/.*JobState=\([A-Z_]*\).*/\1/p')
+    case $st in PENDING|RUNNING|CONFIGURING|COMPLETING|SUSPENDED|"") sleep 0.5 ;; *) break ;; esac
+  done
+  echo "$st"
 }
 
 # ---- ports: a free pair in 16000-16999, away from a system-wide Slurm (6817/6818)
@@ -78,7 +86,7 @@ done
 # ---- munge: own key, socket, pid and seed files
 dd if=/dev/urandom of="$T/munge.key" bs=1024 count=1 2>/dev/null && chmod 400 "$T/munge.key"
 munged -F --socket="$T/munge.socket" --key-file="$T/munge.key" --pid-file="$T/munged.pid" \
-  --seed-file="$T/munged.seed" --log-file="$T/munged.log" >>"$T/munged.log" 2>&1 &
+  --seed-file="$T/munged.seed" --log-file="$T/munged.log" >>"$T/munged.out.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 40); do [ -S "$T/munge.socket" ] && break; sleep 0.25; done
 [ -S "$T/munge.socket" ] || fail "munged did not start"
@@ -149,13 +157,8 @@ SBATCH_EXTRA="--cpus-per-task=1 --mem=1G --time=00:10:00" KVBENCH=$K \
   bash scripts/slurm/longbench.sbatch 2 "$T/out" "${OPTS[@]}" >"$T/submit.log" 2>&1 || fail "submission"
 read -r jid mid < <(sed -n 's/^submitted shard array \([0-9]*\) .* merge job \([0-9]*\) .*/\1 \2/p' "$T/submit.log")
 [ -n "${mid:-}" ] || fail "no job ids in: $(cat "$T/submit.log")"
-job_ids=("$jid" "$mid")
 echo "ok   submitted array $jid and merge $mid"
-state=""
-for _ in $(seq 1 $((WAIT_S * 2))); do
-  state=$(scontrol show job -o "$mid" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p')
-  case $state in PENDING|RUNNING|CONFIGURING|COMPLETING|"") sleep 0.5 ;; *) break ;; esac
-done
+state=$(job_end "$mid" $((WAIT_S - ($(date +%s) - t1))))
 [ "$state" = COMPLETED ] || fail "merge job $mid: state '$state' after at most $WAIT_S s"
 echo "ok   merge job completed: $(( $(date +%s) - t1 )) s from submission ($(( $(date +%s) - t0 )) s in all)"
 
@@ -164,4 +167,23 @@ for i in 0 1; do
 done
 cmp "$T/out/result.json" "$T/unsharded/result.json" || fail "merged result.json differs from the unsharded run"
 echo "ok   merged result.json is byte-identical to the unsharded run: $(tr -d ' \n' <"$T/out/result.json")"
+
+# ---- one shard resubmitted alone, as documented (--array=<i> ... --resume): still shard 1 of 2
+rid=$(sbatch --parsable --array=1 --cpus-per-task=1 --mem=1G --output="$T/resubmit-%a.log" \
+      scripts/slurm/longbench.sbatch 2 "$T/out" "${OPTS[@]}" --resume 2>"$T/resubmit.err") ||
+  fail "resubmission: $(cat "$T/resubmit.err")"
+state=$(job_end "${rid%%;*}" 120)
+[ "$state" = COMPLETED ] || fail "resubmitted shard 1: state '$state' ($(cat "$T"/resubmit-*.log))"
+grep -q '"shard": {"index": 1, "count": 2}' "$T/out/shards/1/run.json" ||
+  fail "resubmitted shard 1 is not shard 1/2"
+echo "ok   shard 1 resubmitted alone with --array=1 --resume"
+
+# ---- a failing shard: the merge is cancelled, not left pending forever
+SBATCH_EXTRA="--cpus-per-task=1 --mem=1G --time=00:10:00" KVBENCH=$K \
+  bash scripts/slurm/longbench.sbatch 2 "$T/bad" --tasks no_such_task >"$T/submit.log" 2>&1 || fail "submission (bad)"
+mid=$(sed -n 's/^submitted .* merge job \([0-9]*\) .*/\1/p' "$T/submit.log")
+state=$(job_end "$mid" 120)
+[ "$state" = CANCELLED ] || fail "merge after a failed shard: state '$state', expected CANCELLED"
+[ ! -e "$T/bad/result.json" ] || fail "merge ran after a failed shard"
+echo "ok   failed shard: merge job cancelled"
 echo "slurm: 0 failed"
