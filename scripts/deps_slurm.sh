@@ -15,5 +15,6 @@ if [ ! -e "$policy" ]; then
   trap '$SUDO rm -f "$policy"' EXIT
 fi
 $SUDO apt-get update -q
+# shellcheck disable=SC2086  # $missing is a word list
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends $missing
 echo "deps-slurm: installed$missing (slurm $(dpkg-query -W -f='${Version}' slurmctld))"

@@ -8,6 +8,7 @@
 set -u
 K=${KVBENCH:?KVBENCH must point at the kvbench binary}
 export PATH=$PATH:/usr/sbin:/sbin
+# shellcheck disable=SC2054  # the commas are kvbench list values, not array separators
 OPTS=(--model smollm2-135m --tasks niah --lengths 200,300 --depths 0,100)
 WAIT_S=${SLURM_TEST_WAIT_S:-300}
 
