@@ -31,6 +31,7 @@ chmod 711 "$T"               # munged wants execute permission for all on its so
 pids=()
 cleanup() {
   if [ -S "$T/munge.socket" ] && [ -f "$T/slurm.conf" ]; then
+    export SLURM_CONF=$T/slurm.conf                 # never a system-wide cluster
     scancel --user="$(id -un)" >/dev/null 2>&1      # every job of this private cluster
     for _ in $(seq 1 40); do        # let the jobs' slurmstepd finish before slurmd goes
       [ -z "$(squeue -h -o %i 2>/dev/null)" ] && break
