@@ -74,7 +74,7 @@ int cmd_bench(int argc, char **argv)
         KVB_OPT_FLAG_("json", &json, "print JSON"),
         KVB_OPT_FLAG_("random-weights", &f.random_weights, "seeded random weights from the config"),
         KVB_OPT_INT_("seed", &f.seed, "N", "seed of --random-weights (default 0)", 0, 2147483647L),
-        KVB_OPT_STR_("weights", &f.weights, "T", "hold weights as bf16 (default), f32, gguf (keep a GGUF's Q4_1/Q8_0 blocks) or gguf-q8 (and 8-bit activations in decode, as llama.cpp)"),
+        KVB_OPT_STR_("weights", &f.weights, "T", KVB_WEIGHTS_HELP),
         KVB_OPT_END_,
     };
     int rc = kvb_parse_options(argc, argv, opts,

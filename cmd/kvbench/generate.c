@@ -69,7 +69,7 @@ int cmd_generate(int argc, char **argv)
         KVB_OPT_INT_("threads", &f.threads, "N", "threads (default: all cores)", 0, 1024),
         KVB_OPT_FLAG_("random-weights", &f.random_weights, "seeded random weights from the config"),
         KVB_OPT_INT_("seed", &f.seed, "N", "seed of --random-weights (default 0)", 0, 2147483647L),
-        KVB_OPT_STR_("weights", &f.weights, "T", "hold weights as bf16 (default), f32, gguf (keep a GGUF's Q4_1/Q8_0 blocks) or gguf-q8 (and 8-bit activations in decode, as llama.cpp)"),
+        KVB_OPT_STR_("weights", &f.weights, "T", KVB_WEIGHTS_HELP),
         KVB_OPT_FLAG_("quiet", &quiet, "no timing summary on stderr"),
         KVB_OPT_END_,
     };

@@ -93,7 +93,7 @@ int cmd_info(int argc, char **argv)
         KVB_OPT_STR_("model", &f.model, "M", "model name, HF directory or .gguf file"),
         KVB_OPT_FLAG_("json", &json, "print JSON"),
         KVB_OPT_FLAG_("random-weights", &f.random_weights, "seeded random weights from the config"),
-        KVB_OPT_STR_("weights", &f.weights, "T", "hold weights as bf16 (default), f32, gguf (keep a GGUF's Q4_1/Q8_0 blocks) or gguf-q8 (and 8-bit activations in decode, as llama.cpp)"),
+        KVB_OPT_STR_("weights", &f.weights, "T", KVB_WEIGHTS_HELP),
         KVB_OPT_INT_("threads", &f.threads, "N", "threads (default: all cores)", 0, 1024),
         KVB_OPT_END_,
     };

@@ -17,7 +17,7 @@ int kvb_cli_open_model(const kvb_model_flags *f, kvb_model **m, kvb_error *e)
     else if (f->weights && !strcmp(f->weights, "gguf"))
         o.weights_gguf = 1; /* Q4_1/Q8_0 kept; other GGUF types as bf16 */
     else if (f->weights && !strcmp(f->weights, "gguf-q8"))
-        o.weights_gguf = o.gguf_act_q8 = 1; /* and llama.cpp's 8-bit activations in decode */
+        o.weights_gguf = o.gguf_act_q8 = 1; /* and 8-bit activations in decode */
     else if (f->weights && strcmp(f->weights, "bf16"))
         return kvb_errorf(e, KVB_EINVAL, "--weights '%s': use bf16, f32, gguf or gguf-q8",
                           f->weights);

@@ -4,12 +4,17 @@
 
 #include "model/model.h"
 
+/* --help of --weights, for every verb that opens a model */
+#define KVB_WEIGHTS_HELP                                                                          \
+    "hold weights as bf16 (default), f32, gguf (keep a GGUF's Q4_1/Q8_0 blocks) or gguf-q8 "     \
+    "(the same blocks; decode on 8-bit activations in integers, as llama.cpp, one scale per 4)"
+
 typedef struct kvb_model_flags {
     const char *model;   /* --model */
     long threads;        /* --threads (0 = all cores) */
     int random_weights;  /* --random-weights */
     long seed;           /* --seed */
-    const char *weights; /* --weights bf16|f32 */
+    const char *weights; /* --weights bf16|f32|gguf|gguf-q8 */
     int config_only;     /* with random_weights: do not materialize weights (info) */
 } kvb_model_flags;
 

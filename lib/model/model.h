@@ -35,9 +35,9 @@ typedef struct kvb_model_opts {
     int weights_bf16;   /* hold weights as bf16 (default) or f32 (0) */
     int weights_gguf;   /* GGUF files: keep Q4_1/Q8_0 tensors quantized (read 3x fewer bytes per
                            decode step; exact dequantization on the fly); others as weights_bf16 */
-    int gguf_act_q8;    /* with weights_gguf: decode quantizes activations to 8 bits per block of
-                           32 and multiplies in integers, as llama.cpp does (--weights gguf-q8):
-                           faster, not exact */
+    int gguf_act_q8;    /* with weights_gguf: decode quantizes activations to 8 bits (one scale
+                           per 4) and multiplies in integers, as llama.cpp does with one scale per
+                           32 (--weights gguf-q8): faster, not exact */
     int config_only;    /* with random_weights: no weights at all (info, planning); prefill and
                            decode then fail */
 } kvb_model_opts;

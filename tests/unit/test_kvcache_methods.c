@@ -250,7 +250,7 @@ Test(kvcache_methods, bytes_add_up_and_plan_matches)
 
 /* The prefill peak is measured after every prefill call, for every method: a method that only
  * keeps what it selected peaks at the end of prefill; ZigZagKV holds every layer in full (fp16)
- * until prefill_end trims them; full holds the f32 prompt. Decoding does not move it; a reset
+ * until prefill_end trims them; full holds the f16 prompt (its default). Decoding does not move it; a reset
  * forgets it. */
 Test(kvcache_methods, prefill_peak_for_every_method)
 {
@@ -271,7 +271,7 @@ Test(kvcache_methods, prefill_peak_for_every_method)
             cr_assert_eq(peak, end, "%s: peak %zu, end of prefill %zu", m, peak, end);
         }
         if (!strcmp(m, "full"))
-            cr_assert_eq(peak, (size_t)150 * KV * D * 2 * 4 * L); /* f32 K and V */
+            cr_assert_eq(peak, (size_t)150 * KV * D * 2 * 2 * L); /* f16 K and V */
         decode(c, &r, 3, out);
         cr_assert_eq(kvb_cache_prefill_peak_bytes(c), peak, "%s: decode moved the prefill peak", m);
         cr_assert_geq(kvb_cache_peak_bytes(c), peak, "%s", m);

@@ -146,13 +146,13 @@ static void expect_steps(const kvb_lb_gen_result *r, const int *steps, int n)
 }
 
 /* The trace of a `full` cache is real: every step adds exactly one token's K and V in every layer
- * (f32: 2 x 4 bytes x head_dim x kv heads), the layers sum to the total, the first point is the
+ * (f16, the default: 2 x 2 bytes x head_dim x kv heads), the layers sum to the total, the first point is the
  * end of prefill and the last the end of decoding; a fabricated (e.g. interpolated) or
  * mis-stepped series fails. */
 Test(pipeline, trace_points_and_full_growth)
 {
     const kvb_model_config *c = kvb_model_get_config(m);
-    const size_t per_token = (size_t)c->n_layers * c->n_kv_heads * c->head_dim * 2 * 4;
+    const size_t per_token = (size_t)c->n_layers * c->n_kv_heads * c->head_dim * 2 * 2;
     kvb_lb_gen_opts o;
     memset(&o, 0, sizeof(o));
     o.max_new_tokens = 6;
