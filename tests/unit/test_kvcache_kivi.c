@@ -1,7 +1,12 @@
 /* Unit tests of KIVI (lib/kvcache/kivi_quant.c, store.c): codes, scales and zero points
  * bit-identical to the numpy float16 oracle (tests/fixtures/kvcache/kivi.json, made by
  * scripts/oracle/kvcache_fixtures.py), fused attention against dequantize-then-attend, and the
- * residual flushing rules of spec C.2. */
+ * residual flushing rules of spec C.2.
+ *
+ * Tolerances: the code under test has no run-time kernel choice and no BLAS (one AVX2+FMA build for
+ * every CPU), so its arithmetic is the same on every machine; `make test-alt` also runs it on one
+ * thread. Each tolerance below says which rounding it covers (f32 sums against an fp64 reference
+ * over at most a few hundred terms, or f16 storage). */
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <math.h>

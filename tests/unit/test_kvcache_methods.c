@@ -1,7 +1,12 @@
 /* The compressing methods through the public kvb_cache API: invariants (a budget covering the
  * prompt gives attention bit-identical to `full --dtype f16`; bytes add up; the dry-run plan
  * equals what is really held; reset really resets), SimLayerKV lazy layers, KIVI accounting,
- * GQA layouts, parameter errors, and configs/methods/<name>.json equal to the built-in defaults. */
+ * GQA layouts, parameter errors, and configs/methods/<name>.json equal to the built-in defaults.
+ *
+ * Tolerances: the code under test has no run-time kernel choice and no BLAS (one AVX2+FMA build for
+ * every CPU), so its arithmetic is the same on every machine; `make test-alt` also runs it on one
+ * thread. Each tolerance below says which rounding it covers (f32 sums against an fp64 reference
+ * over at most a few hundred terms, or f16 storage). */
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <math.h>

@@ -4,7 +4,12 @@
  * on the post-RoPE Q/K/V of a tiny random Llama (tests/fixtures/kvcache/tiny_llama*.{json,bin}).
  * Kept sets are compared tie-aware: every index strictly above the top-k boundary must be kept,
  * the rest of the kept indices must come from the exact ties at the boundary (maxpool creates
- * them; torch.topk orders them arbitrarily). */
+ * them; torch.topk orders them arbitrarily).
+ *
+ * Tolerances: the code under test has no run-time kernel choice and no BLAS (one AVX2+FMA build for
+ * every CPU), so its arithmetic is the same on every machine; `make test-alt` also runs it on one
+ * thread. Each tolerance below says which rounding it covers (f32 sums against an fp64 reference
+ * over at most a few hundred terms, or f16 storage). */
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <math.h>

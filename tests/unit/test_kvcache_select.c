@@ -1,5 +1,10 @@
 /* Unit tests of lib/kvcache/select.c: budgets (PyramidKV golden table of the spec), pooling,
- * top-k, StreamingLLM, ZigZagKV, SimLayerKV and ThinK scores, window attention. */
+ * top-k, StreamingLLM, ZigZagKV, SimLayerKV and ThinK scores, window attention.
+ *
+ * Tolerances: the code under test has no run-time kernel choice and no BLAS (one AVX2+FMA build for
+ * every CPU), so its arithmetic is the same on every machine; `make test-alt` also runs it on one
+ * thread. Each tolerance below says which rounding it covers (f32 sums against an fp64 reference
+ * over at most a few hundred terms, or f16 storage). */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
