@@ -112,3 +112,22 @@ double kvb_np_pairwise_sum(const double *a, size_t n)
     n2 -= n2 % 8;
     return kvb_np_pairwise_sum(a, n2) + kvb_np_pairwise_sum(a + n2, n - n2);
 }
+
+/* ---- numpy -------------------------------------------------------------------------------- */
+double kvb_np_sum(const double *a, size_t n)
+{
+    return 0.0 + kvb_np_pairwise_sum(a, n);
+}
+
+double kvb_np_mean(const double *a, size_t n)
+{
+    return n ? kvb_np_sum(a, n) / (double)n : NAN;
+}
+
+double kvb_np_round(double x, int decimals)
+{
+    double f = 1.0;
+    for (int i = 0; i < decimals; i++)
+        f *= 10.0;
+    return rint(x * f) / f;
+}

@@ -17,5 +17,11 @@ void kvb_py_repr(double x, int json, char *buf, size_t size);
 /* numpy's pairwise summation of a contiguous float64 array (DOUBLE_pairwise_sum: 8 accumulators,
  * blocks of 128, halves above), as np.sum / np.mean use. */
 double kvb_np_pairwise_sum(const double *a, size_t n);
+/* np.sum (the pairwise sum, from the identity 0.0) and np.mean (NaN for n == 0) */
+double kvb_np_sum(const double *a, size_t n);
+double kvb_np_mean(const double *a, size_t n);
+/* round(np.float64, d) = np.round: rint(x * 10^d) / 10^d, which differs from Python's round on
+ * ties of the scaled binary value: np.round(2.675, 2) = 2.68, round(2.675, 2) = 2.67 */
+double kvb_np_round(double x, int decimals);
 
 #endif

@@ -10,23 +10,6 @@
 
 #define KVB_PRED_FILE_MAX ((size_t)1 << 31) /* 2 GiB: far above any LongBench prediction file */
 
-const char *const kvb_e_bucket_names[KVB_E_BUCKETS] = { "0-4k", "4-8k", "8k+" };
-
-/* ---- Python / numpy numbers ----------------------------------------------------------------- */
-double kvb_lb_np_round(double x, int decimals)
-{
-    double f = 1.0;
-    for (int i = 0; i < decimals; i++)
-        f *= 10.0;
-    return rint(x * f) / f;
-}
-
-double kvb_lb_np_mean(const double *a, size_t n)
-{
-    if (n == 0)
-        return NAN;
-    return kvb_np_pairwise_sum(a, n) / (double)n;
-}
 
 /* ---- reading a prediction file --------------------------------------------------------------- */
 typedef struct str_ref {
@@ -334,11 +317,6 @@ void kvb_pred_file_release(kvb_pred_file *f)
 }
 
 /* ---- scoring ----------------------------------------------------------------------------------- */
-static int bucket_of(double length)
-{
-    return length < 4000 ? 0 : length < 8000 ? 1 : 2;
-}
-
 int kvb_score_pred_file(const kvb_pred_file *f, const kvb_segmenter *seg, int e_mode,
                         kvb_task_score *out, kvb_error *e)
 {
@@ -369,10 +347,10 @@ int kvb_score_pred_file(const kvb_pred_file *f, const kvb_segmenter *seg, int e_
     for (int b = 0; b < KVB_E_BUCKETS; b++) {
         size_t m = 0;
         for (size_t r = 0; e_mode && r < f->n; r++)
-            if (bucket_of(f->rec[r].length) == b)
+            if (kvb_bucket_of(f->rec[r].length) == b)
                 bucket[m++] = out->per_record[r];
         out->e_n[b] = m;
-        out->e[b] = kvb_lb_np_round(100 * kvb_lb_np_mean(bucket, m), 2);
+        out->e[b] = kvb_bucket_score(bucket, m);
     }
     free(bucket);
     return 0;
@@ -555,7 +533,7 @@ int kvb_eval_result_json(const kvb_eval_result *r, kvb_strbuf *o)
             rc |= kvb_strbuf_adds(o, "{\n");
             for (int b = 0; b < KVB_E_BUCKETS; b++) {
                 kvb_py_repr(t->e[b], 1, num, sizeof(num));
-                rc |= kvb_strbuf_addf(o, "        \"%s\": %s%s\n", kvb_e_bucket_names[b], num,
+                rc |= kvb_strbuf_addf(o, "        \"%s\": %s%s\n", kvb_bucket_names[b], num,
                                       b + 1 < KVB_E_BUCKETS ? "," : "");
             }
             rc |= kvb_strbuf_adds(o, "    }");

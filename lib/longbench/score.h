@@ -9,10 +9,7 @@
 #include "core/pynum.h" /* round(), repr(): kvb_py_round, kvb_py_repr */
 #include "longbench/metrics.h"
 #include "longbench/tasks.h"
-
-/* ---- Python / numpy number semantics ---------------------------------------------------- */
-double kvb_lb_np_round(double x, int decimals); /* round(np.float64): rint(x * 10^d) / 10^d */
-double kvb_lb_np_mean(const double *a, size_t n); /* np.mean: pairwise summation / n; NaN if n == 0 */
+#include "results/results.h" /* LongBench-E buckets */
 
 /* ---- one prediction file -------------------------------------------------------------------- */
 typedef struct kvb_pred_rec {
@@ -41,8 +38,8 @@ int kvb_pred_file_load(const char *path, const kvb_task *t, int need_length, kvb
 void kvb_pred_file_release(kvb_pred_file *f);
 
 /* ---- scores ---------------------------------------------------------------------------------- */
-enum { KVB_E_BUCKETS = 3 }; /* "0-4k", "4-8k", "8k+" */
-extern const char *const kvb_e_bucket_names[KVB_E_BUCKETS];
+/* LongBench-E buckets: lib/results (kvb_bucket_of, kvb_bucket_score, kvb_bucket_names) */
+enum { KVB_E_BUCKETS = KVB_N_BUCKETS };
 
 typedef struct kvb_task_score {
     const kvb_task *task;

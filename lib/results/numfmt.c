@@ -11,10 +11,14 @@
 
 const char *const kvb_bucket_names[KVB_N_BUCKETS] = { "0-4k", "4-8k", "8k+" };
 
-/* np.sum of a contiguous float64 array: the pairwise sum, from the identity 0.0 */
-double kvb_results_np_sum(const double *a, long n)
+int kvb_bucket_of(double length)
 {
-    return 0.0 + kvb_np_pairwise_sum(a, n > 0 ? (size_t)n : 0);
+    return length < 4000 ? KVB_BUCKET_0_4K : length < 8000 ? KVB_BUCKET_4_8K : KVB_BUCKET_8K_PLUS;
+}
+
+double kvb_bucket_score(const double *scores, size_t n)
+{
+    return n ? kvb_np_round(100 * kvb_np_mean(scores, n), 2) : NAN;
 }
 
 static const char *const en16[] = {

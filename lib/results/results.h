@@ -48,6 +48,11 @@
 /* LongBench-E length buckets, keyed by the record's "length" field as eval.py does. */
 enum { KVB_BUCKET_0_4K, KVB_BUCKET_4_8K, KVB_BUCKET_8K_PLUS, KVB_N_BUCKETS };
 extern const char *const kvb_bucket_names[KVB_N_BUCKETS]; /* "0-4k", "4-8k", "8k+" */
+/* The LongBench-E bucket of a record's "length" (eval.py's scorer_e: < 4000, < 8000, else) and a
+ * bucket's score, round(100 * np.mean(scores), 2) on a numpy float64 (numpy's rounding, NaN for
+ * an empty bucket): the one copy `run --e`, `eval --e` and merge use. */
+int kvb_bucket_of(double length);
+double kvb_bucket_score(const double *scores, size_t n);
 
 /* ---- one record's numbers (what `kvbench run` measured for it) ---------------------------- */
 typedef struct kvb_run_record {
@@ -196,8 +201,7 @@ void kvb_pred_scores_release(kvb_pred_scores *p);
 
 /* ---- helpers shared with the metrics side ------------------------------------------------- */
 /* Python's round() and repr(float): kvb_py_round, kvb_py_repr in core/pynum.h. */
-/* numpy's pairwise summation (np.sum / np.mean of a float64 array), bit for bit. */
-double kvb_results_np_sum(const double *a, long n);
+/* numpy's pairwise summation (np.sum / np.mean of a float64 array): kvb_np_sum in core/pynum.h. */
 /* Task-set membership: "en16" (LongBench's 16 English tasks) and "all" (21 tasks). */
 int kvb_task_in_set(const char *set, const char *task);
 

@@ -291,8 +291,7 @@ static int task_cells(kvb_run_task *t, kvb_error *e)
     return 0;
 }
 
-/* LongBench-E: eval.py's scorer_e keys on "length" (<4000, <8000, else) and takes
- * round(100 * np.mean(bucket), 2); np.mean sums pairwise, so we do too. */
+/* LongBench-E buckets (kvb_bucket_of, kvb_bucket_score: eval.py's scorer_e) */
 static int task_buckets(kvb_run_task *t, kvb_error *e)
 {
     t->has_buckets = t->buckets_wanted_;
@@ -304,13 +303,11 @@ static int task_buckets(kvb_run_task *t, kvb_error *e)
     for (int b = 0; b < KVB_N_BUCKETS; b++) {
         long n = 0;
         for (long i = 0; i < t->n_recs_; i++) {
-            long len = t->recs_[i].length;
-            int which = len < 4000 ? 0 : len < 8000 ? 1 : 2;
-            if (which == b)
+            if (kvb_bucket_of((double)t->recs_[i].length) == b)
                 v[n++] = t->recs_[i].score;
         }
         t->bucket_n[b] = n;
-        t->bucket[b] = n ? kvb_py_round(100.0 * (kvb_results_np_sum(v, n) / (double)n), 2) : NAN;
+        t->bucket[b] = kvb_bucket_score(v, (size_t)n);
     }
     free(v);
     return 0;

@@ -203,13 +203,13 @@ Test(score, python_and_numpy_numbers)
     EQ(kvb_py_round(100 * (0.8 + 0.6666666666666666 + 0) / 3, 2), 48.89);
     EQ(kvb_py_round(2.675, 2), 2.67); /* 2.67499999... */
     EQ(kvb_py_round(0.125, 2), 0.12); /* exact tie: half to even */
-    EQ(kvb_lb_np_round(2.675, 2), 2.68); /* numpy: rint(267.49999999999997 -> 267.5 * ...) */
+    EQ(kvb_np_round(2.675, 2), 2.68); /* numpy: rint(267.49999999999997 -> 267.5 * ...) */
     double xs[153];
     for (int i = 0; i < 153; i++)
         xs[i] = i < 10 ? 0.1 : i < 13 ? 0.7 : 1.0 / 3;
-    EQ(kvb_lb_np_mean(xs, 153), 0.32527233115468407); /* pairwise; a plain loop gives ...846 */
-    EQ(kvb_lb_np_round(100 * kvb_lb_np_mean(xs, 153), 2), 32.53);
-    cr_assert(isnan(kvb_lb_np_mean(xs, 0)));
+    EQ(kvb_np_mean(xs, 153), 0.32527233115468407); /* pairwise; a plain loop gives ...846 */
+    EQ(kvb_np_round(100 * kvb_np_mean(xs, 153), 2), 32.53);
+    cr_assert(isnan(kvb_np_mean(xs, 0)));
     static const struct { double v; const char *s; } r[] = {
         { 48.89, "48.89" }, { 7.0, "7.0" }, { 100.0, "100.0" }, { 0.1, "0.1" }, { 1e-05, "1e-05" },
         { 1e16, "1e+16" }, { 1234567890123456.0, "1234567890123456.0" }, { 0.0001, "0.0001" },

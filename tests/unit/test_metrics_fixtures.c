@@ -153,12 +153,12 @@ static void run_fixtures(const kvb_segmenter *jieba)
                 size_t m = 0;
                 for (size_t k = 0; k < g.n; k++) {
                     double l = g.len[k];
-                    int bb = l < 4000 ? 0 : l < 8000 ? 1 : 2;
+                    int bb = kvb_bucket_of(l);
                     if (bb == b)
                         buf[m++] = g.s[k];
                 }
-                double gotb = kvb_lb_np_round(100 * kvb_lb_np_mean(buf, m), 2);
-                const cJSON *wb = cJSON_GetObjectItem(ev, kvb_e_bucket_names[b]);
+                double gotb = kvb_bucket_score(buf, m);
+                const cJSON *wb = cJSON_GetObjectItem(ev, kvb_bucket_names[b]);
                 /* json.dump writes NaN, which cJSON does not parse: it comes back as null */
                 if (!cJSON_IsNumber(wb))
                     cr_assert(isnan(gotb), "group %s bucket %d: want NaN", group->valuestring, b);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/pynum.h"
 #include "results/results.h"
 
 static cJSON *load(const char *path)
@@ -126,7 +127,7 @@ Test(results_boot, numpy_mean_python_round_and_repr)
     for (const cJSON *m = cJSON_GetObjectItem(j, "means")->child; m; m = m->next) {
         long n;
         double *x = numbers(cJSON_GetObjectItem(m, "x"), &n);
-        double mean = kvb_results_np_sum(x, n) / (double)n;
+        double mean = kvb_np_sum(x, (size_t)n) / (double)n;
         cr_expect_eq(mean, cJSON_GetObjectItem(m, "mean")->valuedouble, "n=%ld %.17g", n, mean);
         cr_expect_eq(kvb_py_round(100 * mean, 2), cJSON_GetObjectItem(m, "round")->valuedouble);
         free(x);
