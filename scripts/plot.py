@@ -6,16 +6,15 @@ usage: plot.py --out DIR RUN...     (RUN: a run directory or its run.json)
 Writes PNG files into DIR:
   score_vs_compression.png  average score vs compression ratio, one point per run (legend)
   tasks.png                 per-task scores, one bar per run
-  kv_bytes.png              KV bytes held over the decode steps (memory/<task>.jsonl traces:
-                            mean over the records still decoding at that step), per task, with
-                            the peak inside prefill marked at step 0 where it is higher
+  kv_bytes.png              KV bytes held over the decode steps (memory/<task>.jsonl traces),
+                            per task the record with the longest prompt, with the peak inside
+                            prefill marked at step 0 where it is higher
   needle_<run>.png          needle-in-a-haystack heatmap (context length x needle depth,
                             colour = score) for each run with needle cells
   needle_grid.png           the heatmaps of all such runs side by side, one colour scale
 Needs matplotlib (and nothing else); exits 3 with a message when it is missing.
 """
 import argparse
-import bisect
 import json
 import os
 import re
@@ -167,38 +166,26 @@ def record_series(rec):
     return ([0, n - 1] if n > 1 else [0]), ([pre, end] if n > 1 else [pre]), False, peak
 
 
-def value_at(steps, vals, x):
-    """The series at step x (<= its last step): measured there, else the straight line between
-    the measured neighbours (another record's last step can fall between two points)."""
-    i = bisect.bisect_left(steps, x)
-    if steps[i] == x:
-        return vals[i]
-    return vals[i - 1] + (vals[i] - vals[i - 1]) * (x - steps[i - 1]) / (steps[i] - steps[i - 1])
-
-
-def mean_trace(path):
-    """Mean KV bytes of one memory/<task>.jsonl over the records still decoding at each step:
-    (steps, means, measured, mean prefill peak or None)."""
-    recs, measured = [], True
+def longest_trace(path):
+    """The series of the record with the longest prompt in one memory/<task>.jsonl (the first of
+    equals; records without prompt_tokens count as 0): (steps, KV bytes, measured, prefill peak or
+    None, prompt tokens). One real record, not a mean: records stop at different steps, and a
+    mean over the records still decoding would jump wherever one of them stops."""
+    best = None
     with open(path) as fh:
         for n, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             try:
-                steps, vals, m, peak = record_series(json.loads(line))
+                rec = json.loads(line)
+                steps, vals, m, peak = record_series(rec)
+                tokens = int(rec.get("prompt_tokens", 0))
             except (ValueError, KeyError, TypeError, AttributeError):
                 fail("%s:%d: not a memory trace line (needs \"trace\": {\"step\", \"kv_bytes\"}, "
                      "\"kv_bytes\": [...], or prefill/end points and generated_tokens)" % (path, n))
-            measured &= m
-            recs.append((steps, vals, peak))
-    grid = sorted({s for steps, _, _ in recs for s in steps})
-    means = []
-    for x in grid:
-        live = [value_at(steps, vals, x) for steps, vals, _ in recs if steps[-1] >= x]
-        means.append(sum(live) / len(live))
-    peaks = [p for _, _, p in recs if p is not None]
-    peak = sum(peaks) / len(peaks) if peaks and len(peaks) == len(recs) else None
-    return grid, means, measured, peak
+            if best is None or tokens > best[4]:
+                best = (steps, vals, m, peak, tokens)
+    return best if best else ([], [], True, None, 0)
 
 
 def plot_kv_bytes(plt, runs, labels, out):
@@ -208,10 +195,10 @@ def plot_kv_bytes(plt, runs, labels, out):
         for t in r["tasks"]:
             f = os.path.join(r["_dir"], "memory", t + ".jsonl")
             if os.path.isfile(f):
-                steps, means, m, peak = mean_trace(f)
+                steps, vals, m, peak, tokens = longest_trace(f)
                 measured &= m
                 if steps:
-                    traces.setdefault(t, []).append((l, steps, means, peak))
+                    traces.setdefault(t, []).append((l, steps, vals, peak, tokens))
     if not traces:
         print("plot.py: no memory/<task>.jsonl traces in these runs: kv_bytes.png skipped",
               file=sys.stderr)
@@ -223,15 +210,18 @@ def plot_kv_bytes(plt, runs, labels, out):
     marked = False
     for k, t in enumerate(names):
         ax = axes[k // cols][k % cols]
-        for i, (l, steps, means, peak) in enumerate(traces[t]):
+        for i, (l, steps, vals, peak, _) in enumerate(traces[t]):
             c = "C%d" % (i % 10)
-            ax.plot(steps, [b / 2**20 for b in means], color=c, label=l)
-            if peak is not None and peak > means[0]:
+            ax.plot(steps, [b / 2**20 for b in vals], color=c, label=l, marker=".", markersize=3)
+            if peak is not None and peak > vals[0]:
                 ax.scatter([0], [peak / 2**20], marker="^", s=45, color=c, zorder=3)
                 marked = True
-        ax.set_title(t, fontsize=10)
+        tokens = {x[4] for x in traces[t]}
+        ax.set_title("%s: the record with the longest prompt%s" % (
+            t, " (%d tokens)" % tokens.pop() if len(tokens) == 1 and 0 not in tokens else ""),
+            fontsize=10)
         ax.set_xlabel("decode step (0 = end of prefill)")
-        ax.set_ylabel("KV MiB held (mean over records)")
+        ax.set_ylabel("KV MiB held")
         ax.grid(alpha=0.3)
         ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=9, frameon=False)
     for k in range(len(names), rows * cols):

@@ -65,7 +65,7 @@ PY
 else
   echo "skip memory schema check: python3 has no jsonschema"
 fi
-# the KV-bytes plot draws the measured points: one record per run, so the plotted mean is the trace
+# the KV-bytes plot draws the measured points of the record with the longest prompt
 py=${KVBENCH_PYTHON:-python3}
 "$py" -c 'import matplotlib' 2>/dev/null || { [ -z "${KVBENCH_PYTHON:-}" ] && py=/usr/bin/python3; }
 if "$py" -c 'import matplotlib' 2>/dev/null; then
@@ -76,8 +76,9 @@ import plot
 for run in ("full5", "zz"):
     f = os.path.join(sys.argv[1], run, "memory", "niah.jsonl")
     m = json.loads(open(f).readline())
-    steps, means, measured, peak = plot.mean_trace(f)
-    assert measured and steps == m["trace"]["step"] and means == m["trace"]["kv_bytes"], run
+    steps, vals, measured, peak, tokens = plot.longest_trace(f)
+    assert measured and steps == m["trace"]["step"] and vals == m["trace"]["kv_bytes"], run
+    assert tokens == m["prompt_tokens"], (tokens, m["prompt_tokens"])
     assert peak == m["prefill_peak_kv_bytes"], (peak, m["prefill_peak_kv_bytes"])
 print("ok   plot.py reads the measured trace and the prefill peak")
 PY
