@@ -53,11 +53,26 @@ def label_of(run):
     return (m["name"] + (" " + short if short else "")).strip()
 
 
+def disambiguate(labels, runs):
+    """Labels shared by several runs get the run directory's name, or its parent's where the names
+    are equal (results/demo/niah/full vs results/demo/longbench-zh/full), else both."""
+    paths = [os.path.abspath(r["_dir"]).split(os.sep) for r in runs]
+    out = []
+    for i, l in enumerate(labels):
+        same = [j for j, m in enumerate(labels) if m == l]
+        if len(same) == 1:
+            out.append(l)
+            continue
+        names, parents = [paths[j][-1] for j in same], [paths[j][-2] for j in same]
+        tag = (paths[i][-1] if names.count(paths[i][-1]) == 1 else
+               paths[i][-2] if parents.count(paths[i][-2]) == 1 else "/".join(paths[i][-2:]))
+        out.append("%s (%s)" % (l, tag))
+    return out
+
+
 def unique_labels(runs):
     """Long labels (method and its first parameters), unique: they name the needle_*.png files."""
-    base = [label_of(r) for r in runs]
-    return ["%s (%s)" % (l, os.path.basename(os.path.abspath(r["_dir"]))) if base.count(l) > 1 else l
-            for l, r in zip(base, runs)]
+    return disambiguate([label_of(r) for r in runs], runs)
 
 
 # The parameter that tells a method's runs apart, written the way papers do ("SnapKV 128").
@@ -81,8 +96,7 @@ def short_labels(runs):
                 pj = params(runs[j])
                 diff = [k for k in sorted(pj) if any(params(runs[o]).get(k) != pj[k] for o in same)]
                 out[j] = l + "".join(" %s=%s" % (k, pj[k]) for k in diff[:2])
-    return ["%s (%s)" % (l, os.path.basename(os.path.abspath(r["_dir"]))) if out.count(l) > 1 else l
-            for l, r in zip(out, runs)]
+    return disambiguate(out, runs)
 
 
 def safe(name):
@@ -206,7 +220,7 @@ def plot_kv_bytes(plt, runs, labels, out):
     names = list(traces)
     cols = min(3, len(names))
     rows = (len(names) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(6.5 * cols, 4.2 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.8 * cols, 3.8 * rows), squeeze=False)
     marked = False
     for k, t in enumerate(names):
         ax = axes[k // cols][k % cols]
@@ -217,15 +231,24 @@ def plot_kv_bytes(plt, runs, labels, out):
                 ax.scatter([0], [peak / 2**20], marker="^", s=45, color=c, zorder=3)
                 marked = True
         tokens = {x[4] for x in traces[t]}
-        ax.set_title("%s: the record with the longest prompt%s" % (
-            t, " (%d tokens)" % tokens.pop() if len(tokens) == 1 and 0 not in tokens else ""),
+        ax.set_title("%s (longest record%s)" % (
+            t, ", %d tokens" % tokens.pop() if len(tokens) == 1 and 0 not in tokens else ""),
             fontsize=10)
         ax.set_xlabel("decode step (0 = end of prefill)")
         ax.set_ylabel("KV MiB held")
         ax.grid(alpha=0.3)
-        ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=9, frameon=False)
     for k in range(len(names), rows * cols):
         axes[k // cols][k % cols].axis("off")
+    # one legend for all panels (a run has one colour everywhere), unless the panels list
+    # different runs
+    same = len({tuple(x[0] for x in traces[t]) for t in names}) == 1
+    if same:
+        h, l = axes[0][0].get_legend_handles_labels()
+        fig.legend(h, l, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=9, frameon=False)
+    else:
+        for k in range(len(names)):
+            axes[k // cols][k % cols].legend(loc="center left", bbox_to_anchor=(1.02, 0.5),
+                                             fontsize=9, frameon=False)
     notes = []
     if marked:
         notes.append("triangle: peak held inside prefill")
@@ -235,7 +258,7 @@ def plot_kv_bytes(plt, runs, labels, out):
         fig.suptitle("; ".join(notes), fontsize=9)
     fig.tight_layout()
     p = os.path.join(out, "kv_bytes.png")
-    fig.savefig(p, dpi=120)
+    fig.savefig(p, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return p
 
