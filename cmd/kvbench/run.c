@@ -5,14 +5,11 @@
  * (lib/longbench/runner.h), driven by the runner; then result.json and run.json. SIGINT/SIGTERM
  * finish the current record, flush, print how to resume and exit 130. */
 #include <cjson/cJSON.h>
-#include <errno.h>
-#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "core/sha256.h"
 #include "kvcache/kvcache.h"
 #include "longbench/data.h"
 #include "longbench/jieba.h"
@@ -88,48 +85,6 @@ static void print_resume_hint(const struct run_opts *o, const char *out_dir)
     fputc('\n', stderr);
 }
 
-/* ---- small helpers ------------------------------------------------------------------------- */
-
-/* "8G", "512M", "1000000" -> bytes. */
-static int parse_bytes(const char *s, size_t *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || !isfinite(v) || v <= 0)
-        return -1;
-    double mul = 1;
-    if (*end) {
-        switch (*end) {
-        case 'k': case 'K': mul = 1024.0; break;
-        case 'm': case 'M': mul = 1024.0 * 1024; break;
-        case 'g': case 'G': mul = 1024.0 * 1024 * 1024; break;
-        case 't': case 'T': mul = 1024.0 * 1024 * 1024 * 1024; break;
-        default: return -1;
-        }
-        if (end[1] && strcmp(end + 1, "B") && strcmp(end + 1, "iB"))
-            return -1;
-    }
-    v *= mul;
-    if (v > 1e18)
-        return -1;
-    *out = (size_t)v;
-    return 0;
-}
-
-static int parse_shard(const char *s, long *i, long *n)
-{
-    char *slash = strchr(s, '/'), a[32];
-    size_t la = slash ? (size_t)(slash - s) : 0;
-    if (!slash || la == 0 || la >= sizeof(a))
-        return -1;
-    memcpy(a, s, la);
-    a[la] = 0;
-    if (kvb_parse_long(a, 0, 1000000, i) || kvb_parse_long(slash + 1, 1, 1000000, n) || *i >= *n)
-        return -1;
-    return 0;
-}
-
 /* --cache-param name=value,...: one source with the per-parameter flags (--budget ...): a known
  * name fills its flag's slot, a conflicting duplicate is refused; other names go to the method,
  * which refuses what it does not take. */
@@ -163,11 +118,8 @@ struct ctx {
     int n_params;
     const char *method;   /* canonical name */
     char *params_json;    /* effective parameters */
-    const char *chat;     /* chat template family used for LongBench prompts */
+    kvb_lb_prompt_opts po; /* budget, chat family (NULL: none), BOS, decode clean-up */
     char weights[48];     /* "file", or "random seed N" (--random-weights) */
-    int add_bos;
-    int cleanup;          /* HF clean_up_tokenization_spaces */
-    int max_length;
     char *out_dir;
     kvb_rundir *dir;
     kvb_run run;
@@ -186,66 +138,19 @@ static int jieba_cut(const void *ctx, const char *text, size_t len, kvb_seg_tok_
 
 /* ---- setup --------------------------------------------------------------------------------- */
 
-/* "niah" is kvbench's own task; everything else goes to the LongBench task table. */
-static int split_tasks(const char *spec, int *want_niah, const kvb_task ***lb, int *n_lb,
-                       kvb_error *e)
-{
-    char **items;
-    int n;
-    *want_niah = 0;
-    *lb = NULL;
-    *n_lb = 0;
-    if (kvb_split_csv(spec, &items, &n))
-        return kvb_errorf(e, KVB_ENOMEM, "out of memory");
-    kvb_strbuf rest;
-    kvb_strbuf_init(&rest);
-    for (int i = 0; i < n; i++) {
-        if (!strcmp(items[i], "niah")) {
-            *want_niah = 1;
-            continue;
-        }
-        kvb_strbuf_addf(&rest, "%s%s", rest.len ? "," : "", items[i]);
-    }
-    kvb_free_strv(items, n);
-    int rc = 0;
-    if (rest.len)
-        rc = kvb_taskset_parse(rest.buf, lb, n_lb, e);
-    kvb_strbuf_release(&rest);
-    return rc;
-}
-
-static char *default_out_dir(const struct run_opts *o, const char *model_name, const char *method)
-{
-    kvb_strbuf sb;
-    kvb_strbuf_init(&sb);
-    kvb_strbuf_addf(&sb, "results/%s/%s", model_name, method);
-    for (size_t i = 0; i < N_PARAMS; i++)
-        if (o->param_val[i])
-            kvb_strbuf_addf(&sb, "-%s%s", k_param_names[i], o->param_val[i]);
-    if (o->shard_n > 1)
-        kvb_strbuf_addf(&sb, "/shard-%ld-of-%ld", o->shard_i, o->shard_n);
-    /* keep names filesystem-safe: parameters come from the command line */
-    for (size_t i = 8; i < sb.len; i++)
-        if (!(sb.buf[i] == '/' || sb.buf[i] == '-' || sb.buf[i] == '.' || sb.buf[i] == '_' ||
-              (sb.buf[i] >= '0' && sb.buf[i] <= '9') || (sb.buf[i] >= 'a' && sb.buf[i] <= 'z') ||
-              (sb.buf[i] >= 'A' && sb.buf[i] <= 'Z') || sb.buf[i] == '+'))
-            sb.buf[i] = '_';
-    return kvb_strbuf_detach(&sb);
-}
-
 static char *settings_json(const struct ctx *cx)
 {
     const struct run_opts *o = cx->o;
     cJSON *s = cJSON_CreateObject();
     cJSON_AddStringToObject(s, "tasks", o->tasks);
-    cJSON_AddNumberToObject(s, "max_length", cx->max_length);
+    cJSON_AddNumberToObject(s, "max_length", cx->po.max_length);
     if (o->limit_seen)
         cJSON_AddNumberToObject(s, "limit", (double)o->limit);
     else
         cJSON_AddNullToObject(s, "limit");
     cJSON_AddBoolToObject(s, "e", o->e_variant);
-    cJSON_AddBoolToObject(s, "add_bos", cx->add_bos);
-    cJSON_AddBoolToObject(s, "clean_up_tokenization_spaces", cx->cleanup);
+    cJSON_AddBoolToObject(s, "add_bos", cx->po.add_bos);
+    cJSON_AddBoolToObject(s, "clean_up_tokenization_spaces", cx->po.cleanup_spaces);
     cJSON_AddBoolToObject(s, "skip_bad_records", o->skip_bad);
     cJSON_AddStringToObject(s, "niah_lengths", o->lengths ? o->lengths : KVB_NIAH_LENGTHS);
     cJSON_AddStringToObject(s, "niah_depths", o->depths ? o->depths : KVB_NIAH_DEPTHS);
@@ -257,36 +162,21 @@ static char *settings_json(const struct ctx *cx)
     return t;
 }
 
-/* What identifies the model in run.json: its architecture numbers and the size of its weights
- * (hashing gigabytes of weights per run would cost more than it tells). */
-static void model_fingerprint(const kvb_model_config *c, size_t weight_bytes, const char *weights,
-                              char hex[65])
-{
-    kvb_strbuf sb;
-    kvb_strbuf_init(&sb);
-    kvb_strbuf_addf(&sb, "%s|%s|%s|%d|%d|%d|%d|%d|%d|%d|%.17g|%.17g|%zu", c->name, c->repo_id,
-                    c->arch, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim, c->hidden,
-                    c->intermediate, c->vocab, c->rms_eps, c->rope_theta, weight_bytes);
-    if (strcmp(weights, "file")) /* random weights: another model (file weights keep their print) */
-        kvb_strbuf_addf(&sb, "|%s", weights);
-    kvb_sha256_hex(sb.buf, sb.len, hex);
-    kvb_strbuf_release(&sb);
-}
-
 /* The settings every task shares, checked against (or recorded in) fingerprint.json. */
 static int fingerprint_check(struct ctx *cx, kvb_error *e)
 {
     char buf[64], shard[64], wb[64], tev[32];
-    snprintf(buf, sizeof(buf), "%d", cx->max_length);
+    snprintf(buf, sizeof(buf), "%d", cx->po.max_length);
     snprintf(shard, sizeof(shard), "%ld/%ld", cx->o->shard_i, cx->o->shard_n);
     snprintf(wb, sizeof(wb), "%zu", kvb_model_weight_bytes(cx->m));
     snprintf(tev, sizeof(tev), "%ld", cx->o->trace_every); /* memory lines of one layout */
     const char *const kv[][2] = {
         { "model", cx->cfg->name }, { "model_weight_bytes", wb }, { "weights", cx->weights },
         { "weights_dtype", cx->o->weights }, { "method", cx->method },
-        { "params", cx->params_json }, { "chat_template", cx->chat ? cx->chat : "none" },
-        { "max_length", buf }, { "add_bos", cx->add_bos ? "1" : "0" },
-        { "decode_cleanup", cx->cleanup ? "1" : "0" },
+        { "params", cx->params_json },
+        { "chat_template", cx->po.chat_family ? cx->po.chat_family : "none" },
+        { "max_length", buf }, { "add_bos", cx->po.add_bos ? "1" : "0" },
+        { "decode_cleanup", cx->po.cleanup_spaces ? "1" : "0" },
         { "longbench_e", cx->o->e_variant ? "1" : "0" }, { "shard", shard },
         { "trace_every", tev } };
     for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++) {
@@ -319,42 +209,19 @@ static int dry_run(struct ctx *cx, int want_niah, const kvb_task **lb, int n_lb,
 {
     const struct run_opts *o = cx->o;
     const kvb_model_config *c = cx->cfg;
-    long n = o->prompt_len > 0 ? o->prompt_len : cx->max_length;
+    long n = o->prompt_len > 0 ? o->prompt_len : cx->po.max_length;
     printf("model %s: %d layers, %d heads, %d kv heads, head_dim %d; weights %.1f MiB\n", c->name,
            c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim,
            kvb_model_weight_bytes(cx->m) / 1048576.0);
     printf("method %s %s; chat template %s; prompt budget %d tokens; add BOS %s%s\n", cx->method,
-           cx->params_json, cx->chat ? cx->chat : "none", cx->max_length, cx->add_bos ? "yes" : "no",
-           cx->tok ? "" : " (family default: no tokenizer files here)");
-    /* what the method keeps of an n-token prompt at the end of prefill */
+           cx->params_json, cx->po.chat_family ? cx->po.chat_family : "none", cx->po.max_length,
+           cx->po.add_bos ? "yes" : "no", cx->tok ? "" : " (family default: no tokenizer files here)");
+    kvb_strbuf plan;
+    kvb_strbuf_init(&plan);
     kvb_cache_shape shape = { c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim, 0, c->family };
-    kvb_cache_plan_layer *pl = kvb_calloc((size_t)c->n_layers, sizeof(*pl));
-    char why[256] = "";
-    if (!pl)
-        return kvb_errorf(e, KVB_ENOMEM, "out of memory");
-    int rc = kvb_cache_plan(o->type, &shape, cx->params, cx->n_params, (int)n, pl, why,
-                            sizeof(why), e);
-    if (rc == KVB_EUNSUP) {
-        printf("plan for a %ld-token prompt: decided from the attention at run time (%s)\n", n, why);
-        rc = 0;
-    } else if (rc == 0) {
-        double held = 0, full = 0;
-        long kept = 0, all = 0;
-        printf("plan for a %ld-token prompt (end of prefill):\n  layer  kept/full tokens   bytes held\n", n);
-        for (int l = 0; l < c->n_layers; l++) {
-            double b = (double)(pl[l].k_bytes + pl[l].v_bytes + pl[l].meta_bytes + pl[l].residual_bytes);
-            held += b;
-            full += (double)pl[l].full16_bytes;
-            kept += pl[l].tokens;
-            all += pl[l].tokens_full;
-            printf("  %5d  %8ld/%-8ld %12.0f\n", l, pl[l].tokens, pl[l].tokens_full, b);
-        }
-        printf("  total: keeps %.1f%% of the tokens, %.2f MiB held, full 16-bit cache %.2f MiB, "
-               "compression %.2fx\n",
-               all ? 100.0 * kept / all : 0, held / 1048576.0, full / 1048576.0,
-               held > 0 ? full / held : 0);
-    }
-    free(pl);
+    int rc = kvb_cache_plan_text(o->type, &shape, cx->params, cx->n_params, (int)n, &plan, e);
+    fputs(plan.buf ? plan.buf : "", stdout);
+    kvb_strbuf_release(&plan);
     if (rc)
         return rc;
     printf("memory guard: a %ld-token record needs about %.1f MiB beyond the weights (limit %.0f MiB)\n",
@@ -377,25 +244,6 @@ static int dry_run(struct ctx *cx, int want_niah, const kvb_task **lb, int n_lb,
     return 0;
 }
 
-/* Read and validate every task's records before the model loads: a bad file fails in a second,
- * not hours into a run. */
-static int preflight_data(const struct run_opts *o, const kvb_task **lb, int n_lb, kvb_error *e)
-{
-    for (int i = 0; i < n_lb; i++) {
-        char *path = NULL;
-        kvb_lb_dataset ds;
-        int rc = kvb_lb_data_find(lb[i]->key, o->data, o->e_variant, &path, e);
-        if (!rc)
-            rc = kvb_lb_data_load(path, lb[i]->key, o->skip_bad, &ds, e);
-        if (!rc)
-            kvb_lb_dataset_release(&ds);
-        free(path);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
-
 /* Run every task through the runner: LongBench tasks, then the needle test. */
 static int run_tasks(struct ctx *cx, const kvb_task **lb, int n_lb, int want_niah, kvb_error *e)
 {
@@ -404,12 +252,12 @@ static int run_tasks(struct ctx *cx, const kvb_task **lb, int n_lb, int want_nia
                          .n_params = cx->n_params, .dir = cx->dir, .run = &cx->run,
                          .limit = o->limit_seen ? o->limit : -1, .shard_i = o->shard_i,
                          .shard_n = o->shard_n, .trace_every = (int)o->trace_every,
-                         .cleanup = cx->cleanup, .mem_limit = cx->mem_limit,
+                         .cleanup = cx->po.cleanup_spaces, .mem_limit = cx->mem_limit,
                          .skip_oversized = o->skip_oversized, .stop = &g_stop };
     kvb_lb_source_opts so = { .data_dir = o->data, .e_variant = o->e_variant,
                               .skip_bad = o->skip_bad, .seg = cx->jieba ? &cx->seg : NULL,
                               .tok = cx->tok,
-                              .prompt = { cx->max_length, cx->chat, cx->add_bos, cx->cleanup },
+                              .prompt = cx->po,
                               .lengths = o->lengths, .depths = o->depths, .needle = o->needle,
                               .question = o->question };
     int rc = 0;
@@ -459,22 +307,9 @@ static int setup(struct ctx *cx, const kvb_task **lb, int n_lb, kvb_error *e)
     if (!cx->tok && !o->dry_run)
         return kvb_errorf(e, KVB_EINVAL, "%s: the model has no tokenizer (tokenizer.json beside "
                           "config.json, or a .gguf vocabulary)", o->model);
-    cx->chat = o->chat_template ? o->chat_template : cx->cfg->chat_template;
-    if (!strcmp(cx->chat, "none") || !*cx->chat)
-        cx->chat = NULL;
-    else if (!kvb_chat_template_valid(cx->chat))
-        return kvb_errorf(e, KVB_EINVAL, "--chat-template %s: unknown family (llama2, llama3, "
-                                         "mistral, chatml, none)", cx->chat);
-    /* BOS and decode clean-up as HF does with the model's tokenizer files; from the model family
-     * when it came from a GGUF */
-    cx->add_bos = kvb_lb_default_add_bos(cx->cfg);
-    cx->cleanup = 0;
-    if (cx->tok)
-        kvb_lb_tokenizer_hf_defaults(cx->tok, &cx->add_bos, &cx->cleanup);
-    cx->max_length = o->max_length_seen ? (int)o->max_length : cx->cfg->longbench_max_length;
-    if (cx->max_length <= 0)
-        return kvb_errorf(e, KVB_EINVAL, "%s: no LongBench prompt budget in its config; pass "
-                                         "--max-length N", cx->cfg->name);
+    if ((rc = kvb_lb_prompt_setup(cx->cfg, cx->tok, o->chat_template,
+                                  o->max_length_seen ? (int)o->max_length : 0, &cx->po, e)))
+        return rc;
     if ((rc = probe_method(cx, e)))
         return rc;
     for (int i = 0; i < n_lb && !cx->jieba && !o->dry_run; i++)
@@ -485,14 +320,7 @@ static int setup(struct ctx *cx, const kvb_task **lb, int n_lb, kvb_error *e)
             cx->seg.cut = jieba_cut;
             cx->seg.ctx = cx->jieba;
         }
-    if (o->max_memory_bytes) {
-        size_t w = kvb_model_weight_bytes(cx->m);
-        cx->mem_limit = o->max_memory_bytes > w ? o->max_memory_bytes - w : 0;
-    } else {
-        cx->mem_limit = kvb_available_memory();
-        if (!cx->mem_limit)
-            cx->mem_limit = (size_t)1 << 62; /* unknown: do not guess */
-    }
+    cx->mem_limit = kvb_lb_mem_limit(o->max_memory_bytes, kvb_model_weight_bytes(cx->m));
     return 0;
 }
 
@@ -500,7 +328,7 @@ static int setup(struct ctx *cx, const kvb_task **lb, int n_lb, kvb_error *e)
 static int describe_run(struct ctx *cx, kvb_error *e)
 {
     char mfp[65];
-    model_fingerprint(cx->cfg, kvb_model_weight_bytes(cx->m), cx->weights, mfp);
+    kvb_model_fingerprint(cx->cfg, kvb_model_weight_bytes(cx->m), cx->weights, mfp);
     kvb_model_info mi;
     memset(&mi, 0, sizeof(mi));
     kvb_model_get_info(cx->m, &mi);
@@ -510,7 +338,7 @@ static int describe_run(struct ctx *cx, kvb_error *e)
                                 mi.held_dtype ? mi.held_dtype : "", mfp, e)) ||
         (rc = kvb_run_set_method(&cx->run, cx->method, cx->params_json, e)) ||
         (rc = kvb_run_set_machine(&cx->run, kvb_pool_size(kvb_model_pool(cx->m)), "", "", e)) ||
-        (rc = kvb_run_set_str(&cx->run.chat_template, cx->chat ? cx->chat : "none", e)) ||
+        (rc = kvb_run_set_str(&cx->run.chat_template, cx->po.chat_family ? cx->po.chat_family : "none", e)) ||
         (rc = kvb_run_set_str(&cx->run.data_dir, cx->o->data ? cx->o->data : "", e)))
         return rc;
     return kvb_run_set_shard(&cx->run, cx->o->shard_i, cx->o->shard_n, e);
@@ -549,9 +377,10 @@ static int run_main(struct run_opts *o, kvb_error *e)
     kvb_run_init(&cx.run);
     int want_niah = 0, n_lb = 0, rc;
     const kvb_task **lb = NULL;
-    if ((rc = split_tasks(o->tasks, &want_niah, &lb, &n_lb, e)))
+    if ((rc = kvb_lb_sources_parse(o->tasks, &want_niah, &lb, &n_lb, e)))
         goto out;
-    if (!o->dry_run && (rc = preflight_data(o, lb, n_lb, e)))
+    kvb_lb_source_opts so = { .data_dir = o->data, .e_variant = o->e_variant, .skip_bad = o->skip_bad };
+    if (!o->dry_run && (rc = kvb_lb_sources_preflight(lb, n_lb, &so, e)))
         goto out;
     if (o->out && !o->dry_run && (rc = kvb_rundir_check(o->out, e))) /* before the model loads */
         goto out;
@@ -561,7 +390,10 @@ static int run_main(struct run_opts *o, kvb_error *e)
         rc = dry_run(&cx, want_niah, lb, n_lb, e);
         goto out;
     }
-    cx.out_dir = o->out ? kvb_strdup(o->out) : default_out_dir(o, cx.cfg->name, cx.method);
+    cx.out_dir = o->out ? kvb_strdup(o->out)
+                        : kvb_rundir_default_path(cx.cfg->name, cx.method, k_param_names,
+                                                  o->param_val, (int)N_PARAMS, o->shard_i,
+                                                  o->shard_n);
     if ((rc = kvb_rundir_open(&cx.dir, cx.out_dir, o->resume, e)) ||
         (rc = fingerprint_check(&cx, e)) || (rc = describe_run(&cx, e)))
         goto out;
@@ -642,21 +474,20 @@ int cmd_run(int argc, char **argv)
         return prc > 0 ? 0 : 2;
     kvb_error e = { 0 };
     o.shard_n = 1;
-    if (o.shard && parse_shard(o.shard, &o.shard_i, &o.shard_n)) {
+    if (o.shard && kvb_parse_shard(o.shard, &o.shard_i, &o.shard_n)) {
         kvb_errorf(&e, KVB_EINVAL, "--shard %s: expected i/N with 0 <= i < N", o.shard);
         return kvb_die(&e);
     }
-    if (o.max_memory && parse_bytes(o.max_memory, &o.max_memory_bytes)) {
+    if (o.max_memory && kvb_parse_bytes(o.max_memory, &o.max_memory_bytes)) {
         kvb_errorf(&e, KVB_EINVAL, "--max-memory %s: expected bytes (e.g. 8G, 512M)", o.max_memory);
         return kvb_die(&e);
     }
-    char **items = NULL;
-    int n_items = 0, n_cp = 0;
-    kvb_cache_param *cp = NULL;
+    char **items;
+    int n_items;
+    kvb_cache_param *cp;
     int rc = kvb_cli_parse_cache_params(o.cache_param, &items, &n_items, &cp, &e);
-    n_cp = n_items;
     if (!rc)
-        rc = merge_cache_params(&o, cp, n_cp, &e);
+        rc = merge_cache_params(&o, cp, n_items, &e);
     if (!rc)
         rc = run_main(&o, &e);
     free(cp);

@@ -24,6 +24,14 @@ size_t kvb_lb_estimate_bytes(const kvb_model_config *c, long n_prompt, long n_ne
     return s > 1e18 ? (size_t)1e18 : (size_t)s;
 }
 
+size_t kvb_lb_mem_limit(size_t max_memory, size_t weight_bytes)
+{
+    if (max_memory)
+        return max_memory > weight_bytes ? max_memory - weight_bytes : 0;
+    size_t avail = kvb_available_memory();
+    return avail ? avail : (size_t)1 << 62; /* unknown: do not guess */
+}
+
 /* ---- one record ---------------------------------------------------------------------------- */
 
 static void fill_record(kvb_run_record *rec, const kvb_lb_gen_result *g, long n, double score)

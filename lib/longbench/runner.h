@@ -65,6 +65,14 @@ typedef struct kvb_lb_source_opts {
     const char *lengths, *depths, *needle, *question;
 } kvb_lb_source_opts;
 
+/* A --tasks list: "niah" is kvbench's own task (*want_niah); everything else goes to the
+ * LongBench task table (kvb_taskset_parse; *lb is freed by the caller). */
+int kvb_lb_sources_parse(const char *spec, int *want_niah, const kvb_task ***lb, int *n_lb,
+                         kvb_error *e);
+/* Read and validate every task's records (data_dir, e_variant, skip_bad of o) before the model
+ * loads: a bad file fails in a second, not hours into a run. */
+int kvb_lb_sources_preflight(const kvb_task *const *lb, int n_lb, const kvb_lb_source_opts *o,
+                             kvb_error *e);
 /* One LongBench task: reads and validates its records (bad records reported on stderr). */
 int kvb_lb_source_longbench_init(kvb_lb_source *s, const kvb_task *task,
                                  const kvb_lb_source_opts *o, kvb_error *e);
@@ -95,5 +103,9 @@ int kvb_lb_run_source(kvb_lb_runner *r, const kvb_lb_source *s, kvb_error *e);
 /* Bytes one record needs beyond the weights: a full f32 KV cache for prompt + generation (an
  * upper bound for every method) plus prefill activations. An estimate (docs/longbench.md). */
 size_t kvb_lb_estimate_bytes(const kvb_model_config *c, long n_prompt, long n_new);
+
+/* Bytes a record may use beyond the weights: max_memory (--max-memory; 0: the available memory)
+ * less the weights. */
+size_t kvb_lb_mem_limit(size_t max_memory, size_t weight_bytes);
 
 #endif

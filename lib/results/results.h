@@ -187,6 +187,10 @@ char *kvb_run_dir_of(const char *path);
 typedef struct kvb_rundir kvb_rundir;
 /* "DIR/<sub>/<task>.jsonl" (sub: KVB_RUNDIR_PRED or KVB_RUNDIR_MEMORY); caller frees. */
 char *kvb_rundir_task_file(const char *dir, const char *sub, const char *task);
+/* The default run directory: results/<model>/<method>[-<name><value>...][/shard-i-of-N], with
+ * the parameters whose value is not NULL, characters unsafe in a path replaced by '_'. */
+char *kvb_rundir_default_path(const char *model, const char *method, const char *const *names,
+                              const char *const *values, int n, long shard_i, long shard_n);
 /* Refuse DIR/pred or DIR/memory being a symbolic link (DIR itself may be one). */
 int kvb_rundir_check(const char *dir, kvb_error *e);
 /* Create pred/ and memory/ and load fingerprint.json, or start one ("kind" only, unsaved). A

@@ -36,6 +36,26 @@ char *kvb_rundir_task_file(const char *dir, const char *sub, const char *task)
     return kvb_strbuf_detach(&sb);
 }
 
+char *kvb_rundir_default_path(const char *model, const char *method, const char *const *names,
+                              const char *const *values, int n, long shard_i, long shard_n)
+{
+    kvb_strbuf sb;
+    kvb_strbuf_init(&sb);
+    kvb_strbuf_addf(&sb, "results/%s/%s", model, method);
+    for (int i = 0; i < n; i++)
+        if (values[i])
+            kvb_strbuf_addf(&sb, "-%s%s", names[i], values[i]);
+    if (shard_n > 1)
+        kvb_strbuf_addf(&sb, "/shard-%ld-of-%ld", shard_i, shard_n);
+    /* keep names filesystem-safe: parameters come from the command line */
+    for (size_t i = 8; i < sb.len; i++)
+        if (!(sb.buf[i] == '/' || sb.buf[i] == '-' || sb.buf[i] == '.' || sb.buf[i] == '_' ||
+              (sb.buf[i] >= '0' && sb.buf[i] <= '9') || (sb.buf[i] >= 'a' && sb.buf[i] <= 'z') ||
+              (sb.buf[i] >= 'A' && sb.buf[i] <= 'Z') || sb.buf[i] == '+'))
+            sb.buf[i] = '_';
+    return kvb_strbuf_detach(&sb);
+}
+
 static int refuse_symlink(const char *path, kvb_error *e)
 {
     struct stat st;
