@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "longbench/pipeline.h"
 #include "modelcli.h"
 #include "options.h"
 #include "verbs.h"
@@ -24,6 +25,23 @@ static uint64_t rng(uint64_t *s)
     return *s;
 }
 
+/* Streaming hook: the decode bytes per step halfway through (the mean cache size over the steps). */
+typedef struct half_way {
+    kvb_model *m;
+    kvb_cache *c;
+    int at;
+    size_t bytes;
+} half_way;
+
+static int on_token(void *arg, int32_t id, int step, kvb_error *e)
+{
+    (void)id, (void)e;
+    half_way *h = arg;
+    if (step == h->at)
+        h->bytes = kvb_model_decode_bytes(h->m, h->c);
+    return 0;
+}
+
 static int run_one(kvb_model *m, const char *method, const char *cparams, int ctx, int gen,
                    bench_run *r, kvb_error *e)
 {
@@ -33,27 +51,22 @@ static int run_one(kvb_model *m, const char *method, const char *cparams, int ct
     if (rc)
         return rc;
     int32_t *ids = kvb_calloc((size_t)ctx, sizeof(int32_t));
-    float *logits = kvb_calloc((size_t)cf->vocab, sizeof(float));
     uint64_t s = 0x9e3779b97f4a7c15ull ^ (uint64_t)ctx;
     for (int i = 0; i < ctx; i++)
         ids[i] = (int32_t)(rng(&s) % (uint64_t)cf->vocab);
     r->context = ctx;
     r->gen = gen;
-    if (!(rc = kvb_cache_reset(c, ctx, e))) {
-        double t0 = kvb_now();
-        rc = kvb_model_prefill(m, c, ids, ctx, logits, e);
-        r->prefill_s = kvb_now() - t0;
-    }
-    double t1 = kvb_now();
-    for (int i = 0; i < gen && !rc; i++) {
-        if (i == gen / 2)
-            r->step_bytes = kvb_model_decode_bytes(m, c); /* the mean cache size over the steps */
-        rc = kvb_model_decode(m, c, kvb_argmax(logits, cf->vocab), ctx + i, logits, e);
-    }
-    r->decode_s = kvb_now() - t1;
+    /* gen decode steps: gen + 1 tokens chosen, no stop token */
+    half_way h = { m, c, gen / 2, 0 };
+    kvb_lb_gen_opts go = { .max_new_tokens = gen + 1, .on_token = on_token, .arg = &h };
+    kvb_lb_gen_result g;
+    rc = kvb_lb_generate(m, c, ids, ctx, &go, &g, e);
+    r->prefill_s = g.t_prefill;
+    r->decode_s = g.t_decode;
+    r->step_bytes = h.bytes;
     r->kv_bytes = kvb_cache_bytes(c);
+    kvb_lb_gen_result_release(&g);
     free(ids);
-    free(logits);
     kvb_cache_free(c);
     return rc;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "longbench/pipeline.h"
 #include "modelcli.h"
 #include "options.h"
 #include "verbs.h"
@@ -42,11 +43,25 @@ static int encode_prompt(kvb_model *m, const char *text, int chat, int32_t **ids
     return rc;
 }
 
-static int is_stop(const kvb_model_config *c, int32_t id)
+/* Streaming: each generated token as text (through the detokenizer) or as an id. */
+typedef struct stream {
+    int text;
+    kvb_detok_stream ds;
+    kvb_strbuf out;
+} stream;
+
+static int on_token(void *arg, int32_t id, int step, kvb_error *e)
 {
-    for (int i = 0; i < c->n_stop; i++)
-        if (c->stop_ids[i] == id)
-            return 1;
+    stream *s = arg;
+    if (s->text) {
+        s->out.len = 0;
+        int rc = kvb_detok_stream_push(&s->ds, id, &s->out, e);
+        if (rc)
+            return rc;
+        fwrite(s->out.buf ? s->out.buf : "", 1, s->out.len, stdout);
+    } else
+        printf("%s%d", step ? " " : "", id);
+    fflush(stdout);
     return 0;
 }
 
@@ -86,7 +101,6 @@ int cmd_generate(int argc, char **argv)
     kvb_model *m = NULL;
     kvb_cache *c = NULL;
     int32_t *ids = NULL;
-    float *logits = NULL;
     char *text = NULL;
     int n = 0;
     if ((rc = kvb_cli_open_model(&f, &m, &e)))
@@ -105,49 +119,30 @@ int cmd_generate(int argc, char **argv)
         rc = kvb_errorf(&e, KVB_EINVAL, "the prompt has no tokens");
     if (!rc)
         rc = kvb_cli_open_cache(m, method, cparams, n + (int)max_new, &c, &e);
-    logits = kvb_malloc(sizeof(float) * (size_t)cf->vocab);
-    if (!rc)
-        rc = kvb_cache_reset(c, n, &e);
-    double t0 = kvb_now();
-    if (!rc)
-        rc = kvb_model_prefill(m, c, ids, n, logits, &e);
-    double t1 = kvb_now(), t2 = t1;
-    int produced = 0;
     const kvb_tokenizer *tok = kvb_model_tokenizer(m);
-    int stream = tok && !ids_s;
-    kvb_detok_stream ds;
-    kvb_strbuf out;
-    kvb_strbuf_init(&out);
-    if (stream)
-        kvb_detok_stream_init(&ds, tok, 1);
-    for (int pos = n; !rc && produced < max_new; pos++) {
-        int32_t next = kvb_argmax(logits, cf->vocab);
-        if (!ignore_eos && is_stop(cf, next))
-            break;
-        produced++;
-        if (stream) {
-            out.len = 0;
-            if ((rc = kvb_detok_stream_push(&ds, next, &out, &e)))
-                break;
-            fwrite(out.buf ? out.buf : "", 1, out.len, stdout);
-        } else
-            printf("%s%d", produced > 1 ? " " : "", next);
-        fflush(stdout);
-        if (produced < max_new)
-            rc = kvb_model_decode(m, c, next, pos, logits, &e);
-    }
-    t2 = kvb_now();
+    stream st = { .text = tok && !ids_s };
+    kvb_strbuf_init(&st.out);
+    if (st.text)
+        kvb_detok_stream_init(&st.ds, tok, 1);
+    kvb_lb_gen_opts go = { .max_new_tokens = (int)max_new, .on_token = on_token, .arg = &st };
+    for (int i = 0; i < cf->n_stop && i < 16 && !ignore_eos; i++)
+        go.stop_ids[go.n_stop++] = cf->stop_ids[i];
+    kvb_lb_gen_result g;
+    memset(&g, 0, sizeof(g));
+    if (!rc)
+        rc = kvb_lb_generate(m, c, ids, n, &go, &g, &e);
+    int produced = (int)g.out.n - g.stopped_by;
     printf("\n");
     fflush(stdout);
-    if (stream)
-        kvb_detok_stream_release(&ds);
-    kvb_strbuf_release(&out);
+    if (st.text)
+        kvb_detok_stream_release(&st.ds);
+    kvb_strbuf_release(&st.out);
     if (!rc && !quiet)
         fprintf(stderr, "kvbench: %d prompt tokens in %.2f s (%.1f tok/s), %d generated in %.2f s "
-                "(%.1f tok/s), cache %s %.1f MB\n", n, t1 - t0, n / (t1 - t0), produced, t2 - t1,
-                produced > 1 ? (produced - 1) / (t2 - t1) : 0.0, kvb_cache_method_name(c),
+                "(%.1f tok/s), cache %s %.1f MB\n", n, g.t_prefill, n / g.t_prefill, produced,
+                g.t_decode, produced > 1 ? (produced - 1) / g.t_decode : 0.0, kvb_cache_method_name(c),
                 (double)kvb_cache_bytes(c) / 1e6);
-    free(logits);
+    kvb_lb_gen_result_release(&g);
     free(ids);
     free(text);
     kvb_cache_free(c);

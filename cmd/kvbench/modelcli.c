@@ -4,24 +4,52 @@
 #include <stdlib.h>
 #include <string.h>
 
+int kvb_cli_model_opts(const kvb_model_flags *f, kvb_model_opts *o, kvb_error *e)
+{
+    *o = (kvb_model_opts){ .threads = (int)f->threads, .random_weights = f->random_weights,
+                           .seed = (uint64_t)f->seed, .weights_bf16 = 1,
+                           .config_only = f->random_weights && f->config_only };
+    if (f->weights && !strcmp(f->weights, "f32"))
+        o->weights_bf16 = 0;
+    else if (f->weights && !strcmp(f->weights, "gguf"))
+        o->weights_gguf = 1; /* Q4_1/Q8_0 kept; other GGUF types as bf16 */
+    else if (f->weights && !strcmp(f->weights, "gguf-q8"))
+        o->weights_gguf = o->gguf_act_q8 = 1; /* and 8-bit activations in decode */
+    else if (f->weights && strcmp(f->weights, "bf16"))
+        return kvb_errorf(e, KVB_EINVAL, "--weights '%s': use bf16, f32, gguf or gguf-q8",
+                          f->weights);
+    return 0;
+}
+
 int kvb_cli_open_model(const kvb_model_flags *f, kvb_model **m, kvb_error *e)
 {
     if (!f->model || !*f->model)
         return kvb_errorf(e, KVB_EINVAL, "--model is required (a name such as smollm2-135m, an HF "
                           "directory or a .gguf file)");
-    kvb_model_opts o = { .threads = (int)f->threads, .random_weights = f->random_weights,
-                         .seed = (uint64_t)f->seed, .weights_bf16 = 1,
-                         .config_only = f->random_weights && f->config_only };
-    if (f->weights && !strcmp(f->weights, "f32"))
-        o.weights_bf16 = 0;
-    else if (f->weights && !strcmp(f->weights, "gguf"))
-        o.weights_gguf = 1; /* Q4_1/Q8_0 kept; other GGUF types as bf16 */
-    else if (f->weights && !strcmp(f->weights, "gguf-q8"))
-        o.weights_gguf = o.gguf_act_q8 = 1; /* and 8-bit activations in decode */
-    else if (f->weights && strcmp(f->weights, "bf16"))
-        return kvb_errorf(e, KVB_EINVAL, "--weights '%s': use bf16, f32, gguf or gguf-q8",
-                          f->weights);
-    return kvb_model_open(m, f->model, &o, e);
+    kvb_model_opts o;
+    int rc = kvb_cli_model_opts(f, &o, e);
+    return rc ? rc : kvb_model_open(m, f->model, &o, e);
+}
+
+int kvb_cli_parse_cache_params(const char *params, char ***items, int *n, kvb_cache_param **p,
+                               kvb_error *e)
+{
+    *items = NULL;
+    *n = 0;
+    *p = NULL;
+    if (params && *params && kvb_split_csv(params, items, n))
+        return kvb_errorf(e, KVB_EINVAL, "--cache-param '%s': not a list", params);
+    *p = kvb_calloc((size_t)(*n ? *n : 1), sizeof(**p));
+    if (!*p)
+        return kvb_errorf(e, KVB_ENOMEM, "out of memory");
+    for (int i = 0; i < *n; i++) {
+        char *eq = strchr((*items)[i], '=');
+        if (!eq)
+            return kvb_errorf(e, KVB_EINVAL, "--cache-param '%s': expected name=value", (*items)[i]);
+        *eq = 0;
+        (*p)[i] = (kvb_cache_param){ (*items)[i], eq + 1 };
+    }
+    return 0;
 }
 
 int kvb_cli_open_cache(kvb_model *m, const char *method, const char *params, int max_tokens,
@@ -30,21 +58,10 @@ int kvb_cli_open_cache(kvb_model *m, const char *method, const char *params, int
     const kvb_model_config *cf = kvb_model_get_config(m);
     kvb_cache_shape sh = { cf->n_layers, cf->n_heads, cf->n_kv_heads, cf->head_dim, max_tokens,
                            cf->family };
-    char **items = NULL;
-    int n = 0, rc = 0;
-    if (params && *params && kvb_split_csv(params, &items, &n))
-        return kvb_errorf(e, KVB_EINVAL, "--cache-param '%s': not a list", params);
-    kvb_cache_param *p = kvb_calloc((size_t)(n ? n : 1), sizeof(*p));
-    for (int i = 0; i < n && !rc; i++) {
-        char *eq = strchr(items[i], '=');
-        if (!eq)
-            rc = kvb_errorf(e, KVB_EINVAL, "--cache-param '%s': expected name=value", items[i]);
-        else {
-            *eq = 0;
-            p[i].name = items[i];
-            p[i].value = eq + 1;
-        }
-    }
+    char **items;
+    int n;
+    kvb_cache_param *p;
+    int rc = kvb_cli_parse_cache_params(params, &items, &n, &p, e);
     if (!rc)
         rc = kvb_cache_create(c, method ? method : "full", &sh, p, n, kvb_model_pool(m), e);
     free(p);

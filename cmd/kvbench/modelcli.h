@@ -2,6 +2,7 @@
 #ifndef KVB_MODELCLI_H
 #define KVB_MODELCLI_H
 
+#include "kvcache/kvcache.h"
 #include "model/model.h"
 
 /* --help of --weights, for every verb that opens a model */
@@ -18,7 +19,13 @@ typedef struct kvb_model_flags {
     int config_only;     /* with random_weights: do not materialize weights (info) */
 } kvb_model_flags;
 
+/* Flags -> model options (config_only only with random_weights); a bad --weights is refused. */
+int kvb_cli_model_opts(const kvb_model_flags *f, kvb_model_opts *o, kvb_error *e);
 int kvb_cli_open_model(const kvb_model_flags *f, kvb_model **m, kvb_error *e);
+/* --cache-param "name=value,..." -> params[n] pointing into items (the caller frees both, also on
+ * error: kvb_free_strv(items, n), free(params)). */
+int kvb_cli_parse_cache_params(const char *params, char ***items, int *n, kvb_cache_param **p,
+                               kvb_error *e);
 /* method: cache method name; params: "name=value,name=value" or NULL. */
 int kvb_cli_open_cache(kvb_model *m, const char *method, const char *params, int max_tokens,
                        kvb_cache **c, kvb_error *e);

@@ -139,6 +139,10 @@ void kvb_progress_end(kvb_progress *p);
 /* Parse helpers for flags: whole string must be a number in [lo, hi]. */
 int kvb_parse_long(const char *s, long lo, long hi, long *out);
 int kvb_parse_double(const char *s, double *out);
+/* "8G", "512M", "1000000" (k/M/G/T, optional B or iB: powers of 1024) -> bytes > 0. */
+int kvb_parse_bytes(const char *s, size_t *out);
+/* "i/N" (a shard) with 0 <= i < N <= 1000000. */
+int kvb_parse_shard(const char *s, long *i, long *n);
 /* Split "a,b,c" into a newly allocated array of strings (caller frees each and the array). */
 int kvb_split_csv(const char *s, char ***items, int *n);
 void kvb_free_strv(char **v, int n);

@@ -165,3 +165,44 @@ size_t kvb_utf8_valid_prefix(const char *str, size_t n)
     }
     return n;
 }
+
+/* "8G", "512M", "1000000" -> bytes. */
+int kvb_parse_bytes(const char *s, size_t *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || !isfinite(v) || v <= 0)
+        return -1;
+    double mul = 1;
+    if (*end) {
+        switch (*end) {
+        case 'k': case 'K': mul = 1024.0; break;
+        case 'm': case 'M': mul = 1024.0 * 1024; break;
+        case 'g': case 'G': mul = 1024.0 * 1024 * 1024; break;
+        case 't': case 'T': mul = 1024.0 * 1024 * 1024 * 1024; break;
+        default: return -1;
+        }
+        if (end[1] && strcmp(end + 1, "B") && strcmp(end + 1, "iB"))
+            return -1;
+    }
+    v *= mul;
+    if (v > 1e18)
+        return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+/* "i/N" with 0 <= i < N. */
+int kvb_parse_shard(const char *s, long *i, long *n)
+{
+    char *slash = strchr(s, '/'), a[32];
+    size_t la = slash ? (size_t)(slash - s) : 0;
+    if (!slash || la == 0 || la >= sizeof(a))
+        return -1;
+    memcpy(a, s, la);
+    a[la] = 0;
+    if (kvb_parse_long(a, 0, 1000000, i) || kvb_parse_long(slash + 1, 1, 1000000, n) || *i >= *n)
+        return -1;
+    return 0;
+}

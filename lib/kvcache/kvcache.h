@@ -130,6 +130,11 @@ typedef struct kvb_cache_plan_layer {
 int kvb_cache_plan(const char *method, const kvb_cache_shape *shape,
                    const kvb_cache_param *params, int n_params, int prompt_len,
                    kvb_cache_plan_layer *out, char *why, size_t whylen, kvb_error *e);
+/* The plan of a prompt_len-token prompt as text (kvbench run --dry-run): one line per layer (kept
+ * and full tokens, bytes held) and the totals, or one line saying the method decides at run time. */
+int kvb_cache_plan_text(const char *method, const kvb_cache_shape *shape,
+                        const kvb_cache_param *params, int n_params, int prompt_len,
+                        kvb_strbuf *out, kvb_error *e);
 
 /* ---- registry ----------------------------------------------------------------------------- */
 int kvb_cache_method_count(void);

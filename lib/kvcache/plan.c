@@ -3,6 +3,7 @@
  * test runs every plannable method and compares the plan with the bytes really held). */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kvcache/kvcache.h"
@@ -131,4 +132,44 @@ int kvb_cache_plan(const char *method, const kvb_cache_shape *shape,
         o->tokens = (long)s.n_kv_heads * kept_tokens(&p, l, n, mode, caps);
     }
     return 0;
+}
+
+/* ---- the plan as text (kvbench run --dry-run) ---------------------------------------------- */
+
+int kvb_cache_plan_text(const char *method, const kvb_cache_shape *shape,
+                        const kvb_cache_param *params, int n_params, int prompt_len,
+                        kvb_strbuf *out, kvb_error *e)
+{
+    const long n = prompt_len;
+    const int L = shape->n_layers;
+    kvb_cache_plan_layer *pl = kvb_calloc((size_t)L, sizeof(*pl));
+    char why[256] = "";
+    if (!pl)
+        return kvb_errorf(e, KVB_ENOMEM, "out of memory");
+    int rc = kvb_cache_plan(method, shape, params, n_params, prompt_len, pl, why, sizeof(why), e);
+    if (rc == KVB_EUNSUP) {
+        kvb_strbuf_addf(out, "plan for a %ld-token prompt: decided from the attention at run time "
+                             "(%s)\n", n, why);
+        rc = 0;
+    } else if (rc == 0) {
+        double held = 0, full = 0;
+        long kept = 0, all = 0;
+        kvb_strbuf_addf(out, "plan for a %ld-token prompt (end of prefill):\n"
+                             "  layer  kept/full tokens   bytes held\n", n);
+        for (int l = 0; l < L; l++) {
+            double b = (double)(pl[l].k_bytes + pl[l].v_bytes + pl[l].meta_bytes +
+                                pl[l].residual_bytes);
+            held += b;
+            full += (double)pl[l].full16_bytes;
+            kept += pl[l].tokens;
+            all += pl[l].tokens_full;
+            kvb_strbuf_addf(out, "  %5d  %8ld/%-8ld %12.0f\n", l, pl[l].tokens, pl[l].tokens_full, b);
+        }
+        kvb_strbuf_addf(out, "  total: keeps %.1f%% of the tokens, %.2f MiB held, full 16-bit cache "
+                             "%.2f MiB, compression %.2fx\n",
+                        all ? 100.0 * kept / all : 0, held / 1048576.0, full / 1048576.0,
+                        held > 0 ? full / held : 0);
+    }
+    free(pl);
+    return rc;
 }

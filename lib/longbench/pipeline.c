@@ -119,6 +119,8 @@ int kvb_lb_generate(kvb_model *m, kvb_cache *c, const int32_t *ids, int n,
             r->stopped_by = 1;
             break;
         }
+        if (o->on_token && (rc = o->on_token(o->arg, next, (int)r->out.n - 1, e)))
+            break;
         if ((int)r->out.n >= o->max_new_tokens)
             break;
         /* the token just chosen sits at position n + (generated - 1) */
@@ -144,7 +146,9 @@ int kvb_lb_generate(kvb_model *m, kvb_cache *c, const int32_t *ids, int n,
     r->peak_bytes = KVB_MAX(r->peak_bytes, r->prefill_peak_bytes);
     kvb_strbuf text;
     kvb_strbuf_init(&text);
-    rc = kvb_lb_decode(kvb_model_tokenizer(m), r->out.ids, r->out.n, o->cleanup_spaces, &text, e);
+    const kvb_tokenizer *tok = kvb_model_tokenizer(m);
+    if (tok)
+        rc = kvb_lb_decode(tok, r->out.ids, r->out.n, o->cleanup_spaces, &text, e);
     if (rc == 0)
         r->text = kvb_lb_post_process(cfg->name, text.buf ? text.buf : "");
     kvb_strbuf_release(&text);

@@ -20,6 +20,11 @@ typedef struct kvb_lb_gen_opts {
     int n_stop;
     int cleanup_spaces;  /* HF decode's clean_up_tokenization_spaces */
     int trace_every;     /* memory trace: every k-th decode step; 0 = kvb_lb_trace_every's default */
+    /* Streaming (NULL: none): called with each generated token that is not a stop token, before
+     * it is fed back; step = tokens generated before it. A nonzero return ends the generation
+     * with that status. */
+    int (*on_token)(void *arg, int32_t id, int step, kvb_error *e);
+    void *arg;
 } kvb_lb_gen_opts;
 
 /* Memory trace points: step s = the cache after s decode steps (0 = end of prefill). The trace
@@ -60,7 +65,9 @@ typedef struct kvb_lb_gen_result {
 } kvb_lb_gen_result;
 void kvb_lb_gen_result_release(kvb_lb_gen_result *r);
 
-/* Prefill `ids` into the (already created) cache `c`, then greedy decode. */
+/* The one generation loop of kvbench (run, generate, bench): prefill `ids` into the (already
+ * created) cache `c`, then greedy decode until a stop id or max_new_tokens, tracing memory.
+ * r->text is the decoded text (empty when the model has no tokenizer). */
 int kvb_lb_generate(kvb_model *m, kvb_cache *c, const int32_t *ids, int n,
                     const kvb_lb_gen_opts *o, kvb_lb_gen_result *r, kvb_error *e);
 

@@ -275,3 +275,25 @@ int kvb_lb_tokenizer_hf_defaults(const kvb_tokenizer *t, int *add_bos, int *clea
     free(dir);
     return told;
 }
+
+int kvb_lb_prompt_setup(const kvb_model_config *cfg, const kvb_tokenizer *tok, const char *chat,
+                        int max_length, kvb_lb_prompt_opts *po, kvb_error *e)
+{
+    po->chat_family = chat ? chat : cfg->chat_template;
+    if (!strcmp(po->chat_family, "none") || !*po->chat_family)
+        po->chat_family = NULL;
+    else if (!kvb_chat_template_valid(po->chat_family))
+        return kvb_errorf(e, KVB_EINVAL, "--chat-template %s: unknown family (llama2, llama3, "
+                                         "mistral, chatml, none)", po->chat_family);
+    /* BOS and decode clean-up as HF does with the model's tokenizer files; from the model family
+     * when it came from a GGUF */
+    po->add_bos = kvb_lb_default_add_bos(cfg);
+    po->cleanup_spaces = 0;
+    if (tok)
+        kvb_lb_tokenizer_hf_defaults(tok, &po->add_bos, &po->cleanup_spaces);
+    po->max_length = max_length > 0 ? max_length : cfg->longbench_max_length;
+    if (po->max_length <= 0)
+        return kvb_errorf(e, KVB_EINVAL, "%s: no LongBench prompt budget in its config; pass "
+                                         "--max-length N", cfg->name);
+    return 0;
+}

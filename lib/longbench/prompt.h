@@ -52,6 +52,11 @@ int kvb_lb_prompt_ids(const kvb_tokenizer *t, const char *prompt, size_t len,
  * Llama-2, Llama-3 and Mistral tokenizers do (their post-processor adds it); byte-level BPE
  * tokenizers of the chatml family (SmolLM2, Qwen) do not. */
 int kvb_lb_default_add_bos(const kvb_model_config *cfg);
+/* The prompt settings of a run on a model: chat family `chat` (NULL: the model's; "none" or "":
+ * raw text, chat_family NULL), BOS and decode clean-up as HF does with the tokenizer files (tok;
+ * NULL: the family's defaults), budget max_length (<= 0: the model's LongBench budget). */
+int kvb_lb_prompt_setup(const kvb_model_config *cfg, const kvb_tokenizer *tok, const char *chat,
+                        int max_length, kvb_lb_prompt_opts *po, kvb_error *e);
 
 /* The id pred.py adds for samsum: tokenizer.encode("\n", add_special_tokens=False)[-1]. */
 int kvb_lb_newline_id(const kvb_tokenizer *t, int32_t *id, kvb_error *e);

@@ -1,5 +1,6 @@
 /* eval.py in C: prediction files -> per-task scores -> result.json (see score.h). */
 #include "longbench/score.h"
+#include "results/results.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -403,7 +404,7 @@ static int kvb_eval_dir_set(const char *dir, const kvb_segmenter *seg, const kvb
     int e_mode = r->e_mode, rc = 0;
     if (!kvb_is_dir(dir))
         return kvb_errorf(e, KVB_EINVAL, "%s: not a directory", dir);
-    char *pred_sub = kvb_path_join(dir, "pred");
+    char *pred_sub = kvb_path_join(dir, KVB_RUNDIR_PRED);
     if (!pred_sub)
         return kvb_errorf(e, KVB_ENOMEM, "out of memory");
     int run_dir = kvb_is_dir(pred_sub);

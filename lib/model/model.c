@@ -1,6 +1,7 @@
 /* kvb_model: open by name or path, free, accessors; the tokenizer comes with the model (GGUF
  * vocabulary, tokenizer.json of an HF directory, or the shared tokenizer files of a name). */
 #include "model_impl.h"
+#include "core/sha256.h"
 
 #include <cblas.h>
 #include <cjson/cJSON.h>
@@ -214,4 +215,20 @@ void kvb_model_get_info(const kvb_model *m, kvb_model_info *out)
 size_t kvb_model_kv_bytes_per_token(const kvb_model_config *c)
 {
     return (size_t)2 * c->n_layers * c->n_kv_heads * c->head_dim * 2;
+}
+
+/* What identifies the model in run.json: its architecture numbers and the size of its weights
+ * (hashing gigabytes of weights per run would cost more than it tells). */
+void kvb_model_fingerprint(const kvb_model_config *c, size_t weight_bytes, const char *weights,
+                           char hex[65])
+{
+    kvb_strbuf sb;
+    kvb_strbuf_init(&sb);
+    kvb_strbuf_addf(&sb, "%s|%s|%s|%d|%d|%d|%d|%d|%d|%d|%.17g|%.17g|%zu", c->name, c->repo_id,
+                    c->arch, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim, c->hidden,
+                    c->intermediate, c->vocab, c->rms_eps, c->rope_theta, weight_bytes);
+    if (strcmp(weights, "file")) /* random weights: another model (file weights keep their print) */
+        kvb_strbuf_addf(&sb, "|%s", weights);
+    kvb_sha256_hex(sb.buf, sb.len, hex);
+    kvb_strbuf_release(&sb);
 }

@@ -50,6 +50,10 @@ const kvb_model_config *kvb_model_get_config(const kvb_model *m);
 const kvb_tokenizer *kvb_model_tokenizer(const kvb_model *m); /* NULL with random weights and no tokenizer */
 kvb_pool *kvb_model_pool(kvb_model *m);
 size_t kvb_model_weight_bytes(const kvb_model *m);
+/* What identifies a model in run.json (sha256 hex): its architecture numbers and the size of its
+ * weights; weights = "file", or e.g. "random seed N", which makes another model. */
+void kvb_model_fingerprint(const kvb_model_config *c, size_t weight_bytes, const char *weights,
+                           char hex[65]);
 
 /* Run the prompt through every layer (K/V into the cache); logits of the last position
  * (vocab floats) into `logits`. The cache must have been reset for n tokens. */

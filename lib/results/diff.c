@@ -47,13 +47,8 @@ static int pair_task(const char *dir_a, const char *dir_b, const char *task, dou
     *pa = *pb = NULL;
     *n = 0;
     *available = 0;
-    char *fa = NULL, *fb = NULL;
-    kvb_strbuf s;
-    kvb_strbuf_init(&s);
-    kvb_strbuf_addf(&s, "%s/pred/%s.jsonl", dir_a, task);
-    fa = kvb_strbuf_detach(&s);
-    kvb_strbuf_addf(&s, "%s/pred/%s.jsonl", dir_b, task);
-    fb = kvb_strbuf_detach(&s);
+    char *fa = kvb_rundir_task_file(dir_a, KVB_RUNDIR_PRED, task);
+    char *fb = kvb_rundir_task_file(dir_b, KVB_RUNDIR_PRED, task);
     int have = kvb_file_exists(fa) && kvb_file_exists(fb);
     free(fa);
     free(fb);

@@ -256,14 +256,6 @@ static int write_sorted(mfile *m, const char *out_path, kvb_error *e)
     return rc;
 }
 
-static char *task_file(const char *dir, const char *sub, const char *task)
-{
-    kvb_strbuf sb;
-    kvb_strbuf_init(&sb);
-    kvb_strbuf_addf(&sb, "%s/%s/%s.jsonl", dir, sub, task);
-    return kvb_strbuf_detach(&sb);
-}
-
 /* ---- merging ------------------------------------------------------------------------------ */
 static int merge_task(const kvb_run *s, const char *const *paths, int n, int t, const char *out_dir,
                       kvb_run *out, kvb_error *e)
@@ -278,7 +270,7 @@ static int merge_task(const kvb_run *s, const char *const *paths, int n, int t, 
     int rc = 0, n_mem = 0;
     for (int i = 0; i < n && !rc; i++) {
         const kvb_run_task *ti = &s[i].tasks[t];
-        char *f = task_file(paths[i], "pred", t0->name);
+        char *f = kvb_rundir_task_file(paths[i], KVB_RUNDIR_PRED, t0->name);
         long before = pred.n;
         rc = f ? read_lines(&pred, f, s[i].shard_index, s[i].shard_count, 1, NULL, 0, e)
                : kvb_errorf(e, KVB_ENOMEM, "out of memory");
@@ -299,7 +291,7 @@ static int merge_task(const kvb_run *s, const char *const *paths, int n, int t, 
     if (!rc)
         qsort(ids, (size_t)n_ids, sizeof(*ids), idx_cmp);
     for (int i = 0; i < n && !rc; i++) {
-        char *f = task_file(paths[i], "memory", t0->name);
+        char *f = kvb_rundir_task_file(paths[i], KVB_RUNDIR_MEMORY, t0->name);
         if (f && kvb_file_exists(f)) {
             n_mem++;
             rc = read_lines(&mem, f, s[i].shard_index, s[i].shard_count, 0, ids, n_ids, e);
@@ -309,7 +301,8 @@ static int merge_task(const kvb_run *s, const char *const *paths, int n, int t, 
     free(ids);
     if (!rc && n_mem && n_mem != n)
         rc = kvb_errorf(e, KVB_EINVAL, "task %s: memory traces in %d of %d shards", t0->name, n_mem, n);
-    char *pf = task_file(out_dir, "pred", t0->name), *mf = task_file(out_dir, "memory", t0->name);
+    char *pf = kvb_rundir_task_file(out_dir, KVB_RUNDIR_PRED, t0->name);
+    char *mf = kvb_rundir_task_file(out_dir, KVB_RUNDIR_MEMORY, t0->name);
     if (!rc)
         rc = write_sorted(&pred, pf, e);
     /* Records are added in the original order: the same sums as the unsharded run. */
@@ -373,11 +366,12 @@ int kvb_merge_runs(const char *const *shards, int n, const char *out_dir, kvb_er
     rc = rc ? rc : check_shards(s, shards, n, e);
     kvb_run out;
     kvb_run_init(&out);
-    char *pd = kvb_path_join(out_dir, "pred"), *md = kvb_path_join(out_dir, "memory");
+    char *pd = kvb_path_join(out_dir, KVB_RUNDIR_PRED);
+    char *md = kvb_path_join(out_dir, KVB_RUNDIR_MEMORY);
     rc = rc ? rc : kvb_mkdir_p(pd, e);
     rc = rc ? rc : copy_head(&s[0], &out, e);
     for (int t = 0; !rc && t < s[0].n_tasks; t++) {
-        char *f = task_file(shards[0], "memory", s[0].tasks[t].name);
+        char *f = kvb_rundir_task_file(shards[0], KVB_RUNDIR_MEMORY, s[0].tasks[t].name);
         if (f && kvb_file_exists(f))
             rc = kvb_mkdir_p(md, e);
         free(f);

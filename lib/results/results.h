@@ -177,6 +177,47 @@ int kvb_run_from_json(const struct cJSON *doc, const char *file, kvb_run *r, kvb
 /* The run directory of `path` (a directory, or the directory holding a run.json); caller frees. */
 char *kvb_run_dir_of(const char *path);
 
+/* ---- the run directory (rundir.c) ---------------------------------------------------------
+ * DIR/pred/<task>.jsonl, DIR/memory/<task>.jsonl, DIR/fingerprint.json. `kvbench run` writes it:
+ *
+ *   kvb_rundir *d;  kvb_rundir_open(&d, dir, resume, &e);   pred/ and memory/ made
+ *   kvb_rundir_fp_check(d, "model", name, &e) ...;  kvb_rundir_fp_save(d, &e);
+ *   for each task:  kvb_rundir_task_begin(d, task, run_task, &e);   committed records reloaded
+ *       for each record not kvb_rundir_is_done(d, id):  kvb_rundir_commit(d, id, pred, mem, &e);
+ *   kvb_rundir_free(d);
+ *
+ * and merge, diff and eval find the task files with kvb_rundir_task_file. */
+#define KVB_RUNDIR_PRED "pred"
+#define KVB_RUNDIR_MEMORY "memory"
+typedef struct kvb_rundir kvb_rundir;
+/* "DIR/<sub>/<task>.jsonl" (sub: KVB_RUNDIR_PRED or KVB_RUNDIR_MEMORY); caller frees. */
+char *kvb_rundir_task_file(const char *dir, const char *sub, const char *task);
+/* The default run directory: results/<model>/<method>[-<name><value>...][/shard-i-of-N], with
+ * the parameters whose value is not NULL, characters unsafe in a path replaced by '_'. */
+char *kvb_rundir_default_path(const char *model, const char *method, const char *const *names,
+                              const char *const *values, int n, long shard_i, long shard_n);
+/* Refuse DIR/pred or DIR/memory being a symbolic link (DIR itself may be one). */
+int kvb_rundir_check(const char *dir, kvb_error *e);
+/* Create pred/ and memory/ and load fingerprint.json, or start one ("kind" only, unsaved). A
+ * directory that already holds a fingerprint is refused unless resume. */
+int kvb_rundir_open(kvb_rundir **d, const char *dir, int resume, kvb_error *e);
+void kvb_rundir_free(kvb_rundir *d);
+const char *kvb_rundir_path(const kvb_rundir *d);
+/* The fingerprint's key must hold value (a mismatch is refused, naming both), or gets it. */
+int kvb_rundir_fp_check(kvb_rundir *d, const char *key, const char *value, kvb_error *e);
+/* Write fingerprint.json atomically when a check added a key. */
+int kvb_rundir_fp_save(kvb_rundir *d, kvb_error *e);
+/* Start a task. Existing pred/memory files are refused without resume; with resume a torn last
+ * line is dropped from each, every committed prediction line is added to t (file order) and its
+ * _id marked done, and memory lines of uncommitted records are removed. */
+int kvb_rundir_task_begin(kvb_rundir *d, const char *task, kvb_run_task *t, kvb_error *e);
+/* The record _id of the current task is committed. */
+int kvb_rundir_is_done(const kvb_rundir *d, const char *id);
+/* Commit a record of the current task: its memory line (NULL: none), then its prediction line,
+ * each appended with one write() and fdatasync; the prediction line is the commit point. */
+int kvb_rundir_commit(kvb_rundir *d, const char *id, const char *pred_line, const char *mem_line,
+                      kvb_error *e);
+
 /* ---- prediction lines (pred/<task>.jsonl) ------------------------------------------------- */
 /* kvbench's fields on a LongBench prediction line (DESIGN.md "Outputs"):
  *   "_index"  record index in the task's data file (0-based, before sharding): merge order

@@ -1101,7 +1101,7 @@ int kvb_pred_scores_load(const char *run_dir, const char *task, kvb_pred_scores 
     memset(out, 0, sizeof(*out));
     kvb_strbuf path;
     kvb_strbuf_init(&path);
-    if (kvb_strbuf_addf(&path, "%s/pred/%s.jsonl", run_dir, task))
+    if (kvb_strbuf_addf(&path, "%s/%s/%s.jsonl", run_dir, KVB_RUNDIR_PRED, task))
         return kvb_errorf(e, KVB_ENOMEM, "out of memory");
     char *text;
     size_t len;
