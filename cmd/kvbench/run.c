@@ -33,16 +33,14 @@
 
 /* ---- options ------------------------------------------------------------------------------- */
 
-/* Method parameters passed through to kvb_cache_create (the method validates them). */
-static const char *const k_param_names[] = {
-    "budget", "window", "kernel", "pool", "bits", "group", "residual", "threshold", "ratio", "gqa",
-    "beta", "sink", "recent", "tau", "bmin_ratio", "lmba", "qwindow", "dtype" };
-#define N_PARAMS (sizeof(k_param_names) / sizeof(k_param_names[0]))
+/* Method parameters, one `--<name> V` flag each, from the methods' parameter tables
+ * (kvb_cache_param_name), passed through to kvb_cache_create (the method validates them). */
+#define N_PARAMS ((size_t)kvb_cache_param_count())
 
 struct run_opts {
     const char *model, *type, *tasks, *data, *out, *shard, *chat_template, *max_memory;
     const char *lengths, *depths, *needle, *question;
-    const char *param_val[N_PARAMS];
+    const char *param_val[KVB_CACHE_MAX_PARAMS];
     long limit, max_length, threads, prompt_len;
     long trace_every; /* memory trace every k-th decode step; 0 = at most 64 points per record */
     int resume, skip_bad, skip_oversized, dry_run, e_variant;
@@ -316,7 +314,7 @@ struct ctx {
     kvb_model *m;
     const kvb_model_config *cfg;
     const kvb_tokenizer *tok;
-    kvb_cache_param params[N_PARAMS];
+    kvb_cache_param params[KVB_CACHE_MAX_PARAMS];
     int n_params;
     const char *method;   /* canonical name */
     char *params_json;    /* effective parameters */
@@ -782,7 +780,7 @@ static char *default_out_dir(const struct run_opts *o, const char *model_name, c
     kvb_strbuf_addf(&sb, "results/%s/%s", model_name, method);
     for (size_t i = 0; i < N_PARAMS; i++)
         if (o->param_val[i])
-            kvb_strbuf_addf(&sb, "-%s%s", k_param_names[i], o->param_val[i]);
+            kvb_strbuf_addf(&sb, "-%s%s", kvb_cache_param_name((int)i), o->param_val[i]);
     if (o->shard_n > 1)
         kvb_strbuf_addf(&sb, "/shard-%ld-of-%ld", o->shard_i, o->shard_n);
     /* keep names filesystem-safe: parameters come from the command line */
@@ -1008,7 +1006,7 @@ static int run_main(struct run_opts *o, kvb_error *e)
     }
     for (size_t i = 0; i < N_PARAMS; i++)
         if (o->param_val[i])
-            cx.params[cx.n_params++] = (kvb_cache_param){ k_param_names[i], o->param_val[i] };
+            cx.params[cx.n_params++] = (kvb_cache_param){ kvb_cache_param_name((int)i), o->param_val[i] };
     kvb_model_opts mo = { .threads = (int)o->threads, .weights_bf16 = 1,
                           .random_weights = o->random_weights, .seed = (uint64_t)o->seed };
     /* a dry run plans from the config alone (a model name or an HF directory): no weights are
@@ -1181,15 +1179,9 @@ int cmd_run(int argc, char **argv)
     int k = 0;
     while (opts[k].name)
         k++;
-    static const char *const param_help[N_PARAMS] = {
-        "method: token budget", "method: observation window", "method: pooling kernel",
-        "method: pooling type", "method: quantization bits", "method: quantization group",
-        "method: full-precision residual", "method: threshold", "method: ratio",
-        "method: GQA-aware selection", "PyramidKV: budget slope", "method: attention sinks kept",
-        "method: recent tokens kept", "ZigZagKV: tau", "ZigZagKV: minimum budget ratio",
-        "ZigZagKV: layer statistic", "ThinK: query window", "full: K/V dtype f16 (default) | f32" };
-    for (size_t i = 0; i < N_PARAMS; i++)
-        opts[k++] = (struct kvb_option)KVB_OPT_STR_(k_param_names[i], &o.param_val[i], "V", param_help[i]);
+    for (size_t i = 0; i < N_PARAMS && k < 63; i++)
+        opts[k++] = (struct kvb_option)KVB_OPT_STR_(kvb_cache_param_name((int)i), &o.param_val[i],
+                                                    "V", kvb_cache_param_help((int)i));
     opts[k] = (struct kvb_option)KVB_OPT_END_;
     int prc = kvb_parse_options(argc, argv, opts, "kvbench run [options]", NULL, NULL);
     if (prc)
