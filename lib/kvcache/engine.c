@@ -220,6 +220,14 @@ int kvb_kv_plan_heads(const void *params, const kvb_cache_shape *s)
     return ((const kvb_kv_params *)params)->gqa_query ? s->n_heads : s->n_kv_heads;
 }
 
+int kvb_kv_plan_fp16(const void *params, const kvb_cache_shape *s, long kept_per_head,
+                     kvb_cache_plan_layer *out)
+{
+    for (int l = 0; l < s->n_layers; l++)
+        kvb_plan_fp16(&out[l], kept_per_head, kvb_kv_plan_heads(params, s), s);
+    return 0;
+}
+
 /* ---- KIVI quantization ---------------------------------------------------------------------- */
 
 int kvb_quant_check(const kvb_quant_params *p, const kvb_cache_shape *s, kvb_error *e)

@@ -114,6 +114,9 @@ int kvb_window_check(int budget, int window, kvb_error *e);
 int kvb_snap_check(const kvb_snap_params *sp, kvb_error *e);
 /* Stored heads of a plan (gqa layout of the params). */
 int kvb_kv_plan_heads(const void *params, const kvb_cache_shape *s);
+/* Plan of a method that keeps kept_per_head fp16 tokens on every stored head of every layer. */
+int kvb_kv_plan_fp16(const void *params, const kvb_cache_shape *s, long kept_per_head,
+                     kvb_cache_plan_layer *out);
 
 /* KIVI: quantize a layer from the prefill K/V (quant parameters qp). */
 int kvb_kv_quantize_prefill(kvb_kv *kv, const kvb_prefill_layer *pl, const kvb_quant_params *qp,

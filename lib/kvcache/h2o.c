@@ -42,10 +42,7 @@ static int h2o_plan(const void *params, const kvb_cache_shape *s, int n,
 {
     (void)why, (void)whylen;
     const h2o_params *p = params;
-    for (int l = 0; l < s->n_layers; l++)
-        kvb_plan_fp16(&out[l], kvb_plan_evict_kept(h2o_cap(p, n), n, p->window),
-                      kvb_kv_plan_heads(params, s), s);
-    return 0;
+    return kvb_kv_plan_fp16(params, s, kvb_plan_evict_kept(h2o_cap(p, n), n, p->window), out);
 }
 
 const struct kvb_cache_method kvb_cache_method_h2o = {

@@ -5,7 +5,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 /* ---- lifecycle ----------------------------------------------------------------------------- */
 static int check_shape(const kvb_cache_shape *s, kvb_error *e)

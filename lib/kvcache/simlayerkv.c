@@ -19,7 +19,7 @@ typedef struct simlayerkv_params {
     kvb_kv_params kv;
     double threshold;
     int sink, recent;
-    kvb_quant_params quant; /* SimLayerKV+KIVI */
+    kvb_quant_params quant; /* SimLayerKV+KIVI (bits 0: plain SimLayerKV, not in its table) */
 } simlayerkv_params;
 
 #define SIMLAYER_PARAMS                                                                            \
@@ -174,25 +174,14 @@ static int simlayerkv_lazy(const kvb_kv *kv, int layer)
            : kv->appended[layer] == 1 ? would_be_lazy(kv, layer) : 0;
 }
 
-static int no_plan(const char *name, char *why, size_t whylen)
-{
-    snprintf(why, whylen, "%s decides which layers are lazy from the attention of the first "
-             "decode step; kept tokens per layer are known only after running the model", name);
-    return KVB_EUNSUP;
-}
-
 static int simlayerkv_plan(const void *params, const kvb_cache_shape *s, int n,
                            kvb_cache_plan_layer *out, char *why, size_t whylen)
 {
-    (void)params, (void)s, (void)n, (void)out;
-    return no_plan("SimLayerKV", why, whylen);
-}
-
-static int simlayerkv_kivi_plan(const void *params, const kvb_cache_shape *s, int n,
-                                kvb_cache_plan_layer *out, char *why, size_t whylen)
-{
-    (void)params, (void)s, (void)n, (void)out;
-    return no_plan("SimLayerKV+KIVI", why, whylen);
+    (void)s, (void)n, (void)out;
+    snprintf(why, whylen, "%s decides which layers are lazy from the attention of the first "
+             "decode step; kept tokens per layer are known only after running the model",
+             ((const simlayerkv_params *)params)->quant.bits ? "SimLayerKV+KIVI" : "SimLayerKV");
+    return KVB_EUNSUP;
 }
 
 static int simlayerkv_kivi_check(const void *params, const kvb_cache_shape *s, kvb_error *e)
@@ -203,13 +192,13 @@ static int simlayerkv_kivi_check(const void *params, const kvb_cache_shape *s, k
 #define SIMLAYER_HOOKS                                                                             \
     .params_size = sizeof(simlayerkv_params), .ops = &kvb_store_ops, .init = simlayerkv_init,     \
     .reset = simlayerkv_reset, .prefill_layer = simlayerkv_prefill,                                \
-    .attended = simlayerkv_attended, .lazy = simlayerkv_lazy, .release = simlayerkv_release
+    .attended = simlayerkv_attended, .lazy = simlayerkv_lazy, .release = simlayerkv_release,     \
+    .plan = simlayerkv_plan
 
 const struct kvb_cache_method kvb_cache_method_simlayerkv = {
     .name = "SimLayerKV",
     .params = simlayerkv_table,
     .n_params = KVB_ARRAY_SIZE(simlayerkv_table),
-    .plan = simlayerkv_plan,
     .decode = simlayerkv_decode,
     .reference_tokens = simlayerkv_reference_tokens,
     SIMLAYER_HOOKS,
@@ -222,7 +211,6 @@ const struct kvb_cache_method kvb_cache_method_simlayerkv_kivi = {
     .params = simlayerkv_kivi_table,
     .n_params = KVB_ARRAY_SIZE(simlayerkv_kivi_table),
     .check = simlayerkv_kivi_check,
-    .plan = simlayerkv_kivi_plan,
     .decode = simlayerkv_kivi_decode,
     SIMLAYER_HOOKS,
 };

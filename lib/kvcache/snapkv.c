@@ -32,10 +32,8 @@ static int snapkv_plan(const void *params, const kvb_cache_shape *s, int n,
 {
     (void)why, (void)whylen;
     const kvb_snap_params *sp = &((const snapkv_params *)params)->snap;
-    for (int l = 0; l < s->n_layers; l++)
-        kvb_plan_fp16(&out[l], kvb_plan_evict_kept(kvb_snap_cap(sp, n), n, sp->window),
-                      kvb_kv_plan_heads(params, s), s);
-    return 0;
+    return kvb_kv_plan_fp16(params, s, kvb_plan_evict_kept(kvb_snap_cap(sp, n), n, sp->window),
+                            out);
 }
 
 const struct kvb_cache_method kvb_cache_method_snapkv = {

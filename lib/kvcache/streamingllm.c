@@ -36,9 +36,7 @@ static int streamingllm_plan(const void *params, const kvb_cache_shape *s, int n
 {
     (void)why, (void)whylen;
     const streamingllm_params *p = params;
-    for (int l = 0; l < s->n_layers; l++)
-        kvb_plan_fp16(&out[l], n <= p->budget ? n : p->budget, kvb_kv_plan_heads(params, s), s);
-    return 0;
+    return kvb_kv_plan_fp16(params, s, n <= p->budget ? n : p->budget, out);
 }
 
 const struct kvb_cache_method kvb_cache_method_streamingllm = {

@@ -11,7 +11,6 @@
 #include "kvcache/select.h"
 
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 typedef struct think_params {
