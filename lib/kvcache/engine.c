@@ -36,11 +36,9 @@ static int kv_build(kvb_kv **out, const struct kvb_cache_method *m, const void *
     kv->qseq = kvb_calloc(LS, sizeof(kvb_qseq));
     kv->layer_quant = kvb_calloc(L, sizeof(int));
     kv->appended = kvb_calloc(L, sizeof(int));
-    kv->layer_score = kvb_calloc(L, sizeof(double));
     kv->budgets = kvb_calloc(L, sizeof(int));
     int rc = 0;
-    if (!kv->seq || !kv->qseq || !kv->layer_quant || !kv->appended || !kv->layer_score ||
-        !kv->budgets)
+    if (!kv->seq || !kv->qseq || !kv->layer_quant || !kv->appended || !kv->budgets)
         rc = kvb_errorf(e, KVB_ENOMEM, "kvcache: out of memory");
     else if (m->init)
         rc = m->init(kv, e);
@@ -104,7 +102,6 @@ void kvb_kv_free(kvb_kv *kv)
     free(kv->qseq);
     free(kv->layer_quant);
     free(kv->appended);
-    free(kv->layer_score);
     free(kv->budgets);
     free(kv->own_params);
     free(kv);
@@ -116,7 +113,6 @@ int kvb_kv_reset(kvb_kv *kv, int n_prompt, kvb_error *e)
     const size_t L = (size_t)kv->L;
     memset(kv->layer_quant, 0, L * sizeof(int));
     memset(kv->appended, 0, L * sizeof(int));
-    memset(kv->layer_score, 0, L * sizeof(double));
     memset(kv->budgets, 0, L * sizeof(int));
     kv->generated = 0;
     kv->prefilled = 0;
@@ -469,6 +465,13 @@ static size_t bytes(const kvb_kv *kv, int as_reference)
         total += st.k_bytes + st.v_bytes + st.meta_bytes + st.residual_bytes;
     }
     return total;
+}
+
+double kvb_kv_layer_score(const kvb_kv *kv, int layer)
+{
+    if (!kv->m->layer_score || layer < 0 || layer >= kv->L)
+        return 0.0;
+    return kv->m->layer_score(kv, layer);
 }
 
 int kvb_kv_kept_positions(const kvb_kv *kv, int layer, int head, int *pos, int max)

@@ -59,9 +59,8 @@ struct kvb_kv {
     kvb_qseq *qseq;   /* (L, S) KIVI stores */
     int *layer_quant; /* (L) 1 when the layer's data lives in qseq */
     int *appended;    /* (L) tokens appended since prefill, per layer */
-    /* what a method decided per layer, for tests and diagnostics (zeroed at reset) */
-    int *budgets;        /* (L) selected-prefix tokens (PyramidKV, ZigZagKV) */
-    double *layer_score; /* (L) the statistic behind it (ZigZagKV: LMBA) */
+    int *budgets;     /* (L) selected-prefix tokens of methods with per-layer budgets (PyramidKV,
+                         ZigZagKV), for tests and diagnostics (zeroed at reset) */
     size_t peak_bytes;
     /* per-record scratch for prefill (sized at reset) */
     float *sc_attn, *sc_red, *sc_pool, *sc_row;
@@ -81,6 +80,8 @@ int kvb_kv_reset(kvb_kv *kv, int n_prompt, kvb_error *e);
 unsigned kvb_kv_needs(const kvb_kv *kv);
 int kvb_kv_prefill_layer(kvb_kv *kv, const kvb_prefill_layer *pl, kvb_error *e);
 int kvb_kv_prefill_end(kvb_kv *kv, kvb_error *e);
+/* The method's per-layer statistic (descriptor layer_score; 0 without one), for tests. */
+double kvb_kv_layer_score(const kvb_kv *kv, int layer);
 /* Original positions held by one stored head (ascending), for tests; returns the count. */
 int kvb_kv_kept_positions(const kvb_kv *kv, int layer, int head, int *pos, int max);
 

@@ -123,6 +123,9 @@ struct kvb_cache_method {
      * physically held (a trim decided but not yet done), else -1. */
     long (*reference_tokens)(const kvb_kv *kv, int layer);
     int (*lazy)(const kvb_kv *kv, int layer);      /* kvb_cache_layer_stats.lazy */
+    /* The per-layer statistic the method decides with (ZigZagKV: LMBA; SimLayerKV: the lazy
+     * score), for tests and diagnostics. */
+    double (*layer_score)(const kvb_kv *kv, int layer);
     void (*release)(kvb_kv *kv);                   /* free kv->state */
 };
 

@@ -114,21 +114,6 @@ static int param_known(const char *name)
     return 0;
 }
 
-double kvb_kvparams_default_threshold(const char *family)
-{
-    /* sail-sg/SimLayerKV pred.py picks the threshold by a substring of the model name. SmolLM2 has
-     * no reference value: it is a Llama-3-style GQA model, so it gets llama3's 0.9 (docs). */
-    if (family) {
-        if (strstr(family, "llama2"))
-            return 0.65;
-        if (strstr(family, "mistral"))
-            return 0.8;
-        if (strstr(family, "qwen"))
-            return 0.85;
-    }
-    return 0.9;
-}
-
 /* ---- parsing ------------------------------------------------------------------------------ */
 
 static void set_value(const kvb_method_param *mp, void *params, double v)

@@ -16,7 +16,4 @@ extern const kvb_param_def kvb_param_budget, kvb_param_window, kvb_param_kernel,
 #define KVB_PARAM(type, def, field, dflt)                                                          \
     { &kvb_param_##def, offsetof(type, field), (dflt), NULL }
 
-/* Default threshold of SimLayerKV for a model family (spec B.2; smollm2/unknown: see docs). */
-double kvb_kvparams_default_threshold(const char *family);
-
 #endif

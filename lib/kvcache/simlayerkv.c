@@ -22,9 +22,24 @@ typedef struct simlayerkv_params {
     kvb_quant_params quant; /* SimLayerKV+KIVI (bits 0: plain SimLayerKV, not in its table) */
 } simlayerkv_params;
 
+/* Default threshold for a model family (spec B.2; smollm2/unknown: see docs). */
+static double default_threshold(const char *family)
+{
+    /* sail-sg/SimLayerKV pred.py picks the threshold by a substring of the model name. SmolLM2 has
+     * no reference value: it is a Llama-3-style GQA model, so it gets llama3's 0.9 (docs). */
+    if (family) {
+        if (strstr(family, "llama2"))
+            return 0.65;
+        if (strstr(family, "mistral"))
+            return 0.8;
+        if (strstr(family, "qwen"))
+            return 0.85;
+    }
+    return 0.9;
+}
+
 #define SIMLAYER_PARAMS                                                                            \
-    { &kvb_param_threshold, offsetof(simlayerkv_params, threshold), 0,                             \
-      kvb_kvparams_default_threshold },                                                            \
+    { &kvb_param_threshold, offsetof(simlayerkv_params, threshold), 0, default_threshold },      \
         KVB_PARAM(simlayerkv_params, sink, sink, 4),                                               \
         KVB_PARAM(simlayerkv_params, recent, recent, 1024)
 
@@ -92,15 +107,21 @@ static int pending(const kvb_kv *kv, int layer)
     return kv->appended[layer] == 1 && !st->decided[layer];
 }
 
-static int would_be_lazy(const kvb_kv *kv, int layer)
+/* The layer's score: the head average of the first decode step's mass on the two windows. */
+static double layer_score(const kvb_kv *kv, int layer)
 {
-    const simlayerkv_params *p = kv->params;
     const simlayerkv_state *st = kv->state;
     const int H = kv->shape.n_heads;
     double s = 0.0;
     for (int h = 0; h < H; h++)
         s += st->head_score[(size_t)layer * H + h];
-    return p->threshold < 2.0 && s / H > p->threshold;
+    return s / H;
+}
+
+static int would_be_lazy(const kvb_kv *kv, int layer)
+{
+    const simlayerkv_params *p = kv->params;
+    return p->threshold < 2.0 && layer_score(kv, layer) > p->threshold;
 }
 
 /* Each head leaves its mass on the initial and recent windows on the first decode step. */
@@ -193,7 +214,7 @@ static int simlayerkv_kivi_check(const void *params, const kvb_cache_shape *s, k
     .params_size = sizeof(simlayerkv_params), .ops = &kvb_store_ops, .init = simlayerkv_init,     \
     .reset = simlayerkv_reset, .prefill_layer = simlayerkv_prefill,                                \
     .attended = simlayerkv_attended, .lazy = simlayerkv_lazy, .release = simlayerkv_release,     \
-    .plan = simlayerkv_plan
+    .layer_score = layer_score, .plan = simlayerkv_plan
 
 const struct kvb_cache_method kvb_cache_method_simlayerkv = {
     .name = "SimLayerKV",

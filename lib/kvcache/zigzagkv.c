@@ -9,13 +9,14 @@
  *    no redistribution; the window is kept on top of B_l (PyramidKV's budget semantics);
  *  - prompts shorter than the budget are not compressed (as SnapKV/PyramidKV).
  * Budgets need every layer's LMBA, so each layer is held in full until prefill ends (the peak
- * memory of prefill is the full cache, reported as such). LMBA and budgets are reported in
- * kv->layer_score and kv->budgets. */
+ * memory of prefill is the full cache, reported as such). Budgets are reported in kv->budgets,
+ * LMBA as the layer score. */
 #include "kvcache/engine.h"
 #include "kvcache/select.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct zigzagkv_params {
     kvb_kv_params kv;
@@ -32,9 +33,9 @@ static const kvb_method_param zigzagkv_table[] = {
     KVB_PARAM(zigzagkv_params, gqa, kv.gqa_query, 0),
 };
 
-/* Per record: the pooled score vectors of every layer, kept until every layer's LMBA is known. */
 typedef struct zigzagkv_state {
-    float *scores; /* (L, S, n_prompt) */
+    float *scores; /* (L, S, n_prompt) pooled scores, kept until every layer's LMBA is known */
+    double *lmba;  /* (L) */
 } zigzagkv_state;
 
 static int zigzagkv_check(const void *params, const kvb_cache_shape *s, kvb_error *e)
@@ -49,13 +50,17 @@ static int zigzagkv_check(const void *params, const kvb_cache_shape *s, kvb_erro
 
 static int zigzagkv_init(kvb_kv *kv, kvb_error *e)
 {
-    kv->state = kvb_calloc(1, sizeof(zigzagkv_state));
-    return kv->state ? 0 : kvb_errorf(e, KVB_ENOMEM, "kvcache: out of memory");
+    zigzagkv_state *st = kvb_calloc(1, sizeof(*st));
+    kv->state = st;
+    if (st)
+        st->lmba = kvb_calloc((size_t)kv->L, sizeof(double));
+    return st && st->lmba ? 0 : kvb_errorf(e, KVB_ENOMEM, "kvcache: out of memory");
 }
 
 static int zigzagkv_reset(kvb_kv *kv, kvb_error *e)
 {
     zigzagkv_state *st = kv->state;
+    memset(st->lmba, 0, (size_t)kv->L * sizeof(double));
     free(st->scores);
     st->scores = kvb_malloc((size_t)kv->L * kv->S * kv->n_prompt * sizeof(float));
     if (!st->scores)
@@ -67,8 +72,10 @@ static int zigzagkv_reset(kvb_kv *kv, kvb_error *e)
 static void zigzagkv_release(kvb_kv *kv)
 {
     zigzagkv_state *st = kv->state;
-    if (st)
+    if (st) {
         free(st->scores);
+        free(st->lmba);
+    }
     free(st);
     kv->state = NULL;
 }
@@ -90,7 +97,7 @@ static int zigzagkv_prefill(kvb_kv *kv, const kvb_prefill_layer *pl, kvb_error *
         const float *s = (p->lmba_pooled ? pooled : raw) + (size_t)h * m;
         acc += kvb_sel_lmba(s, m, p->tau, kv->sc_row);
     }
-    kv->layer_score[l] = acc / kv->S;
+    st->lmba[l] = acc / kv->S;
     return 0;
 }
 
@@ -106,7 +113,7 @@ static int zigzagkv_end(kvb_kv *kv, kvb_error *e)
         return 0;
     }
     const int w = KVB_MIN(p->snap.window, n), m = n - w;
-    kvb_sel_zigzag_budgets(kv->layer_score, kv->L, p->snap.budget - p->snap.window,
+    kvb_sel_zigzag_budgets(st->lmba, kv->L, p->snap.budget - p->snap.window,
                            p->bmin_ratio, m, kv->budgets);
     for (int l = 0; l < kv->L; l++) {
         const float *pooled = st->scores + (size_t)l * kv->S * kv->n_prompt;
@@ -120,6 +127,11 @@ static int zigzagkv_end(kvb_kv *kv, kvb_error *e)
         }
     }
     return 0;
+}
+
+static double zigzagkv_layer_score(const kvb_kv *kv, int layer)
+{
+    return ((const zigzagkv_state *)kv->state)->lmba[layer];
 }
 
 static int zigzagkv_plan(const void *params, const kvb_cache_shape *s, int n,
@@ -143,5 +155,6 @@ const struct kvb_cache_method kvb_cache_method_zigzagkv = {
     .reset = zigzagkv_reset,
     .prefill_layer = zigzagkv_prefill,
     .prefill_end = zigzagkv_end,
+    .layer_score = zigzagkv_layer_score,
     .release = zigzagkv_release,
 };
