@@ -26,6 +26,12 @@ typedef struct kvb_snap_params {
     int budget, window, kernel, pool;
 } kvb_snap_params;
 
+/* The params struct of a method on the SnapKV scorer starts with this (SnapKV's is just this). */
+typedef struct kvb_snap_method_params {
+    kvb_kv_params kv;
+    kvb_snap_params snap;
+} kvb_snap_method_params;
+
 /* KIVI quantization (KIVI, SimLayerKV+KIVI). */
 typedef struct kvb_quant_params {
     int bits, group, residual;
@@ -111,8 +117,9 @@ int kvb_kv_snap_layer(kvb_kv *kv, const kvb_prefill_layer *pl, const kvb_snap_pa
 int kvb_snap_cap(const kvb_snap_params *sp, int n);
 /* The budget includes the window, so it must exceed it. */
 int kvb_window_check(int budget, int window, kvb_error *e);
-/* Checks of the SnapKV parameters (budget exceeds window, odd kernel). */
-int kvb_snap_check(const kvb_snap_params *sp, kvb_error *e);
+/* Checks of the SnapKV parameters (budget exceeds window, odd kernel): the descriptor check of
+ * a method whose params start with kvb_snap_method_params. */
+int kvb_snap_check(const void *params, const kvb_cache_shape *s, kvb_error *e);
 /* Stored heads of a plan (gqa layout of the params). */
 int kvb_kv_plan_heads(const void *params, const kvb_cache_shape *s);
 /* Plan of a method that keeps kept_per_head fp16 tokens on every stored head of every layer. */

@@ -114,8 +114,10 @@ int kvb_window_check(int budget, int window, kvb_error *e)
     return 0;
 }
 
-int kvb_snap_check(const kvb_snap_params *sp, kvb_error *e)
+int kvb_snap_check(const void *params, const kvb_cache_shape *s, kvb_error *e)
 {
+    (void)s;
+    const kvb_snap_params *sp = &((const kvb_snap_method_params *)params)->snap;
     if (kvb_window_check(sp->budget, sp->window, e))
         return KVB_EINVAL;
     if (sp->kernel % 2 == 0)

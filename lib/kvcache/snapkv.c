@@ -5,21 +5,12 @@
  * ZigZagKV's and ThinK's. */
 #include "kvcache/engine.h"
 
-typedef struct snapkv_params {
-    kvb_kv_params kv;
-    kvb_snap_params snap;
-} snapkv_params;
+typedef kvb_snap_method_params snapkv_params;
 
 static const kvb_method_param snapkv_table[] = {
     KVB_SNAP_PARAMS(snapkv_params, snap),
     KVB_PARAM(snapkv_params, gqa, kv.gqa_query, 0),
 };
-
-static int snapkv_check(const void *params, const kvb_cache_shape *s, kvb_error *e)
-{
-    (void)s;
-    return kvb_snap_check(&((const snapkv_params *)params)->snap, e);
-}
 
 static int snapkv_prefill(kvb_kv *kv, const kvb_prefill_layer *pl, kvb_error *e)
 {
@@ -41,7 +32,7 @@ const struct kvb_cache_method kvb_cache_method_snapkv = {
     .params = snapkv_table,
     .n_params = KVB_ARRAY_SIZE(snapkv_table),
     .params_size = sizeof(snapkv_params),
-    .check = snapkv_check,
+    .check = kvb_snap_check,
     .ops = &kvb_store_ops,
     .plan = snapkv_plan,
     .prefill_layer = snapkv_prefill,

@@ -14,25 +14,18 @@
 #include <string.h>
 
 typedef struct think_params {
-    kvb_kv_params kv;
-    kvb_snap_params snap;
+    kvb_snap_method_params base;
     double ratio;
     int recent, qwindow;
 } think_params;
 
 static const kvb_method_param think_table[] = {
-    KVB_SNAP_PARAMS(think_params, snap),
+    KVB_SNAP_PARAMS(think_params, base.snap),
     KVB_PARAM(think_params, ratio, ratio, 0.4),
     KVB_PARAM(think_params, recent, recent, 32),
     KVB_PARAM(think_params, qwindow, qwindow, 32),
-    KVB_PARAM(think_params, gqa, kv.gqa_query, 0),
+    KVB_PARAM(think_params, gqa, base.kv.gqa_query, 0),
 };
-
-static int think_check(const void *params, const kvb_cache_shape *s, kvb_error *e)
-{
-    (void)s;
-    return kvb_snap_check(&((const think_params *)params)->snap, e);
-}
 
 /* Store one stored head of the kept positions idx[0..m), keys channel-pruned. */
 
@@ -107,7 +100,7 @@ static int think_fill(kvb_kv *kv, const kvb_prefill_layer *pl, int head, const i
 
 static int think_prefill(kvb_kv *kv, const kvb_prefill_layer *pl, kvb_error *e)
 {
-    const kvb_snap_params *sp = &((const think_params *)kv->params)->snap;
+    const kvb_snap_params *sp = &((const think_params *)kv->params)->base.snap;
     return kvb_kv_snap_layer(kv, pl, sp, kvb_snap_cap(sp, pl->n_tokens), think_fill, e);
 }
 
@@ -117,7 +110,8 @@ static int think_plan(const void *params, const kvb_cache_shape *s, int n,
     (void)why, (void)whylen;
     const think_params *p = params;
     const int S = kvb_kv_plan_heads(params, s), D = s->head_dim;
-    const long kept = kvb_plan_evict_kept(kvb_snap_cap(&p->snap, n), n, p->snap.window);
+    const kvb_snap_params *sp = &p->base.snap;
+    const long kept = kvb_plan_evict_kept(kvb_snap_cap(sp, n), n, sp->window);
     const int n_prune = (int)floor(p->ratio * D);
     for (int l = 0; l < s->n_layers; l++) {
         kvb_cache_plan_layer *o = &out[l];
@@ -136,7 +130,7 @@ const struct kvb_cache_method kvb_cache_method_think = {
     .params = think_table,
     .n_params = KVB_ARRAY_SIZE(think_table),
     .params_size = sizeof(think_params),
-    .check = think_check,
+    .check = kvb_snap_check,
     .ops = &kvb_store_ops,
     .plan = think_plan,
     .prefill_layer = think_prefill,

@@ -19,18 +19,17 @@
 #include <string.h>
 
 typedef struct zigzagkv_params {
-    kvb_kv_params kv;
-    kvb_snap_params snap;
+    kvb_snap_method_params base;
     double tau, bmin_ratio;
     int lmba_pooled;
 } zigzagkv_params;
 
 static const kvb_method_param zigzagkv_table[] = {
-    KVB_SNAP_PARAMS(zigzagkv_params, snap),
+    KVB_SNAP_PARAMS(zigzagkv_params, base.snap),
     KVB_PARAM(zigzagkv_params, tau, tau, 0.9),
     KVB_PARAM(zigzagkv_params, bmin_ratio, bmin_ratio, 0.2),
     KVB_PARAM(zigzagkv_params, lmba, lmba_pooled, 1 /* pooled */),
-    KVB_PARAM(zigzagkv_params, gqa, kv.gqa_query, 0),
+    KVB_PARAM(zigzagkv_params, gqa, base.kv.gqa_query, 0),
 };
 
 typedef struct zigzagkv_state {
@@ -40,9 +39,8 @@ typedef struct zigzagkv_state {
 
 static int zigzagkv_check(const void *params, const kvb_cache_shape *s, kvb_error *e)
 {
-    (void)s;
     const zigzagkv_params *p = params;
-    int rc = kvb_snap_check(&p->snap, e);
+    int rc = kvb_snap_check(params, s, e);
     if (!rc && p->tau <= 0.0)
         rc = kvb_errorf(e, KVB_EINVAL, "invalid tau '%g' (expected a number in (0, 1])", p->tau);
     return rc;
@@ -83,15 +81,16 @@ static void zigzagkv_release(kvb_kv *kv)
 static int zigzagkv_prefill(kvb_kv *kv, const kvb_prefill_layer *pl, kvb_error *e)
 {
     const zigzagkv_params *p = kv->params;
+    const kvb_snap_params *sp = &p->base.snap;
     zigzagkv_state *st = kv->state;
     const int n = pl->n_tokens, l = pl->layer;
     int rc = kvb_kv_fill_all(kv, pl, NULL, n, e);
-    if (rc || n < p->snap.budget)
+    if (rc || n < sp->budget)
         return rc;
-    const int m = n - KVB_MIN(p->snap.window, n);
+    const int m = n - KVB_MIN(sp->window, n);
     float *pooled = st->scores + (size_t)l * kv->S * kv->n_prompt;
     float *raw = kv->sc_pool; /* free here: the pooled scores go straight to st->scores */
-    kvb_kv_window_scores(kv, pl, &p->snap, pooled, raw);
+    kvb_kv_window_scores(kv, pl, sp, pooled, raw);
     double acc = 0.0;
     for (int h = 0; h < kv->S; h++) {
         const float *s = (p->lmba_pooled ? pooled : raw) + (size_t)h * m;
@@ -105,16 +104,17 @@ static int zigzagkv_end(kvb_kv *kv, kvb_error *e)
 {
     (void)e;
     const zigzagkv_params *p = kv->params;
+    const kvb_snap_params *sp = &p->base.snap;
     const zigzagkv_state *st = kv->state;
     const int n = kv->n_prompt;
-    if (n < p->snap.budget) {
+    if (n < sp->budget) {
         for (int l = 0; l < kv->L; l++)
             kv->budgets[l] = n;
         return 0;
     }
-    const int w = KVB_MIN(p->snap.window, n), m = n - w;
-    kvb_sel_zigzag_budgets(st->lmba, kv->L, p->snap.budget - p->snap.window,
-                           p->bmin_ratio, m, kv->budgets);
+    const int w = KVB_MIN(sp->window, n), m = n - w;
+    kvb_sel_zigzag_budgets(st->lmba, kv->L, sp->budget - sp->window, p->bmin_ratio, m,
+                           kv->budgets);
     for (int l = 0; l < kv->L; l++) {
         const float *pooled = st->scores + (size_t)l * kv->S * kv->n_prompt;
         for (int h = 0; h < kv->S; h++) {
