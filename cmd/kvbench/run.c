@@ -22,16 +22,14 @@
 
 /* ---- options ------------------------------------------------------------------------------- */
 
-/* Method parameters passed through to kvb_cache_create (the method validates them). */
-static const char *const k_param_names[] = {
-    "budget", "window", "kernel", "pool", "bits", "group", "residual", "threshold", "ratio", "gqa",
-    "beta", "sink", "recent", "tau", "bmin_ratio", "lmba", "qwindow", "dtype" };
-#define N_PARAMS (sizeof(k_param_names) / sizeof(k_param_names[0]))
+/* Method parameters, one `--<name> V` flag each, from the methods' parameter tables
+ * (kvb_cache_param_name), passed through to kvb_cache_create (the method validates them). */
+#define N_PARAMS ((size_t)kvb_cache_param_count())
 
 struct run_opts {
     const char *model, *type, *tasks, *data, *out, *shard, *chat_template, *max_memory;
     const char *lengths, *depths, *needle, *question, *weights, *cache_param;
-    const char *param_val[N_PARAMS];
+    const char *param_val[KVB_CACHE_MAX_PARAMS];
     long limit, max_length, threads, prompt_len;
     long trace_every; /* memory trace every k-th decode step; 0 = at most 64 points per record */
     int resume, skip_bad, skip_oversized, dry_run, e_variant;
@@ -92,7 +90,7 @@ static int merge_cache_params(struct run_opts *o, const kvb_cache_param *cp, int
 {
     for (int i = 0; i < n; i++) {
         size_t k = 0;
-        while (k < N_PARAMS && strcmp(k_param_names[k], cp[i].name))
+        while (k < N_PARAMS && strcmp(kvb_cache_param_name((int)k), cp[i].name))
             k++;
         if (k == N_PARAMS && o->n_extra == (int)(sizeof(o->extra) / sizeof(o->extra[0])))
             return kvb_errorf(e, KVB_EINVAL, "--cache-param: too many parameters");
@@ -114,7 +112,7 @@ struct ctx {
     kvb_model *m;
     const kvb_model_config *cfg;
     const kvb_tokenizer *tok;
-    kvb_cache_param params[N_PARAMS + 16];
+    kvb_cache_param params[KVB_CACHE_MAX_PARAMS + 16];
     int n_params;
     const char *method;   /* canonical name */
     char *params_json;    /* effective parameters */
@@ -282,7 +280,7 @@ static int setup(struct ctx *cx, const kvb_task **lb, int n_lb, kvb_error *e)
     const struct run_opts *o = cx->o;
     for (size_t i = 0; i < N_PARAMS; i++)
         if (o->param_val[i])
-            cx->params[cx->n_params++] = (kvb_cache_param){ k_param_names[i], o->param_val[i] };
+            cx->params[cx->n_params++] = (kvb_cache_param){ kvb_cache_param_name((int)i), o->param_val[i] };
     for (int i = 0; i < o->n_extra; i++)
         cx->params[cx->n_params++] = o->extra[i];
     kvb_model_flags f = { .model = o->model, .threads = o->threads,
@@ -390,10 +388,12 @@ static int run_main(struct run_opts *o, kvb_error *e)
         rc = dry_run(&cx, want_niah, lb, n_lb, e);
         goto out;
     }
+    const char *names[KVB_CACHE_MAX_PARAMS];
+    for (size_t i = 0; i < N_PARAMS; i++)
+        names[i] = kvb_cache_param_name((int)i);
     cx.out_dir = o->out ? kvb_strdup(o->out)
-                        : kvb_rundir_default_path(cx.cfg->name, cx.method, k_param_names,
-                                                  o->param_val, (int)N_PARAMS, o->shard_i,
-                                                  o->shard_n);
+                        : kvb_rundir_default_path(cx.cfg->name, cx.method, names, o->param_val,
+                                                  (int)N_PARAMS, o->shard_i, o->shard_n);
     if ((rc = kvb_rundir_open(&cx.dir, cx.out_dir, o->resume, e)) ||
         (rc = fingerprint_check(&cx, e)) || (rc = describe_run(&cx, e)))
         goto out;
@@ -459,15 +459,9 @@ int cmd_run(int argc, char **argv)
     int k = 0;
     while (opts[k].name)
         k++;
-    static const char *const param_help[N_PARAMS] = {
-        "method: token budget", "method: observation window", "method: pooling kernel",
-        "method: pooling type", "method: quantization bits", "method: quantization group",
-        "method: full-precision residual", "method: threshold", "method: ratio",
-        "method: GQA-aware selection", "PyramidKV: budget slope", "method: attention sinks kept",
-        "method: recent tokens kept", "ZigZagKV: tau", "ZigZagKV: minimum budget ratio",
-        "ZigZagKV: layer statistic", "ThinK: query window", "full: K/V dtype f16 (default) | f32" };
-    for (size_t i = 0; i < N_PARAMS; i++)
-        opts[k++] = (struct kvb_option)KVB_OPT_STR_(k_param_names[i], &o.param_val[i], "V", param_help[i]);
+    for (size_t i = 0; i < N_PARAMS && k < 63; i++)
+        opts[k++] = (struct kvb_option)KVB_OPT_STR_(kvb_cache_param_name((int)i), &o.param_val[i],
+                                                    "V", kvb_cache_param_help((int)i));
     opts[k] = (struct kvb_option)KVB_OPT_END_;
     int prc = kvb_parse_options(argc, argv, opts, "kvbench run [options]", NULL, NULL);
     if (prc)

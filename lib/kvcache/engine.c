@@ -1,5 +1,6 @@
-/* lib/kvcache/engine.c: lifecycle, storage and decode attention of the compressing methods.
- * The per-method decisions live in the policy files (see engine.h). */
+/* lib/kvcache/engine.c: the shared store of the compressing methods: lifecycle, fill/keep/
+ * quantize, decode attention and accounting. It knows no method: the descriptor's hooks decide
+ * (see engine.h and kvcache_impl.h). */
 #include "kvcache/engine.h"
 
 #include <stdlib.h>
@@ -10,44 +11,63 @@
 
 /* ---- lifecycle ----------------------------------------------------------------------------- */
 
-int kvb_kv_create(kvb_kv **out, const char *method, const kvb_cache_shape *shape,
-                  const kvb_cache_param *params, int n_params, kvb_pool *pool, kvb_error *e)
+static int kv_build(kvb_kv **out, const struct kvb_cache_method *m, const void *params,
+                    const kvb_cache_shape *shape, kvb_pool *pool, kvb_error *e)
 {
     *out = NULL;
-    kvb_kvparams p;
-    int rc = kvb_kvparams_parse(method, shape, params, n_params, &p, e);
-    if (rc)
-        return rc;
-    if (p.kind == KVB_KIND_FULL)
-        return kvb_errorf(e, KVB_EINVAL, "kvcache: 'full' is not a compressing method");
+    if (m->ops != &kvb_store_ops || !m->prefill_layer)
+        return kvb_errorf(e, KVB_EINVAL, "kvcache: '%s' is not a method on the shared store",
+                          m->name);
     kvb_kv *kv = kvb_calloc(1, sizeof(*kv));
     if (!kv)
         return kvb_errorf(e, KVB_ENOMEM, "kvcache: out of memory");
-    kv->p = p;
+    kv->m = m;
+    kv->params = params;
     kv->shape = *shape;
     snprintf(kv->family, sizeof(kv->family), "%s", shape->model_family ? shape->model_family : "");
     kv->shape.model_family = kv->family;
     kv->pool = pool;
     kv->L = shape->n_layers;
     kv->group = shape->n_heads / shape->n_kv_heads;
-    kv->S = p.gqa_query ? shape->n_heads : shape->n_kv_heads;
+    kv->gqa_query = ((const kvb_kv_params *)params)->gqa_query;
+    kv->S = kv->gqa_query ? shape->n_heads : shape->n_kv_heads;
     const size_t LS = (size_t)kv->L * kv->S, L = (size_t)kv->L;
     kv->seq = kvb_calloc(LS, sizeof(kvb_seq));
     kv->qseq = kvb_calloc(LS, sizeof(kvb_qseq));
     kv->layer_quant = kvb_calloc(L, sizeof(int));
-    kv->head_score = kvb_calloc(L * shape->n_heads, sizeof(double));
-    kv->appended = kvb_calloc(L, sizeof(int)); /* tokens appended per layer since prefill */
-    kv->decided = kvb_calloc(L, sizeof(int));
-    kv->lazy = kvb_calloc(L, sizeof(int));
-    kv->lmba = kvb_calloc(L, sizeof(double));
+    kv->appended = kvb_calloc(L, sizeof(int));
     kv->budgets = kvb_calloc(L, sizeof(int));
-    if (!kv->seq || !kv->qseq || !kv->layer_quant || !kv->head_score || !kv->appended ||
-        !kv->decided || !kv->lazy || !kv->lmba || !kv->budgets) {
+    int rc = 0;
+    if (!kv->seq || !kv->qseq || !kv->layer_quant || !kv->appended || !kv->budgets)
+        rc = kvb_errorf(e, KVB_ENOMEM, "kvcache: out of memory");
+    else if (m->init)
+        rc = m->init(kv, e);
+    if (rc) {
         kvb_kv_free(kv);
-        return kvb_errorf(e, KVB_ENOMEM, "kvcache: out of memory");
+        return rc;
     }
     *out = kv;
     return 0;
+}
+
+int kvb_kv_create(kvb_kv **out, const char *method, const kvb_cache_shape *shape,
+                  const kvb_cache_param *params, int n_params, kvb_pool *pool, kvb_error *e)
+{
+    *out = NULL;
+    const struct kvb_cache_method *m = kvb_cache_method_find(method);
+    if (!m)
+        return kvb_errorf(e, KVB_EINVAL, "unknown cache method '%s'", method ? method : "");
+    void *p = kvb_calloc(1, m->params_size ? m->params_size : 1);
+    if (!p)
+        return kvb_errorf(e, KVB_ENOMEM, "kvcache: out of memory");
+    int rc = kvb_params_parse(m, shape, params, n_params, p, e);
+    if (!rc)
+        rc = kv_build(out, m, p, shape, pool, e);
+    if (rc)
+        free(p);
+    else
+        (*out)->own_params = p;
+    return rc;
 }
 
 static void release_record(kvb_kv *kv)
@@ -57,7 +77,6 @@ static void release_record(kvb_kv *kv)
         kvb_seq_release(&kv->seq[i]);
         kvb_qseq_release(&kv->qseq[i]);
     }
-    free(kv->zz_scores);
     free(kv->sc_attn);
     free(kv->sc_red);
     free(kv->sc_pool);
@@ -66,7 +85,7 @@ static void release_record(kvb_kv *kv)
     free(kv->sc_work);
     free(kv->sc_h);
     free(kv->sc_thread);
-    kv->zz_scores = kv->sc_attn = kv->sc_red = kv->sc_pool = kv->sc_row = kv->sc_thread = NULL;
+    kv->sc_attn = kv->sc_red = kv->sc_pool = kv->sc_row = kv->sc_thread = NULL;
     kv->sc_idx = kv->sc_work = NULL;
     kv->sc_h = NULL;
 }
@@ -75,17 +94,16 @@ void kvb_kv_free(kvb_kv *kv)
 {
     if (!kv)
         return;
+    if (kv->m->release)
+        kv->m->release(kv);
     if (kv->seq && kv->qseq)
         release_record(kv);
     free(kv->seq);
     free(kv->qseq);
     free(kv->layer_quant);
-    free(kv->head_score);
     free(kv->appended);
-    free(kv->decided);
-    free(kv->lazy);
-    free(kv->lmba);
     free(kv->budgets);
+    free(kv->own_params);
     free(kv);
 }
 
@@ -94,11 +112,7 @@ int kvb_kv_reset(kvb_kv *kv, int n_prompt, kvb_error *e)
     release_record(kv);
     const size_t L = (size_t)kv->L;
     memset(kv->layer_quant, 0, L * sizeof(int));
-    memset(kv->head_score, 0, L * kv->shape.n_heads * sizeof(double));
     memset(kv->appended, 0, L * sizeof(int));
-    memset(kv->decided, 0, L * sizeof(int));
-    memset(kv->lazy, 0, L * sizeof(int));
-    memset(kv->lmba, 0, L * sizeof(double));
     memset(kv->budgets, 0, L * sizeof(int));
     kv->generated = 0;
     kv->prefilled = 0;
@@ -119,34 +133,39 @@ int kvb_kv_reset(kvb_kv *kv, int n_prompt, kvb_error *e)
     kv->sc_work = kvb_malloc((n + 1) * sizeof(int));
     kv->sc_h = kvb_malloc(2 * n * D * sizeof(kvb_half));
     kv->sc_thread = kvb_malloc((size_t)threads * n * sizeof(float));
-    if (kv->p.kind == KVB_KIND_ZIGZAGKV)
-        kv->zz_scores = kvb_malloc(L * kv->S * n * sizeof(float));
+    int rc = 0;
     if (!kv->sc_attn || !kv->sc_red || !kv->sc_pool || !kv->sc_row || !kv->sc_idx ||
-        !kv->sc_work || !kv->sc_h || !kv->sc_thread ||
-        (kv->p.kind == KVB_KIND_ZIGZAGKV && !kv->zz_scores)) {
+        !kv->sc_work || !kv->sc_h || !kv->sc_thread)
+        rc = kvb_errorf(e, KVB_ENOMEM, "kvcache: out of memory for a %d-token prompt", n_prompt);
+    else if (kv->m->reset)
+        rc = kv->m->reset(kv, e);
+    if (rc)
         release_record(kv);
-        return kvb_errorf(e, KVB_ENOMEM, "kvcache: out of memory for a %d-token prompt", n_prompt);
-    }
-    return 0;
+    return rc;
 }
 
 unsigned kvb_kv_needs(const kvb_kv *kv)
 {
-    return kv->p.kind == KVB_KIND_H2O ? KVB_NEED_COLSUM : 0u;
+    return kv->m->needs;
 }
 
-/* ---- helpers for the policies -------------------------------------------------------------- */
+/* ---- operations for the methods ------------------------------------------------------------ */
+
+kvb_seq *kvb_kv_seq(kvb_kv *kv, int layer, int head)
+{
+    return &kv->seq[(size_t)layer * kv->S + head];
+}
 
 const float *kvb_kv_row(const kvb_kv *kv, const float *x, int t, int head)
 {
-    const int kvh = kv->p.gqa_query ? head / kv->group : head;
+    const int kvh = kv->gqa_query ? head / kv->group : head;
     return x + ((size_t)t * kv->shape.n_kv_heads + kvh) * kv->shape.head_dim;
 }
 
 int kvb_kv_fill(kvb_kv *kv, const kvb_prefill_layer *pl, int head, const int *idx, int m,
                 kvb_error *e)
 {
-    kvb_seq *s = &kv->seq[(size_t)pl->layer * kv->S + head];
+    kvb_seq *s = kvb_kv_seq(kv, pl->layer, head);
     kvb_seq_release(s);
     if (!idx)
         m = pl->n_tokens;
@@ -159,21 +178,21 @@ int kvb_kv_fill(kvb_kv *kv, const kvb_prefill_layer *pl, int head, const int *id
     return 0;
 }
 
-static size_t bytes(const kvb_kv *kv, int as_reference);
-
-static void note_peak(kvb_kv *kv)
+int kvb_kv_fill_all(kvb_kv *kv, const kvb_prefill_layer *pl, const int *idx, int m,
+                    kvb_error *e)
 {
-    size_t b = bytes(kv, 0);
-    if (b > kv->peak_bytes)
-        kv->peak_bytes = b;
+    int rc = 0;
+    for (int h = 0; h < kv->S && !rc; h++)
+        rc = kvb_kv_fill(kv, pl, h, idx, m, e);
+    return rc;
 }
 
-/* Select the top `cap` of each stored head's score vector (prefix of n - w positions), add the
- * window, and store (ThinK then prunes channels). cap < 0: keep everything. */
-static int keep_topk(kvb_kv *kv, const kvb_prefill_layer *pl, const float *scores, int cap,
-                     kvb_error *e)
+int kvb_kv_keep_topk(kvb_kv *kv, const kvb_prefill_layer *pl, const float *scores, int cap,
+                     int window, kvb_kv_fill_fn fill, kvb_error *e)
 {
-    const int n = pl->n_tokens, w = KVB_MIN(kv->p.window, n), m = n - w;
+    const int n = pl->n_tokens, w = KVB_MIN(window, n), m = n - w;
+    if (!fill)
+        fill = kvb_kv_fill;
     for (int h = 0; h < kv->S; h++) {
         int cnt;
         const int *idx = kv->sc_idx;
@@ -185,15 +204,128 @@ static int keep_topk(kvb_kv *kv, const kvb_prefill_layer *pl, const float *score
             for (int t = m; t < n; t++)
                 kv->sc_idx[cnt++] = t;
         }
-        int rc = kv->p.kind == KVB_KIND_THINK ? kvb_think_prune(kv, pl, h, idx, cnt, e)
-                                              : kvb_kv_fill(kv, pl, h, idx, cnt, e);
+        int rc = fill(kv, pl, h, idx, cnt, e);
         if (rc)
             return rc;
     }
     return 0;
 }
 
+int kvb_kv_plan_heads(const void *params, const kvb_cache_shape *s)
+{
+    return ((const kvb_kv_params *)params)->gqa_query ? s->n_heads : s->n_kv_heads;
+}
+
+int kvb_kv_plan_fp16(const void *params, const kvb_cache_shape *s, long kept_per_head,
+                     kvb_cache_plan_layer *out)
+{
+    for (int l = 0; l < s->n_layers; l++)
+        kvb_plan_fp16(&out[l], kept_per_head, kvb_kv_plan_heads(params, s), s);
+    return 0;
+}
+
+/* ---- KIVI quantization ---------------------------------------------------------------------- */
+
+int kvb_quant_check(const kvb_quant_params *p, const kvb_cache_shape *s, kvb_error *e)
+{
+    if (p->bits != 2 && p->bits != 4)
+        return kvb_errorf(e, KVB_EINVAL, "invalid bits '%d' (expected 2 or 4)", p->bits);
+    if (s->head_dim % p->group)
+        return kvb_errorf(e, KVB_EINVAL, "group %d does not divide head_dim %d (valid: "
+                          "a divisor of head_dim that also divides residual)", p->group, s->head_dim);
+    if (p->residual % p->group)
+        return kvb_errorf(e, KVB_EINVAL, "group %d does not divide residual %d", p->group, p->residual);
+    if (p->group % (32 / p->bits))
+        return kvb_errorf(e, KVB_EINVAL, "group %d must be a multiple of %d (codes of %d "
+                          "bits are packed %d per 32-bit word)", p->group,
+                          32 / p->bits, p->bits, 32 / p->bits);
+    if (p->group > 1024)
+        return kvb_errorf(e, KVB_EINVAL, "group %d too large (max 1024)", p->group);
+    if (s->head_dim % (32 / p->bits))
+        return kvb_errorf(e, KVB_EINVAL, "head_dim %d is not a multiple of %d", s->head_dim, 32 / p->bits);
+    return 0;
+}
+
+void kvb_quant_plan(kvb_cache_plan_layer *o, const kvb_quant_params *p, int n, int S,
+                    const kvb_cache_shape *s)
+{
+    const long R = p->residual, G = p->group, D = s->head_dim;
+    const long kq = n < R ? 0 : n - n % R, vq = n <= R ? 0 : n - R;
+    o->k_bytes = (size_t)S * kq * D * p->bits / 8;
+    o->v_bytes = (size_t)S * vq * D * p->bits / 8;
+    o->meta_bytes = (size_t)S * ((kq / G) * D + vq * (D / G)) * 4;
+    o->residual_bytes = (size_t)S * ((n - kq) + (n - vq)) * D * 2;
+    o->tokens = (long)s->n_kv_heads * n;
+}
+
+/* Gather one stored head's rows of a (n, n_kv_heads, D) fp32 tensor into fp16 (n, D). */
+static void gather_h(const kvb_kv *kv, const float *x, int n, int head, kvb_half *dst)
+{
+    const int D = kv->shape.head_dim;
+    for (int t = 0; t < n; t++)
+        kvb_f2h_row(dst + (size_t)t * D, kvb_kv_row(kv, x, t, head), D);
+}
+
+int kvb_kv_quantize_prefill(kvb_kv *kv, const kvb_prefill_layer *pl, const kvb_quant_params *qp,
+                            kvb_error *e)
+{
+    const int n = pl->n_tokens, D = kv->shape.head_dim;
+    kvb_half *kh = kv->sc_h, *vh = kv->sc_h + (size_t)n * D;
+    for (int h = 0; h < kv->S; h++) {
+        kvb_qseq *q = &kv->qseq[(size_t)pl->layer * kv->S + h];
+        kvb_qseq_release(q);
+        if (kvb_qseq_init(q, D, qp->bits, qp->group, qp->residual, n + kv->room))
+            return kvb_errorf(e, KVB_ENOMEM, "kvcache: out of memory");
+        gather_h(kv, pl->k, n, h, kh);
+        gather_h(kv, pl->v, n, h, vh);
+        kvb_qseq_prefill(q, kh, vh, D, n);
+    }
+    kv->layer_quant[pl->layer] = 1;
+    return 0;
+}
+
+int kvb_kv_quantize_layer(kvb_kv *kv, int layer, int np, const kvb_quant_params *qp,
+                          kvb_error *e)
+{
+    const int D = kv->shape.head_dim;
+    float kf[1024], vf[1024];
+    for (int h = 0; h < kv->S; h++) {
+        const size_t i = (size_t)layer * kv->S + h;
+        kvb_seq *s = &kv->seq[i];
+        kvb_qseq *q = &kv->qseq[i];
+        kvb_qseq_release(q);
+        if (kvb_qseq_init(q, D, qp->bits, qp->group, qp->residual, s->n + kv->room)) {
+            for (int j = 0; j < h; j++)
+                kvb_qseq_release(&kv->qseq[(size_t)layer * kv->S + j]);
+            return kvb_errorf(e, KVB_ENOMEM, "kvcache: out of memory");
+        }
+    }
+    for (int h = 0; h < kv->S; h++) {
+        const size_t i = (size_t)layer * kv->S + h;
+        kvb_seq *s = &kv->seq[i];
+        kvb_qseq *q = &kv->qseq[i];
+        kvb_qseq_prefill(q, s->k, s->v, D, np);
+        for (int t = np; t < s->n; t++) {
+            kvb_h2f_row(kf, s->k + (size_t)t * D, D);
+            kvb_h2f_row(vf, s->v + (size_t)t * D, D);
+            kvb_qseq_append(q, kf, vf);
+        }
+        kvb_seq_release(s);
+    }
+    kv->layer_quant[layer] = 1;
+    return 0;
+}
+
 /* ---- prefill ------------------------------------------------------------------------------- */
+
+static size_t bytes(const kvb_kv *kv, int as_reference);
+
+static void note_peak(kvb_kv *kv)
+{
+    size_t b = bytes(kv, 0);
+    if (b > kv->peak_bytes)
+        kv->peak_bytes = b;
+}
 
 int kvb_kv_prefill_layer(kvb_kv *kv, const kvb_prefill_layer *pl, kvb_error *e)
 {
@@ -203,49 +335,7 @@ int kvb_kv_prefill_layer(kvb_kv *kv, const kvb_prefill_layer *pl, kvb_error *e)
     if (kv->n_prompt == 0 || pl->n_tokens != kv->n_prompt)
         return kvb_errorf(e, KVB_EINVAL, "kvcache: prefill of %d tokens after a reset for %d",
                           pl->n_tokens, kv->n_prompt);
-    const int n = pl->n_tokens, l = pl->layer;
-    int rc = 0, cap;
-    switch (kv->p.kind) {
-    case KVB_KIND_SNAPKV:
-    case KVB_KIND_THINK:
-        cap = kvb_snapkv_cap(kv, n);
-        if (cap >= 0)
-            kvb_snapkv_scores(kv, pl, kv->sc_pool, NULL);
-        rc = keep_topk(kv, pl, kv->sc_pool, cap, e);
-        break;
-    case KVB_KIND_PYRAMIDKV:
-        cap = kvb_pyramidkv_cap(kv, l, n);
-        kv->budgets[l] = cap < 0 ? n : cap;
-        if (cap >= 0)
-            kvb_snapkv_scores(kv, pl, kv->sc_pool, NULL);
-        rc = keep_topk(kv, pl, kv->sc_pool, cap, e);
-        break;
-    case KVB_KIND_H2O:
-        cap = kvb_snapkv_cap(kv, n);
-        if (cap >= 0)
-            kvb_h2o_scores(kv, pl, kv->sc_pool);
-        rc = keep_topk(kv, pl, kv->sc_pool, cap, e);
-        break;
-    case KVB_KIND_STREAMINGLLM: {
-        const int m = kvb_streaming_keep(kv, n, kv->sc_idx);
-        for (int h = 0; h < kv->S && !rc; h++)
-            rc = kvb_kv_fill(kv, pl, h, kv->sc_idx, m, e);
-        break;
-    }
-    case KVB_KIND_ZIGZAGKV:
-        rc = kvb_zigzag_prefill(kv, pl, e);
-        break;
-    case KVB_KIND_SIMLAYERKV:
-    case KVB_KIND_SIMLAYERKV_KIVI:
-        for (int h = 0; h < kv->S && !rc; h++)
-            rc = kvb_kv_fill(kv, pl, h, NULL, n, e);
-        break;
-    case KVB_KIND_KIVI:
-        rc = kvb_kivi_prefill(kv, pl, e);
-        break;
-    default:
-        rc = kvb_errorf(e, KVB_EINVAL, "kvcache: method %s has no prefill", kv->p.name);
-    }
+    int rc = kv->m->prefill_layer(kv, pl, e);
     if (rc)
         return rc;
     kv->prefilled++;
@@ -258,31 +348,26 @@ int kvb_kv_prefill_end(kvb_kv *kv, kvb_error *e)
     if (kv->prefilled != kv->L)
         return kvb_errorf(e, KVB_EINVAL, "kvcache: prefill ended after %d of %d layers",
                           kv->prefilled, kv->L);
-    int rc = 0;
-    if (kv->p.kind == KVB_KIND_ZIGZAGKV)
-        rc = kvb_zigzag_end(kv, e);
-    return rc;
+    return kv->m->prefill_end ? kv->m->prefill_end(kv, e) : 0;
 }
 
 /* ---- decode -------------------------------------------------------------------------------- */
 
-int kvb_kv_append(kvb_kv *kv, int layer, const float *k, const float *v, kvb_error *e)
+static int kv_append(kvb_kv *kv, int layer, const float *k, const float *v, kvb_error *e)
 {
     if (layer < 0 || layer >= kv->L)
         return kvb_errorf(e, KVB_EINVAL, "kvcache: layer %d out of range [0, %d)", layer, kv->L);
     if (kv->n_prompt == 0)
         return kvb_errorf(e, KVB_EINVAL, "kvcache: append before prefill");
-    const int kind = kv->p.kind;
-    if ((kind == KVB_KIND_SIMLAYERKV || kind == KVB_KIND_SIMLAYERKV_KIVI) && kv->appended[layer] == 1 &&
-        !kv->decided[layer])
-        kvb_simlayer_decide(kv, layer);
+    if (kv->m->decode)
+        kv->m->decode(kv, layer);
     if (kv->appended[layer] >= kv->room)
         return kvb_errorf(e, KVB_EINVAL, "kvcache: layer %d is full (%d prompt + %d generated "
                           "tokens)", layer, kv->n_prompt, kv->appended[layer]);
     const int pos = kv->n_prompt + kv->appended[layer];
     const size_t D = (size_t)kv->shape.head_dim;
     for (int h = 0; h < kv->S; h++) {
-        const int kvh = kv->p.gqa_query ? h / kv->group : h;
+        const int kvh = kv->gqa_query ? h / kv->group : h;
         const size_t i = (size_t)layer * kv->S + h;
         int rc = kv->layer_quant[layer] ? kvb_qseq_append(&kv->qseq[i], k + kvh * D, v + kvh * D)
                                         : kvb_seq_push(&kv->seq[i], k + kvh * D, v + kvh * D, pos);
@@ -296,25 +381,24 @@ int kvb_kv_append(kvb_kv *kv, int layer, const float *k, const float *v, kvb_err
     return 0;
 }
 
-size_t kvb_kv_scratch_floats(const kvb_kv *kv)
+static size_t kv_scratch_floats(const kvb_kv *kv)
 {
     /* KIVI scores of up to a whole GQA group at once, else one head's probabilities + gathered q */
     const size_t g = (size_t)KVB_MIN(kv->group, KVB_KIVI_MAX_MULTI);
     return g * ((size_t)kv->shape.max_tokens + 1) + kv->shape.head_dim + 16;
 }
 
-void kvb_kv_attend(kvb_kv *kv, int layer, const float *q, float *out, int h0, int h1,
-                   float *scratch)
+static void kv_attend(kvb_kv *kv, int layer, const float *q, float *out, int h0, int h1,
+                      float *scratch)
 {
     const int D = kv->shape.head_dim;
-    const int simlayer = kv->p.kind == KVB_KIND_SIMLAYERKV || kv->p.kind == KVB_KIND_SIMLAYERKV_KIVI;
     for (int h = h0; h < h1; h++) {
-        const int s = kv->p.gqa_query ? h : h / kv->group;
+        const int s = kv->gqa_query ? h : h / kv->group;
         const size_t i = (size_t)layer * kv->S + s;
         if (kv->layer_quant[layer]) {
             /* the query heads of this kv head within [h, h1): one pass over the codes */
             int nq = 1;
-            while (!kv->p.gqa_query && h + nq < h1 && (h + nq) / kv->group == s &&
+            while (!kv->gqa_query && h + nq < h1 && (h + nq) / kv->group == s &&
                    nq < KVB_KIVI_MAX_MULTI)
                 nq++;
             kvb_qseq_attend_multi(&kv->qseq[i], q + (size_t)h * D, nq, out + (size_t)h * D,
@@ -325,30 +409,23 @@ void kvb_kv_attend(kvb_kv *kv, int layer, const float *q, float *out, int h0, in
         const kvb_seq *sq = &kv->seq[i];
         kvb_seq_attend(sq, q + (size_t)h * D, out + (size_t)h * D, scratch,
                        scratch + kv->shape.max_tokens);
-        /* SimLayerKV judges a layer on its first decode step (spec B.2): each head leaves its
-         * mass on the initial and recent windows; the next append of the layer decides. */
-        if (simlayer && kv->appended[layer] == 1 && !kv->decided[layer])
-            kv->head_score[(size_t)layer * kv->shape.n_heads + h] =
-                kvb_sel_simlayer_head(scratch, kvb_seq_tokens(sq), kv->p.sink, kv->p.recent);
+        if (kv->m->attended)
+            kv->m->attended(kv, layer, h, scratch, kvb_seq_tokens(sq));
     }
 }
 
 /* ---- accounting ---------------------------------------------------------------------------- */
 
-/* as_reference: report a pending SimLayerKV trim as done (what the reference holds after the
- * step); the peak uses what is physically held. */
+/* as_reference: report what the reference holds (a trim the method decided but does at the next
+ * append, kvb_cache_method.reference_tokens); the peak uses what is physically held. */
 static void layer_stats(const kvb_kv *kv, int layer, kvb_cache_layer_stats *o, int as_reference)
 {
     memset(o, 0, sizeof(*o));
     if (layer < 0 || layer >= kv->L)
         return;
     const size_t D = (size_t)kv->shape.head_dim;
-    /* SimLayerKV decided on the first decode step but trims at the next append: when decoding
-     * stopped after one token, report what the reference holds after that step. */
-    long trim_to = -1;
-    if (as_reference && kv->p.kind == KVB_KIND_SIMLAYERKV && kv->appended[layer] == 1 &&
-        !kv->decided[layer] && kvb_simlayer_would_be_lazy(kv, layer))
-        trim_to = kv->p.sink + kv->p.recent;
+    const long trim_to = as_reference && kv->m->reference_tokens
+                             ? kv->m->reference_tokens(kv, layer) : -1;
     for (int h = 0; h < kv->S; h++) {
         const size_t i = (size_t)layer * kv->S + h;
         if (kv->layer_quant[layer]) {
@@ -373,19 +450,10 @@ static void layer_stats(const kvb_kv *kv, int layer, kvb_cache_layer_stats *o, i
     /* tokens count kv heads, as tokens_full (the dispatcher sets it): with --gqa query_head the
      * group's copies are averaged, so tokens / tokens_full stays the keep ratio; the duplicated
      * copies show in the bytes. */
-    if (kv->p.gqa_query)
+    if (kv->gqa_query)
         o->tokens /= kv->group;
     o->tokens_full = (long)kv->shape.n_kv_heads * (kv->n_prompt + kv->appended[layer]);
-    o->lazy = kv->decided[layer] ? kv->lazy[layer]
-              : (kv->appended[layer] == 1 && (kv->p.kind == KVB_KIND_SIMLAYERKV ||
-                                            kv->p.kind == KVB_KIND_SIMLAYERKV_KIVI))
-                  ? kvb_simlayer_would_be_lazy(kv, layer)
-                  : 0;
-}
-
-void kvb_kv_layer_stats(const kvb_kv *kv, int layer, kvb_cache_layer_stats *o)
-{
-    layer_stats(kv, layer, o, 1);
+    o->lazy = kv->m->lazy ? kv->m->lazy(kv, layer) : 0;
 }
 
 static size_t bytes(const kvb_kv *kv, int as_reference)
@@ -399,39 +467,11 @@ static size_t bytes(const kvb_kv *kv, int as_reference)
     return total;
 }
 
-size_t kvb_kv_bytes(const kvb_kv *kv)
+double kvb_kv_layer_score(const kvb_kv *kv, int layer)
 {
-    return bytes(kv, 1);
-}
-
-size_t kvb_kv_peak_bytes(const kvb_kv *kv)
-{
-    size_t b = kvb_kv_bytes(kv);
-    return b > kv->peak_bytes ? b : kv->peak_bytes;
-}
-
-size_t kvb_kv_full16_bytes(const kvb_kv *kv)
-{
-    size_t total = 0;
-    for (int l = 0; l < kv->L; l++)
-        total += (size_t)kv->shape.n_kv_heads * (kv->n_prompt + kv->appended[l]) *
-                 kv->shape.head_dim * 2 * sizeof(kvb_half);
-    return total;
-}
-
-char *kvb_kv_params_json(const kvb_kv *kv)
-{
-    return kvb_kvparams_json(&kv->p);
-}
-
-int kvb_kv_head_tokens(const kvb_kv *kv, int layer, long *out)
-{
-    for (int h = 0; h < kv->S; h++) {
-        const size_t i = (size_t)layer * kv->S + h;
-        out[h] = kv->layer_quant[layer] ? kvb_qseq_tokens(&kv->qseq[i])
-                                        : kvb_seq_tokens(&kv->seq[i]);
-    }
-    return kv->S;
+    if (!kv->m->layer_score || layer < 0 || layer >= kv->L)
+        return 0.0;
+    return kv->m->layer_score(kv, layer);
 }
 
 int kvb_kv_kept_positions(const kvb_kv *kv, int layer, int head, int *pos, int max)
@@ -444,98 +484,105 @@ int kvb_kv_kept_positions(const kvb_kv *kv, int layer, int head, int *pos, int m
     return t;
 }
 
-/* ---- kvb_cache_method callbacks ------------------------------------------------------------ */
+/* ---- kvb_cache_ops --------------------------------------------------------------------------- */
 
-int kvb_kv_m_init(kvb_cache *c, const kvb_cache_param *p, int n, kvb_error *e)
+static int st_init(kvb_cache *c, kvb_error *e)
 {
     kvb_kv *kv;
-    int rc = kvb_kv_create(&kv, c->m->name, &c->shape, p, n, c->pool, e);
+    int rc = kv_build(&kv, c->m, c->params, &c->shape, c->pool, e);
     if (rc)
         return rc;
     c->priv = kv;
     return 0;
 }
 
-int kvb_kv_m_reset(kvb_cache *c, int n_prompt, kvb_error *e)
+static int st_reset(kvb_cache *c, int n_prompt, kvb_error *e)
 {
     return kvb_kv_reset(c->priv, n_prompt, e);
 }
 
-int kvb_kv_m_prefill_layer(kvb_cache *c, const kvb_prefill_layer *pl, kvb_error *e)
+static int st_prefill_layer(kvb_cache *c, const kvb_prefill_layer *pl, kvb_error *e)
 {
     return kvb_kv_prefill_layer(c->priv, pl, e);
 }
 
-int kvb_kv_m_prefill_end(kvb_cache *c, kvb_error *e)
+static int st_prefill_end(kvb_cache *c, kvb_error *e)
 {
     return kvb_kv_prefill_end(c->priv, e);
 }
 
-int kvb_kv_m_append(kvb_cache *c, int layer, const float *k, const float *v, kvb_error *e)
+static int st_append(kvb_cache *c, int layer, const float *k, const float *v, kvb_error *e)
 {
-    return kvb_kv_append(c->priv, layer, k, v, e);
+    return kv_append(c->priv, layer, k, v, e);
 }
 
-void kvb_kv_m_attend(kvb_cache *c, int layer, const float *q, float *out, int h0, int h1,
-                     float *scratch)
+static void st_attend(kvb_cache *c, int layer, const float *q, float *out, int h0, int h1,
+                      float *scratch)
 {
-    kvb_kv_attend(c->priv, layer, q, out, h0, h1, scratch);
+    kv_attend(c->priv, layer, q, out, h0, h1, scratch);
 }
 
-size_t kvb_kv_m_scratch(const kvb_cache *c)
+static size_t st_scratch(const kvb_cache *c)
 {
-    return kvb_kv_scratch_floats(c->priv);
+    return kv_scratch_floats(c->priv);
 }
 
-size_t kvb_kv_m_bytes(const kvb_cache *c)
+static size_t st_bytes(const kvb_cache *c)
 {
-    return kvb_kv_bytes(c->priv);
+    return bytes(c->priv, 1);
 }
 
-void kvb_kv_m_layer_stats(const kvb_cache *c, int layer, kvb_cache_layer_stats *o)
+static void st_layer_stats(const kvb_cache *c, int layer, kvb_cache_layer_stats *o)
 {
-    kvb_kv_layer_stats(c->priv, layer, o);
+    layer_stats(c->priv, layer, o, 1);
 }
 
-char *kvb_kv_m_params_json(const kvb_cache *c)
+static char *st_params_json(const kvb_cache *c)
 {
-    return kvb_kv_params_json(c->priv);
+    return kvb_params_json(c->m, c->params, 1);
 }
 
-void kvb_kv_m_release(kvb_cache *c)
+static void st_release(kvb_cache *c)
 {
     kvb_kv_free(c->priv);
     c->priv = NULL;
 }
 
-/* ---- kvcache.h extras, for every method ---------------------------------------------------- */
-
-static int is_engine(const kvb_cache *c)
+static size_t st_peak_bytes(const kvb_cache *c)
 {
-    return c->m->init == kvb_kv_m_init;
+    const kvb_kv *kv = c->priv;
+    size_t b = bytes(kv, 1);
+    return b > kv->peak_bytes ? b : kv->peak_bytes;
 }
 
-size_t kvb_cache_peak_bytes(const kvb_cache *c)
+static int st_stored_heads(const kvb_cache *c)
 {
-    /* full only grows, so its peak is what it holds now */
-    return is_engine(c) ? kvb_kv_peak_bytes(c->priv) : kvb_cache_bytes(c);
+    return ((const kvb_kv *)c->priv)->S;
 }
 
-int kvb_cache_stored_heads(const kvb_cache *c)
+static void st_head_tokens(const kvb_cache *c, int layer, long *out)
 {
-    return is_engine(c) ? ((const kvb_kv *)c->priv)->S : c->shape.n_kv_heads;
-}
-
-void kvb_cache_head_tokens(const kvb_cache *c, int layer, long *out)
-{
-    if (layer < 0 || layer >= c->shape.n_layers)
-        return;
-    if (is_engine(c)) {
-        kvb_kv_head_tokens(c->priv, layer, out);
-        return;
+    const kvb_kv *kv = c->priv;
+    for (int h = 0; h < kv->S; h++) {
+        const size_t i = (size_t)layer * kv->S + h;
+        out[h] = kv->layer_quant[layer] ? kvb_qseq_tokens(&kv->qseq[i])
+                                        : kvb_seq_tokens(&kv->seq[i]);
     }
-    kvb_cache_layer_stats st;
-    kvb_cache_layer_stats_get(c, layer, &st);
-    for (int h = 0; h < c->shape.n_kv_heads; h++)
-        out[h] = st.tokens / c->shape.n_kv_heads;
 }
+
+const struct kvb_cache_ops kvb_store_ops = {
+    .init = st_init,
+    .reset = st_reset,
+    .prefill_layer = st_prefill_layer,
+    .prefill_end = st_prefill_end,
+    .append = st_append,
+    .attend = st_attend,
+    .scratch_floats = st_scratch,
+    .bytes = st_bytes,
+    .layer_stats = st_layer_stats,
+    .params_json = st_params_json,
+    .release = st_release,
+    .peak_bytes = st_peak_bytes,
+    .stored_heads = st_stored_heads,
+    .head_tokens = st_head_tokens,
+};

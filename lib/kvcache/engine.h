@@ -1,10 +1,13 @@
-/* lib/kvcache/engine.h (private): the compressing cache methods behind the kvb_cache interface.
+/* lib/kvcache/engine.h (private): the shared store behind every compressing method.
  *
- * One engine object runs any method but full (which lib/kvcache/full.c implements): it owns the
- * per-layer, per-stored-head stores (store.h), calls the method's policy at prefill (the policy
- * files snapkv.c, pyramidkv.c, h2o.c, streamingllm.c, zigzagkv.c, think.c, simlayerkv.c, kivi.c
- * decide what is kept and in which form) and runs decode attention over what is held.
- * The registry wires each method name to these functions. */
+ * The store knows no method. It holds, per layer and per stored head (a kv head, or a query head
+ * with gqa=query_head), an fp16 token store or a KIVI store (store.h), runs decode attention
+ * over what is held, counts the bytes, and calls the hooks of the method's descriptor
+ * (kvcache_impl.h) at prefill and decode. The methods (snapkv.c, pyramidkv.c, h2o.c,
+ * streamingllm.c, zigzagkv.c, think.c, simlayerkv.c, kivi.c) decide what is kept and in which
+ * form, with the operations below: fill (a head from the prompt), keep (a subset of what a head
+ * holds), quantize (a layer, KIVI), and the scorers (scores.c) over the prefill tensors. Their
+ * private state lives behind kv->state; their parameters behind kv->params. */
 #ifndef KVB_KVCACHE_ENGINE_H
 #define KVB_KVCACHE_ENGINE_H
 
@@ -13,13 +16,47 @@
 #include "kvcache/params.h"
 #include "kvcache/store.h"
 
-typedef struct kvb_kv {
-    kvb_kvparams p;
+/* First member of the params struct of every method on the shared store. */
+typedef struct kvb_kv_params {
+    int gqa_query; /* 0 = one copy per kv head (kv_head), 1 = per query head (query_head) */
+} kvb_kv_params;
+
+/* The knobs of the SnapKV scorer (SnapKV, PyramidKV, ZigZagKV, ThinK). */
+typedef struct kvb_snap_params {
+    int budget, window, kernel, pool;
+} kvb_snap_params;
+
+/* The params struct of a method on the SnapKV scorer starts with this (SnapKV's is just this). */
+typedef struct kvb_snap_method_params {
+    kvb_kv_params kv;
+    kvb_snap_params snap;
+} kvb_snap_method_params;
+
+/* KIVI quantization (KIVI, SimLayerKV+KIVI). */
+typedef struct kvb_quant_params {
+    int bits, group, residual;
+} kvb_quant_params;
+
+/* Table rows of the SnapKV scorer's parameters and of KIVI's, for a params struct `type` with a
+ * kvb_snap_params / kvb_quant_params member `m`. */
+#define KVB_SNAP_PARAMS(type, m)                                                                   \
+    KVB_PARAM(type, budget, m.budget, 512), KVB_PARAM(type, window, m.window, 8),                  \
+        KVB_PARAM(type, kernel, m.kernel, 7), KVB_PARAM(type, pool, m.pool, 0 /* maxpool */)
+#define KVB_QUANT_PARAMS(type, m, bits_default)                                                    \
+    KVB_PARAM(type, bits, m.bits, bits_default), KVB_PARAM(type, group, m.group, 32),              \
+        KVB_PARAM(type, residual, m.residual, 32)
+
+struct kvb_kv {
+    const struct kvb_cache_method *m;
+    const void *params; /* the method's params struct (starts with kvb_kv_params) */
+    void *own_params;   /* params allocated by kvb_kv_create (NULL inside a kvb_cache) */
+    void *state;        /* the method's private state (its init hook allocates it) */
     kvb_cache_shape shape;
     char family[32];
     kvb_pool *pool;
     int L, S;         /* layers, stored heads per layer (kv heads or query heads) */
     int group;        /* query heads per kv head */
+    int gqa_query;    /* stored heads are query heads */
     int n_prompt;     /* prompt length of the current record */
     int room;         /* decode tokens the stores must still accept */
     long generated;   /* tokens appended since prefill (per layer 0) */
@@ -27,22 +64,21 @@ typedef struct kvb_kv {
     kvb_seq *seq;     /* (L, S) fp16 stores */
     kvb_qseq *qseq;   /* (L, S) KIVI stores */
     int *layer_quant; /* (L) 1 when the layer's data lives in qseq */
-    /* SimLayerKV */
-    double *head_score; /* (L, n_heads) mass of the first decode step on the two windows */
-    int *appended;      /* (L) tokens appended since prefill, per layer */
-    int *decided, *lazy; /* (L) SimLayerKV decision made / layer lazy */
-    /* ZigZagKV: score vectors kept until every layer's LMBA is known */
-    float *zz_scores; /* (L, S, n_prompt) */
-    double *lmba;     /* (L) */
-    int *budgets;     /* (L) selected-prefix tokens per layer (PyramidKV, ZigZagKV) */
+    int *appended;    /* (L) tokens appended since prefill, per layer */
+    int *budgets;     /* (L) selected-prefix tokens of methods with per-layer budgets (PyramidKV,
+                         ZigZagKV), for tests and diagnostics (zeroed at reset) */
     size_t peak_bytes;
     /* per-record scratch for prefill (sized at reset) */
     float *sc_attn, *sc_red, *sc_pool, *sc_row;
     int *sc_idx, *sc_work;
     kvb_half *sc_h;
     float *sc_thread; /* (threads, n_prompt) for the colsum */
-} kvb_kv;
+};
 
+/* The kvb_cache storage of every method on the shared store (descriptor .ops). */
+extern const struct kvb_cache_ops kvb_store_ops;
+
+/* A store outside a kvb_cache (tests): method by name, parameters parsed from its table. */
 int kvb_kv_create(kvb_kv **kv, const char *method, const kvb_cache_shape *shape,
                   const kvb_cache_param *params, int n_params, kvb_pool *pool, kvb_error *e);
 void kvb_kv_free(kvb_kv *kv);
@@ -50,70 +86,68 @@ int kvb_kv_reset(kvb_kv *kv, int n_prompt, kvb_error *e);
 unsigned kvb_kv_needs(const kvb_kv *kv);
 int kvb_kv_prefill_layer(kvb_kv *kv, const kvb_prefill_layer *pl, kvb_error *e);
 int kvb_kv_prefill_end(kvb_kv *kv, kvb_error *e);
-int kvb_kv_append(kvb_kv *kv, int layer, const float *k, const float *v, kvb_error *e);
-void kvb_kv_attend(kvb_kv *kv, int layer, const float *q, float *out, int h0, int h1,
-                   float *scratch);
-size_t kvb_kv_scratch_floats(const kvb_kv *kv);
-void kvb_kv_layer_stats(const kvb_kv *kv, int layer, kvb_cache_layer_stats *out);
-size_t kvb_kv_bytes(const kvb_kv *kv);
-size_t kvb_kv_peak_bytes(const kvb_kv *kv);
-size_t kvb_kv_full16_bytes(const kvb_kv *kv);
-char *kvb_kv_params_json(const kvb_kv *kv);
-/* Tokens held by each stored head of a layer (out: S longs); returns S. */
-int kvb_kv_head_tokens(const kvb_kv *kv, int layer, long *out);
+/* The method's per-layer statistic (descriptor layer_score; 0 without one), for tests. */
+double kvb_kv_layer_score(const kvb_kv *kv, int layer);
 /* Original positions held by one stored head (ascending), for tests; returns the count. */
 int kvb_kv_kept_positions(const kvb_kv *kv, int layer, int head, int *pos, int max);
 
-/* ---- kvb_cache_method callbacks (kvcache_impl.h) shared by every engine method ------------- */
-int kvb_kv_m_init(kvb_cache *c, const kvb_cache_param *p, int n, kvb_error *e);
-int kvb_kv_m_reset(kvb_cache *c, int n_prompt, kvb_error *e);
-int kvb_kv_m_prefill_layer(kvb_cache *c, const kvb_prefill_layer *pl, kvb_error *e);
-int kvb_kv_m_prefill_end(kvb_cache *c, kvb_error *e);
-int kvb_kv_m_append(kvb_cache *c, int layer, const float *k, const float *v, kvb_error *e);
-void kvb_kv_m_attend(kvb_cache *c, int layer, const float *q, float *out, int h0, int h1,
-                     float *scratch);
-size_t kvb_kv_m_scratch(const kvb_cache *c);
-size_t kvb_kv_m_bytes(const kvb_cache *c);
-void kvb_kv_m_layer_stats(const kvb_cache *c, int layer, kvb_cache_layer_stats *o);
-char *kvb_kv_m_params_json(const kvb_cache *c);
-void kvb_kv_m_release(kvb_cache *c);
+/* ---- operations for the methods ------------------------------------------------------------ */
+/* The fp16 store of stored head `head` of a layer. */
+kvb_seq *kvb_kv_seq(kvb_kv *kv, int layer, int head);
+/* Row of stored head `head` of token t in a (n, n_kv_heads, D) tensor. */
+const float *kvb_kv_row(const kvb_kv *kv, const float *x, int t, int head);
+/* Build stored head `head` of a layer from the prefill K/V, keeping the ascending positions
+ * idx[0..m) (all n when idx is NULL). */
+int kvb_kv_fill(kvb_kv *kv, const kvb_prefill_layer *pl, int head, const int *idx, int m,
+                kvb_error *e);
+typedef int (*kvb_kv_fill_fn)(kvb_kv *kv, const kvb_prefill_layer *pl, int head, const int *idx,
+                              int m, kvb_error *e);
+/* Every head of a layer from the prefill, the same positions idx[0..m) (NULL: all). */
+int kvb_kv_fill_all(kvb_kv *kv, const kvb_prefill_layer *pl, const int *idx, int m,
+                    kvb_error *e);
+/* Select the top `cap` of each stored head's score vector (prefix of n - window positions,
+ * scores (S, n - window)), add the window and store each head with fill (NULL: kvb_kv_fill).
+ * cap < 0: keep everything. */
+int kvb_kv_keep_topk(kvb_kv *kv, const kvb_prefill_layer *pl, const float *scores, int cap,
+                     int window, kvb_kv_fill_fn fill, kvb_error *e);
+/* SnapKV's layer: window scores (when cap >= 0) then kvb_kv_keep_topk. */
+int kvb_kv_snap_layer(kvb_kv *kv, const kvb_prefill_layer *pl, const kvb_snap_params *sp,
+                      int cap, kvb_kv_fill_fn fill, kvb_error *e);
+/* Prompt tokens SnapKV selects from the prefix (window excluded), or -1 = keep everything. */
+int kvb_snap_cap(const kvb_snap_params *sp, int n);
+/* The budget includes the window, so it must exceed it. */
+int kvb_window_check(int budget, int window, kvb_error *e);
+/* Checks of the SnapKV parameters (budget exceeds window, odd kernel): the descriptor check of
+ * a method whose params start with kvb_snap_method_params. */
+int kvb_snap_check(const void *params, const kvb_cache_shape *s, kvb_error *e);
+/* Stored heads of a plan (gqa layout of the params). */
+int kvb_kv_plan_heads(const void *params, const kvb_cache_shape *s);
+/* Plan of a method that keeps kept_per_head fp16 tokens on every stored head of every layer. */
+int kvb_kv_plan_fp16(const void *params, const kvb_cache_shape *s, long kept_per_head,
+                     kvb_cache_plan_layer *out);
 
-/* The method table entry of an engine method (each policy file defines its own). */
-#define KVB_KV_METHOD(NAME, ALIASES, NEEDS)                                                        \
-    {                                                                                              \
-        .name = (NAME), .aliases = (ALIASES), .needs = (NEEDS), .init = kvb_kv_m_init,             \
-        .reset = kvb_kv_m_reset, .prefill_layer = kvb_kv_m_prefill_layer,                          \
-        .prefill_end = kvb_kv_m_prefill_end, .append = kvb_kv_m_append,                           \
-        .attend = kvb_kv_m_attend, .scratch_floats = kvb_kv_m_scratch, .bytes = kvb_kv_m_bytes,    \
-        .layer_stats = kvb_kv_m_layer_stats, .params_json = kvb_kv_m_params_json,                 \
-        .release = kvb_kv_m_release,                                                               \
-    }
+/* KIVI: quantize a layer from the prefill K/V (quant parameters qp). */
+int kvb_kv_quantize_prefill(kvb_kv *kv, const kvb_prefill_layer *pl, const kvb_quant_params *qp,
+                            kvb_error *e);
+/* KIVI: move a layer's fp16 stores into KIVI stores: the first np tokens by the prefill rule,
+ * the rest by the decode rule. */
+int kvb_kv_quantize_layer(kvb_kv *kv, int layer, int np, const kvb_quant_params *qp,
+                          kvb_error *e);
+/* Checks of the KIVI parameters against the shape. */
+int kvb_quant_check(const kvb_quant_params *qp, const kvb_cache_shape *s, kvb_error *e);
+/* KIVI bytes of a prompt of n tokens on S heads (plan). */
+void kvb_quant_plan(kvb_cache_plan_layer *o, const kvb_quant_params *qp, int n, int S,
+                    const kvb_cache_shape *s);
 
-/* ---- policies (one file per method) -------------------------------------------------------- */
+/* ---- scorers over the prefill tensors (scores.c) -------------------------------------------- */
 /* Score vectors of the SnapKV kernel for every stored head: out (S, n - w) = window-attention
  * column sums over the prefix, reduced to kv heads (kv_head mode, mean before pooling as
  * KVCache-Factory's kv_head mode), pooled. raw (S, n - w), when not NULL, receives the unpooled
  * vector. */
-void kvb_snapkv_scores(kvb_kv *kv, const kvb_prefill_layer *pl, float *out, float *raw);
-/* Prompt tokens each layer selects from the prefix (window excluded), or -1 = keep everything. */
-int kvb_snapkv_cap(const kvb_kv *kv, int n);
-int kvb_pyramidkv_cap(const kvb_kv *kv, int layer, int n);
-void kvb_h2o_scores(kvb_kv *kv, const kvb_prefill_layer *pl, float *out);
-int kvb_streaming_keep(const kvb_kv *kv, int n, int *idx);
-int kvb_zigzag_prefill(kvb_kv *kv, const kvb_prefill_layer *pl, kvb_error *e);
-int kvb_zigzag_end(kvb_kv *kv, kvb_error *e);
-int kvb_think_prune(kvb_kv *kv, const kvb_prefill_layer *pl, int head, const int *idx, int m,
-                    kvb_error *e);
-void kvb_simlayer_decide(kvb_kv *kv, int layer);
-int kvb_simlayer_would_be_lazy(const kvb_kv *kv, int layer);
-int kvb_kivi_prefill(kvb_kv *kv, const kvb_prefill_layer *pl, kvb_error *e);
-int kvb_kivi_from_seq(kvb_kv *kv, int layer, int n_prompt_kept, kvb_error *e);
-
-/* Shared by the policies: build stored head `head` of a layer from the prefill K/V, keeping the
- * ascending positions idx[0..m) (all n when idx is NULL). */
-int kvb_kv_fill(kvb_kv *kv, const kvb_prefill_layer *pl, int head, const int *idx, int m,
-                kvb_error *e);
-/* Row of stored head `head` of token t in a (n, n_kv_heads, D) tensor. */
-const float *kvb_kv_row(const kvb_kv *kv, const float *x, int t, int head);
+void kvb_kv_window_scores(kvb_kv *kv, const kvb_prefill_layer *pl, const kvb_snap_params *sp,
+                          float *out, float *raw);
+/* H2O: column sums of the causal attention over the prefix of n - window positions, reduced as
+ * kvb_kv_window_scores, no pooling; computed here when pl->colsum is NULL. */
+void kvb_kv_colsum_scores(kvb_kv *kv, const kvb_prefill_layer *pl, int window, float *out);
 
 #endif

@@ -6,6 +6,8 @@
 #include "kvcache_impl.h"
 #include "kvcache/params.h"
 
+#include <stddef.h>
+
 #include "core/simd.h"
 #include "kvcache/attn_f16.h"
 
@@ -22,13 +24,19 @@ typedef struct full_state {
     int *len;         /* tokens held per layer */
 } full_state;
 
-static int full_init(kvb_cache *c, const kvb_cache_param *p, int n, kvb_error *e)
+typedef struct full_params {
+    int f16; /* f16 storage (default) or f32 (dtype=f32) */
+} full_params;
+
+/* full holds 16 bits like every other method's store (and the papers, transformers and
+ * llama.cpp): f16 for every model (docs/kvcache.md says why not bf16); dtype=f32 is exact */
+static const kvb_method_param full_table[] = {
+    KVB_PARAM(full_params, dtype, f16, 1),
+};
+
+static int full_init(kvb_cache *c, kvb_error *e)
 {
-    kvb_kvparams kp; /* the one parameter table: names, the dtype default, validation */
-    int rc = kvb_kvparams_parse("full", &c->shape, p, n, &kp, e);
-    if (rc)
-        return rc;
-    const int f16 = kp.f16;
+    const int f16 = ((const full_params *)c->params)->f16;
     full_state *s = kvb_calloc(1, sizeof(*s));
     if (!s)
         return kvb_errorf(e, KVB_ENOMEM, "out of memory");
@@ -288,14 +296,22 @@ static size_t full_bytes(const kvb_cache *c)
 
 static char *full_params_json(const kvb_cache *c)
 {
-    const full_state *s = c->priv;
-    return kvb_strdup(s->f16 ? "{\"dtype\": \"f16\"}" : "{\"dtype\": \"f32\"}");
+    return kvb_params_json(c->m, c->params, 0);
 }
 
-const struct kvb_cache_method kvb_cache_method_full = {
-    .name = "full",
-    .aliases = NULL,
-    .needs = 0,
+static int full_plan(const void *params, const kvb_cache_shape *s, int n,
+                     kvb_cache_plan_layer *out, char *why, size_t whylen)
+{
+    (void)why, (void)whylen;
+    for (int l = 0; l < s->n_layers; l++) {
+        kvb_plan_fp16(&out[l], n, s->n_kv_heads, s);
+        if (!((const full_params *)params)->f16)
+            out[l].k_bytes *= 2, out[l].v_bytes *= 2;
+    }
+    return 0;
+}
+
+static const struct kvb_cache_ops full_ops = {
     .init = full_init,
     .reset = full_reset,
     .prefill_layer = full_prefill_layer,
@@ -308,4 +324,13 @@ const struct kvb_cache_method kvb_cache_method_full = {
     .layer_stats = full_layer_stats,
     .params_json = full_params_json,
     .release = full_release,
+};
+
+const struct kvb_cache_method kvb_cache_method_full = {
+    .name = "full",
+    .params = full_table,
+    .n_params = KVB_ARRAY_SIZE(full_table),
+    .params_size = sizeof(full_params),
+    .ops = &full_ops,
+    .plan = full_plan,
 };

@@ -1,63 +1,58 @@
 /* lib/kvcache/h2o.c: H2O as KVCache-Factory's H2OKVCluster (spec §2.2), the one-shot prefill
  * variant: score each prefix token by the attention all prompt queries pay it (column sums of
  * the causal attention), no pooling, keep the top budget - window plus the window. The forward
- * pass provides the column sums (KVB_NEED_COLSUM); when it does not, they are computed here
- * without materialising the n x n matrix. */
+ * pass provides the column sums (KVB_NEED_COLSUM); when it does not, they are computed
+ * (scores.c) without materialising the n x n matrix. */
 #include "kvcache/engine.h"
-#include "kvcache/select.h"
 
-#include <string.h>
+typedef struct h2o_params {
+    kvb_kv_params kv;
+    int budget, window;
+} h2o_params;
 
-typedef struct colsum_job {
-    kvb_kv *kv;
-    const kvb_prefill_layer *pl;
-    int nth;
-} colsum_job;
+static const kvb_method_param h2o_table[] = {
+    KVB_PARAM(h2o_params, budget, budget, 512),
+    KVB_PARAM(h2o_params, window, window, 8),
+    KVB_PARAM(h2o_params, gqa, kv.gqa_query, 0),
+};
 
-static void colsum_worker(void *arg, int ith, int nth)
+static int h2o_check(const void *params, const kvb_cache_shape *s, kvb_error *e)
 {
-    colsum_job *j = arg;
-    const kvb_kv *kv = j->kv;
-    const int H = kv->shape.n_heads, n = j->pl->n_tokens, D = kv->shape.head_dim;
-    const int group = kv->group;
-    /* one query head at a time, heads split over the threads */
-    for (int h = ith; h < H; h += nth) {
-        const int kvh = h / group;
-        /* view the single head as a 1-head problem with strided rows */
-        float *out = kv->sc_attn + (size_t)h * n, *scratch = kv->sc_thread + (size_t)ith * n;
-        memset(out, 0, (size_t)n * sizeof(float));
-        kvb_sel_colsum_head(j->pl->q + (size_t)h * D, (size_t)H * D, j->pl->k + (size_t)kvh * D,
-                            (size_t)kv->shape.n_kv_heads * D, n, D, out, scratch);
-    }
+    (void)s;
+    const h2o_params *p = params;
+    return kvb_window_check(p->budget, p->window, e);
 }
 
-void kvb_h2o_scores(kvb_kv *kv, const kvb_prefill_layer *pl, float *out)
+static int h2o_cap(const h2o_params *p, int n)
 {
-    const int n = pl->n_tokens, H = kv->shape.n_heads;
-    const int m = n - KVB_MIN(kv->p.window, n);
-    const float *cs = pl->colsum;
-    if (!cs) {
-        colsum_job job = { kv, pl, 1 };
-        if (kv->pool)
-            kvb_pool_run(kv->pool, colsum_worker, &job);
-        else
-            colsum_worker(&job, 0, 1);
-        cs = kv->sc_attn;
-    }
-    for (int s = 0; s < kv->S; s++) {
-        float *o = out + (size_t)s * m;
-        if (kv->p.gqa_query) {
-            memcpy(o, cs + (size_t)s * n, (size_t)m * sizeof(float));
-            continue;
-        }
-        for (int j = 0; j < m; j++) {
-            float acc = 0.0f;
-            for (int g = 0; g < kv->group; g++)
-                acc += cs[(size_t)(s * kv->group + g) * n + j];
-            o[j] = acc / (float)kv->group;
-        }
-    }
-    (void)H;
+    return n < p->budget ? -1 : p->budget - p->window;
 }
 
-const struct kvb_cache_method kvb_cache_method_h2o = KVB_KV_METHOD("H2O", NULL, KVB_NEED_COLSUM);
+static int h2o_prefill(kvb_kv *kv, const kvb_prefill_layer *pl, kvb_error *e)
+{
+    const h2o_params *p = kv->params;
+    const int cap = h2o_cap(p, pl->n_tokens);
+    if (cap >= 0)
+        kvb_kv_colsum_scores(kv, pl, p->window, kv->sc_pool);
+    return kvb_kv_keep_topk(kv, pl, kv->sc_pool, cap, p->window, NULL, e);
+}
+
+static int h2o_plan(const void *params, const kvb_cache_shape *s, int n,
+                    kvb_cache_plan_layer *out, char *why, size_t whylen)
+{
+    (void)why, (void)whylen;
+    const h2o_params *p = params;
+    return kvb_kv_plan_fp16(params, s, kvb_plan_evict_kept(h2o_cap(p, n), n, p->window), out);
+}
+
+const struct kvb_cache_method kvb_cache_method_h2o = {
+    .name = "H2O",
+    .params = h2o_table,
+    .n_params = KVB_ARRAY_SIZE(h2o_table),
+    .params_size = sizeof(h2o_params),
+    .check = h2o_check,
+    .needs = KVB_NEED_COLSUM,
+    .ops = &kvb_store_ops,
+    .plan = h2o_plan,
+    .prefill_layer = h2o_prefill,
+};

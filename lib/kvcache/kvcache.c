@@ -5,28 +5,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-
-/* ---- registry lookup ----------------------------------------------------------------------- */
-int kvb_cache_method_count(void) { return kvb_cache_n_methods; }
-
-const char *kvb_cache_method_at(int i)
-{
-    return i >= 0 && i < kvb_cache_n_methods ? kvb_cache_methods[i]->name : NULL;
-}
-
-static const struct kvb_cache_method *find_method(const char *name)
-{
-    for (int i = 0; i < kvb_cache_n_methods; i++) {
-        const struct kvb_cache_method *m = kvb_cache_methods[i];
-        if (!strcasecmp(m->name, name))
-            return m;
-        for (const char *const *a = m->aliases; a && *a; a++)
-            if (!strcasecmp(*a, name))
-                return m;
-    }
-    return NULL;
-}
 
 /* ---- lifecycle ----------------------------------------------------------------------------- */
 static int check_shape(const kvb_cache_shape *s, kvb_error *e)
@@ -45,12 +23,12 @@ int kvb_cache_create(kvb_cache **out, const char *method, const kvb_cache_shape 
                      const kvb_cache_param *params, int n_params, kvb_pool *pool, kvb_error *e)
 {
     *out = NULL;
-    const struct kvb_cache_method *m = find_method(method ? method : "");
+    const struct kvb_cache_method *m = kvb_cache_method_find(method ? method : "");
     if (!m) {
         kvb_strbuf sb;
         kvb_strbuf_init(&sb);
-        for (int i = 0; i < kvb_cache_n_methods; i++)
-            kvb_strbuf_addf(&sb, "%s%s", i ? ", " : "", kvb_cache_methods[i]->name);
+        for (int i = 0; i < kvb_cache_method_count(); i++)
+            kvb_strbuf_addf(&sb, "%s%s", i ? ", " : "", kvb_cache_method_at(i));
         kvb_errorf(e, KVB_EINVAL, "unknown cache method '%s' (known: %s)", method ? method : "",
                    sb.buf ? sb.buf : "");
         kvb_strbuf_release(&sb);
@@ -62,19 +40,27 @@ int kvb_cache_create(kvb_cache **out, const char *method, const kvb_cache_shape 
     if (n_params < 0 || (n_params > 0 && !params))
         return kvb_errorf(e, KVB_EINVAL, "cache method %s: bad parameter list", m->name);
     kvb_cache *c = kvb_calloc(1, sizeof(*c));
-    if (!c)
+    if (c)
+        c->params = kvb_calloc(1, m->params_size ? m->params_size : 1);
+    if (!c || !c->params) {
+        free(c);
         return kvb_errorf(e, KVB_ENOMEM, "out of memory");
+    }
     c->m = m;
+    c->ops = m->ops;
     c->shape = *shape;
     snprintf(c->family, sizeof(c->family), "%s", shape->model_family ? shape->model_family : "");
     c->shape.model_family = c->family;
     c->pool = pool;
     c->needs = m->needs;
-    rc = m->init(c, params, n_params, e);
+    rc = kvb_params_parse(m, &c->shape, params, n_params, c->params, e);
+    if (!rc)
+        rc = c->ops->init(c, e);
     if (rc) {
         kvb_error_prefix(e, "cache method %s", m->name);
-        if (m->release)
-            m->release(c);
+        if (c->ops->release)
+            c->ops->release(c);
+        free(c->params);
         free(c);
         return rc;
     }
@@ -86,7 +72,8 @@ void kvb_cache_free(kvb_cache *c)
 {
     if (!c)
         return;
-    c->m->release(c);
+    c->ops->release(c);
+    free(c->params);
     free(c);
 }
 
@@ -98,7 +85,7 @@ int kvb_cache_reset(kvb_cache *c, int n_prompt, kvb_error *e)
     c->n_prompt = n_prompt;
     c->n_tokens = 0;
     c->prefill_peak = 0;
-    return c->m->reset(c, n_prompt, e);
+    return c->ops->reset(c, n_prompt, e);
 }
 
 unsigned kvb_cache_needs(const kvb_cache *c) { return c->needs; }
@@ -110,7 +97,7 @@ const char *kvb_cache_method_name(const kvb_cache *c) { return c->m->name; }
  * call holds both only inside that call, never between layers). */
 static void note_prefill(kvb_cache *c)
 {
-    const size_t b = c->m->bytes(c);
+    const size_t b = c->ops->bytes(c);
     if (b > c->prefill_peak)
         c->prefill_peak = b;
 }
@@ -121,7 +108,7 @@ int kvb_cache_prefill_layer(kvb_cache *c, const kvb_prefill_layer *pl, kvb_error
         !pl->q || !pl->k || !pl->v || ((c->needs & KVB_NEED_COLSUM) && !pl->colsum))
         return kvb_errorf(e, KVB_EINVAL, "cache %s: bad prefill call (layer %d, %d tokens, prompt %d)",
                           c->m->name, pl->layer, pl->n_tokens, c->n_prompt);
-    int rc = c->m->prefill_layer(c, pl, e);
+    int rc = c->ops->prefill_layer(c, pl, e);
     if (!rc && pl->layer == 0)
         c->n_tokens = c->n_prompt;
     if (!rc)
@@ -131,7 +118,7 @@ int kvb_cache_prefill_layer(kvb_cache *c, const kvb_prefill_layer *pl, kvb_error
 
 int kvb_cache_prefill_end(kvb_cache *c, kvb_error *e)
 {
-    int rc = c->m->prefill_end ? c->m->prefill_end(c, e) : 0;
+    int rc = c->ops->prefill_end ? c->ops->prefill_end(c, e) : 0;
     if (!rc)
         note_prefill(c);
     return rc;
@@ -147,7 +134,7 @@ int kvb_cache_append(kvb_cache *c, int layer, const float *k, const float *v, kv
                               c->shape.max_tokens);
         c->n_tokens++;
     }
-    return c->m->append(c, layer, k, v, e);
+    return c->ops->append(c, layer, k, v, e);
 }
 
 void kvb_cache_attend(kvb_cache *c, int layer, const float *q, float *out, int h0, int h1,
@@ -159,20 +146,20 @@ void kvb_cache_attend(kvb_cache *c, int layer, const float *q, float *out, int h
         h1 = c->shape.n_heads;
     if (layer < 0 || layer >= c->shape.n_layers || h0 >= h1)
         return;
-    c->m->attend(c, layer, q, out, h0, h1, scratch);
+    c->ops->attend(c, layer, q, out, h0, h1, scratch);
 }
 
-size_t kvb_cache_scratch_floats(const kvb_cache *c) { return c->m->scratch_floats(c); }
+size_t kvb_cache_scratch_floats(const kvb_cache *c) { return c->ops->scratch_floats(c); }
 
-int kvb_cache_can_split(const kvb_cache *c) { return c->m->attend_part != NULL; }
+int kvb_cache_can_split(const kvb_cache *c) { return c->ops->attend_part != NULL; }
 
 void kvb_cache_attend_part(kvb_cache *c, int layer, const float *q, int part, int n_parts,
                            float *out, float *mx, float *sum, float *scratch)
 {
     if (layer < 0 || layer >= c->shape.n_layers || n_parts < 1 || part < 0 || part >= n_parts ||
-        !c->m->attend_part)
+        !c->ops->attend_part)
         return;
-    c->m->attend_part(c, layer, q, part, n_parts, out, mx, sum, scratch);
+    c->ops->attend_part(c, layer, q, part, n_parts, out, mx, sum, scratch);
 }
 
 void kvb_attend_merge(const float *out, const float *mx, const float *sum, int n_parts, int n_heads,
@@ -198,7 +185,7 @@ void kvb_attend_merge(const float *out, const float *mx, const float *sum, int n
 }
 
 /* ---- accounting ------------------------------------------------------------------------------ */
-size_t kvb_cache_bytes(const kvb_cache *c) { return c->m->bytes(c); }
+size_t kvb_cache_bytes(const kvb_cache *c) { return c->ops->bytes(c); }
 size_t kvb_cache_prefill_peak_bytes(const kvb_cache *c) { return c->prefill_peak; }
 
 void kvb_cache_layer_stats_get(const kvb_cache *c, int layer, kvb_cache_layer_stats *out)
@@ -206,7 +193,7 @@ void kvb_cache_layer_stats_get(const kvb_cache *c, int layer, kvb_cache_layer_st
     memset(out, 0, sizeof(*out));
     if (layer < 0 || layer >= c->shape.n_layers)
         return;
-    c->m->layer_stats(c, layer, out);
+    c->ops->layer_stats(c, layer, out);
     out->tokens_full = (long)c->n_tokens * c->shape.n_kv_heads;
 }
 
@@ -217,9 +204,34 @@ size_t kvb_cache_full16_bytes(const kvb_cache *c)
            c->shape.n_layers;
 }
 
+size_t kvb_cache_peak_bytes(const kvb_cache *c)
+{
+    /* a storage without a peak only grows, so its peak is what it holds now */
+    return c->ops->peak_bytes ? c->ops->peak_bytes(c) : kvb_cache_bytes(c);
+}
+
+int kvb_cache_stored_heads(const kvb_cache *c)
+{
+    return c->ops->stored_heads ? c->ops->stored_heads(c) : c->shape.n_kv_heads;
+}
+
+void kvb_cache_head_tokens(const kvb_cache *c, int layer, long *out)
+{
+    if (layer < 0 || layer >= c->shape.n_layers)
+        return;
+    if (c->ops->head_tokens) {
+        c->ops->head_tokens(c, layer, out);
+        return;
+    }
+    kvb_cache_layer_stats st;
+    kvb_cache_layer_stats_get(c, layer, &st);
+    for (int h = 0; h < c->shape.n_kv_heads; h++)
+        out[h] = st.tokens / c->shape.n_kv_heads;
+}
+
 char *kvb_cache_params_json(const kvb_cache *c)
 {
-    char *s = c->m->params_json ? c->m->params_json(c) : NULL;
+    char *s = c->ops->params_json ? c->ops->params_json(c) : NULL;
     return s ? s : kvb_strdup("{}");
 }
 

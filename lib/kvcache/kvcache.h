@@ -140,4 +140,11 @@ int kvb_cache_plan_text(const char *method, const kvb_cache_shape *shape,
 int kvb_cache_method_count(void);
 const char *kvb_cache_method_at(int i); /* canonical names, for `kvbench list` and errors */
 
+/* The parameters the methods take, from their tables (`kvbench run --<name> V` flags and run
+ * directory names): the shared ones in a fixed order, then any a registered method adds. */
+#define KVB_CACHE_MAX_PARAMS 64
+int kvb_cache_param_count(void);
+const char *kvb_cache_param_name(int i);
+const char *kvb_cache_param_help(int i); /* one line for --help */
+
 #endif

@@ -1,23 +1,22 @@
 /* lib/kvcache/plan.c: `kvbench run --dry-run`: the per-layer kept tokens and bytes at the end of
- * prefill, from the prompt length alone, with the same budget arithmetic as the methods (a unit
- * test runs every plannable method and compares the plan with the bytes really held). */
-#include <math.h>
+ * prefill, from the prompt length alone. Each method plans with the same budget arithmetic it
+ * runs (its descriptor's plan hook; a unit test runs every plannable method and compares the
+ * plan with the bytes really held); this file parses, checks and fills what is common. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "kvcache/kvcache.h"
-#include "kvcache/params.h"
-#include "kvcache/select.h"
+#include "kvcache/kvcache_impl.h"
 
-static void fp16_layer(kvb_cache_plan_layer *o, long kept_per_head, int S, int D)
+void kvb_plan_fp16(kvb_cache_plan_layer *o, long kept_per_head, int S, const kvb_cache_shape *s)
 {
-    o->k_bytes = (size_t)kept_per_head * S * D * 2;
-    o->v_bytes = (size_t)kept_per_head * S * D * 2;
+    o->k_bytes = (size_t)kept_per_head * S * s->head_dim * 2;
+    o->v_bytes = (size_t)kept_per_head * S * s->head_dim * 2;
+    /* tokens per kv head, as kvb_cache_layer_stats (query_head copies show in the bytes) */
+    o->tokens = (long)s->n_kv_heads * kept_per_head;
 }
 
-/* Tokens an eviction method keeps per head: top-cap of the prefix + the window (cap < 0: all). */
-static long evict_kept(int cap, int n, int w)
+long kvb_plan_evict_kept(int cap, int n, int w)
 {
     if (cap < 0)
         return n;
@@ -25,21 +24,33 @@ static long evict_kept(int cap, int n, int w)
     return KVB_MIN(cap, m) + (n - m);
 }
 
-/* Prompt tokens one stored head keeps at the end of prefill. */
-static long kept_tokens(const kvb_kvparams *p, int l, int n, int mode, const int *caps)
+static int shape_ok(const kvb_cache_shape *s, kvb_error *e)
 {
-    switch (p->kind) {
-    case KVB_KIND_SNAPKV:
-    case KVB_KIND_H2O:
-    case KVB_KIND_THINK:
-        return evict_kept(n < p->budget ? -1 : p->budget - p->window, n, p->window);
-    case KVB_KIND_PYRAMIDKV:
-        return evict_kept(mode == KVB_PYR_FULL ? -1 : caps[l], n, p->window);
-    case KVB_KIND_STREAMINGLLM:
-        return n <= p->budget ? n : p->budget;
-    default:
-        return n;
+    if (s->n_layers <= 0 || s->n_heads <= 0 || s->n_kv_heads <= 0 || s->head_dim <= 0 ||
+        s->n_heads % s->n_kv_heads || s->max_tokens <= 0 || s->head_dim > 1024 ||
+        s->n_layers > 4096 || s->n_heads > 4096)
+        return kvb_errorf(e, KVB_EINVAL, "kvcache: invalid shape (layers %d, heads %d, kv heads "
+                          "%d, head_dim %d, max_tokens %d)", s->n_layers, s->n_heads,
+                          s->n_kv_heads, s->head_dim, s->max_tokens);
+    return 0;
+}
+
+/* "full, SimLayerKV, ..., SimLayerKV+KIVI (alias kivi_SimLayerKV), ..." */
+static int unknown_method(const char *method, kvb_error *e)
+{
+    kvb_strbuf sb;
+    kvb_strbuf_init(&sb);
+    for (int i = 0; i < kvb_cache_method_count(); i++) {
+        const struct kvb_cache_method *m = kvb_cache_method_get(i);
+        kvb_strbuf_addf(&sb, "%s%s", i ? ", " : "", m->name);
+        for (const char *const *a = m->aliases; a && *a; a++)
+            kvb_strbuf_addf(&sb, "%s%s%s", a == m->aliases ? " (alias " : ", ", *a,
+                            a[1] ? "" : ")");
     }
+    kvb_errorf(e, KVB_EINVAL, "unknown cache method '%s' (valid: %s)", method ? method : "",
+               sb.buf ? sb.buf : "");
+    kvb_strbuf_release(&sb);
+    return KVB_EINVAL;
 }
 
 int kvb_cache_plan(const char *method, const kvb_cache_shape *shape,
@@ -53,85 +64,35 @@ int kvb_cache_plan(const char *method, const kvb_cache_shape *shape,
     kvb_cache_shape s = *shape;
     if (s.max_tokens <= 0)
         s.max_tokens = prompt_len;
-    kvb_kvparams p;
-    int kind;
-    int rc = kvb_kvparams_parse(method, &s, params, n_params, &p, e);
+    const struct kvb_cache_method *m = kvb_cache_method_find(method);
+    if (!m)
+        return unknown_method(method, e);
+    void *p = kvb_calloc(1, m->params_size ? m->params_size : 1);
+    if (!p)
+        return kvb_errorf(e, KVB_ENOMEM, "out of memory");
+    int rc = shape_ok(&s, e);
+    if (!rc)
+        rc = kvb_params_parse(m, &s, params, n_params, p, e);
     if (rc) {
-        const char *canon = kvb_kvparams_canonical(method, &kind);
-        if (canon)
-            kvb_error_prefix(e, "cache method %s", canon);
-        return rc;
-    }
-    if (prompt_len < 1 || prompt_len > (1 << 24))
-        return kvb_errorf(e, KVB_EINVAL, "kvcache: invalid prompt length %d", prompt_len);
-    const int L = s.n_layers, D = s.head_dim, n = prompt_len;
-    const int S = p.gqa_query ? s.n_heads : s.n_kv_heads;
-    switch (p.kind) {
-    case KVB_KIND_SIMLAYERKV:
-    case KVB_KIND_SIMLAYERKV_KIVI:
-        snprintf(why, whylen, "%s decides which layers are lazy from the attention of the first "
-                 "decode step; kept tokens per layer are known only after running the model",
-                 p.name);
-        return KVB_EUNSUP;
-    case KVB_KIND_ZIGZAGKV:
-        snprintf(why, whylen, "ZigZagKV sizes each layer's budget from its attention (LMBA); "
-                 "kept tokens per layer are known only after prefill");
-        return KVB_EUNSUP;
-    default:
-        break;
-    }
-    int caps[4096];
-    int mode = KVB_PYR_FULL;
-    if (p.kind == KVB_KIND_PYRAMIDKV)
-        mode = kvb_sel_pyramid_caps(p.budget, p.window, L, p.beta, n, caps);
-    for (int l = 0; l < L; l++) {
-        kvb_cache_plan_layer *o = &out[l];
-        memset(o, 0, sizeof(*o));
-        o->tokens_full = (long)s.n_kv_heads * n;
-        o->full16_bytes = (size_t)s.n_kv_heads * n * D * 4;
-        switch (p.kind) {
-        case KVB_KIND_FULL: /* full.c: f16 unless dtype=f32 */
-            fp16_layer(o, n, s.n_kv_heads, D);
-            if (!p.f16)
-                o->k_bytes *= 2, o->v_bytes *= 2;
-            break;
-        case KVB_KIND_SNAPKV:
-        case KVB_KIND_H2O:
-            fp16_layer(o, evict_kept(n < p.budget ? -1 : p.budget - p.window, n, p.window), S, D);
-            break;
-        case KVB_KIND_PYRAMIDKV:
-            fp16_layer(o, evict_kept(mode == KVB_PYR_FULL ? -1 : caps[l], n, p.window), S, D);
-            break;
-        case KVB_KIND_STREAMINGLLM:
-            fp16_layer(o, n <= p.budget ? n : p.budget, S, D);
-            break;
-        case KVB_KIND_THINK: {
-            const long kept = evict_kept(n < p.budget ? -1 : p.budget - p.window, n, p.window);
-            const int n_prune = (int)floor(p.ratio * D);
-            fp16_layer(o, kept, S, D);
-            if (n_prune > 0) {
-                const long n_full = KVB_MIN((long)p.recent, kept), n_thin = kept - n_full;
-                o->k_bytes = (size_t)S * (n_thin * (D - n_prune) + n_full * D) * 2;
-                o->meta_bytes = n_thin > 0 ? (size_t)S * (D - n_prune) * 2 : 0;
-            }
-            break;
+        kvb_error_prefix(e, "cache method %s", m->name);
+    } else if (prompt_len < 1 || prompt_len > (1 << 24)) {
+        rc = kvb_errorf(e, KVB_EINVAL, "kvcache: invalid prompt length %d", prompt_len);
+    } else {
+        const int n = prompt_len;
+        for (int l = 0; l < s.n_layers; l++) {
+            memset(&out[l], 0, sizeof(out[l]));
+            out[l].tokens_full = (long)s.n_kv_heads * n;
+            out[l].full16_bytes = (size_t)s.n_kv_heads * n * s.head_dim * 4;
         }
-        case KVB_KIND_KIVI: {
-            const long R = p.residual, G = p.group;
-            const long kq = n < R ? 0 : n - n % R, vq = n <= R ? 0 : n - R;
-            o->k_bytes = (size_t)S * kq * D * p.bits / 8;
-            o->v_bytes = (size_t)S * vq * D * p.bits / 8;
-            o->meta_bytes = (size_t)S * ((kq / G) * D + vq * (D / G)) * 4;
-            o->residual_bytes = (size_t)S * ((n - kq) + (n - vq)) * D * 2;
-            break;
+        if (m->plan) {
+            rc = m->plan(p, &s, n, out, why, whylen);
+        } else {
+            snprintf(why, whylen, "%s has no dry-run plan", m->name);
+            rc = KVB_EUNSUP;
         }
-        default:
-            break;
-        }
-        /* tokens per kv head, as kvb_cache_layer_stats (query_head copies show in the bytes) */
-        o->tokens = (long)s.n_kv_heads * kept_tokens(&p, l, n, mode, caps);
     }
-    return 0;
+    free(p);
+    return rc;
 }
 
 /* ---- the plan as text (kvbench run --dry-run) ---------------------------------------------- */

@@ -1,67 +1,39 @@
 /* lib/kvcache/snapkv.c: SnapKV as KVCache-Factory's SnapKVCluster (spec §0.1, §2.1): at prefill,
  * score each prefix token by the attention the last `window` prompt queries pay it, pool the
  * scores (max or avg, kernel `kernel`), keep the top budget - window plus the window itself.
- * Prompts shorter than the budget are not compressed. Also the scorer of PyramidKV, ZigZagKV and
- * ThinK. */
+ * Prompts shorter than the budget are not compressed. The scorer (scores.c) is also PyramidKV's,
+ * ZigZagKV's and ThinK's. */
 #include "kvcache/engine.h"
-#include "kvcache/select.h"
 
-#include <string.h>
+typedef kvb_snap_method_params snapkv_params;
 
-typedef struct window_job {
-    kvb_kv *kv;
-    const kvb_prefill_layer *pl;
-    int w;
-} window_job;
+static const kvb_method_param snapkv_table[] = {
+    KVB_SNAP_PARAMS(snapkv_params, snap),
+    KVB_PARAM(snapkv_params, gqa, kv.gqa_query, 0),
+};
 
-/* query heads split over the pool's threads, each with its own n-float scratch row */
-static void window_worker(void *arg, int ith, int nth)
+static int snapkv_prefill(kvb_kv *kv, const kvb_prefill_layer *pl, kvb_error *e)
 {
-    window_job *j = arg;
-    kvb_kv *kv = j->kv;
-    const int n = j->pl->n_tokens, H = kv->shape.n_heads, D = kv->shape.head_dim;
-    const int KV = kv->shape.n_kv_heads;
-    for (int h = ith; h < H; h += nth)
-        kvb_sel_window_attn_head(j->pl->q + (size_t)h * D, (size_t)H * D,
-                                 j->pl->k + (size_t)(h / kv->group) * D, (size_t)KV * D, n, D,
-                                 j->w, 0, kv->sc_attn + (size_t)h * n,
-                                 kv->sc_thread + (size_t)ith * n);
+    const kvb_snap_params *sp = &((const snapkv_params *)kv->params)->snap;
+    return kvb_kv_snap_layer(kv, pl, sp, kvb_snap_cap(sp, pl->n_tokens), NULL, e);
 }
 
-void kvb_snapkv_scores(kvb_kv *kv, const kvb_prefill_layer *pl, float *out, float *raw)
+static int snapkv_plan(const void *params, const kvb_cache_shape *s, int n,
+                       kvb_cache_plan_layer *out, char *why, size_t whylen)
 {
-    const int n = pl->n_tokens;
-    const int w = KVB_MIN(kv->p.window, n), m = n - w;
-    window_job job = { kv, pl, w };
-    if (kv->pool)
-        kvb_pool_run(kv->pool, window_worker, &job);
-    else
-        window_worker(&job, 0, 1);
-    /* Prefix columns only; kv_head layout averages the group's query heads before pooling (the
-     * Factory's kv_head mode; kvpress averages after avg-pooling, the same up to rounding). */
-    for (int s = 0; s < kv->S; s++) {
-        float *r = kv->sc_red + (size_t)s * m;
-        if (kv->p.gqa_query) {
-            memcpy(r, kv->sc_attn + (size_t)s * n, (size_t)m * sizeof(float));
-            continue;
-        }
-        for (int j = 0; j < m; j++) {
-            float acc = 0.0f;
-            for (int g = 0; g < kv->group; g++)
-                acc += kv->sc_attn[(size_t)(s * kv->group + g) * n + j];
-            r[j] = acc / (float)kv->group;
-        }
-    }
-    for (int s = 0; s < kv->S; s++) {
-        if (raw)
-            memcpy(raw + (size_t)s * m, kv->sc_red + (size_t)s * m, (size_t)m * sizeof(float));
-        kvb_sel_pool1d(kv->sc_red + (size_t)s * m, m, kv->p.kernel, kv->p.pool, out + (size_t)s * m);
-    }
+    (void)why, (void)whylen;
+    const kvb_snap_params *sp = &((const snapkv_params *)params)->snap;
+    return kvb_kv_plan_fp16(params, s, kvb_plan_evict_kept(kvb_snap_cap(sp, n), n, sp->window),
+                            out);
 }
 
-int kvb_snapkv_cap(const kvb_kv *kv, int n)
-{
-    return n < kv->p.budget ? -1 : kv->p.budget - kv->p.window;
-}
-
-const struct kvb_cache_method kvb_cache_method_snapkv = KVB_KV_METHOD("SnapKV", NULL, 0);
+const struct kvb_cache_method kvb_cache_method_snapkv = {
+    .name = "SnapKV",
+    .params = snapkv_table,
+    .n_params = KVB_ARRAY_SIZE(snapkv_table),
+    .params_size = sizeof(snapkv_params),
+    .check = kvb_snap_check,
+    .ops = &kvb_store_ops,
+    .plan = snapkv_plan,
+    .prefill_layer = snapkv_prefill,
+};

@@ -4,9 +4,48 @@
 #include "kvcache/engine.h"
 #include "kvcache/select.h"
 
-int kvb_streaming_keep(const kvb_kv *kv, int n, int *idx)
+typedef struct streamingllm_params {
+    kvb_kv_params kv;
+    int budget, sink;
+} streamingllm_params;
+
+static const kvb_method_param streamingllm_table[] = {
+    KVB_PARAM(streamingllm_params, budget, budget, 512),
+    KVB_PARAM(streamingllm_params, sink, sink, 4),
+    KVB_PARAM(streamingllm_params, gqa, kv.gqa_query, 0),
+};
+
+static int streamingllm_check(const void *params, const kvb_cache_shape *s, kvb_error *e)
 {
-    return kvb_sel_streaming(n, kv->p.budget, kv->p.sink, idx);
+    (void)s;
+    const streamingllm_params *p = params;
+    if (p->budget <= p->sink)
+        return kvb_errorf(e, KVB_EINVAL, "budget %d must exceed sink %d", p->budget, p->sink);
+    return 0;
 }
 
-const struct kvb_cache_method kvb_cache_method_streamingllm = KVB_KV_METHOD("StreamingLLM", NULL, 0);
+static int streamingllm_prefill(kvb_kv *kv, const kvb_prefill_layer *pl, kvb_error *e)
+{
+    const streamingllm_params *p = kv->params;
+    const int m = kvb_sel_streaming(pl->n_tokens, p->budget, p->sink, kv->sc_idx);
+    return kvb_kv_fill_all(kv, pl, kv->sc_idx, m, e);
+}
+
+static int streamingllm_plan(const void *params, const kvb_cache_shape *s, int n,
+                             kvb_cache_plan_layer *out, char *why, size_t whylen)
+{
+    (void)why, (void)whylen;
+    const streamingllm_params *p = params;
+    return kvb_kv_plan_fp16(params, s, n <= p->budget ? n : p->budget, out);
+}
+
+const struct kvb_cache_method kvb_cache_method_streamingllm = {
+    .name = "StreamingLLM",
+    .params = streamingllm_table,
+    .n_params = KVB_ARRAY_SIZE(streamingllm_table),
+    .params_size = sizeof(streamingllm_params),
+    .check = streamingllm_check,
+    .ops = &kvb_store_ops,
+    .plan = streamingllm_plan,
+    .prefill_layer = streamingllm_prefill,
+};

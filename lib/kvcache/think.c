@@ -11,23 +11,39 @@
 #include "kvcache/select.h"
 
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
-int kvb_think_prune(kvb_kv *kv, const kvb_prefill_layer *pl, int head, const int *idx, int m,
-                    kvb_error *e)
+typedef struct think_params {
+    kvb_snap_method_params base;
+    double ratio;
+    int recent, qwindow;
+} think_params;
+
+static const kvb_method_param think_table[] = {
+    KVB_SNAP_PARAMS(think_params, base.snap),
+    KVB_PARAM(think_params, ratio, ratio, 0.4),
+    KVB_PARAM(think_params, recent, recent, 32),
+    KVB_PARAM(think_params, qwindow, qwindow, 32),
+    KVB_PARAM(think_params, gqa, base.kv.gqa_query, 0),
+};
+
+/* Store one stored head of the kept positions idx[0..m), keys channel-pruned. */
+
+static int think_fill(kvb_kv *kv, const kvb_prefill_layer *pl, int head, const int *idx, int m,
+                      kvb_error *e)
 {
+    const think_params *p = kv->params;
     const int D = kv->shape.head_dim, H = kv->shape.n_heads, n = pl->n_tokens;
-    const int n_prune = (int)floor(kv->p.ratio * D);
+    const int n_prune = (int)floor(p->ratio * D);
     if (n_prune <= 0)
         return kvb_kv_fill(kv, pl, head, idx, m, e);
     /* channel scores */
     double qsq[1024], score[1024];
     float fscore[1024];
     int pruned[1024], work[1024];
-    const int nq = KVB_MIN(kv->p.qwindow, n);
-    const int h0 = kv->p.gqa_query ? head : head * kv->group;
-    const int nh = kv->p.gqa_query ? 1 : kv->group;
+    const int nq = KVB_MIN(p->qwindow, n);
+    const int h0 = kv->gqa_query ? head : head * kv->group;
+    const int nh = kv->gqa_query ? 1 : kv->group;
     for (int j = 0; j < D; j++)
         qsq[j] = 0.0;
     for (int h = h0; h < h0 + nh; h++)
@@ -38,7 +54,7 @@ int kvb_think_prune(kvb_kv *kv, const kvb_prefill_layer *pl, int head, const int
         }
     for (int j = 0; j < D; j++)
         qsq[j] /= (double)nq * nh;
-    const int kvh = kv->p.gqa_query ? head / kv->group : head;
+    const int kvh = kv->gqa_query ? head / kv->group : head;
     if (idx) {
         kvb_sel_think_scores(qsq, pl->k + (size_t)kvh * D, kv->shape.n_kv_heads * D, idx, m, D,
                              score);
@@ -58,8 +74,8 @@ int kvb_think_prune(kvb_kv *kv, const kvb_prefill_layer *pl, int head, const int
         }
         ch[n_ch++] = j;
     }
-    const int n_full = KVB_MIN(kv->p.recent, m), n_thin = m - n_full;
-    kvb_seq *s = &kv->seq[(size_t)pl->layer * kv->S + head];
+    const int n_full = KVB_MIN(p->recent, m), n_thin = m - n_full;
+    kvb_seq *s = kvb_kv_seq(kv, pl->layer, head);
     kvb_seq_release(s);
     if (kvb_seq_init(s, D, n_thin, n_ch, n_full + kv->room))
         return kvb_errorf(e, KVB_ENOMEM, "kvcache: out of memory");
@@ -82,4 +98,40 @@ int kvb_think_prune(kvb_kv *kv, const kvb_prefill_layer *pl, int head, const int
     return 0;
 }
 
-const struct kvb_cache_method kvb_cache_method_think = KVB_KV_METHOD("ThinK", NULL, 0);
+static int think_prefill(kvb_kv *kv, const kvb_prefill_layer *pl, kvb_error *e)
+{
+    const kvb_snap_params *sp = &((const think_params *)kv->params)->base.snap;
+    return kvb_kv_snap_layer(kv, pl, sp, kvb_snap_cap(sp, pl->n_tokens), think_fill, e);
+}
+
+static int think_plan(const void *params, const kvb_cache_shape *s, int n,
+                      kvb_cache_plan_layer *out, char *why, size_t whylen)
+{
+    (void)why, (void)whylen;
+    const think_params *p = params;
+    const int S = kvb_kv_plan_heads(params, s), D = s->head_dim;
+    const kvb_snap_params *sp = &p->base.snap;
+    const long kept = kvb_plan_evict_kept(kvb_snap_cap(sp, n), n, sp->window);
+    const int n_prune = (int)floor(p->ratio * D);
+    for (int l = 0; l < s->n_layers; l++) {
+        kvb_cache_plan_layer *o = &out[l];
+        kvb_plan_fp16(o, kept, S, s);
+        if (n_prune > 0) {
+            const long n_full = KVB_MIN((long)p->recent, kept), n_thin = kept - n_full;
+            o->k_bytes = (size_t)S * (n_thin * (D - n_prune) + n_full * D) * 2;
+            o->meta_bytes = n_thin > 0 ? (size_t)S * (D - n_prune) * 2 : 0;
+        }
+    }
+    return 0;
+}
+
+const struct kvb_cache_method kvb_cache_method_think = {
+    .name = "ThinK",
+    .params = think_table,
+    .n_params = KVB_ARRAY_SIZE(think_table),
+    .params_size = sizeof(think_params),
+    .check = kvb_snap_check,
+    .ops = &kvb_store_ops,
+    .plan = think_plan,
+    .prefill_layer = think_prefill,
+};

@@ -195,7 +195,7 @@ Test(kvcache_oracle, zigzagkv_reconstruction)
     const cJSON *o = cJSON_GetObjectItem(cJSON_GetObjectItem(fx, "numpy_refs"), "zigzagkv");
     kvb_kv *kv = run_ref("zigzagkv", 0);
     for (int l = 0; l < L; l++) {
-        cr_assert_float_eq(kv->lmba[l], cJSON_GetArrayItem(cJSON_GetObjectItem(o, "lmba"), l)->valuedouble,
+        cr_assert_float_eq(kvb_kv_layer_score(kv, l), cJSON_GetArrayItem(cJSON_GetObjectItem(o, "lmba"), l)->valuedouble,
                            1e-9, "lmba l%d", l);
         cr_assert_eq(kv->budgets[l], cJSON_GetArrayItem(cJSON_GetObjectItem(o, "budgets"), l)->valueint);
     }

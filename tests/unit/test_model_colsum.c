@@ -10,8 +10,8 @@
 #include "model/model.h"
 #include "numeric_paths.h"
 
-static struct kvb_cache_method wrapped;
-static const struct kvb_cache_method *orig;
+static struct kvb_cache_ops wrapped;
+static const struct kvb_cache_ops *orig;
 static int layers_checked;
 static double worst;
 
@@ -59,10 +59,10 @@ Test(colsum, matches_recomputation)
     kvb_cache_shape sh = { cf->n_layers, cf->n_heads, cf->n_kv_heads, cf->head_dim, n, "llama3" };
     kvb_cache *c;
     cr_assert_eq(kvb_cache_create(&c, "full", &sh, NULL, 0, kvb_model_pool(m), &e), 0, "%s", e.msg);
-    orig = c->m;
-    wrapped = *c->m;
+    orig = c->ops;
+    wrapped = *c->ops;
     wrapped.prefill_layer = check_prefill;
-    c->m = &wrapped;
+    c->ops = &wrapped;
     c->needs |= KVB_NEED_COLSUM;
     int32_t ids[150];
     for (int i = 0; i < n; i++)
@@ -77,7 +77,7 @@ Test(colsum, matches_recomputation)
      * GEMV, 1 thread; OPENBLAS_CORETYPE=Haswell): the 1e-4 bound keeps a 48x margin */
     cr_assert(worst <= 1e-4, "max |colsum diff| %g", worst);
     free(logits);
-    c->m = orig;
+    c->ops = orig;
     kvb_cache_free(c);
     kvb_model_free(m);
 }
