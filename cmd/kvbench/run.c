@@ -1091,11 +1091,13 @@ static int run_main(struct run_opts *o, kvb_error *e)
     kvb_model_info mi;
     memset(&mi, 0, sizeof(mi));
     kvb_model_get_info(cx.m, &mi);
+    char mflags[512];
+    kvb_run_machine_flags(mflags, sizeof(mflags), mi.isa, mi.held_dtype);
     if ((rc = kvb_run_set_model(&cx.run, cx.cfg->name, cx.cfg->repo_id,
                                 mi.source ? mi.source : o->model,
                                 mi.held_dtype ? mi.held_dtype : "", mfp, e)) ||
         (rc = kvb_run_set_method(&cx.run, cx.method, cx.params_json, e)) ||
-        (rc = kvb_run_set_machine(&cx.run, kvb_pool_size(kvb_model_pool(cx.m)), "", "", e)) ||
+        (rc = kvb_run_set_machine(&cx.run, kvb_pool_size(kvb_model_pool(cx.m)), mflags, "", e)) ||
         (rc = kvb_run_set_str(&cx.run.chat_template, cx.chat ? cx.chat : "none", e)) ||
         (rc = kvb_run_set_str(&cx.run.data_dir, o->data ? o->data : "", e)) ||
         (rc = kvb_run_set_shard(&cx.run, o->shard_i, o->shard_n, e)))

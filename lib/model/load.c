@@ -648,10 +648,32 @@ int kvb_load_random(kvb_model *m, kvb_error *e)
 }
 
 /* ---- after loading -------------------------------------------------------------------------------------- */
+/* Every weight's GEMV kernel for m->isa; m->gemv_kernels lists the ISAs they got. */
+static void bind_kernels(kvb_model *m)
+{
+    int used[KVB_ISA_AVX512 + 1] = { 0 };
+    used[kvb_wt_bind(&m->lm_head, m->isa)] = 1;
+    kvb_wt_bind(&m->embed, m->isa); /* read by rows, never through a GEMV */
+    for (int l = 0; m->layers && l < m->cfg.n_layers; l++) {
+        kvb_layer_w *L = &m->layers[l];
+        kvb_wt *ws[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down };
+        for (size_t i = 0; i < sizeof(ws) / sizeof(ws[0]); i++)
+            used[kvb_wt_bind(ws[i], m->isa)] = 1;
+    }
+    m->gemv_kernels[0] = 0;
+    for (int i = KVB_ISA_AVX512; i >= KVB_ISA_SCALAR; i--)
+        if (used[i]) {
+            size_t l = strlen(m->gemv_kernels);
+            snprintf(m->gemv_kernels + l, sizeof(m->gemv_kernels) - l, "%s%s", l ? "+" : "",
+                     kvb_isa_name((enum kvb_isa)i));
+        }
+}
+
 /* RoPE inverse frequencies as transformers computes them (f32), llama3 scaling applied. */
 int kvb_model_finish(kvb_model *m, kvb_error *e)
 {
     const kvb_model_config *c = &m->cfg;
+    bind_kernels(m);
     int half = c->head_dim / 2;
     m->inv_freq = kvb_calloc((size_t)half, sizeof(float));
     if (!m->inv_freq)
