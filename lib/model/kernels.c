@@ -68,7 +68,6 @@ void kvb_wt_row(const kvb_wt *w, int r, float *out)
         out[i] = kvb_bf16_to_f32(s[i]);
 }
 
-/* As transformers' LlamaRMSNorm: x * rsqrt(mean(x^2) + eps) * w, in f32. */
 void kvb_rmsnorm(float *o, const float *x, const float *w, int n, float eps)
 {
     __m256 acc = _mm256_setzero_ps();
@@ -332,4 +331,15 @@ void kvb_gemm_rows(const kvb_wt *w, const float *a, int n, float *c, int ldc, in
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, nc, k, 1.0f, a, k, b, k, 0.0f,
                     c + j, ldc);
     }
+}
+
+int kvb_matmul_bf16(float *y, const float *x, const uint16_t *w, int n, int in, int out)
+{
+    kvb_wt wt = { .type = KVB_WT_BF16, .rows = out, .cols = in, .data = w };
+    float *wbuf = malloc(sizeof(float) * KVB_GEMM_NC * (size_t)in);
+    if (!wbuf)
+        return KVB_ENOMEM;
+    kvb_gemm_rows(&wt, x, n, y, out, 0, out, wbuf);
+    free(wbuf);
+    return 0;
 }

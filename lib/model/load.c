@@ -669,31 +669,37 @@ static void bind_kernels(kvb_model *m)
         }
 }
 
-/* RoPE inverse frequencies as transformers computes them (f32), llama3 scaling applied. */
+void kvb_rope_inv_freq(float *inv, int head_dim, double theta, double factor, double low_ff,
+                       double high_ff, int orig_max)
+{
+    for (int i = 0; i < head_dim / 2; i++) {
+        float expo = (float)(2 * i) / (float)head_dim;
+        float f = 1.0f / powf((float)theta, expo);
+        if (factor > 0) {
+            double old = orig_max;
+            double low_wl = old / low_ff, high_wl = old / high_ff;
+            double wl = 2 * M_PI / f;
+            double fl = wl > low_wl ? f / factor : f;
+            if (!(wl < high_wl) && !(wl > low_wl)) {
+                double sm = (old / wl - low_ff) / (high_ff - low_ff);
+                fl = (1 - sm) * fl / factor + sm * fl;
+            }
+            f = (float)fl;
+        }
+        inv[i] = f;
+    }
+}
+
+/* RoPE inverse frequencies (kvb_rope_inv_freq), GEMV kernels. */
 int kvb_model_finish(kvb_model *m, kvb_error *e)
 {
     const kvb_model_config *c = &m->cfg;
     bind_kernels(m);
-    int half = c->head_dim / 2;
-    m->inv_freq = kvb_calloc((size_t)half, sizeof(float));
+    m->inv_freq = kvb_calloc((size_t)(c->head_dim / 2), sizeof(float));
     if (!m->inv_freq)
         return kvb_errorf(e, KVB_ENOMEM, "out of memory");
-    for (int i = 0; i < half; i++) {
-        float expo = (float)(2 * i) / (float)c->head_dim;
-        float f = 1.0f / powf((float)c->rope_theta, expo);
-        if (c->rope_factor > 0) {
-            double old = c->rope_original_max_position;
-            double low_wl = old / c->rope_low_freq_factor, high_wl = old / c->rope_high_freq_factor;
-            double wl = 2 * M_PI / f;
-            double fl = wl > low_wl ? f / c->rope_factor : f;
-            if (!(wl < high_wl) && !(wl > low_wl)) {
-                double sm = (old / wl - c->rope_low_freq_factor) /
-                            (c->rope_high_freq_factor - c->rope_low_freq_factor);
-                fl = (1 - sm) * fl / c->rope_factor + sm * fl;
-            }
-            f = (float)fl;
-        }
-        m->inv_freq[i] = f;
-    }
+    kvb_rope_inv_freq(m->inv_freq, c->head_dim, c->rope_theta, c->rope_factor,
+                      c->rope_low_freq_factor, c->rope_high_freq_factor,
+                      c->rope_original_max_position);
     return 0;
 }

@@ -5,6 +5,7 @@
 
 #include "model/gguf.h"
 #include "model/model.h"
+#include "model/ops.h"
 
 /* ---- weights ---------------------------------------------------------------------------------- */
 /* F32/BF16: plain rows. Q4_1/Q8_0: GGUF blocks kept as in the file (--weights gguf), rows of
@@ -145,8 +146,6 @@ void kvb_gemm_rows(const kvb_wt *w, const float *a, int n, float *c, int ldc, in
 /* One row of a weight matrix as f32. */
 void kvb_wt_row(const kvb_wt *w, int r, float *out);
 size_t kvb_wt_row_bytes(const kvb_wt *w);
-float kvb_bf16_to_f32(uint16_t h);
-uint16_t kvb_f32_to_bf16(float f); /* round to nearest even */
-void kvb_rmsnorm(float *o, const float *x, const float *w, int n, float eps);
+/* conversions, RMSNorm, RoPE, SwiGLU: model/ops.h */
 
 #endif
