@@ -1,8 +1,8 @@
 /* kernels/cpu_ref.c: the CPU side of every kernel test. Where lib/ has the op (the CPU path
  * itself), the twin is a thin bf16 adapter around it: storage widened to f32 exactly, the lib
- * function, the result rounded to bf16 as the kernel stores it. The attention twins below have no
- * lib function of their shape (the CPU forward fuses attention into its own blocked loops over an
- * f32/f16 cache) and define the op in double. See cpu_ref.h. */
+ * function, the result rounded to bf16 as the kernel stores it. The attention twins below (and the
+ * gather, a copy) have no lib function of their shape (the CPU forward fuses attention into its
+ * own blocked loops over an f32/f16 cache) and define the op in double. See cpu_ref.h. */
 #include "cpu_ref.h"
 
 #include "kvcache/kivi_quant.h"
@@ -173,18 +173,20 @@ int kvb_ref_attn_prefill_stats(const kvb_attn_stats *st, const float *lse, const
     return 0;
 }
 
+/* ThinK's channel magnitudes: lib/kvcache/select.h on the widened window rows */
 int kvb_ref_channel_sqmean(float *out, const kvb_bf16 *x, int n, int row0, int n_heads, int hd)
 {
     if (n <= 0 || row0 < 0 || row0 >= n || n_heads <= 0 || hd <= 0) return KVB_EINVAL;
-    for (int h = 0; h < n_heads; h++)
-        for (int c = 0; c < hd; c++) {
-            double s = 0;
-            for (int t = row0; t < n; t++) {
-                double a = bf2f(x[((size_t)t * n_heads + h) * hd + c]);
-                s += a * a;
-            }
-            out[(size_t)h * hd + c] = (float)(s / (n - row0));
-        }
+    size_t m = (size_t)n * n_heads * hd;
+    float *xf = malloc(sizeof(float) * m);
+    double *d = malloc(sizeof(double) * hd);
+    if (!xf || !d) return free(xf), free(d), KVB_ENOMEM;
+    for (size_t i = (size_t)row0 * n_heads * hd; i < m; i++) xf[i] = bf2f(x[i]);
+    for (int h = 0; h < n_heads; h++) {
+        kvb_sel_channel_sqmean(xf, n, row0, n_heads, h, 1, hd, d);
+        for (int c = 0; c < hd; c++) out[(size_t)h * hd + c] = (float)d[c];
+    }
+    free(xf), free(d);
     return 0;
 }
 

@@ -4,9 +4,9 @@
  * The CPU side is the CPU path's own function wherever lib/ has the op (kernels/cpu_ref.c adapts
  * bf16 storage to it): GEMM = the prefill GEMM (OpenBLAS sgemm), RMSNorm, RoPE (and the
  * frequencies, which both sides take from kvb_rope_inv_freq), SwiGLU, KIVI quantization and
- * dequantization, top-k and ZigZagKV mass counts (lib/kvcache/select.c). Attention (prefill,
- * statistics, decode, KIVI attention) and ThinK's channel magnitudes have no lib function of these
- * shapes; their oracle is the double-precision twin of cpu_ref.c.
+ * dequantization, top-k, ZigZagKV mass counts and ThinK's channel magnitudes
+ * (lib/kvcache/select.c). Attention (prefill, statistics, decode, KIVI attention) and the gather
+ * have no lib function of these shapes; their oracle is the double-precision twin of cpu_ref.c.
  *
  * Every tolerance says why in its row. Without a GPU every oracle still runs on every row's
  * inputs, then the test prints SKIP. */
