@@ -382,7 +382,10 @@ static void mass_gpu(op_io *io)
 }
 
 /* ---- the table ---------------------------------------------------------------------------------- */
-#define T_GEMM {0, 0, 2, "both sides sum in f32 in some order (cuBLAS, OpenBLAS), each within gamma_n sum|x w| of the exact sum"}
+/* OpenBLAS sums in f32 with round-to-nearest: within gamma_n sum|x w| of the exact sum (products
+ * of bf16 are exact in f32); tensor cores may align/truncate instead of rounding (unit roundoff
+ * 2^-23, i.e. 2 gamma_n): 3 gamma_n together, 4 stated */
+#define T_GEMM {0, 0, 4, "f32 sums in any order: OpenBLAS within gamma_n sum|x w|, tensor cores within 2 gamma_n (truncating adds)"}
 #define T_BF16(atol) {atol, BF16_ULP, 0, "f32 results a few ulp apart (order, rsqrtf, expf, sincosf) flip at most one bf16 rounding"}
 #define T_EXACT {0, 0, 0, "bit-identical"}
 #define T_ATT {1e-5, 1e-3, 0, "f32 online/split-K softmax vs the twin's double sums over <= 1500 keys: ~m 2^-24 relative"}
