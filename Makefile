@@ -16,6 +16,8 @@ GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 VERSION  := 0.1.0
 CPPFLAGS += -Ilib -Icmd/kvbench -D_GNU_SOURCE -DKVB_VERSION='"$(VERSION)"' -DKVB_GIT_COMMIT='"$(GIT_COMMIT)"'
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -g $(OPT) $(ARCH) -fno-math-errno -MMD -MP
+# the code-generating flags, recorded in run.json's machine.flags (warnings, -g, -M* left out)
+CPPFLAGS += -DKVB_BUILD_CFLAGS='"$(strip $(filter-out -W% -g -MMD -MP,$(CFLAGS)))"'
 LDLIBS   += -lcjson -lpcre2-8 -lz -lopenblas -lm -lpthread
 # SAN=1: AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer, part of ASan on Linux)
 ifeq ($(SAN),1)

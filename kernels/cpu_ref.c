@@ -1,93 +1,51 @@
-/* kernels/cpu_ref.c: CPU twins of the CUDA kernels; see cpu_ref.h. */
+/* kernels/cpu_ref.c: the CPU side of every kernel test. Where lib/ has the op (the CPU path
+ * itself), the twin is a thin bf16 adapter around it: storage widened to f32 exactly, the lib
+ * function, the result rounded to bf16 as the kernel stores it. The attention twins below (and the
+ * gather, a copy) have no lib function of their shape (the CPU forward fuses attention into its
+ * own blocked loops over an f32/f16 cache) and define the op in double. See cpu_ref.h. */
 #include "cpu_ref.h"
+
+#include "kvcache/kivi_quant.h"
+#include "kvcache/select.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- number formats ------------------------------------------------------------------------ */
-float kvb_ref_bf2f(kvb_bf16 x)
-{
-    uint32_t u = (uint32_t)x << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
+#define bf2f kvb_bf16_to_f32
+#define f2bf kvb_f32_to_bf16
 
-kvb_bf16 kvb_ref_f2bf(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (kvb_bf16)((u >> 16) | 0x40u); /* quiet NaN */
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (kvb_bf16)(u >> 16);
-}
-
-float kvb_ref_h2f(kvb_f16 h)
-{
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, ex = (h >> 10) & 0x1fu, m = h & 0x3ffu, u;
-    if (ex == 0) {
-        float v = ldexpf((float)m, -24);
-        return sign ? -v : v;
-    }
-    if (ex == 31) u = sign | 0x7f800000u | (m << 13);
-    else u = sign | ((ex - 15 + 127) << 23) | (m << 13);
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
-kvb_f16 kvb_ref_f2h(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    uint32_t sign = (u >> 16) & 0x8000u, ax = u & 0x7fffffffu;
-    if (ax >= 0x7f800000u) return (kvb_f16)(sign | 0x7c00u | (ax > 0x7f800000u ? 0x200u : 0u));
-    if (ax >= 0x477ff000u) return (kvb_f16)(sign | 0x7c00u); /* >= 65520 rounds to infinity */
-    if (ax < 0x38800000u) {                                  /* below 2^-14: subnormal half */
-        float v;
-        memcpy(&v, &ax, 4);
-        return (kvb_f16)(sign | (uint32_t)rintf(v * 16777216.0f)); /* exact scaling, RNE */
-    }
-    uint32_t h = (((ax >> 23) - 127 + 15) << 10) | ((ax & 0x7fffffu) >> 13);
-    uint32_t rem = ax & 0x1fffu;
-    if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) h++; /* a carry bumps the exponent */
-    return (kvb_f16)(sign | h);
-}
-
-/* ---- dense ops ----------------------------------------------------------------------------- */
+/* ---- dense ops: lib/model/ops.h ---------------------------------------------------------- */
 int kvb_ref_gemm(void *y, int y_dtype, const kvb_bf16 *x, const kvb_bf16 *w, int n, int in, int out,
                  int accumulate)
 {
     if (n <= 0 || in <= 0 || out <= 0 || (accumulate && y_dtype != KVB_DT_F32)) return KVB_EINVAL;
-    for (int t = 0; t < n; t++)
-        for (int o = 0; o < out; o++) {
-            double s = 0;
-            for (int i = 0; i < in; i++)
-                s += (double)kvb_ref_bf2f(x[(size_t)t * in + i]) *
-                     kvb_ref_bf2f(w[(size_t)o * in + i]);
-            size_t at = (size_t)t * out + o;
-            if (y_dtype == KVB_DT_F32) {
-                float *yf = y;
-                yf[at] = accumulate ? (float)(yf[at] + s) : (float)s;
-            } else {
-                ((kvb_bf16 *)y)[at] = kvb_ref_f2bf((float)s);
-            }
-        }
-    return 0;
+    float *xf = malloc(sizeof(float) * n * in), *yf = malloc(sizeof(float) * n * out);
+    int rc = xf && yf ? 0 : KVB_ENOMEM;
+    for (size_t i = 0; !rc && i < (size_t)n * in; i++) xf[i] = bf2f(x[i]);
+    if (!rc) rc = kvb_matmul_bf16(yf, xf, w, n, in, out);
+    for (size_t i = 0; !rc && i < (size_t)n * out; i++) {
+        if (y_dtype == KVB_DT_F32)
+            ((float *)y)[i] = accumulate ? ((float *)y)[i] + yf[i] : yf[i];
+        else
+            ((kvb_bf16 *)y)[i] = f2bf(yf[i]);
+    }
+    free(xf), free(yf);
+    return rc;
 }
 
 int kvb_ref_rmsnorm(kvb_bf16 *o, const float *x, const kvb_bf16 *w, int n, int d, float eps)
 {
     if (n <= 0 || d <= 0) return KVB_EINVAL;
+    float *wf = malloc(sizeof(float) * d), *row = malloc(sizeof(float) * d);
+    if (!wf || !row) return free(wf), free(row), KVB_ENOMEM;
+    for (int i = 0; i < d; i++) wf[i] = bf2f(w[i]);
     for (int t = 0; t < n; t++) {
-        const float *xr = x + (size_t)t * d;
-        double ss = 0;
-        for (int i = 0; i < d; i++) ss += (double)xr[i] * xr[i];
-        float r = (float)(1.0 / sqrt(ss / d + eps));
-        for (int i = 0; i < d; i++) o[(size_t)t * d + i] = kvb_ref_f2bf(kvb_ref_bf2f(w[i]) * (xr[i] * r));
+        kvb_rmsnorm(row, x + (size_t)t * d, wf, d, eps);
+        for (int i = 0; i < d; i++) o[(size_t)t * d + i] = f2bf(row[i]);
     }
+    free(wf), free(row);
     return 0;
 }
 
@@ -95,18 +53,16 @@ int kvb_ref_rope(kvb_bf16 *o, int o_stride, const float *x, int x_stride, int n,
                  int head_dim, const int32_t *pos, const float *inv_freq)
 {
     if (n <= 0 || n_heads <= 0 || head_dim <= 0 || head_dim % 2) return KVB_EINVAL;
-    int half = head_dim / 2;
-    for (int t = 0; t < n; t++)
-        for (int h = 0; h < n_heads; h++)
-            for (int i = 0; i < half; i++) {
-                float ang = (float)pos[t] * inv_freq[i];
-                float s = sinf(ang), co = cosf(ang);
-                const float *xr = x + (size_t)t * x_stride + h * head_dim;
-                kvb_bf16 *orow = o + (size_t)t * o_stride + h * head_dim;
-                float a = xr[i], b = xr[i + half];
-                orow[i] = kvb_ref_f2bf(a * co - b * s);
-                orow[i + half] = kvb_ref_f2bf(b * co + a * s);
-            }
+    int half = head_dim / 2, nd = n_heads * head_dim;
+    float *row = malloc(sizeof(float) * nd), *cs = malloc(sizeof(float) * half * 2);
+    if (!row || !cs) return free(row), free(cs), KVB_ENOMEM;
+    for (int t = 0; t < n; t++) {
+        memcpy(row, x + (size_t)t * x_stride, sizeof(float) * nd);
+        kvb_rope_cos_sin(cs, cs + half, inv_freq, half, pos[t]);
+        kvb_rope_rotate(row, n_heads, head_dim, cs, cs + half);
+        for (int i = 0; i < nd; i++) o[(size_t)t * o_stride + i] = f2bf(row[i]);
+    }
+    free(row), free(cs);
     return 0;
 }
 
@@ -114,11 +70,8 @@ int kvb_ref_swiglu(kvb_bf16 *o, const float *gate, const float *up, int stride, 
 {
     if (n <= 0 || f <= 0 || stride < f) return KVB_EINVAL;
     for (int t = 0; t < n; t++)
-        for (int i = 0; i < f; i++) {
-            float a = gate[(size_t)t * stride + i];
-            float s = a / (1.f + expf(-a));
-            o[(size_t)t * f + i] = kvb_ref_f2bf(s * up[(size_t)t * stride + i]);
-        }
+        for (int i = 0; i < f; i++)
+            o[(size_t)t * f + i] = f2bf(kvb_silu(gate[(size_t)t * stride + i]) * up[(size_t)t * stride + i]);
     return 0;
 }
 
@@ -126,32 +79,8 @@ int kvb_ref_to_bf16(kvb_bf16 *o, int o_stride, const float *x, int x_stride, int
 {
     if (n <= 0 || d <= 0) return KVB_EINVAL;
     for (int t = 0; t < n; t++)
-        for (int i = 0; i < d; i++)
-            o[(size_t)t * o_stride + i] = kvb_ref_f2bf(x[(size_t)t * x_stride + i]);
+        for (int i = 0; i < d; i++) o[(size_t)t * o_stride + i] = f2bf(x[(size_t)t * x_stride + i]);
     return 0;
-}
-
-/* HF transformers' rope initialisation, op by op in float32 (torch computes these tensors in
- * float32 with Python scalars). */
-void kvb_rope_inv_freq(float *inv, int head_dim, double theta, double factor, double low_ff,
-                       double high_ff, int orig_max)
-{
-    int half = head_dim / 2;
-    for (int i = 0; i < half; i++) {
-        float ex = (float)(2 * i) / (float)head_dim;
-        inv[i] = 1.0f / powf((float)theta, ex);
-    }
-    if (factor <= 0) return;
-    const float pi2 = (float)(2.0 * 3.14159265358979323846);
-    float low_wl = (float)(orig_max / low_ff), high_wl = (float)(orig_max / high_ff);
-    for (int i = 0; i < half; i++) {
-        float f = inv[i], wl = pi2 / f;
-        float llama = wl > low_wl ? f / (float)factor : f;
-        float smooth = ((float)orig_max / wl - (float)low_ff) / (float)(high_ff - low_ff);
-        float smoothed = (1.f - smooth) * llama / (float)factor + smooth * llama;
-        int medium = !(wl < high_wl) && !(wl > low_wl);
-        inv[i] = medium ? smoothed : llama;
-    }
 }
 
 /* ---- prefill attention --------------------------------------------------------------------- */
@@ -164,7 +93,7 @@ static float row_scores(float *s, const kvb_bf16 *q, const kvb_bf16 *k, int i, i
     for (int j = 0; j <= i; j++) {
         const kvb_bf16 *kj = k + ((size_t)j * n_kv_heads + g) * hd;
         double d = 0;
-        for (int c = 0; c < hd; c++) d += (double)kvb_ref_bf2f(qi[c]) * kvb_ref_bf2f(kj[c]);
+        for (int c = 0; c < hd; c++) d += (double)bf2f(qi[c]) * bf2f(kj[c]);
         s[j] = (float)(d * scale);
         if (s[j] > mx) mx = s[j];
     }
@@ -198,10 +127,10 @@ int kvb_ref_attn_prefill(kvb_bf16 *o, float *lse, const kvb_bf16 *q, const kvb_b
                 double p = exp((double)s[j] - mx);
                 l += p;
                 const kvb_bf16 *vj = v + ((size_t)j * n_kv_heads + g) * hd;
-                for (int c = 0; c < hd; c++) acc[c] += p * kvb_ref_bf2f(vj[c]);
+                for (int c = 0; c < hd; c++) acc[c] += p * bf2f(vj[c]);
             }
             for (int c = 0; c < hd; c++)
-                o[((size_t)i * n_heads + h) * hd + c] = kvb_ref_f2bf((float)(acc[c] / l));
+                o[((size_t)i * n_heads + h) * hd + c] = f2bf((float)(acc[c] / l));
             lse[(size_t)h * n + i] = (float)(mx + log(l));
         }
     free(s);
@@ -244,18 +173,20 @@ int kvb_ref_attn_prefill_stats(const kvb_attn_stats *st, const float *lse, const
     return 0;
 }
 
+/* ThinK's channel magnitudes: lib/kvcache/select.h on the widened window rows */
 int kvb_ref_channel_sqmean(float *out, const kvb_bf16 *x, int n, int row0, int n_heads, int hd)
 {
     if (n <= 0 || row0 < 0 || row0 >= n || n_heads <= 0 || hd <= 0) return KVB_EINVAL;
-    for (int h = 0; h < n_heads; h++)
-        for (int c = 0; c < hd; c++) {
-            double s = 0;
-            for (int t = row0; t < n; t++) {
-                double a = kvb_ref_bf2f(x[((size_t)t * n_heads + h) * hd + c]);
-                s += a * a;
-            }
-            out[(size_t)h * hd + c] = (float)(s / (n - row0));
-        }
+    size_t m = (size_t)n * n_heads * hd;
+    float *xf = malloc(sizeof(float) * m);
+    double *d = malloc(sizeof(double) * hd);
+    if (!xf || !d) return free(xf), free(d), KVB_ENOMEM;
+    for (size_t i = (size_t)row0 * n_heads * hd; i < m; i++) xf[i] = bf2f(x[i]);
+    for (int h = 0; h < n_heads; h++) {
+        kvb_sel_channel_sqmean(xf, n, row0, n_heads, h, 1, hd, d);
+        for (int c = 0; c < hd; c++) out[(size_t)h * hd + c] = (float)d[c];
+    }
+    free(xf), free(d);
     return 0;
 }
 
@@ -278,7 +209,7 @@ int kvb_ref_attn_decode(float *o, const float *q, const kvb_bf16 *k, const kvb_b
         double mx = -INFINITY, l = 0, sink = 0;
         for (int j = 0; j < L; j++) {
             double d = 0;
-            for (int c = 0; c < hd; c++) d += (double)q[h * hd + c] * kvb_ref_bf2f(kg[(size_t)j * hd + c]);
+            for (int c = 0; c < hd; c++) d += (double)q[h * hd + c] * bf2f(kg[(size_t)j * hd + c]);
             s[j] = d * scale;
             if (s[j] > mx) mx = s[j];
         }
@@ -290,7 +221,7 @@ int kvb_ref_attn_decode(float *o, const float *q, const kvb_bf16 *k, const kvb_b
         }
         for (int c = 0; c < hd; c++) {
             double a = 0;
-            for (int j = 0; j < L; j++) a += s[j] * kvb_ref_bf2f(vg[(size_t)j * hd + c]);
+            for (int j = 0; j < L; j++) a += s[j] * bf2f(vg[(size_t)j * hd + c]);
             o[h * hd + c] = (float)(a / l);
         }
         if (sink_mass) sink_mass[h] = (float)(sink / l);
@@ -315,7 +246,7 @@ int kvb_ref_gather_kv(kvb_bf16 *dst, size_t dhs, const kvb_bf16 *src, int n, int
     return 0;
 }
 
-/* ---- KIVI ---------------------------------------------------------------------------------- */
+/* ---- KIVI: lib/kvcache/kivi_quant.h -------------------------------------------------------- */
 int kvb_kivi_fmt_check(const kvb_kivi_fmt *f, char *msg, size_t n)
 {
     const char *why = NULL;
@@ -329,34 +260,24 @@ int kvb_kivi_fmt_check(const kvb_kivi_fmt *f, char *msg, size_t n)
     return KVB_EINVAL;
 }
 
-/* Quantize one group of m values read at stride `stride`; codes packed from code index 0. The
- * arithmetic is op-for-op the kernel's (fp32, fp16 scale and min, rintf = half to even). */
-static void quant_group(uint32_t *words, kvb_f16 *sc, kvb_f16 *mn_out, const kvb_bf16 *x,
+/* One group of m bf16 values at stride `stride`: rounded to fp16 (the cache KIVI quantizes is
+ * fp16), then the CPU's quantizer and packer. m <= 128 (group <= head_dim <= 128). */
+static void quant_group(uint32_t *words, kvb_f16 *sc, kvb_f16 *mn, const kvb_bf16 *x,
                         size_t stride, int m, int bits)
 {
-    float mn = INFINITY, mx = -INFINITY;
-    for (int i = 0; i < m; i++) {
-        float a = kvb_ref_bf2f(x[i * stride]);
-        mn = a < mn ? a : mn;
-        mx = a > mx ? a : mx;
-    }
-    int qmax = (1 << bits) - 1, per = 32 / bits;
-    *sc = kvb_ref_f2h((mx - mn) / (float)qmax);
-    *mn_out = kvb_ref_f2h(mn);
-    float s = kvb_ref_h2f(*sc), z = kvb_ref_h2f(*mn_out);
-    for (int w = 0; w < m / per; w++) words[w] = 0;
-    for (int i = 0; i < m; i++) {
-        float qf = s == 0.f ? 0.f : rintf((kvb_ref_bf2f(x[i * stride]) - z) / s);
-        qf = qf < 0.f ? 0.f : (qf > (float)qmax ? (float)qmax : qf);
-        words[i / per] |= (uint32_t)qf << (bits * (i % per));
-    }
+    kvb_half h[128];
+    uint8_t codes[128];
+    for (int i = 0; i < m; i++) h[i] = kvb_f2h(bf2f(x[i * stride]));
+    kvb_kivi_quant_group(h, m, 1, bits, codes, sc, mn);
+    kvb_kivi_pack(codes, m, bits, words);
 }
 
 int kvb_ref_kivi_quant_k(uint32_t *kq, kvb_f16 *ks, kvb_f16 *km, size_t kq_hs, size_t ks_hs,
                          const kvb_bf16 *x, size_t x_hs, int x_ts, int n_tokens,
                          const kvb_kivi_fmt *f)
 {
-    if (kvb_kivi_fmt_check(f, NULL, 0) || n_tokens < 0 || n_tokens % f->group) return KVB_EINVAL;
+    if (kvb_kivi_fmt_check(f, NULL, 0) || f->head_dim > 128 || n_tokens < 0 || n_tokens % f->group)
+        return KVB_EINVAL;
     int G = f->group, D = f->head_dim, wpg = G * f->bits / 32;
     for (int h = 0; h < f->n_kv_heads; h++)
         for (int g = 0; g < n_tokens / G; g++)
@@ -371,7 +292,7 @@ int kvb_ref_kivi_quant_v(uint32_t *vq, kvb_f16 *vs, kvb_f16 *vm, size_t vq_hs, s
                          const kvb_bf16 *x, size_t x_hs, int x_ts, int n_tokens,
                          const kvb_kivi_fmt *f)
 {
-    if (kvb_kivi_fmt_check(f, NULL, 0) || n_tokens < 0) return KVB_EINVAL;
+    if (kvb_kivi_fmt_check(f, NULL, 0) || f->head_dim > 128 || n_tokens < 0) return KVB_EINVAL;
     int G = f->group, D = f->head_dim, wpt = D * f->bits / 32, gpt = D / G, wpg = G * f->bits / 32;
     for (int h = 0; h < f->n_kv_heads; h++)
         for (int t = 0; t < n_tokens; t++)
@@ -382,37 +303,33 @@ int kvb_ref_kivi_quant_v(uint32_t *vq, kvb_f16 *vs, kvb_f16 *vm, size_t vq_hs, s
     return 0;
 }
 
+/* Dequantization: the CPU's (code * scale + min in f32); the bf16 residual widened exactly. */
 void kvb_ref_kivi_key(float *out, const kvb_kivi_view *v, const kvb_kivi_fmt *f, int g, int j)
 {
-    int D = f->head_dim, G = f->group, b = f->bits, per = 32 / b, wpg = G * b / 32;
+    int D = f->head_dim, G = f->group, b = f->bits, wpg = G * b / 32;
     if (j >= v->nk_q) {
         const kvb_bf16 *r = v->kr + g * v->kr_head_stride + (size_t)(j - v->nk_q) * D;
-        for (int c = 0; c < D; c++) out[c] = kvb_ref_bf2f(r[c]);
+        for (int c = 0; c < D; c++) out[c] = bf2f(r[c]);
         return;
     }
-    int grp = j / G, w = (j % G) / per, sh = b * ((j % G) % per);
-    for (int c = 0; c < D; c++) {
-        uint32_t word = v->kq[g * v->kq_head_stride + ((size_t)grp * D + c) * wpg + w];
-        float code = (float)((word >> sh) & ((1u << b) - 1));
-        size_t si = g * v->ks_head_stride + (size_t)grp * D + c;
-        out[c] = code * kvb_ref_h2f(v->ks[si]) + kvb_ref_h2f(v->km[si]);
-    }
+    float blk[128 * 128]; /* G x D keys of j's group (G <= D <= 128) */
+    size_t gi = (size_t)(j / G) * D;
+    kvb_kivi_dequant_keys(v->kq + g * v->kq_head_stride + gi * wpg, v->ks + g * v->ks_head_stride + gi,
+                          v->km + g * v->ks_head_stride + gi, G, D, b, blk);
+    memcpy(out, blk + (size_t)(j % G) * D, sizeof(float) * D);
 }
 
 void kvb_ref_kivi_value(float *out, const kvb_kivi_view *v, const kvb_kivi_fmt *f, int g, int j)
 {
-    int D = f->head_dim, G = f->group, b = f->bits, per = 32 / b, wpt = D * b / 32;
+    int D = f->head_dim, G = f->group, b = f->bits, wpt = D * b / 32;
     if (j >= v->nv_q) {
         const kvb_bf16 *r = v->vr + g * v->vr_head_stride + (size_t)(j - v->nv_q) * D;
-        for (int c = 0; c < D; c++) out[c] = kvb_ref_bf2f(r[c]);
+        for (int c = 0; c < D; c++) out[c] = bf2f(r[c]);
         return;
     }
-    for (int c = 0; c < D; c++) {
-        uint32_t word = v->vq[g * v->vq_head_stride + (size_t)j * wpt + c / per];
-        float code = (float)((word >> (b * (c % per))) & ((1u << b) - 1));
-        size_t si = g * v->vs_head_stride + (size_t)j * (D / G) + c / G;
-        out[c] = code * kvb_ref_h2f(v->vs[si]) + kvb_ref_h2f(v->vm[si]);
-    }
+    size_t si = g * v->vs_head_stride + (size_t)j * (D / G);
+    kvb_kivi_dequant_value(v->vq + g * v->vq_head_stride + (size_t)j * wpt, v->vs + si, v->vm + si,
+                           D, G, b, out);
 }
 
 int kvb_ref_kivi_attn_decode(float *o, const float *q, const kvb_kivi_view *v,
@@ -457,63 +374,24 @@ int kvb_ref_kivi_attn_decode(float *o, const float *q, const kvb_kivi_view *v,
     return 0;
 }
 
-/* ---- selection ----------------------------------------------------------------------------- */
-typedef struct {
-    float v;
-    int32_t i;
-} vi_pair;
-
-/* Descending value, ascending index on ties: a stable sort by value. */
-static int cmp_desc(const void *a, const void *b)
-{
-    const vi_pair *x = a, *y = b;
-    if (x->v != y->v) return x->v > y->v ? -1 : 1;
-    return (x->i > y->i) - (x->i < y->i);
-}
-
-static int cmp_i32(const void *a, const void *b)
-{
-    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-    return (x > y) - (x < y);
-}
-
+/* ---- selection: lib/kvcache/select.h ------------------------------------------------------- */
 int kvb_ref_topk(int32_t *idx, const float *x, int rows, int n, int ld, int k)
 {
     if (rows <= 0 || n <= 0 || ld < n || k <= 0 || k > n) return KVB_EINVAL;
-    vi_pair *p = malloc(sizeof *p * (size_t)n);
-    if (!p) return KVB_ENOMEM;
-    for (int r = 0; r < rows; r++) {
-        for (int j = 0; j < n; j++) p[j] = (vi_pair){x[(size_t)r * ld + j], j};
-        qsort(p, (size_t)n, sizeof *p, cmp_desc);
-        for (int j = 0; j < k; j++) idx[(size_t)r * k + j] = p[j].i;
-        qsort(idx + (size_t)r * k, (size_t)k, sizeof(int32_t), cmp_i32);
-    }
-    free(p);
+    int *work = malloc(sizeof(int) * (size_t)n);
+    if (!work) return KVB_ENOMEM;
+    for (int r = 0; r < rows; r++) kvb_sel_topk(x + (size_t)r * ld, n, k, idx + (size_t)r * k, work);
+    free(work);
     return 0;
 }
 
 int kvb_ref_mass_count(int32_t *count, const float *x, int rows, int n, int ld, float tau)
 {
     if (rows <= 0 || n <= 0 || ld < n || !(tau >= 0.f && tau <= 1.f)) return KVB_EINVAL;
-    vi_pair *p = malloc(sizeof *p * (size_t)n);
-    if (!p) return KVB_ENOMEM;
-    for (int r = 0; r < rows; r++) {
-        double total = 0;
-        for (int j = 0; j < n; j++) {
-            p[j] = (vi_pair){x[(size_t)r * ld + j], j};
-            total += p[j].v;
-        }
-        qsort(p, (size_t)n, sizeof *p, cmp_desc);
-        double need = (double)tau * total, c = 0;
-        int cnt = 1; /* 1 + #{m : cumsum[m] < need}, as the ZigZagKV reference counts */
-        for (int j = 0; j < n; j++) {
-            c += p[j].v;
-            if (c < need) cnt++;
-            else break;
-        }
-        count[r] = cnt > n ? n : cnt;
-    }
-    free(p);
+    float *work = malloc(sizeof(float) * (size_t)n);
+    if (!work) return KVB_ENOMEM;
+    for (int r = 0; r < rows; r++) count[r] = kvb_sel_lmba(x + (size_t)r * ld, n, tau, work);
+    free(work);
     return 0;
 }
 
@@ -539,7 +417,7 @@ int kvb_ref_model_forward(const kvb_cuda_model_desc *d, const int32_t *ids, int 
         rc = KVB_EINVAL;
         if (ids[t] < 0 || ids[t] >= d->vocab) goto out;
         pos[t] = t;
-        for (int i = 0; i < Hd; i++) x[(size_t)t * Hd + i] = kvb_ref_bf2f(d->embed[(size_t)ids[t] * Hd + i]);
+        for (int i = 0; i < Hd; i++) x[(size_t)t * Hd + i] = bf2f(d->embed[(size_t)ids[t] * Hd + i]);
     }
     kvb_rope_inv_freq(inv, D, d->rope_theta, d->rope_factor, d->rope_low_freq_factor,
                       d->rope_high_freq_factor, d->rope_original_max_position);

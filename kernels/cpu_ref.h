@@ -1,24 +1,22 @@
-/* kernels/cpu_ref.h: CPU twins of the CUDA kernels (plain C11, host pointers).
+/* kernels/cpu_ref.h: the CPU side of the CUDA kernel tests (plain C11, host pointers).
  *
  * Each kvb_ref_<op> takes the arguments of kvb_cuda_<op> minus the context and the error, and
  * defines what the kernel must compute: tests/cuda/ compares the two on seeded random inputs.
- * The twins favour clarity over speed (double accumulation where it costs nothing); they return
- * 0 or a negative KVB_E* code. When lib/model and lib/kvcache land their own functions with these
- * semantics, the twins below that duplicate them should call those instead (see docs/cuda.md). */
+ * One oracle per op: where lib/ computes the op on the CPU path (GEMM, RMSNorm, RoPE and its
+ * frequencies, SwiGLU, bf16/fp16 conversions, KIVI quantization and dequantization, top-k, ZigZagKV
+ * mass counts, ThinK's channel magnitudes), kvb_ref_<op> is a bf16 adapter around that lib function (lib/model/ops.h,
+ * lib/kvcache/kivi_quant.h, select.h, half.h); the attention twins have no lib function of their
+ * shape and define the op in double. They return 0 or a negative KVB_E* code. */
 #ifndef KVB_CPU_REF_H
 #define KVB_CPU_REF_H
 
 #include "kvb_cuda.h"
+#include "kvcache/half.h" /* kvb_f2h / kvb_h2f: fp16 as the CPU cache rounds it (F16C, RNE) */
+#include "model/ops.h"    /* kvb_bf16_to_f32 / kvb_f32_to_bf16 and the dense ops */
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* Round-to-nearest-even conversions, bit-identical to __float2bfloat16_rn / __float2half_rn. */
-float kvb_ref_bf2f(kvb_bf16 x);
-kvb_bf16 kvb_ref_f2bf(float x);
-float kvb_ref_h2f(kvb_f16 x);
-kvb_f16 kvb_ref_f2h(float x);
 
 int kvb_ref_gemm(void *y, int y_dtype, const kvb_bf16 *x, const kvb_bf16 *w, int n, int in, int out,
                  int accumulate);

@@ -2,29 +2,34 @@
 #include "kivi.cuh"
 
 /* ---- quantize + pack ----------------------------------------------------------------------- */
-/* One group of m values at stride `stride`, op for op as quant_group() in cpu_ref.c. */
+/* One group of m values at stride `stride`, op for op as kvb_kivi_quant_group() of
+ * lib/kvcache/kivi_quant.c (the CPU path and the oracle): the bf16 input is first rounded to fp16
+ * (the cache the reference quantizes is fp16), then each fp16 tensor op of the reference is an
+ * fp32 op rounded to fp16: scale = h(h(mx - mn) / qmax), code = rint(clamp(h(h(x - mn) / scale))).
+ * Every rounding is explicit (__fsub_rn, __fdiv_rn, __float2half_rn: no FMA contraction), so the
+ * codes, scales and minimums are bit-identical to the CPU's. */
+__device__ __forceinline__ float kivi_h(float x) { return __half2float(__float2half_rn(x)); }
+
 __device__ void kivi_quant_group(uint32_t *words, __half *sc, __half *mn_out,
                                  const __nv_bfloat16 *x, size_t stride, int m, int bits)
 {
     float mn = INFINITY, mx = -INFINITY;
     for (int i = 0; i < m; i++) {
-        float a = kvb_bf2f(x[i * stride]);
+        float a = kivi_h(kvb_bf2f(x[i * stride]));
         mn = a < mn ? a : mn;
         mx = a > mx ? a : mx;
     }
     const int qmax = (1 << bits) - 1, per = 32 / bits;
-    __half hs = __float2half_rn(__fdiv_rn(__fsub_rn(mx, mn), (float)qmax));
-    __half hz = __float2half_rn(mn);
-    *sc = hs;
-    *mn_out = hz;
-    float s = __half2float(hs), z = __half2float(hz);
+    const float s = kivi_h(__fdiv_rn(kivi_h(__fsub_rn(mx, mn)), (float)qmax));
+    *sc = __float2half_rn(s);
+    *mn_out = __float2half_rn(mn); /* exact: mn is an fp16 value */
     for (int w = 0; w < m / per; w++) {
         uint32_t word = 0;
         for (int j = 0; j < per; j++) {
-            float a = kvb_bf2f(x[(w * per + j) * stride]);
-            float qf = s == 0.f ? 0.f : rintf(__fdiv_rn(__fsub_rn(a, z), s));
-            qf = fminf(fmaxf(qf, 0.f), (float)qmax);
-            word |= (uint32_t)qf << (bits * j);
+            float a = kivi_h(kvb_bf2f(x[(w * per + j) * stride]));
+            float d = s == 0.f ? 0.f : kivi_h(__fdiv_rn(kivi_h(__fsub_rn(a, mn)), s));
+            d = fminf(fmaxf(d, 0.f), (float)qmax);
+            word |= (uint32_t)rintf(d) << (bits * j);
         }
         words[w] = word;
     }

@@ -152,8 +152,10 @@ int kvb_cuda_gather_kv(kvb_cuda *c, kvb_bf16 *dst, size_t dst_head_stride, const
                        int count, const int32_t *counts, kvb_error *e);
 
 /* ---- KIVI (specs/longbench-simlayerkv-kivi.md part C) ------------------------------------- */
-/* Asymmetric min-max quantization, b in {2, 4}: mn = min, scale = (max - min) / (2^b - 1), both
- * stored as fp16; q = clamp(rint((x - mn) / scale), 0, 2^b - 1) (half to even, as torch.round);
+/* Asymmetric min-max quantization, b in {2, 4}, as the CPU cache (lib/kvcache/kivi_quant.c): x is
+ * rounded to fp16 first, then each fp16 op of the reference is rounded to fp16 (h):
+ * mn = min, scale = h(h(max - mn) / (2^b - 1)), both stored as fp16;
+ * q = rint(clamp(h(h(x - mn) / scale), 0, 2^b - 1)) (half to even, as torch.round);
  * dequant q * scale + mn; a constant group (scale 0) codes 0. 32/b codes per uint32, first code
  * in the low bits.
  * Keys, per channel: tokens in groups of G (n_tokens % G == 0, G % (32/b) == 0). Group g of head h:
@@ -255,8 +257,9 @@ int kvb_cuda_model_bench(kvb_cuda_model *m, int context, int decode_tokens, kvb_
                          kvb_error *e);
 
 /* ---- helpers shared with the CPU side ----------------------------------------------------- */
-/* inv_freq (head_dim/2) exactly as HF's _compute_default_rope_parameters /
- * _compute_llama3_parameters (factor 0 = no scaling). Host function. */
+/* inv_freq (head_dim/2) as the CPU forward computes them (lib/model/ops.h: HF's default
+ * frequencies in f32, llama3 scaling in double rounded once; factor 0 = no scaling). Host
+ * function, defined in lib/model (build/libkvbench.a), so both paths rotate by the same angles. */
 void kvb_rope_inv_freq(float *inv_freq, int head_dim, double theta, double factor,
                        double low_freq_factor, double high_freq_factor, int original_max_pos);
 

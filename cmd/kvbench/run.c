@@ -330,12 +330,14 @@ static int describe_run(struct ctx *cx, kvb_error *e)
     kvb_model_info mi;
     memset(&mi, 0, sizeof(mi));
     kvb_model_get_info(cx->m, &mi);
+    char mflags[512];
+    kvb_run_machine_flags(mflags, sizeof(mflags), mi.isa, mi.held_dtype);
     int rc;
     if ((rc = kvb_run_set_model(&cx->run, cx->cfg->name, cx->cfg->repo_id,
                                 mi.source ? mi.source : cx->o->model,
                                 mi.held_dtype ? mi.held_dtype : "", mfp, e)) ||
         (rc = kvb_run_set_method(&cx->run, cx->method, cx->params_json, e)) ||
-        (rc = kvb_run_set_machine(&cx->run, kvb_pool_size(kvb_model_pool(cx->m)), "", "", e)) ||
+        (rc = kvb_run_set_machine(&cx->run, kvb_pool_size(kvb_model_pool(cx->m)), mflags, "", e)) ||
         (rc = kvb_run_set_str(&cx->run.chat_template, cx->po.chat_family ? cx->po.chat_family : "none", e)) ||
         (rc = kvb_run_set_str(&cx->run.data_dir, cx->o->data ? cx->o->data : "", e)))
         return rc;

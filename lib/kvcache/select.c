@@ -308,6 +308,21 @@ double kvb_sel_simlayer_score(const float *probs, int n_heads, int S, int sink, 
 
 /* ---- ThinK -------------------------------------------------------------------------------- */
 
+void kvb_sel_channel_sqmean(const float *x, int n, int row0, int n_heads, int h0, int nh, int D,
+                            double *out)
+{
+    for (int j = 0; j < D; j++)
+        out[j] = 0.0;
+    for (int h = h0; h < h0 + nh; h++)
+        for (int t = row0; t < n; t++) {
+            const float *r = x + ((size_t)t * n_heads + h) * D;
+            for (int j = 0; j < D; j++)
+                out[j] += (double)r[j] * r[j];
+        }
+    for (int j = 0; j < D; j++)
+        out[j] /= (double)(n - row0) * nh;
+}
+
 void kvb_sel_think_scores(const double *qsq, const float *k, int k_stride, const int *idx, int nk,
                           int D, double *score)
 {

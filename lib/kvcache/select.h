@@ -91,6 +91,11 @@ double kvb_sel_simlayer_score(const float *probs, int n_heads, int S, int sink, 
 double kvb_sel_simlayer_head(const float *p, int S, int sink, int recent);
 
 /* ---- ThinK -------------------------------------------------------------------------------- */
+/* Query channel magnitudes: out[j] = mean over rows t in [row0, n) and heads [h0, h0 + nh) of
+ * x[t][h][j]^2, x (n, n_heads, D) f32 token-major; summed in double head by head, row by row
+ * (ThinK's qsq over the observation window; nh > 1 pools a GQA group). */
+void kvb_sel_channel_sqmean(const float *x, int n, int row0, int n_heads, int h0, int nh, int D,
+                            double *out);
 /* Channel scores of one stored head: score[j] = qsq[j] * mean_s k[idx[s]][j]^2, where qsq[j] is
  * the mean over the observation queries of q[t][j]^2 (averaged over the query heads of the group
  * in kv_head mode) and k rows are k_stride floats apart (idx NULL: rows 0..nk-1). */

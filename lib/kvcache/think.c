@@ -44,16 +44,7 @@ static int think_fill(kvb_kv *kv, const kvb_prefill_layer *pl, int head, const i
     const int nq = KVB_MIN(p->qwindow, n);
     const int h0 = kv->gqa_query ? head : head * kv->group;
     const int nh = kv->gqa_query ? 1 : kv->group;
-    for (int j = 0; j < D; j++)
-        qsq[j] = 0.0;
-    for (int h = h0; h < h0 + nh; h++)
-        for (int t = n - nq; t < n; t++) {
-            const float *qr = pl->q + ((size_t)t * H + h) * D;
-            for (int j = 0; j < D; j++)
-                qsq[j] += (double)qr[j] * qr[j];
-        }
-    for (int j = 0; j < D; j++)
-        qsq[j] /= (double)nq * nh;
+    kvb_sel_channel_sqmean(pl->q, n, n - nq, H, h0, nh, D, qsq);
     const int kvh = kv->gqa_query ? head / kv->group : head;
     if (idx) {
         kvb_sel_think_scores(qsq, pl->k + (size_t)kvh * D, kv->shape.n_kv_heads * D, idx, m, D,

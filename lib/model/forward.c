@@ -148,8 +148,7 @@ static void split(int n, int ith, int nth, int align, int *r0, int *r1)
     *r1 = KVB_MIN(n, c1 * align);
 }
 
-/* HF rotate_half: pairs (i, i + hd/2) rotated by pos * inv_freq[i]. */
-static void rope(float *x, int n_heads, int hd, const float *cosv, const float *sinv)
+void kvb_rope_rotate(float *x, int n_heads, int hd, const float *cosv, const float *sinv)
 {
     int half = hd / 2;
     for (int h = 0; h < n_heads; h++) {
@@ -162,18 +161,20 @@ static void rope(float *x, int n_heads, int hd, const float *cosv, const float *
     }
 }
 
-static void rope_table(const kvb_model *m, int pos, float *cosv, float *sinv)
+void kvb_rope_cos_sin(float *cosv, float *sinv, const float *inv_freq, int half, int pos)
 {
-    int half = m->cfg.head_dim / 2;
     for (int i = 0; i < half; i++) {
         /* as transformers: the angle is an f32 product, cos/sin of it in f32 */
-        float ang = (float)pos * m->inv_freq[i];
+        float ang = (float)pos * inv_freq[i];
         cosv[i] = cosf(ang);
         sinv[i] = sinf(ang);
     }
 }
 
-static inline float silu(float x) { return x / (1.0f + expf(-x)); }
+static void rope_table(const kvb_model *m, int pos, float *cosv, float *sinv)
+{
+    kvb_rope_cos_sin(cosv, sinv, m->inv_freq, m->cfg.head_dim / 2, pos);
+}
 
 /* ---- prefill tasks ------------------------------------------------------------------------------------ */
 typedef struct gemm_task {
@@ -223,8 +224,8 @@ static void rope_worker(void *arg, int ith, int nth)
     split(t->n, ith, nth, 1, &r0, &r1);
     for (int r = r0; r < r1; r++) {
         const float *cs = b->cosv + (size_t)r * half, *sn = b->sinv + (size_t)r * half;
-        rope(b->q + (size_t)r * c->n_heads * c->head_dim, c->n_heads, c->head_dim, cs, sn);
-        rope(b->k + (size_t)r * c->n_kv_heads * c->head_dim, c->n_kv_heads, c->head_dim, cs, sn);
+        kvb_rope_rotate(b->q + (size_t)r * c->n_heads * c->head_dim, c->n_heads, c->head_dim, cs, sn);
+        kvb_rope_rotate(b->k + (size_t)r * c->n_kv_heads * c->head_dim, c->n_kv_heads, c->head_dim, cs, sn);
     }
 }
 
@@ -382,7 +383,7 @@ static int prefill(kvb_model *m, kvb_cache *c, const int32_t *ids, int n, float 
             float *og[2] = { b->gate, b->up };
             gemm(m, 2, wg, ag, og, rows);
             for (size_t i = 0; i < (size_t)rows * cf->intermediate; i++)
-                b->gate[i] = silu(b->gate[i]) * b->up[i];
+                b->gate[i] = kvb_silu(b->gate[i]) * b->up[i];
             const kvb_wt *wd[1] = { &L->w_down };
             const float *ad[1] = { b->gate };
             gemm(m, 1, wd, ad, oo, rows);
@@ -505,8 +506,8 @@ static void decode_worker(void *arg, int ith, int nth)
         gemv_split(&L->wv, xn, b->dv, ith, nth);
         barrier_wait(&t->bar);
         if (ith == 0) {
-            rope(b->dq, cf->n_heads, cf->head_dim, b->dcos, b->dsin);
-            rope(b->dk, cf->n_kv_heads, cf->head_dim, b->dcos, b->dsin);
+            kvb_rope_rotate(b->dq, cf->n_heads, cf->head_dim, b->dcos, b->dsin);
+            kvb_rope_rotate(b->dk, cf->n_kv_heads, cf->head_dim, b->dcos, b->dsin);
             t->rc = kvb_cache_append(t->c, l, b->dk, b->dv, t->e);
         }
         barrier_wait(&t->bar);
@@ -526,7 +527,7 @@ static void decode_worker(void *arg, int ith, int nth)
             kvb_gemv(&L->w_gate, xn, b->dgate, r0, r1);
             kvb_gemv(&L->w_up, xn, b->dup, r0, r1);
             for (int i = r0; i < r1; i++)
-                b->dgate[i] = silu(b->dgate[i]) * b->dup[i];
+                b->dgate[i] = kvb_silu(b->dgate[i]) * b->dup[i];
         }
         barrier_wait(&t->bar);
         split(H, ith, nth, 4, &r0, &r1);

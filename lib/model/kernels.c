@@ -68,7 +68,6 @@ void kvb_wt_row(const kvb_wt *w, int r, float *out)
         out[i] = kvb_bf16_to_f32(s[i]);
 }
 
-/* As transformers' LlamaRMSNorm: x * rsqrt(mean(x^2) + eps) * w, in f32. */
 void kvb_rmsnorm(float *o, const float *x, const float *w, int n, float eps)
 {
     __m256 acc = _mm256_setzero_ps();
@@ -268,63 +267,49 @@ static void gemv_q8_0_avx2(const kvb_wt *w, const float *x, float *y, int r0, in
     }
 }
 
-static int g_isa = -1; /* 0 scalar, 1 avx2, 2 avx512 */
-
-static int best_isa(void)
+/* ---- kernel choice ---------------------------------------------------------------------------------- */
+/* No state: each weight carries its kernel (kvb_wt_bind, at load), so pool threads only read. */
+enum kvb_isa kvb_isa_best(void)
 {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") ? 2
-           : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")    ? 1
-                                                                                 : 0;
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") ? KVB_ISA_AVX512
+           : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")    ? KVB_ISA_AVX2
+                                                                                 : KVB_ISA_SCALAR;
 }
 
-/* "scalar" / "avx2" / anything else (best); never above what the CPU has */
-static int isa_from_name(const char *name)
+enum kvb_isa kvb_isa_parse(const char *name)
 {
-    int want = name && !strcmp(name, "scalar") ? 0 : name && !strcmp(name, "avx2") ? 1 : 2;
-    int best = best_isa();
+    enum kvb_isa want = name && !strcmp(name, "scalar") ? KVB_ISA_SCALAR
+                        : name && !strcmp(name, "avx2") ? KVB_ISA_AVX2
+                                                        : KVB_ISA_AVX512;
+    enum kvb_isa best = kvb_isa_best();
     return want < best ? want : best;
 }
 
-static void pick_isa(void)
+const char *kvb_isa_name(enum kvb_isa isa)
 {
-    g_isa = isa_from_name(getenv("KVBENCH_ISA")); /* a read-only override */
+    return isa == KVB_ISA_AVX512 ? "avx512" : isa == KVB_ISA_AVX2 ? "avx2" : "scalar";
 }
 
-void kvb_gemv_set_isa(const char *isa)
+enum kvb_isa kvb_wt_bind(kvb_wt *w, enum kvb_isa isa)
 {
-    if (isa)
-        g_isa = isa_from_name(isa);
-    else
-        pick_isa();
-}
-
-const char *kvb_gemv_isa(void)
-{
-    if (g_isa < 0)
-        pick_isa();
-    return g_isa == 2 ? "avx512" : g_isa == 1 ? "avx2" : "scalar";
-}
-
-void kvb_gemv(const kvb_wt *w, const float *x, float *y, int r0, int r1)
-{
-    if (g_isa < 0)
-        pick_isa();
     int blocks = w->type == KVB_WT_Q4_1 || w->type == KVB_WT_Q8_0;
-    if (blocks && w->act_q8 && kvb_gemv_q8_supported(w))
-        kvb_gemv_q8(w, x, y, r0, r1, g_isa > 0); /* scalar twin on the scalar ISA */
-    else if (g_isa == 0)
-        kvb_gemv_ref(w, x, y, r0, r1);
+    kvb_gemv_fn f;
+    if (isa == KVB_ISA_SCALAR)
+        f = blocks && w->act_q8 && kvb_gemv_q8_supported(w) ? kvb_gemv_q8_ref : kvb_gemv_ref;
+    else if (blocks && w->act_q8 && kvb_gemv_q8_supported(w))
+        f = kvb_gemv_q8_avx2, isa = KVB_ISA_AVX2;
     else if (w->type == KVB_WT_Q4_1)
-        gemv_q4_1_avx2(w, x, y, r0, r1);
+        f = gemv_q4_1_avx2, isa = KVB_ISA_AVX2;
     else if (w->type == KVB_WT_Q8_0)
-        gemv_q8_0_avx2(w, x, y, r0, r1);
+        f = gemv_q8_0_avx2, isa = KVB_ISA_AVX2;
     else if (w->type == KVB_WT_F32)
-        gemv_f32_avx2(w, x, y, r0, r1);
-    else if (g_isa == 2)
-        gemv_bf16_avx512(w, x, y, r0, r1);
+        f = gemv_f32_avx2, isa = KVB_ISA_AVX2;
     else
-        gemv_bf16_avx2(w, x, y, r0, r1);
+        f = isa == KVB_ISA_AVX512 ? gemv_bf16_avx512 : gemv_bf16_avx2;
+    w->gemv = f;
+    w->isa = isa;
+    return isa;
 }
 
 /* ---- GEMM (prefill) -------------------------------------------------------------------------------- */
@@ -346,4 +331,15 @@ void kvb_gemm_rows(const kvb_wt *w, const float *a, int n, float *c, int ldc, in
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, nc, k, 1.0f, a, k, b, k, 0.0f,
                     c + j, ldc);
     }
+}
+
+int kvb_matmul_bf16(float *y, const float *x, const uint16_t *w, int n, int in, int out)
+{
+    kvb_wt wt = { .type = KVB_WT_BF16, .rows = out, .cols = in, .data = w };
+    float *wbuf = malloc(sizeof(float) * KVB_GEMM_NC * (size_t)in);
+    if (!wbuf)
+        return KVB_ENOMEM;
+    kvb_gemm_rows(&wt, x, n, y, out, 0, out, wbuf);
+    free(wbuf);
+    return 0;
 }

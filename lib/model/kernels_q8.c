@@ -200,7 +200,7 @@ int kvb_gemv_q8_supported(const kvb_wt *w)
            w->cols <= KVB_Q8_MAX_COLS;
 }
 
-void kvb_gemv_q8(const kvb_wt *w, const float *x, float *y, int r0, int r1, int avx2)
+static void gemv_q8(const kvb_wt *w, const float *x, float *y, int r0, int r1, int avx2)
 {
     const int nb = w->cols / 32;
     const size_t rb = kvb_wt_row_bytes(w);
@@ -211,4 +211,14 @@ void kvb_gemv_q8(const kvb_wt *w, const float *x, float *y, int r0, int r1, int 
     const unsigned char *base = w->data;
     for (int r = r0; r < r1; r++)
         y[r] = dot(base + (size_t)r * rb, nb);
+}
+
+void kvb_gemv_q8_avx2(const kvb_wt *w, const float *x, float *y, int r0, int r1)
+{
+    gemv_q8(w, x, y, r0, r1, 1);
+}
+
+void kvb_gemv_q8_ref(const kvb_wt *w, const float *x, float *y, int r0, int r1)
+{
+    gemv_q8(w, x, y, r0, r1, 0);
 }

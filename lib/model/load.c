@@ -648,30 +648,58 @@ int kvb_load_random(kvb_model *m, kvb_error *e)
 }
 
 /* ---- after loading -------------------------------------------------------------------------------------- */
-/* RoPE inverse frequencies as transformers computes them (f32), llama3 scaling applied. */
-int kvb_model_finish(kvb_model *m, kvb_error *e)
+/* Every weight's GEMV kernel for m->isa; m->gemv_kernels lists the ISAs they got. */
+static void bind_kernels(kvb_model *m)
 {
-    const kvb_model_config *c = &m->cfg;
-    int half = c->head_dim / 2;
-    m->inv_freq = kvb_calloc((size_t)half, sizeof(float));
-    if (!m->inv_freq)
-        return kvb_errorf(e, KVB_ENOMEM, "out of memory");
-    for (int i = 0; i < half; i++) {
-        float expo = (float)(2 * i) / (float)c->head_dim;
-        float f = 1.0f / powf((float)c->rope_theta, expo);
-        if (c->rope_factor > 0) {
-            double old = c->rope_original_max_position;
-            double low_wl = old / c->rope_low_freq_factor, high_wl = old / c->rope_high_freq_factor;
+    int used[KVB_ISA_AVX512 + 1] = { 0 };
+    used[kvb_wt_bind(&m->lm_head, m->isa)] = 1;
+    kvb_wt_bind(&m->embed, m->isa); /* read by rows, never through a GEMV */
+    for (int l = 0; m->layers && l < m->cfg.n_layers; l++) {
+        kvb_layer_w *L = &m->layers[l];
+        kvb_wt *ws[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down };
+        for (size_t i = 0; i < sizeof(ws) / sizeof(ws[0]); i++)
+            used[kvb_wt_bind(ws[i], m->isa)] = 1;
+    }
+    m->gemv_kernels[0] = 0;
+    for (int i = KVB_ISA_AVX512; i >= KVB_ISA_SCALAR; i--)
+        if (used[i]) {
+            size_t l = strlen(m->gemv_kernels);
+            snprintf(m->gemv_kernels + l, sizeof(m->gemv_kernels) - l, "%s%s", l ? "+" : "",
+                     kvb_isa_name((enum kvb_isa)i));
+        }
+}
+
+void kvb_rope_inv_freq(float *inv, int head_dim, double theta, double factor, double low_ff,
+                       double high_ff, int orig_max)
+{
+    for (int i = 0; i < head_dim / 2; i++) {
+        float expo = (float)(2 * i) / (float)head_dim;
+        float f = 1.0f / powf((float)theta, expo);
+        if (factor > 0) {
+            double old = orig_max;
+            double low_wl = old / low_ff, high_wl = old / high_ff;
             double wl = 2 * M_PI / f;
-            double fl = wl > low_wl ? f / c->rope_factor : f;
+            double fl = wl > low_wl ? f / factor : f;
             if (!(wl < high_wl) && !(wl > low_wl)) {
-                double sm = (old / wl - c->rope_low_freq_factor) /
-                            (c->rope_high_freq_factor - c->rope_low_freq_factor);
-                fl = (1 - sm) * fl / c->rope_factor + sm * fl;
+                double sm = (old / wl - low_ff) / (high_ff - low_ff);
+                fl = (1 - sm) * fl / factor + sm * fl;
             }
             f = (float)fl;
         }
-        m->inv_freq[i] = f;
+        inv[i] = f;
     }
+}
+
+/* RoPE inverse frequencies (kvb_rope_inv_freq), GEMV kernels. */
+int kvb_model_finish(kvb_model *m, kvb_error *e)
+{
+    const kvb_model_config *c = &m->cfg;
+    bind_kernels(m);
+    m->inv_freq = kvb_calloc((size_t)(c->head_dim / 2), sizeof(float));
+    if (!m->inv_freq)
+        return kvb_errorf(e, KVB_ENOMEM, "out of memory");
+    kvb_rope_inv_freq(m->inv_freq, c->head_dim, c->rope_theta, c->rope_factor,
+                      c->rope_low_freq_factor, c->rope_high_freq_factor,
+                      c->rope_original_max_position);
     return 0;
 }

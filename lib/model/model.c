@@ -115,6 +115,7 @@ int kvb_model_open(kvb_model **out, const char *name_or_path, const kvb_model_op
     else
         m->opts.weights_bf16 = 1;
     m->nth = m->opts.threads > 0 ? m->opts.threads : kvb_cpu_count();
+    m->isa = kvb_isa_parse(getenv("KVBENCH_ISA")); /* read-only override, read once here */
     /* OpenBLAS runs inside our own threads: one thread per call */
     openblas_set_num_threads(1);
     int rc = kvb_pool_create(&m->pool, m->nth, e);
@@ -205,7 +206,7 @@ void kvb_model_get_info(const kvb_model *m, kvb_model_info *out)
     out->format = m->format;
     out->file_dtype = m->file_dtype;
     out->held_dtype = m->opts.weights_gguf && m->gguf ? (m->opts.gguf_act_q8 ? "gguf-q8" : "gguf") : m->opts.weights_bf16 ? "bf16" : "f32";
-    out->isa = kvb_gemv_isa();
+    out->isa = m->gemv_kernels;
     size_t per_layer = (size_t)c->hidden * c->head_dim * (2 * c->n_heads + 2 * c->n_kv_heads) +
                        3 * (size_t)c->hidden * c->intermediate + 2 * (size_t)c->hidden;
     out->n_params = (size_t)c->n_layers * per_layer + (size_t)c->vocab * c->hidden *

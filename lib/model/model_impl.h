@@ -5,19 +5,32 @@
 
 #include "model/gguf.h"
 #include "model/model.h"
+#include "model/ops.h"
 
 /* ---- weights ---------------------------------------------------------------------------------- */
 /* F32/BF16: plain rows. Q4_1/Q8_0: GGUF blocks kept as in the file (--weights gguf), rows of
  * cols/32 blocks, dequantized exactly on the fly (same values as dequantizing at load). */
 enum kvb_wt_type { KVB_WT_F32 = 0, KVB_WT_BF16 = 1, KVB_WT_Q4_1 = 2, KVB_WT_Q8_0 = 3 };
 
-/* A row-major matrix (rows, cols): rows are output features, cols input features, as in HF. */
+/* Instruction sets of the GEMV kernels, lowest first. */
+enum kvb_isa { KVB_ISA_SCALAR = 0, KVB_ISA_AVX2 = 1, KVB_ISA_AVX512 = 2 };
+
+struct kvb_wt;
+/* y[r0..r1) = W x for rows [r0, r1) */
+typedef void (*kvb_gemv_fn)(const struct kvb_wt *w, const float *x, float *y, int r0, int r1);
+
+/* A row-major matrix (rows, cols): rows are output features, cols input features, as in HF.
+ * Its decode GEMV kernel is picked once, when the weight is bound (kvb_wt_bind), from its type
+ * and the model's ISA, as ggml binds a vec_dot per tensor type: the forward pass only calls it. */
 typedef struct kvb_wt {
     enum kvb_wt_type type;
     int rows, cols;
     const void *data; /* into an mmap or into `owned` */
     void *owned;      /* freed with the model, NULL when pointing into a file */
     int act_q8;       /* Q4_1/Q8_0 only: decode GEMV on 8-bit activations (kernels_q8.c) */
+    kvb_gemv_fn gemv; /* set by kvb_wt_bind */
+    enum kvb_isa isa; /* the ISA of that kernel (may be below the one asked for: no AVX-512
+                         kernel for f32 or GGUF blocks) */
 } kvb_wt;
 
 typedef struct kvb_layer_w {
@@ -61,6 +74,8 @@ struct kvb_model {
     char file_dtype[16];      /* dtype of the weights in the file(s) */
     kvb_pool *pool;
     int nth;
+    enum kvb_isa isa;         /* GEMV ISA asked for: the best, or $KVBENCH_ISA read at open */
+    char gemv_kernels[32];    /* ISAs of the kernels bound to the weights, "avx512+avx2" */
 
     kvb_wt embed;             /* (vocab, hidden) */
     kvb_wt lm_head;           /* (vocab, hidden); shares data with embed when tied */
@@ -98,22 +113,31 @@ int kvb_model_resolve(const char *name, const kvb_model_config *c, char *out, si
 int kvb_load_hf(kvb_model *m, const char *dir, kvb_error *e);
 int kvb_load_gguf(kvb_model *m, const char *path, kvb_error *e);
 int kvb_load_random(kvb_model *m, kvb_error *e);
-int kvb_model_finish(kvb_model *m, kvb_error *e); /* rope tables, byte counts */
+int kvb_model_finish(kvb_model *m, kvb_error *e); /* rope tables, GEMV kernels, byte counts */
 
 /* kernels.c */
-/* y (rows) = W (rows, cols) x (cols), rows [r0, r1) only. */
-void kvb_gemv(const kvb_wt *w, const float *x, float *y, int r0, int r1);
-/* Reference scalar GEMV (tests). */
+/* The best ISA this CPU runs. */
+enum kvb_isa kvb_isa_best(void);
+/* "scalar" / "avx2" / "avx512", capped at kvb_isa_best(); NULL or another name: the best.
+ * kvb_model_open passes $KVBENCH_ISA (read once, never written). */
+enum kvb_isa kvb_isa_parse(const char *name);
+const char *kvb_isa_name(enum kvb_isa isa);
+/* Binds w's GEMV kernel for `isa` (from its type and act_q8); returns the kernel's own ISA
+ * (w->isa). Tests re-bind a weight to run another kernel on it. */
+enum kvb_isa kvb_wt_bind(kvb_wt *w, enum kvb_isa isa);
+/* y (rows) = W (rows, cols) x (cols), rows [r0, r1) only, on the bound kernel. */
+static inline void kvb_gemv(const kvb_wt *w, const float *x, float *y, int r0, int r1)
+{
+    w->gemv(w, x, y, r0, r1);
+}
+/* Reference scalar GEMV (the scalar kernel). */
 void kvb_gemv_ref(const kvb_wt *w, const float *x, float *y, int r0, int r1);
-/* GGUF blocks x 8-bit activations (kernels_q8.c): llama.cpp's decode arithmetic for --weights gguf */
+/* GGUF blocks x 8-bit activations (kernels_q8.c): llama.cpp's decode arithmetic for --weights
+ * gguf-q8, AVX2 and its scalar twin. */
 #define KVB_Q8_MAX_COLS 65536
 int kvb_gemv_q8_supported(const kvb_wt *w);
-void kvb_gemv_q8(const kvb_wt *w, const float *x, float *y, int r0, int r1, int avx2);
-/* The kernel set chosen for this CPU: "avx512", "avx2" or "scalar"; KVBENCH_ISA overrides. */
-const char *kvb_gemv_isa(void);
-/* tests: force "scalar" / "avx2" / "avx512" (capped at what the CPU has); NULL: back to the
- * default (KVBENCH_ISA if set, else the best) */
-void kvb_gemv_set_isa(const char *isa);
+void kvb_gemv_q8_avx2(const kvb_wt *w, const float *x, float *y, int r0, int r1);
+void kvb_gemv_q8_ref(const kvb_wt *w, const float *x, float *y, int r0, int r1);
 /* C (n, W.rows) = A (n, W.cols) W^T for output columns [c0, c1), single-threaded; wbuf holds
  * KVB_GEMM_NC * W.cols floats (bf16 weights are widened there, NC rows at a time). */
 #define KVB_GEMM_NC 64
@@ -122,8 +146,6 @@ void kvb_gemm_rows(const kvb_wt *w, const float *a, int n, float *c, int ldc, in
 /* One row of a weight matrix as f32. */
 void kvb_wt_row(const kvb_wt *w, int r, float *out);
 size_t kvb_wt_row_bytes(const kvb_wt *w);
-float kvb_bf16_to_f32(uint16_t h);
-uint16_t kvb_f32_to_bf16(float f); /* round to nearest even */
-void kvb_rmsnorm(float *o, const float *x, const float *w, int n, float eps);
+/* conversions, RMSNorm, RoPE, SwiGLU: model/ops.h */
 
 #endif

@@ -13,6 +13,9 @@
 #ifndef KVB_GIT_COMMIT
 #define KVB_GIT_COMMIT "unknown"
 #endif
+#ifndef KVB_BUILD_CFLAGS
+#define KVB_BUILD_CFLAGS "unknown" /* built outside the Makefile */
+#endif
 
 /* ---- building ----------------------------------------------------------------------------- */
 void kvb_run_init(kvb_run *r)
@@ -118,6 +121,12 @@ int kvb_run_set_machine(kvb_run *r, long threads, const char *flags, const char 
     r->threads = threads;
     int rc = kvb_run_set_str(&r->flags, flags, e);
     return rc ? rc : kvb_run_set_str(&r->gpu, gpu, e);
+}
+
+void kvb_run_machine_flags(char *out, size_t n, const char *gemv, const char *weights)
+{
+    snprintf(out, n, "gemv=%s weights=%s cflags=%s", gemv && *gemv ? gemv : "?",
+             weights && *weights ? weights : "?", KVB_BUILD_CFLAGS);
 }
 
 int kvb_run_set_settings(kvb_run *r, const char *settings_json, kvb_error *e)

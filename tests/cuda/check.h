@@ -1,8 +1,12 @@
-/* tests/cuda/check.h: shared helpers of the CUDA kernel tests (plain C, header-only).
+/* tests/cuda/check.h: shared helpers of the CUDA tests (plain C, header-only): seeded inputs,
+ * device buffers, comparisons, and the op table runner of test_ops.c.
  *
- * Each test binary compares kvb_cuda_<op> with its CPU twin kvb_ref_<op> on seeded random inputs
- * and prints one line per case with the worst error and the tolerance; it exits 1 on a failure.
- * Without a usable GPU it prints "SKIP: <reason>" and exits 0 (CI machines have nvcc, no GPU). */
+ * A kernel test is a row {op, inputs, gpu, cpu, tol}: `inputs` makes seeded host inputs and
+ * declares the outputs, `cpu` fills the reference outputs with the CPU oracle (kvb_ref_<op>, i.e.
+ * the lib function where lib has the op), `gpu` runs kvb_cuda_<op> on device copies, and each
+ * output is compared under its tolerance (one line per output with the worst case; exit 1 on a
+ * failure). Without a usable GPU a test prints "SKIP: <reason>" and exits 0 (CI machines have
+ * nvcc, no GPU). */
 #ifndef KVB_TEST_CUDA_CHECK_H
 #define KVB_TEST_CUDA_CHECK_H
 
@@ -46,7 +50,7 @@ static inline float *rand_f32(size_t n, float scale)
 static inline kvb_bf16 *rand_bf16(size_t n, float scale)
 {
     kvb_bf16 *p = xmalloc(n * sizeof *p);
-    for (size_t i = 0; i < n; i++) p[i] = kvb_ref_f2bf(scale * rng_unif());
+    for (size_t i = 0; i < n; i++) p[i] = kvb_f32_to_bf16(scale * rng_unif());
     return p;
 }
 
@@ -119,8 +123,8 @@ static inline int close_bf16(const char *what, const kvb_bf16 *got, const kvb_bf
 {
     float *a = xmalloc(n * sizeof *a), *b = xmalloc(n * sizeof *b);
     for (size_t i = 0; i < n; i++) {
-        a[i] = kvb_ref_bf2f(got[i]);
-        b[i] = kvb_ref_bf2f(ref[i]);
+        a[i] = kvb_bf16_to_f32(got[i]);
+        b[i] = kvb_bf16_to_f32(ref[i]);
     }
     int ok = close_f32(what, a, b, n, atol, rtol);
     free(a);
@@ -143,5 +147,124 @@ static inline int finish(const char *test)
 {
     printf("%s: %s\n", test, g_fail ? "FAILED" : "passed");
     return g_fail;
+}
+
+/* ---- the op table ---------------------------------------------------------------------------- */
+/* |gpu - cpu| <= atol + rtol |ref| + kgamma * gamma_terms * absum[i] elementwise, where absum[i] is
+ * the sum of |terms| of element i (set by `inputs`) and gamma_n = n 2^-24 / (1 - n 2^-24) bounds
+ * any f32 summation order (Higham, eq. 3.5); all zero: bit-identical. `why` is printed. */
+typedef struct op_tol {
+    double atol, rtol, kgamma;
+    const char *why;
+} op_tol;
+
+enum { OUT_F32, OUT_BF16, OUT_BYTES };
+#define OP_MAX_IO 12
+
+typedef struct op_io {
+    const int *s; /* the row's shape (meaning: the inputs function's comment) */
+    kvb_cuda *c;  /* NULL: CPU side only */
+    int n_in, n_out, terms;
+    void *in[OP_MAX_IO], *din[OP_MAX_IO];
+    size_t in_bytes[OP_MAX_IO];
+    const char *out_name[OP_MAX_IO];
+    int out_type[OP_MAX_IO];
+    size_t out_n[OP_MAX_IO], out_bytes[OP_MAX_IO];
+    void *ref[OP_MAX_IO], *got[OP_MAX_IO], *dout[OP_MAX_IO];
+    float *absum[OP_MAX_IO];
+} op_io;
+
+typedef struct op_row {
+    const char *op;
+    void (*inputs)(op_io *io);
+    int s[8];
+    void (*gpu)(op_io *io);
+    void (*cpu)(op_io *io);
+    op_tol tol[3]; /* per output, in the order `inputs` declares them (the last one given repeats) */
+} op_row;
+
+/* an input: host buffer (owned by io from here on), returns its index */
+static inline int io_in(op_io *io, void *host, size_t bytes)
+{
+    io->in[io->n_in] = host;
+    io->in_bytes[io->n_in] = bytes;
+    return io->n_in++;
+}
+/* an output of n elements of `esz` bytes, both sides starting from `init` (NULL: zeros) */
+static inline int io_out(op_io *io, const char *name, int type, size_t n, size_t esz, const void *init)
+{
+    int i = io->n_out++;
+    io->out_name[i] = name, io->out_type[i] = type, io->out_n[i] = n, io->out_bytes[i] = n * esz;
+    io->ref[i] = xmalloc(n * esz), io->got[i] = xmalloc(n * esz);
+    if (init) memcpy(io->ref[i], init, n * esz);
+    return i;
+}
+
+static inline double gamma_f32(int n)
+{
+    const double u = ldexp(1.0, -24);
+    return n * u / (1 - n * u);
+}
+
+static inline void op_compare(const op_row *r, op_io *io, int i, const op_tol *t)
+{
+    char what[160];
+    snprintf(what, sizeof what, "%s %s", i ? " " : r->op, io->out_name[i]);
+    if (io->out_type[i] == OUT_BYTES || (t->atol == 0 && t->rtol == 0 && t->kgamma == 0)) {
+        equal_bytes(what, io->got[i], io->ref[i], io->out_bytes[i]);
+        return;
+    }
+    size_t n = io->out_n[i], bad = 0, wi = 0;
+    double worst = 0, g = t->kgamma * gamma_f32(io->terms);
+    for (size_t j = 0; j < n; j++) {
+        double a, b;
+        if (io->out_type[i] == OUT_BF16) {
+            a = kvb_bf16_to_f32(((kvb_bf16 *)io->got[i])[j]);
+            b = kvb_bf16_to_f32(((kvb_bf16 *)io->ref[i])[j]);
+        } else {
+            a = ((float *)io->got[i])[j];
+            b = ((float *)io->ref[i])[j];
+        }
+        double tol = t->atol + t->rtol * fabs(b) + (io->absum[i] ? g * io->absum[i][j] : 0);
+        double d = fabs(a - b);
+        if (!(d <= tol)) bad++;
+        if (!(d / tol <= worst)) worst = d / tol, wi = j;
+    }
+    printf("%-4s %-56s n=%zu worst |d|/tol %.3f at %zu (%s)\n", bad ? "FAIL" : "ok", what, n, worst,
+           wi, t->why);
+    if (bad) g_fail = 1;
+}
+
+/* Runs every row: inputs, the CPU oracle, and (with a context) the kernel and the comparison.
+ * Without one it still runs each oracle on each row's inputs (they must succeed). */
+static inline void op_run(kvb_cuda *c, const op_row *rows, size_t n_rows)
+{
+    for (size_t k = 0; k < n_rows; k++) {
+        const op_row *r = &rows[k];
+        op_io io = {0};
+        io.s = r->s, io.c = c;
+        r->inputs(&io);
+        for (int i = 0; c && i < io.n_in; i++) io.din[i] = dev_put(c, io.in[i], io.in_bytes[i]);
+        for (int i = 0; c && i < io.n_out; i++) io.dout[i] = dev_put(c, io.ref[i], io.out_bytes[i]);
+        r->cpu(&io); /* after the uploads: outputs start from the same initial values */
+        if (c) {
+            r->gpu(&io);
+            for (int i = 0; i < io.n_out; i++) {
+                const op_tol *t = &r->tol[0];
+                for (int j = 1; j <= i && j < 3; j++)
+                    if (r->tol[j].why) t = &r->tol[j];
+                dev_get(c, io.got[i], io.dout[i], io.out_bytes[i]);
+                op_compare(r, &io, i, t);
+            }
+        }
+        for (int i = 0; i < io.n_in; i++) {
+            if (c) kvb_cuda_free(c, io.din[i]);
+            free(io.in[i]);
+        }
+        for (int i = 0; i < io.n_out; i++) {
+            if (c) kvb_cuda_free(c, io.dout[i]);
+            free(io.ref[i]), free(io.got[i]), free(io.absum[i]);
+        }
+    }
 }
 #endif

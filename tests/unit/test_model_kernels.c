@@ -17,7 +17,7 @@ static float frand(unsigned *s)
 
 static kvb_wt make_wt(int rows, int cols, int bf16, unsigned seed)
 {
-    kvb_wt w = { bf16 ? KVB_WT_BF16 : KVB_WT_F32, rows, cols, NULL, NULL, 0 };
+    kvb_wt w = { .type = bf16 ? KVB_WT_BF16 : KVB_WT_F32, .rows = rows, .cols = cols };
     w.owned = malloc((size_t)rows * cols * (bf16 ? 2 : 4));
     for (size_t i = 0; i < (size_t)rows * cols; i++) {
         float v = frand(&seed);
@@ -54,9 +54,9 @@ static double ref_dot(const kvb_wt *w, const float *x, int r)
  * of the exact dot (bf16 weights widen to f32 exactly, so the only error is f32 summation). */
 static void gemv_case(const char *isa, int bf16, float *y)
 {
-    kvb_gemv_set_isa(isa);
     /* odd sizes: row and column tails */
     kvb_wt w = make_wt(37, 1000, bf16, 5);
+    kvb_wt_bind(&w, kvb_isa_parse(isa));
     float x[1000];
     unsigned s = 9;
     for (int i = 0; i < 1000; i++)
@@ -69,7 +69,6 @@ static void gemv_case(const char *isa, int bf16, float *y)
                   y[r], ref, tol);
     }
     free(w.owned);
-    kvb_gemv_set_isa(NULL);
 }
 
 Test(kernels, gemv_scalar)
@@ -99,8 +98,10 @@ Test(kernels, gemv_avx512_twin)
         return;
     }
     float y512[37], yref[37];
-    kvb_gemv_set_isa("avx512");
-    cr_assert_str_eq(kvb_gemv_isa(), "avx512", "the AVX-512 kernels were not selected");
+    kvb_wt probe = make_wt(1, 32, 1, 1);
+    cr_assert_eq(kvb_wt_bind(&probe, kvb_isa_parse("avx512")), KVB_ISA_AVX512,
+                 "the AVX-512 kernel was not selected");
+    free(probe.owned);
     gemv_case("avx512", 1, y512);
     gemv_case("scalar", 1, yref);
     kvb_wt w = make_wt(37, 1000, 1, 5);
@@ -238,7 +239,7 @@ static void quant_case(enum kvb_wt_type type, int rows, int cols, int with_tail)
         if (type == KVB_WT_Q8_0 && i == 0)
             b[2] = 0x80; /* -128: the one code whose |w| needs the unsigned operand */
     }
-    kvb_wt w = { type, rows, cols, blocks, NULL, 1 };
+    kvb_wt w = { .type = type, .rows = rows, .cols = cols, .data = blocks, .act_q8 = 1 };
     float *x = malloc(sizeof(float) * cols), *y = malloc(sizeof(float) * rows);
     float *ref = malloc(sizeof(float) * rows), *row = malloc(sizeof(float) * cols);
     for (int i = 0; i < cols; i++)
@@ -247,11 +248,10 @@ static void quant_case(enum kvb_wt_type type, int rows, int cols, int with_tail)
     if (with_tail)
         for (int i = 32; i < 64; i++)
             x[i] = 0; /* an all-zero block: scale 0, no division by zero */
-    kvb_gemv_set_isa("avx2");
+    cr_assert_eq(kvb_wt_bind(&w, KVB_ISA_AVX2), KVB_ISA_AVX2);
     kvb_gemv(&w, x, y, 0, rows);
-    kvb_gemv_set_isa("scalar");
+    kvb_wt_bind(&w, KVB_ISA_SCALAR);
     kvb_gemv(&w, x, ref, 0, rows);
-    kvb_gemv_set_isa(NULL);
     const double u = ldexp(1.0, -24), f32_rel = gamma_f32(9 * nb) + 3 * u;
     int moved = 0;
     for (int r = 0; r < rows; r++) {
@@ -284,6 +284,48 @@ static void quant_case(enum kvb_wt_type type, int rows, int cols, int with_tail)
     free(y);
     free(ref);
     free(row);
+}
+
+/* Kernel choice: each weight gets its kernel at bind time from its type and the ISA; nothing
+ * global, so two weights bound to different ISAs coexist (threads only read them). */
+Test(kernels, bind_per_weight)
+{
+    kvb_wt a = make_wt(4, 64, 1, 1), b = make_wt(4, 64, 1, 1), f = make_wt(4, 64, 0, 1);
+    cr_assert_eq(kvb_wt_bind(&a, KVB_ISA_SCALAR), KVB_ISA_SCALAR);
+    cr_assert_eq(a.gemv, kvb_gemv_ref);
+    cr_assert_eq(kvb_wt_bind(&b, kvb_isa_parse("avx2")), KVB_ISA_AVX2);
+    cr_assert_eq(a.gemv, kvb_gemv_ref, "binding b changed a");
+    /* no AVX-512 kernel for f32 rows: the AVX2 one, and the weight says so */
+    cr_assert_eq(kvb_wt_bind(&f, KVB_ISA_AVX512), KVB_ISA_AVX2);
+    cr_assert_str_eq(kvb_isa_name(f.isa), "avx2");
+    /* never above the CPU; unknown names and NULL mean the best */
+    cr_assert_eq(kvb_isa_parse("avx512"), kvb_isa_best());
+    cr_assert_eq(kvb_isa_parse(NULL), kvb_isa_best());
+    cr_assert_eq(kvb_isa_parse("scalar"), KVB_ISA_SCALAR);
+    free(a.owned), free(b.owned), free(f.owned);
+}
+
+/* The model binds its weights for $KVBENCH_ISA, read once when it opens: under `make test-alt`
+ * (KVBENCH_ISA=scalar) every GEMV of the model is the scalar one, and info reports it. */
+Test(kernels, model_binds_env_isa)
+{
+    const char *env = getenv("KVBENCH_ISA");
+    kvb_model *m = NULL;
+    kvb_error e = { 0 };
+    kvb_model_opts o = { .threads = 1, .weights_bf16 = 1 }; /* a tiny bf16 Llama (fixture) */
+    cr_assert_eq(kvb_model_open(&m, "tests/fixtures/model/llama3/bf16", &o, &e), 0, "%s", e.msg);
+    enum kvb_isa want = kvb_isa_parse(env);
+    kvb_model_info in;
+    kvb_model_get_info(m, &in);
+    cr_assert_str_eq(in.isa, kvb_isa_name(want), "KVBENCH_ISA=%s", env ? env : "(unset)");
+    const kvb_layer_w *L = &m->layers[0];
+    cr_assert_eq(L->wq.isa, want);
+    cr_assert_eq(m->lm_head.isa, want);
+    if (want == KVB_ISA_SCALAR) {
+        cr_assert_eq(L->w_down.gemv, kvb_gemv_ref, "KVBENCH_ISA=scalar did not bind the scalar GEMV");
+        cr_log_info("KVBENCH_ISA=scalar: model GEMVs bound to %s", in.isa);
+    }
+    kvb_model_free(m);
 }
 
 Test(kernels, gemv_q4_1) { quant_case(KVB_WT_Q4_1, 7, 96, 0); quant_case(KVB_WT_Q4_1, 9, 576, 1); }

@@ -215,7 +215,12 @@ static void build_from_fixture(kvb_run *r, const char *dir)
     cr_assert_eq(kvb_run_set_model(r, "smollm2-135m", "HuggingFaceTB/SmolLM2-135M-Instruct", "m.gguf",
                                    "q4_1", "sha256:abc", &e), 0);
     cr_assert_eq(kvb_run_set_method(r, "SnapKV", "{\"budget\": 128, \"window\": 32}", &e), 0, "%s", e.msg);
-    cr_assert_eq(kvb_run_set_machine(r, 2, "-O2", "", &e), 0);
+    char flags[512];
+    kvb_run_machine_flags(flags, sizeof(flags), "avx2", "q4_1");
+    /* the ISA of the GEMV kernels, the weights and this build's compile flags (the Makefile's) */
+    cr_assert(strstr(flags, "gemv=avx2 weights=q4_1 cflags=-std=c11") == flags, "%s", flags);
+    cr_assert(strstr(flags, "-mavx2"), "%s", flags);
+    cr_assert_eq(kvb_run_set_machine(r, 2, flags, "", &e), 0);
     cr_assert_eq(kvb_run_set_settings(r, "{\"max_length\": 7500}", &e), 0);
     const char *names[] = { "hotpotqa", "passage_retrieval_en", "niah" };
     for (int k = 0; k < 3; k++) {
