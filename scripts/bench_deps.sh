@@ -16,13 +16,14 @@ want=$(sha256sum "$REQ" | cut -d' ' -f1)
 
 check_imports() {
   "$VENV/bin/python" - <<'PY'
-import importlib, sys
+import importlib, importlib.metadata as md, sys
 bad = []
-for m in ("llama_cpp", "torch", "transformers", "gguf", "tokenizers", "safetensors", "numpy",
-          "jieba", "rouge", "fuzzywuzzy"):
+for m, dist in (("llama_cpp", "llama-cpp-python"), ("torch", "torch"), ("transformers", "transformers"),
+                ("gguf", "gguf"), ("tokenizers", "tokenizers"), ("safetensors", "safetensors"),
+                ("numpy", "numpy"), ("jieba", "jieba"), ("rouge", "rouge"), ("fuzzywuzzy", "fuzzywuzzy")):
     try:
-        mod = importlib.import_module(m)
-        print(f"  {m} {getattr(mod, '__version__', '?')}")
+        importlib.import_module(m)
+        print(f"  {m} {md.version(dist)}")
     except Exception as e:  # report every failing import, not just the first
         bad.append(f"{m}: {e}")
 if bad:
