@@ -20,10 +20,14 @@ out=${BENCH_OUT:-build/bench}; mkdir -p "$out"
 rm -f "$out"/model-*.json
 load0=$(cut -d' ' -f1-3 /proc/loadavg); t0=$(date +%s)
 kv_files=()
+loads="{}"  # 1/5/15-min load average before -> after each kvbench run (JSON, for summary.py)
 for w in ${WEIGHTS//,/ }; do
+  l0=$(cut -d' ' -f1-3 /proc/loadavg)
   "$K" bench --model "$GGUF" --context "$CONTEXTS" --gen "$GEN" --threads "$THREADS" \
     --weights "$w" --cache-param dtype="$KV" --json >"$out/model-kvbench-$w.json"
   kv_files+=("$out/model-kvbench-$w.json")
+  loads=$(python3 -c 'import json, sys; d = json.loads(sys.argv[1]); d[sys.argv[2]] = sys.argv[3]; print(json.dumps(d))' \
+          "$loads" "$w" "$l0 -> $(cut -d' ' -f1-3 /proc/loadavg)")
 done
 if [ -x "$PY" ]; then
   "$PY" scripts/bench/model_peers.py "$GGUF" "$CONTEXTS" "$GEN" "$THREADS" "$PEERS" >"$out/model-peers.json"
@@ -35,8 +39,8 @@ fi
 # what scripts/bench/summary.py prints with the table: the settings and the load around the run
 python3 -c 'import json, sys; a = sys.argv[1:]; print(json.dumps(dict(threads=int(a[0]), contexts=a[1],
             gen=int(a[2]), kv=a[3], weights=a[4], peers=a[5], load_start=a[6], load_end=a[7],
-            wall_s=int(a[8]))))' "$THREADS" "$CONTEXTS" "$GEN" "$KV" "$WEIGHTS" "$PEERS" "$load0" \
-  "$(cut -d' ' -f1-3 /proc/loadavg)" "$(( $(date +%s) - t0 ))" >"$out/model-meta.json"
+            wall_s=int(a[8]), kvbench_load=json.loads(a[9]))))' "$THREADS" "$CONTEXTS" "$GEN" "$KV" "$WEIGHTS" "$PEERS" "$load0" \
+  "$(cut -d' ' -f1-3 /proc/loadavg)" "$(( $(date +%s) - t0 ))" "$loads" >"$out/model-meta.json"
 python3 - "$out/model-peers.json" "${kv_files[@]}" <<'PY'
 import json, sys
 p = json.load(open(sys.argv[1])); ks = [json.load(open(f)) for f in sys.argv[2:]]

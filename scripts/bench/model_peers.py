@@ -70,8 +70,10 @@ def main():
     for name, fn in (("llama.cpp", bench_llama_cpp), ("transformers", bench_transformers)):
         if name not in which:
             continue
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
         try:
             res[name] = fn(gguf, contexts, gen, threads)
+            res[name]["load"] = f"{load} -> " + " ".join(f"{x:.2f}" for x in os.getloadavg())
         except ImportError as e:  # a missing peer is reported and skipped; any other error fails
             res[name] = {"skipped": f"{e} (make bench-deps installs the peers)"}
             print(f"model_peers: {name} skipped: {e}", file=sys.stderr)

@@ -45,16 +45,23 @@ def main():
     print(f"command: {os.environ.get('BENCH_COMMAND', 'scripts/bench/model.sh')}")
     print(f"settings: THREADS={meta['threads']} CONTEXTS={meta['contexts']} GEN={meta['gen']} "
           f"KV={meta['kv']} WEIGHTS={meta['weights']} PEERS={meta['peers']}")
-    print(f"date: {time.strftime('%Y-%m-%d %H:%M %Z')}; kvbench {ks[0]['git_commit']}; "
+    print(f"date: {time.strftime('%Y-%m-%d %H:%M %Z')}; kvbench binary built at {ks[0]['git_commit']}; "
           f"model benchmark wall time {meta['wall_s']} s")
     print(f"machine: {name}, {os.cpu_count()} CPUs; {flags}")
-    print(f"load average (1/5/15 min) at start {meta['load_start']}, at end {meta['load_end']}")
+    print(f"load average (1/5/15 min) at start {meta['load_start']}, at end {meta['load_end']} "
+          f"({os.cpu_count()} CPUs; above {os.cpu_count()} other jobs took CPU from the measurement)")
+    for w, l in meta.get("kvbench_load", {}).items():
+        print(f"  during kvbench {w}: {l}")
+    for p, res in peers.items():
+        if "load" in res:
+            print(f"  during {p}: {res['load']}")
     print(f"kvbench floors measured in the run: read bandwidth {ks[0]['read_bandwidth_gbs']:.1f} GB/s, "
           f"sgemm {ks[0]['sgemm_peak_gflops']:.0f} GFLOP/s on {ks[0]['threads']} threads")
     names = [p for p in meta["peers"].split(",") if p]
     for p in names:
         res = peers.get(p, {"skipped": "not run"})
         print(f"peer {p}: " + (f"skipped: {res['skipped']}" if "skipped" in res else res.get("version", "?")))
+    print("ratios > 1: kvbench faster (prefill: kvbench tok/s / peer tok/s; decode: peer ms / kvbench ms)")
     print()
     hdr = ["context", "system", "prefill tok/s", "decode ms/token"]
     for p in names:
