@@ -34,7 +34,7 @@ CMD_OBJ  := $(CMD_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 KVBENCH  := $(BUILD)/kvbench
 
-.PHONY: all debug test test-asan test-alt test-run bench demo deps deps-slurm model data cuda fuzz clean
+.PHONY: all debug test test-asan test-alt test-run bench bench-deps demo deps deps-slurm model data cuda fuzz clean
 
 # all: the CLI at bin/kvbench
 all: $(BIN)/kvbench
@@ -80,9 +80,15 @@ test-alt: $(NUMERIC_TESTS)
 test-run: $(TEST_BIN) $(KVBENCH)
 	@KVBENCH=$(abspath $(KVBENCH)) BUILD=$(BUILD) scripts/run_tests.sh $(TEST_BIN)
 
-# bench: kvbench against its peers (llama.cpp via llama-cpp-python, transformers) on SmolLM2
+# bench: kvbench against its peers (llama.cpp via llama-cpp-python, transformers) on SmolLM2;
+# ends with one table of ratios. Peers come from the venv that bench-deps builds.
 bench: all model
 	scripts/bench.sh
+
+# bench-deps: the peers' virtualenv, outside the repo ($KVBENCH_VENV, default ~/.venv-oracle),
+# pinned by scripts/bench/requirements.txt; quick when already built
+bench-deps:
+	scripts/bench_deps.sh
 
 # demo: the main job on the embedded model
 demo: deps model all
