@@ -3,7 +3,7 @@
 #ifndef KVB_MODEL_IMPL_H
 #define KVB_MODEL_IMPL_H
 
-#include "model/gguf.h"
+#include "gguf/gguf.h"
 #include "model/model.h"
 
 /* ---- weights ---------------------------------------------------------------------------------- */
