@@ -20,7 +20,7 @@
 #include "core/sha256.h"
 #include "kvcache/kvcache.h"
 #include "longbench/data.h"
-#include "longbench/jieba.h"
+#include "text/jieba.h"
 #include "longbench/metrics.h"
 #include "longbench/niah.h"
 #include "longbench/pipeline.h"

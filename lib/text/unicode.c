@@ -1,5 +1,5 @@
 /* Lookups into the generated Unicode tables (unitab.c) and a small UTF-8 codec. */
-#include "longbench/unitab.h"
+#include "text/unitab.h"
 
 static int in_ranges(const uint32_t (*r)[2], size_t n, uint32_t c)
 {

@@ -1,8 +1,8 @@
-/* lib/longbench/unitab: Unicode properties with Python 3.11 semantics (Unicode 14.0), for the
+/* lib/text/unitab: Unicode properties with Python 3.11 semantics (Unicode 14.0), for the
  * LongBench metrics, which run on Python str and re. Tables are generated (unitab.c) by
  * scripts/oracle/gen_unitab.py. Code points are decoded from UTF-8 by kvb_utf8_next. */
-#ifndef KVB_LONGBENCH_UNITAB_H
-#define KVB_LONGBENCH_UNITAB_H
+#ifndef KVB_TEXT_UNITAB_H
+#define KVB_TEXT_UNITAB_H
 
 #include <stddef.h>
 #include <stdint.h>

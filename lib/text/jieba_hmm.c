@@ -1,11 +1,11 @@
-/* lib/longbench/jieba_hmm: jieba 0.42.1's finalseg (HMM for unknown words), re-implemented.
+/* lib/text/jieba_hmm: jieba 0.42.1's finalseg (HMM for unknown words), re-implemented.
  *
  * Exactness: every score is the same sequence of double additions that finalseg.viterbi does,
  * in the same order, on the same table values (the Python literals are parsed with strtod,
  * which rounds correctly, as Python's float parser does), and ties are resolved the way
  * Python's max() over (prob, state_letter) tuples resolves them. MIN_FLOAT (-3.14e100) absorbs
  * ordinary log probabilities, so ties do happen and the tie rule matters. */
-#include "longbench/jieba_hmm.h"
+#include "text/jieba_hmm.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* lib/longbench/jieba: jieba 0.42.1 precise mode with HMM (jieba.cut(x, cut_all=False)).
+/* lib/text/jieba: jieba 0.42.1 precise mode with HMM (jieba.cut(x, cut_all=False)).
  *
  * The steps, each as jieba does them (see docs/jieba.md for the details):
  *   1. Split the text into runs of re_han_default characters ([\u4E00-\u9FD5a-zA-Z0-9+#&._%-])
@@ -12,7 +12,7 @@
  *
  * The prefix dictionary is a trie whose edges live in one open-addressing hash table keyed by
  * (parent node, code point): ~500k nodes for jieba's dict.txt, built in ~0.1 s. */
-#include "longbench/jieba.h"
+#include "text/jieba.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "core/core.h"
-#include "longbench/jieba_hmm.h"
+#include "text/jieba_hmm.h"
 
 /* Code point of a byte that does not start a valid UTF-8 sequence. */
 #define BAD_CP 0xFFFFFFFFu
