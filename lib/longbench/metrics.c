@@ -284,7 +284,7 @@ int kvb_metric_record(const kvb_task *t, const kvb_segmenter *seg, kvb_sv pred,
     return 0;
 }
 
-/* ---- code_sim_score: the first code line, then fuzz.ratio (lib/text/difflib.c) ------------- */
+/* ---- code_sim_score: the first code line, then fuzz.ratio (lib/text/difflib.c) --------- */
 int kvb_code_sim_score(kvb_sv pred, kvb_sv gt, double *score)
 {
     /* prediction.lstrip('\n').split('\n'); the first line without '`', '#' or '//' */

@@ -1,5 +1,6 @@
-/* fuzz.ratio behind code_sim_score: fuzzywuzzy 0.18 on Python's difflib.SequenceMatcher (the backend
- * fuzzywuzzy falls back to when python-Levenshtein is absent, as in LongBench's requirements).
+/* fuzz.ratio behind code_sim_score: fuzzywuzzy 0.18 on Python's difflib.SequenceMatcher (the
+ * backend fuzzywuzzy falls back to when python-Levenshtein is absent, as in LongBench's
+ * requirements).
  *
  * SequenceMatcher(None, a, b).ratio() = 2 * M / (len(a) + len(b)), M = the total size of the
  * matching blocks found by recursively taking the longest matching block (find_longest_match,
