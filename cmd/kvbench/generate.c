@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "modelcli.h"
+#include "tokenizer/tokenizer.h"
 #include "options.h"
 #include "verbs.h"
 
