@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "longbench/score.h"
-#include "longbench/segment.h"
+#include "text/segment.h"
 #include "options.h"
 #include "verbs.h"
 

@@ -7,6 +7,7 @@
 
 #include "longbench/pipeline.h"
 #include "modelcli.h"
+#include "tokenizer/tokenizer.h"
 #include "options.h"
 #include "verbs.h"
 

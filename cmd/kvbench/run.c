@@ -12,7 +12,7 @@
 
 #include "kvcache/kvcache.h"
 #include "longbench/data.h"
-#include "longbench/jieba.h"
+#include "text/jieba.h"
 #include "longbench/niah.h"
 #include "longbench/runner.h"
 #include "modelcli.h"

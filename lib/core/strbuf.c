@@ -1,5 +1,6 @@
 /* Growable strings and small parsing helpers. */
 #include "core.h"
+#include "text/utf8.h" /* the one UTF-8 decoder; a leaf header */
 
 #include <errno.h>
 #include <math.h>
@@ -141,25 +142,16 @@ void kvb_free_strv(char **v, int n)
 
 size_t kvb_utf8_valid_prefix(const char *str, size_t n)
 {
-    const unsigned char *s = (const unsigned char *)str;
+    /* lib/text's decoder: an invalid sequence is the first escaped byte */
     size_t i = 0;
     while (i < n) {
-        unsigned c = s[i];
-        size_t len;
-        unsigned min;
-        if (c < 0x80) { i++; continue; }
-        else if ((c & 0xE0) == 0xC0) { len = 2; min = 0x80; c &= 0x1F; }
-        else if ((c & 0xF0) == 0xE0) { len = 3; min = 0x800; c &= 0x0F; }
-        else if ((c & 0xF8) == 0xF0) { len = 4; min = 0x10000; c &= 0x07; }
-        else return i;
-        if (i + len > n)
-            return i;
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return i;
-            c = (c << 6) | (s[i + k] & 0x3F);
+        if ((unsigned char)str[i] < 0x80) {
+            i++;
+            continue;
         }
-        if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+        uint32_t c;
+        size_t len = kvb_text_utf8_decode(str + i, n - i, &c, KVB_TEXT_UTF8_ESCAPE);
+        if (kvb_text_utf8_escaped(c))
             return i;
         i += len;
     }

@@ -1,10 +1,10 @@
 /* The metric functions of LongBench's metrics.py (F1, classification, retrieval, count, the
- * Chinese variants) and eval.py's per-record rule. rouge.c and difflib.c hold the other two. */
+ * Chinese variants, code_sim) and eval.py's per-record rule, over lib/text's building blocks. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "longbench/metrics_internal.h"
-#include "longbench/unitab.h"
+#include "longbench/metrics.h"
+#include "text/unitab.h"
 
 /* ---- QA F1 ---------------------------------------------------------------------------------- */
 int kvb_qa_f1_score(kvb_sv pred, kvb_sv gt, double *score)
@@ -281,5 +281,36 @@ int kvb_metric_record(const kvb_task *t, const kvb_segmenter *seg, kvb_sv pred,
             best = s;
     }
     *score = best;
+    return 0;
+}
+
+/* ---- code_sim_score: the first code line, then fuzz.ratio (lib/text/difflib.c) --------- */
+int kvb_code_sim_score(kvb_sv pred, kvb_sv gt, double *score)
+{
+    /* prediction.lstrip('\n').split('\n'); the first line without '`', '#' or '//' */
+    size_t i = 0;
+    while (i < pred.n && pred.p[i] == '\n')
+        i++;
+    kvb_sv line = { "", 0 };
+    while (i <= pred.n) {
+        const char *nl = memchr(pred.p + i, '\n', pred.n - i);
+        size_t end = nl ? (size_t)(nl - pred.p) : pred.n;
+        kvb_sv l = { pred.p + i, end - i };
+        int bad = memchr(l.p, '`', l.n) || memchr(l.p, '#', l.n);
+        for (size_t k = 0; !bad && k + 1 < l.n; k++)
+            bad = l.p[k] == '/' && l.p[k + 1] == '/';
+        if (!bad) {
+            line = l;
+            break;
+        }
+        if (!nl)
+            break;
+        i = end + 1;
+    }
+    int r;
+    int rc = kvb_fuzz_ratio(line, gt, &r);
+    if (rc)
+        return rc;
+    *score = r / 100.0;
     return 0;
 }

@@ -5,7 +5,10 @@
 
 #include "core/core.h"
 #include "kvcache/kvcache.h"
-#include "tokenizer/tokenizer.h"
+
+/* The model hands out the tokenizer it loaded from its own files (kvb_model_tokenizer); the type
+ * is enough here, its API is lib/tokenizer's. */
+typedef struct kvb_tokenizer kvb_tokenizer;
 
 typedef struct kvb_model kvb_model;
 

@@ -3,9 +3,10 @@
 #ifndef KVB_MODEL_IMPL_H
 #define KVB_MODEL_IMPL_H
 
-#include "model/gguf.h"
+#include "gguf/gguf.h"
 #include "model/model.h"
 #include "model/ops.h"
+#include "tokenizer/tokenizer.h" /* model.c loads the tokenizer beside the weights */
 
 /* ---- weights ---------------------------------------------------------------------------------- */
 /* F32/BF16: plain rows. Q4_1/Q8_0: GGUF blocks kept as in the file (--weights gguf), rows of

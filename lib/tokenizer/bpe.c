@@ -243,7 +243,7 @@ static int initial_symbols(const kvb_tokenizer *t, const char *s, size_t n, sym 
         int pending_unk = 0; /* HF keeps a pending unk and flushes it before the next known char */
         for (size_t i = 0; i < n;) {
             uint32_t cp;
-            int l = kvb_tok_utf8_next(u + i, n - i, &cp);
+            int l = kvb_text_utf8_decode(u + i, n - i, &cp, KVB_TEXT_UTF8_REPLACE);
             int32_t id = cp < 128 ? t->ascii_tok[cp] : kvb_tok_lookup(t, s + i, (size_t)l);
             if (id >= 0) {
                 if (pending_unk)
@@ -350,7 +350,7 @@ int kvb_tok_cpairs_build(kvb_tokenizer *t, kvb_error *e)
         uint32_t prev = 0;
         for (size_t i = 0; i < n;) {
             uint32_t cp;
-            int l = kvb_tok_utf8_next(s + i, n - i, &cp);
+            int l = kvb_text_utf8_decode(s + i, n - i, &cp, KVB_TEXT_UTF8_REPLACE);
             if (i) {
                 uint64_t k = cpair_key(prev, cp);
                 size_t j = cpair_slot(k) & t->cpair_mask;
@@ -384,7 +384,7 @@ int kvb_bpe_word(const kvb_tokenizer *t, kvb_bpe_cache *c, const char *s, size_t
     int prev_plain = 0;
     for (size_t i = 0; i < n;) {
         uint32_t cp;
-        int l = kvb_tok_utf8_next(u + i, n - i, &cp);
+        int l = kvb_text_utf8_decode(u + i, n - i, &cp, KVB_TEXT_UTF8_REPLACE);
         int plain = plain_char(t, s + i, l, cp);
         if (i > start && plain && prev_plain && !cpair_has(t, prev, cp)) {
             int rc = bpe_piece(t, c, s + start, i - start, out);

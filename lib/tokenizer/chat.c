@@ -28,7 +28,7 @@ static void trim(const char *s, size_t n, size_t *a, size_t *b)
     size_t i = 0, j = n;
     while (i < j) {
         uint32_t cp;
-        int l = kvb_tok_utf8_next((const unsigned char *)s + i, j - i, &cp);
+        int l = kvb_text_utf8_decode(s + i, j - i, &cp, KVB_TEXT_UTF8_REPLACE);
         if (!kvb_tok_is_whitespace(cp))
             break;
         i += (size_t)l;
@@ -38,7 +38,7 @@ static void trim(const char *s, size_t n, size_t *a, size_t *b)
         while (k > i && ((unsigned char)s[k] & 0xC0) == 0x80)
             k--;
         uint32_t cp;
-        kvb_tok_utf8_next((const unsigned char *)s + k, j - k, &cp);
+        kvb_text_utf8_decode(s + k, j - k, &cp, KVB_TEXT_UTF8_REPLACE);
         if (!kvb_tok_is_whitespace(cp))
             break;
         j = k;

@@ -124,7 +124,7 @@ static int dec_step(const kvb_dec_step *st, slist *in, slist *out)
         break;
     case KVB_DEC_STRIP: {
         char cs[4];
-        size_t cl = (size_t)kvb_tok_utf8_put(st->strip_char, cs);
+        size_t cl = kvb_utf8_put(cs, st->strip_char);
         for (size_t i = 0; i < in->n && !rc; i++) {
             const char *s = ITEM(in, i);
             size_t a = 0, b = in->len[i];
@@ -176,7 +176,7 @@ static int add_token(const kvb_tokenizer *t, int32_t id, slist *l, kvb_strbuf *s
     spell->len = 0;
     for (size_t i = 0; i < n; i++) {
         char u[4];
-        int k = kvb_tok_utf8_put(kvb_tok_byte_to_cp((unsigned char)s[i]), u);
+        int k = kvb_utf8_put(u, kvb_tok_byte_to_cp((unsigned char)s[i]));
         if (kvb_strbuf_add(spell, u, (size_t)k))
             return KVB_ENOMEM;
     }

@@ -26,7 +26,7 @@ static uint32_t cp_before(const char *s, size_t at)
     while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80)
         k--;
     uint32_t cp;
-    kvb_tok_utf8_next((const unsigned char *)s + k, at - k, &cp);
+    kvb_text_utf8_decode(s + k, at - k, &cp, KVB_TEXT_UTF8_REPLACE);
     return cp;
 }
 
@@ -50,8 +50,8 @@ static int find_added(const kvb_tokenizer *t, const char *s, size_t n, size_t po
             if (a->single_word) {
                 uint32_t after = 0;
                 if (i + a->plen < n)
-                    kvb_tok_utf8_next((const unsigned char *)s + i + a->plen, n - i - a->plen,
-                                      &after);
+                    kvb_text_utf8_decode(s + i + a->plen, n - i - a->plen, &after,
+                                         KVB_TEXT_UTF8_REPLACE);
                 if ((i > 0 && is_word_char(cp_before(s, i))) || (after && is_word_char(after)))
                     continue;
             }
@@ -67,13 +67,13 @@ static int find_added(const kvb_tokenizer *t, const char *s, size_t n, size_t po
                 if (!kvb_tok_is_whitespace(cp))
                     break;
                 char tmp[4];
-                st -= (size_t)kvb_tok_utf8_put(cp, tmp); /* sanitized text: lengths agree */
+                st -= kvb_utf8_put(tmp, cp); /* sanitized text: lengths agree */
             }
         }
         if (a->rstrip) {
             while (en < n) {
                 uint32_t cp;
-                int l = kvb_tok_utf8_next((const unsigned char *)s + en, n - en, &cp);
+                int l = kvb_text_utf8_decode(s + en, n - en, &cp, KVB_TEXT_UTF8_REPLACE);
                 if (!kvb_tok_is_whitespace(cp))
                     break;
                 en += (size_t)l;

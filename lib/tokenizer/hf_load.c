@@ -262,8 +262,8 @@ static int add_decoder(ld *l, const cJSON *d)
         st->kind = KVB_DEC_STRIP;
         uint32_t cp = 0;
         size_t cl = strlen(c->valuestring);
-        if (cl == 0 || (size_t)kvb_tok_utf8_next((const unsigned char *)c->valuestring, cl,
-                                                 &cp) != cl)
+        if (cl == 0 ||
+            kvb_text_utf8_decode(c->valuestring, cl, &cp, KVB_TEXT_UTF8_REPLACE) != cl)
             return bad(l, "decoder Strip: 'content' must be one character");
         st->strip_char = cp;
         st->start = (int)a->valuedouble;

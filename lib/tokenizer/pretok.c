@@ -38,8 +38,8 @@ static int replace_all(const kvb_norm_step *st, const char *s, size_t n, kvb_str
                 if (ov[0] >= n)
                     break;
                 uint32_t cp;
-                pos = ov[0] + (size_t)kvb_tok_utf8_next((const unsigned char *)s + ov[0],
-                                                        n - ov[0], &cp);
+                pos = ov[0] + kvb_text_utf8_decode(s + ov[0], n - ov[0], &cp,
+                                                   KVB_TEXT_UTF8_REPLACE);
                 continue;
             }
             if (kvb_strbuf_add(out, s + run, ov[0] - run) || kvb_strbuf_add(out, st->b, st->blen))
@@ -178,7 +178,7 @@ static int split_seg(const kvb_pretok_step *st, const char *text, size_t off, si
             me = ov[1];
             if (me == ms) { /* empty match: HF drops it; step over one character */
                 uint32_t cp;
-                pos = ms + (size_t)kvb_tok_utf8_next((const unsigned char *)s + ms, n - ms, &cp);
+                pos = ms + kvb_text_utf8_decode(s + ms, n - ms, &cp, KVB_TEXT_UTF8_REPLACE);
                 continue;
             }
         }

@@ -7,6 +7,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include "text/utf8.h" /* the decoder, with KVB_TEXT_UTF8_REPLACE: invalid input is U+FFFD here */
 #include "tokenizer/tokenizer.h"
 
 /* Sizes refused as absurd before allocating (the real files are far below these). */
@@ -145,11 +146,9 @@ const kvb_tok_merge *kvb_tok_merge_find(const kvb_tokenizer *t, int32_t l, int32
 /* GPT-2 byte <-> unicode map: code point of byte b; byte of code point (or -1). */
 uint32_t kvb_tok_byte_to_cp(unsigned b);
 int kvb_tok_cp_to_byte(uint32_t cp);
-/* Undo the byte map: out gets raw bytes; returns 0 if some char is outside the map. */
+/* Undo the byte map: out gets raw bytes; returns 0 if some char is outside the map (invalid
+ * UTF-8 included: it decodes as U+FFFD). */
 int kvb_tok_unmap_bytelevel(const char *s, size_t n, char *out, size_t *outn);
-/* Decode one UTF-8 char of valid UTF-8; returns its length. */
-int kvb_tok_utf8_next(const unsigned char *s, size_t n, uint32_t *cp);
-int kvb_tok_utf8_put(uint32_t cp, char *out);
 /* Replace invalid UTF-8 the way Python's decode('utf-8', 'replace') and Rust's
  * from_utf8_lossy do (one U+FFFD per maximal invalid subpart). Appends to sb. */
 int kvb_tok_utf8_sanitize(const char *s, size_t n, kvb_strbuf *sb);

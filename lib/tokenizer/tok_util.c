@@ -271,60 +271,13 @@ int kvb_tok_cp_to_byte(uint32_t cp)
     return cp == 256 + 33 + 34 ? 173 : -1;
 }
 
-int kvb_tok_utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    unsigned c = s[0];
-    if (c < 0x80 || n < 2) {
-        *cp = c;
-        return 1;
-    }
-    if (c < 0xE0) {
-        *cp = ((c & 0x1F) << 6) | (s[1] & 0x3F);
-        return 2;
-    }
-    if (c < 0xF0 || n < 4) {
-        if (n < 3) {
-            *cp = c;
-            return 1;
-        }
-        *cp = ((c & 0x0F) << 12) | ((s[1] & 0x3Fu) << 6) | (s[2] & 0x3F);
-        return 3;
-    }
-    *cp = ((c & 0x07) << 18) | ((s[1] & 0x3Fu) << 12) | ((s[2] & 0x3Fu) << 6) | (s[3] & 0x3F);
-    return 4;
-}
-
-int kvb_tok_utf8_put(uint32_t cp, char *out)
-{
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xC0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xE0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 int kvb_tok_unmap_bytelevel(const char *s, size_t n, char *out, size_t *outn)
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0, k = 0;
     while (i < n) {
         uint32_t cp;
-        int l = kvb_tok_utf8_next(u + i, n - i, &cp);
+        int l = kvb_text_utf8_decode(u + i, n - i, &cp, KVB_TEXT_UTF8_REPLACE);
         int b = kvb_tok_cp_to_byte(cp);
         if (b < 0)
             return 0;
@@ -335,58 +288,23 @@ int kvb_tok_unmap_bytelevel(const char *s, size_t n, char *out, size_t *outn)
     return 1;
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 with *bad set to the length of the
- * maximal invalid subpart (Unicode 3.9 "best practice", what Python and Rust replace). */
-static size_t utf8_one(const unsigned char *s, size_t n, size_t *bad)
-{
-    unsigned c = s[0];
-    size_t need;
-    unsigned lo = 0x80, hi = 0xBF;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) need = 1;
-    else if (c == 0xE0) { need = 2; lo = 0xA0; }
-    else if (c >= 0xE1 && c <= 0xEC) need = 2;
-    else if (c == 0xED) { need = 2; hi = 0x9F; }
-    else if (c >= 0xEE && c <= 0xEF) need = 2;
-    else if (c == 0xF0) { need = 3; lo = 0x90; }
-    else if (c >= 0xF1 && c <= 0xF3) need = 3;
-    else if (c == 0xF4) { need = 3; hi = 0x8F; }
-    else {
-        *bad = 1;
-        return 0;
-    }
-    size_t i = 1;
-    for (; i <= need; i++) {
-        if (i >= n) {
-            *bad = i;
-            return 0;
-        }
-        unsigned d = s[i];
-        if (d < lo || d > hi) {
-            *bad = i;
-            return 0;
-        }
-        lo = 0x80;
-        hi = 0xBF;
-    }
-    return need + 1;
-}
-
 int kvb_tok_utf8_sanitize(const char *str, size_t n, kvb_strbuf *sb)
 {
-    const unsigned char *s = (const unsigned char *)str;
     size_t i = 0, run = 0;
     while (i < n) {
-        size_t bad = 0;
-        size_t l = s[i] < 0x80 ? 1 : utf8_one(s + i, n - i, &bad);
-        if (l) {
+        if ((unsigned char)str[i] < 0x80) {
+            i++;
+            continue;
+        }
+        uint32_t cp;
+        size_t l = kvb_text_utf8_decode(str + i, n - i, &cp, KVB_TEXT_UTF8_REPLACE);
+        if (cp != 0xFFFD) { /* a U+FFFD of the input is rewritten as itself */
             i += l;
             continue;
         }
         if (kvb_strbuf_add(sb, str + run, i - run) || kvb_strbuf_add(sb, "\xEF\xBF\xBD", 3))
             return KVB_ENOMEM;
-        i += bad;
+        i += l;
         run = i;
     }
     return kvb_strbuf_add(sb, str + run, n - run) ? KVB_ENOMEM : 0;

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/gguf.h"
+#include "gguf/gguf.h"
 
 /* Tables derived once every token is known: the lookup hash, the byte and ASCII symbol ids the
  * BPE model starts from, and the first bytes of added tokens. */

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Chinese word segmentation throughput: kvbench's C jieba (lib/longbench/jieba.c) against Python
+# Chinese word segmentation throughput: kvbench's C jieba (lib/text/jieba.c) against Python
 # jieba 0.42.1 (the oracle venv), on the same texts in the same run, one thread each.
 # Texts: contexts of the LongBench records in ../shared/datasets/longbench-sample, taken in turn
 # from multifieldqa_zh and passage_retrieval_zh until $JIEBA_BENCH_BYTES (default 1500000).

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "core/core.h"
-#include "longbench/jieba.h"
+#include "text/jieba.h"
 
 static void count(const char *tok, size_t len, void *arg)
 {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Oracle: `kvbench eval` on each ../shared/datasets/longbench-pred/<model>/ must reproduce the
 # result.json LongBench's eval.py wrote for it, value for value and in eval.py's number format.
-# Tasks: all 21 (the Chinese QA/summary tasks segment with lib/longbench/jieba, which needs
+# Tasks: all 21 (the Chinese QA/summary tasks segment with lib/text/jieba, which needs
 # jieba's data files: python3-jieba or $KVBENCH_JIEBA_DIR; without them, the 18 others).
 # The third-party data is read where it lies (never copied into the repo); the files are
 # symlinked into a scratch directory because eval writes result.json next to them.

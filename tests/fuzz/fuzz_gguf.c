@@ -1,7 +1,7 @@
 /* libFuzzer harness: the GGUF reader on arbitrary bytes, then every metadata/tensor accessor. */
 #include "fuzz.h"
 
-#include "model/gguf.h"
+#include "gguf/gguf.h"
 
 #include <stdlib.h>
 

@@ -4,7 +4,7 @@
 
 #include <stdlib.h>
 
-#include "longbench/jieba.h"
+#include "text/jieba.h"
 
 static kvb_jieba *seg;
 

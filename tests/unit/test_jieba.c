@@ -1,4 +1,4 @@
-/* Unit tests of lib/longbench/jieba: token-for-token identity with Python jieba 0.42.1
+/* Unit tests of lib/text/jieba: token-for-token identity with Python jieba 0.42.1
  * (jieba.cut(x, cut_all=False, HMM=True)) on every Chinese text of the LongBench records in
  * ../shared/datasets and on our generated mixed corpus; behaviour on invalid UTF-8; errors for
  * missing or corrupt data files; $KVBENCH_JIEBA_DIR.
@@ -16,7 +16,7 @@
 
 #include "core/core.h"
 #include "jieba_fixture.h"
-#include "longbench/jieba.h"
+#include "text/jieba.h"
 
 #define FIXTURES "tests/fixtures/jieba/"
 #define DATASETS "../shared/datasets/"

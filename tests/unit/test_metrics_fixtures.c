@@ -13,8 +13,8 @@
 
 #include "longbench/metrics.h"
 #include "longbench/score.h"
-#include "longbench/segment.h"
-#include "longbench/unitab.h"
+#include "text/segment.h"
+#include "text/unitab.h"
 
 #define FIX "tests/fixtures/metrics/"
 
@@ -267,7 +267,7 @@ Test(metrics_fixtures, every_pair_matches_metrics_py)
     run_fixtures(NULL);
 }
 
-/* The same pairs with lib/longbench/jieba doing the cutting, where jieba's data files exist
+/* The same pairs with lib/text/jieba doing the cutting, where jieba's data files exist
  * (python3-jieba, or $KVBENCH_JIEBA_DIR). */
 Test(metrics_fixtures, with_the_c_jieba_segmenter)
 {

@@ -1,5 +1,7 @@
-/* GGUF v2/v3 reader: metadata of every value type (arrays included) and tensor infos,
- * validated before anything is trusted. The file is mmap'ed; strings and arrays point into it. */
+/* lib/gguf: GGUF v2/v3 reader, shared by lib/model (weights) and lib/tokenizer (vocabularies), so
+ * neither includes the other for it: metadata of every value type (arrays included) and tensor
+ * infos, validated before anything is trusted. The file is mmap'ed; strings and arrays point
+ * into it. */
 #ifndef KVB_GGUF_H
 #define KVB_GGUF_H
 

@@ -1,4 +1,4 @@
-/* lib/longbench/jieba: jieba 0.42.1 precise mode with HMM (jieba.cut(x, cut_all=False)).
+/* lib/text/jieba: jieba 0.42.1 precise mode with HMM (jieba.cut(x, cut_all=False)).
  *
  * The steps, each as jieba does them (see docs/jieba.md for the details):
  *   1. Split the text into runs of re_han_default characters ([\u4E00-\u9FD5a-zA-Z0-9+#&._%-])
@@ -12,7 +12,7 @@
  *
  * The prefix dictionary is a trie whose edges live in one open-addressing hash table keyed by
  * (parent node, code point): ~500k nodes for jieba's dict.txt, built in ~0.1 s. */
-#include "longbench/jieba.h"
+#include "text/jieba.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -20,10 +20,9 @@
 #include <string.h>
 
 #include "core/core.h"
-#include "longbench/jieba_hmm.h"
+#include "text/jieba_hmm.h"
+#include "text/utf8.h"
 
-/* Code point of a byte that does not start a valid UTF-8 sequence. */
-#define BAD_CP 0xFFFFFFFFu
 #define NO_NODE UINT32_MAX
 #define EMPTY_KEY UINT64_MAX
 
@@ -141,28 +140,6 @@ static uint32_t trie_add(kvb_jieba *j, uint32_t parent, uint32_t cp)
     return child;
 }
 
-/* ---- UTF-8 ------------------------------------------------------------------------------- */
-
-/* Length of the character at s (1 for an invalid byte, with *cp = BAD_CP). */
-static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    unsigned c = s[0];
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    size_t k = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-    if (k == 0 || k > n || kvb_utf8_valid_prefix((const char *)s, k) != k) {
-        *cp = BAD_CP;
-        return 1;
-    }
-    uint32_t v = k == 2 ? (c & 0x1F) : k == 3 ? (c & 0x0F) : (c & 0x07);
-    for (size_t i = 1; i < k; i++)
-        v = (v << 6) | (s[i] & 0x3F);
-    *cp = v;
-    return k;
-}
-
 /* ---- loading ----------------------------------------------------------------------------- */
 
 static int bad_line(const char *path, size_t lineno, kvb_error *e)
@@ -206,7 +183,7 @@ static int add_line(kvb_jieba *j, const char *s, const char *end, const char *pa
     uint32_t node = 0;
     for (const char *p = s; p < sp;) {
         uint32_t cp;
-        p += utf8_next((const unsigned char *)p, (size_t)(sp - p), &cp);
+        p += kvb_text_utf8_decode(p, (size_t)(sp - p), &cp, KVB_TEXT_UTF8_ESCAPE);
         node = trie_add(j, node, cp);
         if (node == NO_NODE)
             return kvb_errorf(e, KVB_ENOMEM, "%s: out of memory building the dictionary", path);
@@ -436,7 +413,7 @@ int kvb_jieba_cut(const kvb_jieba *j, const char *text, size_t len, kvb_strv_cb 
     size_t pos = 0;
     while (pos < len && !rc) {
         uint32_t cp;
-        size_t k = utf8_next(s + pos, len - pos, &cp);
+        size_t k = kvb_text_utf8_decode(s + pos, len - pos, &cp, KVB_TEXT_UTF8_ESCAPE);
         if (!han_default(cp)) {
             /* outside the runs: one token per character, "\r\n" together */
             if (cp == '\r' && pos + 1 < len && s[pos + 1] == '\n')
@@ -451,7 +428,7 @@ int kvb_jieba_cut(const kvb_jieba *j, const char *text, size_t len, kvb_strv_cb 
                 break;
             pos += k;
             if (pos < len)
-                k = utf8_next(s + pos, len - pos, &cp);
+                k = kvb_text_utf8_decode(s + pos, len - pos, &cp, KVB_TEXT_UTF8_ESCAPE);
         }
         if (!rc) {
             c.off[c.n] = pos;

@@ -1,5 +1,6 @@
-/* code_sim_score: fuzzywuzzy 0.18 fuzz.ratio on Python's difflib.SequenceMatcher (the backend
- * fuzzywuzzy falls back to when python-Levenshtein is absent, as in LongBench's requirements).
+/* fuzz.ratio behind code_sim_score: fuzzywuzzy 0.18 on Python's difflib.SequenceMatcher (the
+ * backend fuzzywuzzy falls back to when python-Levenshtein is absent, as in LongBench's
+ * requirements).
  *
  * SequenceMatcher(None, a, b).ratio() = 2 * M / (len(a) + len(b)), M = the total size of the
  * matching blocks found by recursively taking the longest matching block (find_longest_match,
@@ -10,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "longbench/metrics_internal.h"
+#include "text/text.h"
 
 typedef struct matcher {
     const uint32_t *a, *b;
@@ -234,35 +235,5 @@ int kvb_fuzz_ratio(kvb_sv a, kvb_sv b, int *ratio)
     if (rc)
         return rc;
     *ratio = (int)rint(100 * r); /* utils.intr: int(round(x)), round half to even */
-    return 0;
-}
-
-int kvb_code_sim_score(kvb_sv pred, kvb_sv gt, double *score)
-{
-    /* prediction.lstrip('\n').split('\n'); the first line without '`', '#' or '//' */
-    size_t i = 0;
-    while (i < pred.n && pred.p[i] == '\n')
-        i++;
-    kvb_sv line = { "", 0 };
-    while (i <= pred.n) {
-        const char *nl = memchr(pred.p + i, '\n', pred.n - i);
-        size_t end = nl ? (size_t)(nl - pred.p) : pred.n;
-        kvb_sv l = { pred.p + i, end - i };
-        int bad = memchr(l.p, '`', l.n) || memchr(l.p, '#', l.n);
-        for (size_t k = 0; !bad && k + 1 < l.n; k++)
-            bad = l.p[k] == '/' && l.p[k + 1] == '/';
-        if (!bad) {
-            line = l;
-            break;
-        }
-        if (!nl)
-            break;
-        i = end + 1;
-    }
-    int r;
-    int rc = kvb_fuzz_ratio(line, gt, &r);
-    if (rc)
-        return rc;
-    *score = r / 100.0;
     return 0;
 }

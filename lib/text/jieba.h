@@ -1,11 +1,11 @@
-/* lib/longbench/jieba: a Chinese word segmenter that reproduces jieba 0.42.1's precise mode with
+/* lib/text/jieba: a Chinese word segmenter that reproduces jieba 0.42.1's precise mode with
  * HMM, i.e. Python's `jieba.cut(text, cut_all=False, HMM=True)`, token for token.
  *
  * Data: jieba's own files, read at load time: dict.txt (word, frequency, tag per line) and the
  * finalseg HMM tables finalseg/prob_start.py, prob_trans.py, prob_emit.py (Python literals,
  * parsed here). See docs/jieba.md for the algorithm and the exact tie-breaking rules. */
-#ifndef KVB_LONGBENCH_JIEBA_H
-#define KVB_LONGBENCH_JIEBA_H
+#ifndef KVB_TEXT_JIEBA_H
+#define KVB_TEXT_JIEBA_H
 
 #include <stddef.h>
 

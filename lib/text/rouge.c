@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "longbench/metrics_internal.h"
-#include "longbench/unitab.h"
+#include "text/text.h"
+#include "text/unitab.h"
 
 /* ---- word interning ------------------------------------------------------------------------ */
 typedef struct word_tab {

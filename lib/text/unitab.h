@@ -1,11 +1,13 @@
-/* lib/longbench/unitab: Unicode properties with Python 3.11 semantics (Unicode 14.0), for the
+/* lib/text/unitab: Unicode properties with Python 3.11 semantics (Unicode 14.0), for the
  * LongBench metrics, which run on Python str and re. Tables are generated (unitab.c) by
- * scripts/oracle/gen_unitab.py. Code points are decoded from UTF-8 by kvb_utf8_next. */
-#ifndef KVB_LONGBENCH_UNITAB_H
-#define KVB_LONGBENCH_UNITAB_H
+ * scripts/oracle/gen_unitab.py. Code points are decoded from UTF-8 by text/utf8.h (included). */
+#ifndef KVB_TEXT_UNITAB_H
+#define KVB_TEXT_UNITAB_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "text/utf8.h"
 
 extern const uint32_t kvb_uni_lower[][3];
 extern const size_t kvb_uni_lower_n;
@@ -21,13 +23,5 @@ int kvb_uni_is_cased(uint32_t c);
 int kvb_uni_is_case_ignorable(uint32_t c);
 /* Lowercase of c (not U+03A3): writes 1 or 2 code points to out, returns the count. */
 int kvb_uni_lower_cp(uint32_t c, uint32_t out[2]);
-
-/* Decode one code point of s[*i..n) and advance *i. The scorer checks its input is valid UTF-8
- * (Python could not read it otherwise); should an invalid byte b reach here anyway it decodes as
- * the lone surrogate U+DC00+b (Python's surrogateescape), which no valid text contains, and
- * advances by 1. */
-uint32_t kvb_utf8_next(const char *s, size_t n, size_t *i);
-/* Append the UTF-8 encoding of c to buf (at least 4 bytes free); returns bytes written. */
-size_t kvb_utf8_put(char *buf, uint32_t c);
 
 #endif

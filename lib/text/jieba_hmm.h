@@ -1,13 +1,13 @@
-/* lib/longbench/jieba_hmm: private to jieba.c. The HMM that jieba 0.42.1 calls "finalseg": it
+/* lib/text/jieba_hmm: private to jieba.c. The HMM that jieba 0.42.1 calls "finalseg": it
  * splits runs of characters that the dictionary route left as single characters into words,
  * with a 4-state (B/M/E/S) Viterbi over jieba's prob_start/prob_trans/prob_emit tables. */
-#ifndef KVB_LONGBENCH_JIEBA_HMM_H
-#define KVB_LONGBENCH_JIEBA_HMM_H
+#ifndef KVB_TEXT_JIEBA_HMM_H
+#define KVB_TEXT_JIEBA_HMM_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "longbench/jieba.h"
+#include "text/jieba.h"
 
 /* finalseg's own notion of a Han character: re_han = [\u4E00-\u9FD5]. */
 #define KVB_JIEBA_HAN_LO 0x4E00u

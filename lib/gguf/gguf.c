@@ -1,5 +1,5 @@
 /* GGUF reader. Every count, length and offset is checked against the file size before use. */
-#include "gguf.h"
+#include "gguf/gguf.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* Lazily loaded jieba behind the kvb_segmenter interface of the metrics. */
-#include "longbench/segment.h"
+#include "text/segment.h"
 
 #include <stdint.h>
 #include <stdlib.h>

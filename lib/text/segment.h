@@ -1,12 +1,12 @@
-/* lib/longbench/segment: the jieba segmenter behind the Chinese metrics, loaded on first use, so
+/* lib/text/segment: the jieba segmenter behind the Chinese metrics, loaded on first use, so
  * that scoring English tasks never needs jieba's dictionary (and never pays for loading it). */
-#ifndef KVB_LONGBENCH_SEGMENT_H
-#define KVB_LONGBENCH_SEGMENT_H
+#ifndef KVB_TEXT_SEGMENT_H
+#define KVB_TEXT_SEGMENT_H
 
 #include <pthread.h>
 
-#include "longbench/jieba.h"
-#include "longbench/metrics.h"
+#include "text/jieba.h"
+#include "text/text.h" /* kvb_segmenter */
 
 typedef struct kvb_lazy_jieba {
     pthread_mutex_t mu;

@@ -1,16 +1,17 @@
-/* lib/longbench/jieba_hmm: jieba 0.42.1's finalseg (HMM for unknown words), re-implemented.
+/* lib/text/jieba_hmm: jieba 0.42.1's finalseg (HMM for unknown words), re-implemented.
  *
  * Exactness: every score is the same sequence of double additions that finalseg.viterbi does,
  * in the same order, on the same table values (the Python literals are parsed with strtod,
  * which rounds correctly, as Python's float parser does), and ties are resolved the way
  * Python's max() over (prob, state_letter) tuples resolves them. MIN_FLOAT (-3.14e100) absorbs
  * ordinary log probabilities, so ties do happen and the tie rule matters. */
-#include "longbench/jieba_hmm.h"
+#include "text/jieba_hmm.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/core.h"
+#include "text/utf8.h"
 
 /* ---- Python literal parser --------------------------------------------------------------- */
 /* The prob_*.py files are one assignment `P={...}` of a dict of dicts with string keys and float
@@ -73,23 +74,6 @@ static int hexval(char c)
     return -1;
 }
 
-/* Decode one UTF-8 sequence at s (n bytes left): its length, or 0 if invalid. */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    size_t len = kvb_utf8_valid_prefix((const char *)s, n < 4 ? n : 4);
-    if (len == 0)
-        return 0;
-    unsigned c = s[0];
-    size_t k = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-    if (len < k)
-        return 0;
-    uint32_t v = k == 1 ? c : k == 2 ? (c & 0x1F) : k == 3 ? (c & 0x0F) : (c & 0x07);
-    for (size_t i = 1; i < k; i++)
-        v = (v << 6) | (s[i] & 0x3F);
-    *cp = v;
-    return k;
-}
-
 /* A string literal holding exactly one code point ('B', '\u4e00', '中'). */
 static int py_char(pyparse *q, uint32_t *out)
 {
@@ -128,8 +112,9 @@ static int py_char(pyparse *q, uint32_t *out)
                 return py_fail(q, "unsupported escape in string");
             }
         } else {
-            size_t len = utf8_decode((const unsigned char *)q->p, (size_t)(q->end - q->p), &c);
-            if (!len)
+            size_t len = kvb_text_utf8_decode(q->p, (size_t)(q->end - q->p), &c,
+                                              KVB_TEXT_UTF8_ESCAPE);
+            if (kvb_text_utf8_escaped(c))
                 return py_fail(q, "invalid UTF-8 in string");
             q->p += len;
         }

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "longbench/metrics_internal.h"
-#include "longbench/unitab.h"
+#include "text/text.h"
+#include "text/unitab.h"
 
 /* ---- code-point arrays --------------------------------------------------------------------- */
 void kvb_cps_release(kvb_cps *c)
