@@ -147,7 +147,7 @@ int kvb_parse_shard(const char *s, long *i, long *n);
 int kvb_split_csv(const char *s, char ***items, int *n);
 void kvb_free_strv(char **v, int n);
 
-/* UTF-8 validity of a buffer (lib/text/utf8.h's definition): length of the valid prefix. */
+/* UTF-8 validity of a buffer (lib/core/utf8.h's definition): length of the valid prefix. */
 size_t kvb_utf8_valid_prefix(const char *s, size_t n);
 
 #endif

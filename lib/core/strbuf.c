@@ -1,6 +1,6 @@
 /* Growable strings and small parsing helpers. */
 #include "core.h"
-#include "text/utf8.h" /* the one UTF-8 decoder; a leaf header */
+#include "core/utf8.h"
 
 #include <errno.h>
 #include <math.h>

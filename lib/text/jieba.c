@@ -21,7 +21,7 @@
 
 #include "core/core.h"
 #include "text/jieba_hmm.h"
-#include "text/utf8.h"
+#include "core/utf8.h"
 
 #define NO_NODE UINT32_MAX
 #define EMPTY_KEY UINT64_MAX

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "core/core.h"
-#include "text/utf8.h"
+#include "core/utf8.h"
 
 /* ---- Python literal parser --------------------------------------------------------------- */
 /* The prob_*.py files are one assignment `P={...}` of a dict of dicts with string keys and float

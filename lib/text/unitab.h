@@ -1,13 +1,13 @@
 /* lib/text/unitab: Unicode properties with Python 3.11 semantics (Unicode 14.0), for the
  * LongBench metrics, which run on Python str and re. Tables are generated (unitab.c) by
- * scripts/oracle/gen_unitab.py. Code points are decoded from UTF-8 by text/utf8.h (included). */
+ * scripts/oracle/gen_unitab.py. Code points are decoded from UTF-8 by core/utf8.h (included). */
 #ifndef KVB_TEXT_UNITAB_H
 #define KVB_TEXT_UNITAB_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "text/utf8.h"
+#include "core/utf8.h"
 
 extern const uint32_t kvb_uni_lower[][3];
 extern const size_t kvb_uni_lower_n;

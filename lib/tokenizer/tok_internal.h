@@ -7,7 +7,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
-#include "text/utf8.h" /* the decoder, with KVB_TEXT_UTF8_REPLACE: invalid input is U+FFFD here */
+#include "core/utf8.h" /* the decoder, with KVB_TEXT_UTF8_REPLACE: invalid input is U+FFFD here */
 #include "tokenizer/tokenizer.h"
 
 /* Sizes refused as absurd before allocating (the real files are far below these). */

@@ -1,4 +1,4 @@
-/* Unit tests of lib/text/utf8: the one UTF-8 decoder and its two invalid-byte policies. The
+/* Unit tests of lib/core/utf8: the one UTF-8 decoder and its two invalid-byte policies. The
  * expected values are Python's: bytes.decode('utf-8', 'surrogateescape') for ESCAPE and
  * bytes.decode('utf-8', 'replace') for REPLACE. */
 #include <criterion/criterion.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "core/core.h"
-#include "text/utf8.h"
+#include "core/utf8.h"
 
 /* Decode all of s[0..n) with policy p into out; returns the number of code points. */
 static size_t decode_all(const char *s, size_t n, kvb_text_utf8_policy p, uint32_t *out)
@@ -76,7 +76,7 @@ Test(text_utf8, escaped_bytes_round_trip_through_put)
     cr_assert(!memcmp(out, s, n));
 }
 
-/* The validity rules written out independently (core's loop before lib/text/utf8 existed):
+/* The validity rules written out independently (core's loop before lib/core/utf8 existed):
  * length of the valid prefix. */
 static size_t ref_valid_prefix(const unsigned char *s, size_t n)
 {

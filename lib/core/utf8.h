@@ -1,4 +1,5 @@
-/* lib/text/utf8: kvbench's one UTF-8 decoder (and its encoder).
+/* lib/core/utf8: kvbench's one UTF-8 decoder (and its encoder), at the bottom of the layers so
+ * that lib/core (JSON validation), lib/tokenizer and lib/text share it.
  *
  * Valid UTF-8 is Unicode's Table 3-7 (RFC 3629): no overlong forms, no surrogates, nothing past
  * U+10FFFF; kvb_utf8_valid_prefix (core) accepts exactly this set. What happens to a sequence
@@ -15,9 +16,9 @@
  *                          'replace') and Rust's from_utf8_lossy do. The tokenizer, which
  *                          replaces invalid input exactly as Hugging Face tokenizers does.
  *
- * This header depends on nothing else in kvbench, so lib/core may use it too. */
-#ifndef KVB_TEXT_UTF8_H
-#define KVB_TEXT_UTF8_H
+ * This header depends on nothing else in kvbench. */
+#ifndef KVB_CORE_UTF8_H
+#define KVB_CORE_UTF8_H
 
 #include <stddef.h>
 #include <stdint.h>

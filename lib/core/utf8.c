@@ -1,5 +1,5 @@
-/* The UTF-8 decoder and encoder of lib/text/utf8.h. */
-#include "text/utf8.h"
+/* The UTF-8 decoder and encoder of lib/core/utf8.h. */
+#include "core/utf8.h"
 
 size_t kvb_text_utf8_decode(const void *str, size_t n, uint32_t *cp, kvb_text_utf8_policy policy)
 {
