@@ -49,8 +49,6 @@ const kvb_task *kvb_task_at(int i)
     return (i >= 0 && i < KVB_TASK_COUNT) ? &k_tasks[i] : NULL;
 }
 
-int kvb_task_index(const kvb_task *t) { return (int)(t - k_tasks); }
-
 const kvb_task *kvb_task_find(const char *name)
 {
     if (!name)

@@ -44,8 +44,6 @@ int kvb_task_count(void);
 const kvb_task *kvb_task_at(int i);
 /* The task named `name`; a LongBench-E file stem "<key>_e" finds <key> too. NULL when unknown. */
 const kvb_task *kvb_task_find(const char *name);
-/* Index of t in the table (0..20). */
-int kvb_task_index(const kvb_task *t);
 
 const char *kvb_metric_name(enum kvb_metric m);  /* "qa_f1_score", ... as in metrics.py */
 const char *kvb_task_lang_name(enum kvb_task_lang l); /* "en", "zh", "code" */
