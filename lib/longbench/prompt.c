@@ -9,48 +9,12 @@
 
 #include "longbench/data.h"
 
-/* ---- config directory -------------------------------------------------------------------- */
-
-const char *kvb_lb_config_dir(void)
-{
-    static char found[PATH_MAX];
-    char buf[PATH_MAX];
-    const char *env = getenv("KVBENCH_CONFIGS");
-    if (env && *env) {
-        int k = snprintf(buf, sizeof(buf), "%s/longbench", env);
-        if (k > 0 && (size_t)k < sizeof(buf) && kvb_is_dir(buf))
-            goto ok;
-    }
-    if (kvb_is_dir("configs/longbench")) {
-        snprintf(buf, sizeof(buf), "configs/longbench");
-        goto ok;
-    }
-    /* an installed or out-of-tree binary: <root>/bin/kvbench or <root>/build/kvbench */
-    ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 32);
-    if (n > 0) {
-        buf[n] = 0;
-        for (int up = 0; up < 2; up++) {
-            char *slash = strrchr(buf, '/');
-            if (!slash)
-                break;
-            *slash = 0;
-        }
-        size_t l = strlen(buf);
-        memcpy(buf + l, "/configs/longbench", 19);
-        if (kvb_is_dir(buf))
-            goto ok;
-    }
-    return NULL;
-ok:
-    memcpy(found, buf, sizeof(found));
-    return found;
-}
-
 int kvb_lb_template_load(const char *dir, const char *task, char **tmpl, kvb_error *e)
 {
     *tmpl = NULL;
+    char found[PATH_MAX];
     if (!dir)
-        dir = kvb_lb_config_dir();
+        dir = kvb_configs_dir("longbench", found, sizeof(found));
     if (!dir)
         return kvb_errorf(e, KVB_EIO, "configs/longbench not found (set KVBENCH_CONFIGS to the "
                                       "configs directory)");

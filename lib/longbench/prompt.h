@@ -9,12 +9,8 @@
 
 struct kvb_lb_record;
 
-/* Directory holding the LongBench configs: $KVBENCH_CONFIGS/longbench, ./configs/longbench, or
- * configs/longbench next to the executable's parent directory (bin/../configs). NULL if none. */
-const char *kvb_lb_config_dir(void);
-
 /* The template of `task` (a LongBench key; "_e" suffix ignored) from <dir>/dataset2prompt.json,
- * dir NULL = kvb_lb_config_dir(). *tmpl is newly allocated. */
+ * dir NULL = kvb_configs_dir("longbench"). *tmpl is newly allocated. */
 int kvb_lb_template_load(const char *dir, const char *task, char **tmpl, kvb_error *e);
 
 /* Python str.format over the record: `{context}`, `{input}`, `{_id}`, `{dataset}`, `{language}`,
