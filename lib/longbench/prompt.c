@@ -98,16 +98,6 @@ int kvb_lb_format(const char *tmpl, const kvb_lb_record *r, kvb_strbuf *out, kvb
 
 /* ---- prompt ids ---------------------------------------------------------------------------- */
 
-int kvb_lb_default_add_bos(const kvb_model_config *cfg)
-{
-    const char *f = cfg->chat_template, *n = cfg->name;
-    if (!strcmp(f, "llama2") || !strcmp(f, "llama3") || !strcmp(f, "mistral"))
-        return 1;
-    if (strstr(n, "llama") || strstr(n, "mistral") || strstr(n, "Llama") || strstr(n, "Mistral"))
-        return strstr(n, "smol") == NULL && strstr(n, "Smol") == NULL;
-    return 0;
-}
-
 /* The chat template around `body` (which may hold NUL bytes): the template is applied to a marker
  * and the body spliced in at the marker, so the family's wrapping applies verbatim. */
 #define CHAT_MARK "\x01kvbench-prompt\x01"
@@ -205,7 +195,7 @@ int kvb_lb_decode(const kvb_tokenizer *t, const int32_t *ids, size_t n, int clea
     return rc;
 }
 
-int kvb_lb_tokenizer_hf_defaults(const kvb_tokenizer *t, int *add_bos, int *cleanup)
+int kvb_lb_tokenizer_hf_defaults(const kvb_tokenizer *t, int *cleanup)
 {
     const char *src = kvb_tokenizer_source(t);
     size_t l = src ? strlen(src) : 0;
@@ -217,18 +207,6 @@ int kvb_lb_tokenizer_hf_defaults(const kvb_tokenizer *t, int *add_bos, int *clea
     dir[l - 14] = 0;
     char *cfg_path = kvb_path_join(*dir ? dir : ".", "tokenizer_config.json");
     cJSON *j = NULL;
-    int told = 0;
-    if (kvb_json_load(src, (size_t)64 << 20, &j, NULL) == 0) {
-        const cJSON *pp = cJSON_GetObjectItemCaseSensitive(j, "post_processor");
-        const cJSON *type = pp ? cJSON_GetObjectItemCaseSensitive(pp, "type") : NULL;
-        const cJSON *single = pp ? cJSON_GetObjectItemCaseSensitive(pp, "single") : NULL;
-        /* TemplateProcessing whose single-sequence template starts with a special token */
-        *add_bos = cJSON_IsString(type) && !strcmp(type->valuestring, "TemplateProcessing") &&
-                   cJSON_IsArray(single) && cJSON_GetArraySize(single) > 0 &&
-                   cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(single, 0), "SpecialToken");
-        told = 1;
-        cJSON_Delete(j);
-    }
     if (kvb_json_load(cfg_path, (size_t)16 << 20, &j, NULL) == 0) {
         const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "clean_up_tokenization_spaces");
         /* transformers' default when the key is absent is False since 4.45 */
@@ -237,7 +215,7 @@ int kvb_lb_tokenizer_hf_defaults(const kvb_tokenizer *t, int *add_bos, int *clea
     }
     free(cfg_path);
     free(dir);
-    return told;
+    return 1;
 }
 
 int kvb_lb_prompt_setup(const kvb_model_config *cfg, const kvb_tokenizer *tok, const char *chat,
@@ -251,10 +229,10 @@ int kvb_lb_prompt_setup(const kvb_model_config *cfg, const kvb_tokenizer *tok, c
                                          "mistral, chatml, none)", po->chat_family);
     /* BOS and decode clean-up as HF does with the model's tokenizer files; from the model family
      * when it came from a GGUF */
-    po->add_bos = kvb_lb_default_add_bos(cfg);
+    po->add_bos = kvb_tokenizer_default_add_bos(tok, cfg->chat_template, cfg->name);
     po->cleanup_spaces = 0;
     if (tok)
-        kvb_lb_tokenizer_hf_defaults(tok, &po->add_bos, &po->cleanup_spaces);
+        kvb_lb_tokenizer_hf_defaults(tok, &po->cleanup_spaces);
     po->max_length = max_length > 0 ? max_length : cfg->longbench_max_length;
     if (po->max_length <= 0)
         return kvb_errorf(e, KVB_EINVAL, "%s: no LongBench prompt budget in its config; pass "
