@@ -195,29 +195,6 @@ int kvb_lb_decode(const kvb_tokenizer *t, const int32_t *ids, size_t n, int clea
     return rc;
 }
 
-int kvb_lb_tokenizer_hf_defaults(const kvb_tokenizer *t, int *cleanup)
-{
-    const char *src = kvb_tokenizer_source(t);
-    size_t l = src ? strlen(src) : 0;
-    if (l < 14 || strcmp(src + l - 14, "tokenizer.json"))
-        return 0; /* a GGUF vocabulary: no HF files to ask */
-    char *dir = kvb_strdup(src);
-    if (!dir)
-        return 0;
-    dir[l - 14] = 0;
-    char *cfg_path = kvb_path_join(*dir ? dir : ".", "tokenizer_config.json");
-    cJSON *j = NULL;
-    if (kvb_json_load(cfg_path, (size_t)16 << 20, &j, NULL) == 0) {
-        const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "clean_up_tokenization_spaces");
-        /* transformers' default when the key is absent is False since 4.45 */
-        *cleanup = cJSON_IsTrue(c);
-        cJSON_Delete(j);
-    }
-    free(cfg_path);
-    free(dir);
-    return 1;
-}
-
 int kvb_lb_prompt_setup(const kvb_model_config *cfg, const kvb_tokenizer *tok, const char *chat,
                         int max_length, kvb_lb_prompt_opts *po, kvb_error *e)
 {
@@ -230,9 +207,7 @@ int kvb_lb_prompt_setup(const kvb_model_config *cfg, const kvb_tokenizer *tok, c
     /* BOS and decode clean-up as HF does with the model's tokenizer files; from the model family
      * when it came from a GGUF */
     po->add_bos = kvb_tokenizer_default_add_bos(tok, cfg->chat_template, cfg->name);
-    po->cleanup_spaces = 0;
-    if (tok)
-        kvb_lb_tokenizer_hf_defaults(tok, &po->cleanup_spaces);
+    po->cleanup_spaces = tok ? kvb_tokenizer_cleans_up_spaces(tok) : 0;
     po->max_length = max_length > 0 ? max_length : cfg->longbench_max_length;
     if (po->max_length <= 0)
         return kvb_errorf(e, KVB_EINVAL, "%s: no LongBench prompt budget in its config; pass "

@@ -27,12 +27,6 @@ typedef struct kvb_lb_prompt_opts {
     int cleanup_spaces;      /* HF decode's clean_up_tokenization_spaces (tokenizer_config.json) */
 } kvb_lb_prompt_opts;
 
-/* HF's decode clean-up default for the tokenizer files `t` was loaded from: *cleanup =
- * tokenizer_config.json's clean_up_tokenization_spaces next to kvb_tokenizer_source(t) (left
- * unchanged when that file is absent). Returns 1 for a tokenizer.json, 0 for a GGUF vocabulary
- * (no HF files to ask). BOS: kvb_tokenizer_default_add_bos. */
-int kvb_lb_tokenizer_hf_defaults(const kvb_tokenizer *t, int *cleanup);
-
 /* tokenizer.decode(ids, skip_special_tokens=True), including HF's clean_up_tokenization when
  * `cleanup` (" ." -> ".", " ?" -> "?", " !" -> "!", " ," -> ",", " ' " -> "'", " n't" -> "n't",
  * " 'm", " 's", " 've", " 're" likewise, applied in that order as str.replace does). */
