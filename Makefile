@@ -34,7 +34,7 @@ CMD_OBJ  := $(CMD_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 KVBENCH  := $(BUILD)/kvbench
 
-.PHONY: all debug test test-asan test-alt test-run bench bench-deps demo deps deps-slurm model data cuda fuzz clean
+.PHONY: all debug test test-asan test-alt test-run bench bench-deps demo deps deps-slurm model data fixtures cuda fuzz clean
 
 # all: the CLI at bin/kvbench
 all: $(BIN)/kvbench
@@ -110,6 +110,34 @@ model:
 # data: the Paul Graham essays of the needle-in-a-haystack test into datasets/paul-graham-essays/
 data:
 	scripts/fetch_essays.sh
+
+# fixtures: regenerate every committed fixture with its oracle script (scripts/oracle/README.md:
+# which script writes what, what it needs, how long it takes), with the Python of $(KVBENCH_VENV);
+# one script after the other, stopping at the first that fails. The scripts read ../shared
+# (tokenizers, datasets) and the embedded GGUF (`make model`). Then `git status tests/fixtures`
+# shows what changed: a regenerated fixture that differs is a finding, not a fix to commit.
+KVBENCH_VENV ?= $(HOME)/.venv-oracle
+FIXTURE_SCRIPTS := \
+	"bootstrap_fixtures.py tests/fixtures/results" \
+	"ebucket_fixtures.py" \
+	"results_fixtures.py tests/fixtures/results/runs" \
+	"schema_cases.py tests/fixtures/results/schema_cases.json" \
+	"metric_fixtures.py" \
+	"jieba_fixtures.py" \
+	"tokenizer_fixtures.py" \
+	"prompt_fixtures.py" \
+	"kvcache_fixtures.py tests/fixtures/kvcache" \
+	"forward_fixtures.py" \
+	"q8_llamacpp.py" \
+	"cuda_rope_inv_freq.py" \
+	"cuda_tiny_llama.py"
+fixtures:
+	@for s in $(FIXTURE_SCRIPTS); do \
+	    t0=$$(date +%s); echo "fixtures: $$s"; \
+	    $(KVBENCH_VENV)/bin/python scripts/oracle/$$s || { echo "fixtures: FAILED: $$s"; exit 1; }; \
+	    echo "fixtures: $$s done in $$(( $$(date +%s) - t0 )) s"; \
+	done
+	@git status --short tests/fixtures
 
 # cuda: the CUDA kernels and their tests (nvcc, sm_80 + sm_90)
 cuda:

@@ -30,8 +30,8 @@ static int encode_prompt(kvb_model *m, const char *text, int chat, int32_t **ids
         rc = kvb_strbuf_adds(&sb, text);
     kvb_ids v;
     kvb_ids_init(&v);
-    /* SmolLM2's tokenizer adds no BOS (add_bos_token false); the Llama/Mistral ones do */
-    int add_bos = strcmp(c->family, "smollm2") != 0;
+    /* BOS as `kvbench run` and HF's tokenizer(text) add it */
+    int add_bos = kvb_tokenizer_default_add_bos(t, c->chat_template, c->name);
     if (!rc)
         rc = kvb_tokenizer_encode(t, sb.buf ? sb.buf : "", sb.len, add_bos, &v, e);
     kvb_strbuf_release(&sb);

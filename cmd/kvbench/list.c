@@ -17,22 +17,11 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static const char *models_dir(void)
-{
-    const char *env = getenv("KVBENCH_CONFIGS");
-    static char buf[4096];
-    if (env && *env) {
-        snprintf(buf, sizeof(buf), "%s/models", env);
-        if (kvb_is_dir(buf))
-            return buf;
-    }
-    return kvb_is_dir("configs/models") ? "configs/models" : NULL;
-}
-
 static void list_models(void)
 {
     printf("models (configs/models; also any HF model directory or .gguf path):\n");
-    const char *dir = models_dir();
+    char buf[4096];
+    const char *dir = kvb_configs_dir("models", buf, sizeof(buf));
     DIR *d = dir ? opendir(dir) : NULL;
     if (!d) {
         printf("    (configs/models not found)\n");

@@ -65,6 +65,23 @@ int kvb_is_dir(const char *path);
 /* Join two path parts into a newly allocated string. */
 char *kvb_path_join(const char *a, const char *b);
 
+/* ---- where things are (paths.c) ----------------------------------------------------------- */
+/* The one rule for kvbench's own files (documented in docs/model.md, "Where configs/ is"):
+ * the kvbench home is $KVBENCH_HOME if set, else the repository holding the binary (the first
+ * directory one or two levels above the directory of /proc/self/exe that has configs/models:
+ * bin/kvbench, build/kvbench, build/tests/x), else "." when ./configs/models exists; NULL when
+ * none. Found once per process. Models fetched by `make model` lie in <home>/models. */
+const char *kvb_config_home(void);
+/* configs/<sub> ("models", "longbench", ...): $KVBENCH_CONFIGS/<sub> when that is a directory
+ * (a configs tree outside any checkout), else <home>/configs/<sub>. Written into buf (n bytes);
+ * returns buf, or NULL when neither is a directory. */
+const char *kvb_configs_dir(const char *sub, char *buf, size_t n);
+/* The Hugging Face hub caches in the order HF's libraries consult them: candidate 0 is
+ * $HF_HUB_CACHE, 1 $HF_HOME/hub, 2 $HOME/.cache/huggingface/hub. Writes candidate i into buf and
+ * returns 1, 0 when its variable is unset or empty (or the path does not fit), -1 past the last.
+ * HF itself uses the first candidate present; the model resolver tries each in turn. */
+int kvb_hf_hub_cache(int i, char *buf, size_t n);
+
 /* Read-only memory map of a whole file. */
 typedef struct kvb_mmap {
     void *data;

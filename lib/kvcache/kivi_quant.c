@@ -174,12 +174,6 @@ void kvb_kivi_value_axpy_multi(const float *p, size_t p_stride, int nq, const ui
     }
 }
 
-void kvb_kivi_value_axpy(float p, const uint32_t *words, const kvb_half *scale, const kvb_half *mn,
-                         int D, int G, int bits, float *out)
-{
-    kvb_kivi_value_axpy_multi(&p, 1, 1, words, scale, mn, D, G, bits, out, D);
-}
-
 void kvb_kivi_dequant_keys(const uint32_t *words, const kvb_half *scale, const kvb_half *mn, int G,
                            int D, int bits, float *k)
 {

@@ -41,11 +41,8 @@ void kvb_kivi_quant_value(const kvb_half *v, int D, int G, int bits, uint32_t *w
  * computed as sum_c (q[c]*scale[c]) * code + sum_c q[c]*mn[c] without materialising keys. */
 void kvb_kivi_key_scores(const float *q, const uint32_t *words, const kvb_half *scale,
                          const kvb_half *mn, int G, int D, int bits, float *out);
-/* Fused value accumulation: out[d] += p * (code[d] * scale[d/G] + mn[d/G]). */
-void kvb_kivi_value_axpy(float p, const uint32_t *words, const kvb_half *scale, const kvb_half *mn,
-                         int D, int G, int bits, float *out);
-
-/* The same for nq <= KVB_KIVI_MAX_MULTI query heads sharing the kv head (GQA): codes are
+/* The key scores above, and the fused value accumulation out[d] += p * (code[d] * scale[d/G] +
+ * mn[d/G]), for nq <= KVB_KIVI_MAX_MULTI query heads sharing the kv head (GQA): codes are
  * unpacked once. Head i reads q + i*q_stride, p[i*p_stride]; writes out + i*o_stride. */
 #define KVB_KIVI_MAX_MULTI 16
 void kvb_kivi_key_scores_multi(const float *q, int nq, int q_stride, const uint32_t *words,

@@ -234,34 +234,3 @@ char *kvb_cache_params_json(const kvb_cache *c)
     char *s = c->ops->params_json ? c->ops->params_json(c) : NULL;
     return s ? s : kvb_strdup("{}");
 }
-
-/* ---- helpers for methods --------------------------------------------------------------------- */
-void kvb_attend_f32(const float *q, const float *k, const float *v, int n, int head_dim,
-                    size_t stride, float scale, float *scores, float *out)
-{
-    float mx = -INFINITY;
-    for (int t = 0; t < n; t++) {
-        const float *kt = k + (size_t)t * stride;
-        float s = 0;
-        for (int d = 0; d < head_dim; d++)
-            s += q[d] * kt[d];
-        s *= scale;
-        scores[t] = s;
-        if (s > mx)
-            mx = s;
-    }
-    float sum = 0;
-    for (int t = 0; t < n; t++) {
-        scores[t] = expf(scores[t] - mx);
-        sum += scores[t];
-    }
-    float inv = n > 0 ? 1.0f / sum : 0.0f;
-    for (int d = 0; d < head_dim; d++)
-        out[d] = 0;
-    for (int t = 0; t < n; t++) {
-        const float *vt = v + (size_t)t * stride;
-        float w = scores[t] * inv;
-        for (int d = 0; d < head_dim; d++)
-            out[d] += w * vt[d];
-    }
-}

@@ -165,11 +165,4 @@ void kvb_plan_fp16(kvb_cache_plan_layer *o, long kept_per_head, int S, const kvb
 /* Tokens an eviction method keeps per head: top-cap of the prefix + the window (cap < 0: all). */
 long kvb_plan_evict_kept(int cap, int n, int window);
 
-/* Shared helpers for methods (kvcache.c). */
-/* Softmax-weighted sum: out[d] = sum_t softmax(scale * q.k_t) v_t over n token rows with row
- * stride `stride` floats (K and V row-major (n, stride), first head_dim floats used). scores:
- * n floats of scratch. The reference kernel every f32 method can use. */
-void kvb_attend_f32(const float *q, const float *k, const float *v, int n, int head_dim,
-                    size_t stride, float scale, float *scores, float *out);
-
 #endif

@@ -12,19 +12,12 @@
  * after avg-pooling, the same up to rounding). */
 static void reduce_heads(const kvb_kv *kv, const float *in, int n, int m, float *out)
 {
-    for (int s = 0; s < kv->S; s++) {
-        float *r = out + (size_t)s * m;
-        if (kv->gqa_query) {
-            memcpy(r, in + (size_t)s * n, (size_t)m * sizeof(float));
-            continue;
-        }
-        for (int j = 0; j < m; j++) {
-            float acc = 0.0f;
-            for (int g = 0; g < kv->group; g++)
-                acc += in[(size_t)(s * kv->group + g) * n + j];
-            r[j] = acc / (float)kv->group;
-        }
+    if (!kv->gqa_query) {
+        kvb_sel_group_mean(in, (size_t)n, kv->S * kv->group, kv->S, m, out);
+        return;
     }
+    for (int s = 0; s < kv->S; s++)
+        memcpy(out + (size_t)s * m, in + (size_t)s * n, (size_t)m * sizeof(float));
 }
 
 typedef struct head_job {

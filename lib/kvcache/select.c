@@ -124,7 +124,8 @@ void kvb_sel_pool1d(const float *in, int n, int kernel, int type, float *out)
     }
 }
 
-void kvb_sel_group_mean(const float *in, int n_heads, int n_kv_heads, int n, float *out)
+void kvb_sel_group_mean(const float *in, size_t ld, int n_heads, int n_kv_heads, int n,
+                        float *out)
 {
     const int group = n_heads / n_kv_heads;
     for (int g = 0; g < n_kv_heads; g++) {
@@ -132,7 +133,7 @@ void kvb_sel_group_mean(const float *in, int n_heads, int n_kv_heads, int n, flo
         for (int j = 0; j < n; j++) {
             float s = 0.0f;
             for (int r = 0; r < group; r++)
-                s += in[(size_t)(g * group + r) * n + j];
+                s += in[(size_t)(g * group + r) * ld + j];
             o[j] = s / (float)group;
         }
     }

@@ -43,9 +43,11 @@ void kvb_sel_colsum_head(const float *q, size_t q_stride, const float *k, size_t
  * kernel must be odd (output length n); kernel 1 copies. in and out must not alias. */
 void kvb_sel_pool1d(const float *in, int n, int kernel, int type, float *out);
 
-/* Mean of the scores of the query heads of each kv group: in (n_heads, n) -> out (n_kv_heads, n).
- * Query head h belongs to kv head h / (n_heads / n_kv_heads), as repeat_kv lays them out. */
-void kvb_sel_group_mean(const float *in, int n_heads, int n_kv_heads, int n, float *out);
+/* Mean of the scores of the query heads of each kv group: in (n_heads, n), rows ld >= n floats
+ * apart -> out (n_kv_heads, n), rows n apart. Query head h belongs to kv head
+ * h / (n_heads / n_kv_heads), as repeat_kv lays them out. */
+void kvb_sel_group_mean(const float *in, size_t ld, int n_heads, int n_kv_heads, int n,
+                        float *out);
 
 /* ---- top-k -------------------------------------------------------------------------------- */
 /* Indices of the k largest of s[0..n) in ascending position order (the cache keeps tokens in

@@ -303,18 +303,14 @@ int kvb_lb_data_find(const char *task, const char *dir, int e_variant, char **pa
             goto found;
     }
     char hub[4096];
-    const char *hc = getenv("HF_HUB_CACHE"), *hh = getenv("HF_HOME"), *home = getenv("HOME");
-    if (hc && *hc)
-        fmt_fits(hub, sizeof(hub), "%s", hc);
-    else if (hh && *hh)
-        fmt_fits(hub, sizeof(hub), "%s/hub", hh);
-    else
-        fmt_fits(hub, sizeof(hub), "%s/.cache/huggingface/hub", home ? home : "");
-    if (find_in_hub(hub, name, &searched, path_out))
+    int have_hub = 0; /* HF's rule: the first of the candidates that is set */
+    for (int i = 0; !have_hub && i < 3; i++)
+        have_hub = kvb_hf_hub_cache(i, hub, sizeof(hub)) == 1;
+    if (have_hub && find_in_hub(hub, name, &searched, path_out))
         goto found;
     static const char *const local[] = { "datasets/longbench", "../shared/datasets/longbench-sample" };
     for (size_t i = 0; i < KVB_ARRAY_SIZE(local); i++) {
-        kvb_strbuf_addf(&searched, ", %s", local[i]);
+        kvb_strbuf_addf(&searched, "%s%s", searched.len ? ", " : "", local[i]);
         if (find_in_dir(local[i], name, path_out))
             goto found;
     }

@@ -9,48 +9,12 @@
 
 #include "longbench/data.h"
 
-/* ---- config directory -------------------------------------------------------------------- */
-
-const char *kvb_lb_config_dir(void)
-{
-    static char found[PATH_MAX];
-    char buf[PATH_MAX];
-    const char *env = getenv("KVBENCH_CONFIGS");
-    if (env && *env) {
-        int k = snprintf(buf, sizeof(buf), "%s/longbench", env);
-        if (k > 0 && (size_t)k < sizeof(buf) && kvb_is_dir(buf))
-            goto ok;
-    }
-    if (kvb_is_dir("configs/longbench")) {
-        snprintf(buf, sizeof(buf), "configs/longbench");
-        goto ok;
-    }
-    /* an installed or out-of-tree binary: <root>/bin/kvbench or <root>/build/kvbench */
-    ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 32);
-    if (n > 0) {
-        buf[n] = 0;
-        for (int up = 0; up < 2; up++) {
-            char *slash = strrchr(buf, '/');
-            if (!slash)
-                break;
-            *slash = 0;
-        }
-        size_t l = strlen(buf);
-        memcpy(buf + l, "/configs/longbench", 19);
-        if (kvb_is_dir(buf))
-            goto ok;
-    }
-    return NULL;
-ok:
-    memcpy(found, buf, sizeof(found));
-    return found;
-}
-
 int kvb_lb_template_load(const char *dir, const char *task, char **tmpl, kvb_error *e)
 {
     *tmpl = NULL;
+    char found[PATH_MAX];
     if (!dir)
-        dir = kvb_lb_config_dir();
+        dir = kvb_configs_dir("longbench", found, sizeof(found));
     if (!dir)
         return kvb_errorf(e, KVB_EIO, "configs/longbench not found (set KVBENCH_CONFIGS to the "
                                       "configs directory)");
@@ -133,16 +97,6 @@ int kvb_lb_format(const char *tmpl, const kvb_lb_record *r, kvb_strbuf *out, kvb
 }
 
 /* ---- prompt ids ---------------------------------------------------------------------------- */
-
-int kvb_lb_default_add_bos(const kvb_model_config *cfg)
-{
-    const char *f = cfg->chat_template, *n = cfg->name;
-    if (!strcmp(f, "llama2") || !strcmp(f, "llama3") || !strcmp(f, "mistral"))
-        return 1;
-    if (strstr(n, "llama") || strstr(n, "mistral") || strstr(n, "Llama") || strstr(n, "Mistral"))
-        return strstr(n, "smol") == NULL && strstr(n, "Smol") == NULL;
-    return 0;
-}
 
 /* The chat template around `body` (which may hold NUL bytes): the template is applied to a marker
  * and the body spliced in at the marker, so the family's wrapping applies verbatim. */
@@ -241,41 +195,6 @@ int kvb_lb_decode(const kvb_tokenizer *t, const int32_t *ids, size_t n, int clea
     return rc;
 }
 
-int kvb_lb_tokenizer_hf_defaults(const kvb_tokenizer *t, int *add_bos, int *cleanup)
-{
-    const char *src = kvb_tokenizer_source(t);
-    size_t l = src ? strlen(src) : 0;
-    if (l < 14 || strcmp(src + l - 14, "tokenizer.json"))
-        return 0; /* a GGUF vocabulary: no HF files to ask */
-    char *dir = kvb_strdup(src);
-    if (!dir)
-        return 0;
-    dir[l - 14] = 0;
-    char *cfg_path = kvb_path_join(*dir ? dir : ".", "tokenizer_config.json");
-    cJSON *j = NULL;
-    int told = 0;
-    if (kvb_json_load(src, (size_t)64 << 20, &j, NULL) == 0) {
-        const cJSON *pp = cJSON_GetObjectItemCaseSensitive(j, "post_processor");
-        const cJSON *type = pp ? cJSON_GetObjectItemCaseSensitive(pp, "type") : NULL;
-        const cJSON *single = pp ? cJSON_GetObjectItemCaseSensitive(pp, "single") : NULL;
-        /* TemplateProcessing whose single-sequence template starts with a special token */
-        *add_bos = cJSON_IsString(type) && !strcmp(type->valuestring, "TemplateProcessing") &&
-                   cJSON_IsArray(single) && cJSON_GetArraySize(single) > 0 &&
-                   cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(single, 0), "SpecialToken");
-        told = 1;
-        cJSON_Delete(j);
-    }
-    if (kvb_json_load(cfg_path, (size_t)16 << 20, &j, NULL) == 0) {
-        const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "clean_up_tokenization_spaces");
-        /* transformers' default when the key is absent is False since 4.45 */
-        *cleanup = cJSON_IsTrue(c);
-        cJSON_Delete(j);
-    }
-    free(cfg_path);
-    free(dir);
-    return told;
-}
-
 int kvb_lb_prompt_setup(const kvb_model_config *cfg, const kvb_tokenizer *tok, const char *chat,
                         int max_length, kvb_lb_prompt_opts *po, kvb_error *e)
 {
@@ -287,10 +206,8 @@ int kvb_lb_prompt_setup(const kvb_model_config *cfg, const kvb_tokenizer *tok, c
                                          "mistral, chatml, none)", po->chat_family);
     /* BOS and decode clean-up as HF does with the model's tokenizer files; from the model family
      * when it came from a GGUF */
-    po->add_bos = kvb_lb_default_add_bos(cfg);
-    po->cleanup_spaces = 0;
-    if (tok)
-        kvb_lb_tokenizer_hf_defaults(tok, &po->add_bos, &po->cleanup_spaces);
+    po->add_bos = kvb_tokenizer_default_add_bos(tok, cfg->chat_template, cfg->name);
+    po->cleanup_spaces = tok ? kvb_tokenizer_cleans_up_spaces(tok) : 0;
     po->max_length = max_length > 0 ? max_length : cfg->longbench_max_length;
     if (po->max_length <= 0)
         return kvb_errorf(e, KVB_EINVAL, "%s: no LongBench prompt budget in its config; pass "

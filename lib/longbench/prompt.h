@@ -9,12 +9,8 @@
 
 struct kvb_lb_record;
 
-/* Directory holding the LongBench configs: $KVBENCH_CONFIGS/longbench, ./configs/longbench, or
- * configs/longbench next to the executable's parent directory (bin/../configs). NULL if none. */
-const char *kvb_lb_config_dir(void);
-
 /* The template of `task` (a LongBench key; "_e" suffix ignored) from <dir>/dataset2prompt.json,
- * dir NULL = kvb_lb_config_dir(). *tmpl is newly allocated. */
+ * dir NULL = kvb_configs_dir("longbench"). *tmpl is newly allocated. */
 int kvb_lb_template_load(const char *dir, const char *task, char **tmpl, kvb_error *e);
 
 /* Python str.format over the record: `{context}`, `{input}`, `{_id}`, `{dataset}`, `{language}`,
@@ -31,13 +27,6 @@ typedef struct kvb_lb_prompt_opts {
     int cleanup_spaces;      /* HF decode's clean_up_tokenization_spaces (tokenizer_config.json) */
 } kvb_lb_prompt_opts;
 
-/* What Hugging Face does by default with the tokenizer files `t` was loaded from, read from the
- * files next to kvb_tokenizer_source(t): *add_bos = tokenizer.json's post-processor prepends a
- * special token (TemplateProcessing) to a single sequence; *cleanup = tokenizer_config.json's
- * clean_up_tokenization_spaces. Returns 1 when the files told, 0 when they are absent (GGUF):
- * the outputs are then left unchanged for the caller's default. */
-int kvb_lb_tokenizer_hf_defaults(const kvb_tokenizer *t, int *add_bos, int *cleanup);
-
 /* tokenizer.decode(ids, skip_special_tokens=True), including HF's clean_up_tokenization when
  * `cleanup` (" ." -> ".", " ?" -> "?", " !" -> "!", " ," -> ",", " ' " -> "'", " n't" -> "n't",
  * " 'm", " 's", " 've", " 're" likewise, applied in that order as str.replace does). */
@@ -48,10 +37,6 @@ int kvb_lb_decode(const kvb_tokenizer *t, const int32_t *ids, size_t n, int clea
 int kvb_lb_prompt_ids(const kvb_tokenizer *t, const char *prompt, size_t len,
                       const kvb_lb_prompt_opts *o, kvb_ids *out, int *truncated, kvb_error *e);
 
-/* Whether HF's tokenizer(prompt) prepends BOS for a model of this chat family / name: the
- * Llama-2, Llama-3 and Mistral tokenizers do (their post-processor adds it); byte-level BPE
- * tokenizers of the chatml family (SmolLM2, Qwen) do not. */
-int kvb_lb_default_add_bos(const kvb_model_config *cfg);
 /* The prompt settings of a run on a model: chat family `chat` (NULL: the model's; "none" or "":
  * raw text, chat_family NULL), BOS and decode clean-up as HF does with the tokenizer files (tok;
  * NULL: the family's defaults), budget max_length (<= 0: the model's LongBench budget). */

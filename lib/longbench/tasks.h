@@ -1,54 +1,11 @@
-/* lib/longbench/tasks: the 21 LongBench v1 tasks and the task sets (en16, all, e13, comma lists).
- *
- * One static table, in the order of LongBench's pred.py. Each row carries what the harness and the
- * scorer need: category, language, metric, max new tokens (config/dataset2maxlen.json), whether the
- * chat template is skipped (pred.py's list), whether eval.py keeps only the first line of the
- * prediction, and set membership. Source of every value: specs/longbench-simlayerkv-kivi.md A.1. */
+/* lib/longbench/tasks: task-set specs (en16, all, e, zh, comma lists) over the LongBench v1 task
+ * table, which lives in lib/results/tasks.h (the run summary needs the sets too, and lib/results
+ * is the lower module). */
 #ifndef KVB_LONGBENCH_TASKS_H
 #define KVB_LONGBENCH_TASKS_H
 
 #include "core/core.h"
-
-/* The metric functions of LongBench's metrics.py (eval.py's dataset2metric). */
-enum kvb_metric {
-    KVB_METRIC_QA_F1 = 0,    /* qa_f1_score */
-    KVB_METRIC_QA_F1_ZH,     /* qa_f1_zh_score (jieba) */
-    KVB_METRIC_ROUGE,        /* rouge_score (rouge 1.0.1 rouge-l f) */
-    KVB_METRIC_ROUGE_ZH,     /* rouge_zh_score (jieba, then rouge) */
-    KVB_METRIC_CLASSIFICATION, /* classification_score */
-    KVB_METRIC_RETRIEVAL,    /* retrieval_score ("Paragraph N") */
-    KVB_METRIC_RETRIEVAL_ZH, /* retrieval_zh_score ("段落N") */
-    KVB_METRIC_COUNT,        /* count_score */
-    KVB_METRIC_CODE_SIM,     /* code_sim_score (fuzzywuzzy ratio on difflib) */
-    KVB_METRIC__N
-};
-
-enum kvb_task_lang { KVB_LANG_EN = 0, KVB_LANG_ZH, KVB_LANG_CODE };
-
-typedef struct kvb_task {
-    const char *key;      /* dataset key, e.g. "2wikimqa" */
-    const char *category; /* LongBench README category, e.g. "Multi-Doc QA" */
-    enum kvb_task_lang lang;
-    enum kvb_metric metric;
-    int max_new_tokens;   /* dataset2maxlen */
-    int skip_chat;        /* pred.py applies no chat template (trec, triviaqa, samsum, lsht, lcc, repobench-p) */
-    int first_line;       /* eval.py scores only the first line (trec, triviaqa, samsum, lsht) */
-    int en16;             /* in the 16-task English+code set of the SimLayerKV/PyramidKV averages */
-    int longbench_e;      /* has a LongBench-E variant (<key>_e) */
-} kvb_task;
-
-#define KVB_TASK_COUNT 21
-
-int kvb_task_count(void);
-/* Row i of the table (pred.py order), NULL when i is out of range. */
-const kvb_task *kvb_task_at(int i);
-/* The task named `name`; a LongBench-E file stem "<key>_e" finds <key> too. NULL when unknown. */
-const kvb_task *kvb_task_find(const char *name);
-/* Index of t in the table (0..20). */
-int kvb_task_index(const kvb_task *t);
-
-const char *kvb_metric_name(enum kvb_metric m);  /* "qa_f1_score", ... as in metrics.py */
-const char *kvb_task_lang_name(enum kvb_task_lang l); /* "en", "zh", "code" */
+#include "results/tasks.h"
 
 /* Parse a task-set spec: "en16" (default set, 16 tasks), "all" (21), "e" (the 13 LongBench-E
  * tasks), "zh" (the 5 Chinese tasks) or a comma list of task keys and set names ("trec,lcc",

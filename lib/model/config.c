@@ -188,47 +188,6 @@ int kvb_config_validate(const kvb_model_config *c, const char *file, kvb_error *
     return 0;
 }
 
-/* ---- where configs/ is -------------------------------------------------------------------------- */
-static char g_home[PATH_MAX];
-
-static int has_configs(const char *dir)
-{
-    char p[PATH_MAX + 32];
-    snprintf(p, sizeof(p), "%s/configs/models", dir);
-    return kvb_is_dir(p);
-}
-
-/* $KVBENCH_HOME, else the repository holding the binary (bin/kvbench, build/kvbench,
- * build/tests/x: one or two levels above its directory), else the current directory. */
-const char *kvb_config_home(void)
-{
-    if (g_home[0])
-        return g_home;
-    const char *env = getenv("KVBENCH_HOME");
-    if (env && *env) {
-        snprintf(g_home, sizeof(g_home), "%s", env);
-        return g_home;
-    }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n > 0) {
-        exe[n] = 0;
-        for (int up = 0; up < 3; up++) {
-            char *slash = strrchr(exe, '/');
-            if (!slash)
-                break;
-            *slash = 0;
-            if (up > 0 && has_configs(exe)) {
-                snprintf(g_home, sizeof(g_home), "%s", exe);
-                return g_home;
-            }
-        }
-    }
-    if (has_configs("."))
-        return snprintf(g_home, sizeof(g_home), "."), g_home;
-    return NULL;
-}
-
 /* ---- kvbench model names -------------------------------------------------------------------------- */
 static int name_ok(const char *name)
 {
@@ -258,14 +217,15 @@ static int copy_str(char *dst, size_t n, const cJSON *j, const char *k, int requ
 
 int kvb_config_load_named(kvb_model_config *c, const char *name, kvb_error *e)
 {
-    const char *home = kvb_config_home();
+    char dir[PATH_MAX];
+    const char *models = kvb_configs_dir("models", dir, sizeof(dir));
     if (!name_ok(name))
         return kvb_errorf(e, KVB_EINVAL, "'%s' is not a model name", name);
-    if (!home)
+    if (!models)
         return kvb_errorf(e, KVB_EINVAL, "model '%s': configs/models not found (set KVBENCH_HOME "
                           "to the kvbench repository)", name);
     char path[PATH_MAX + 128];
-    snprintf(path, sizeof(path), "%s/configs/models/%s.json", home, name);
+    snprintf(path, sizeof(path), "%s/%s.json", models, name);
     if (!kvb_file_exists(path))
         return kvb_errorf(e, KVB_EINVAL, "unknown model '%s' (no %s; give a path to an HF "
                           "directory or a .gguf file instead)", name, path);
@@ -323,11 +283,12 @@ static int same_arch(const kvb_model_config *a, const kvb_model_config *b)
 
 void kvb_config_adopt_known(kvb_model_config *c, const char *hint)
 {
-    const char *home = kvb_config_home();
-    if (!home)
+    char dir[PATH_MAX];
+    const char *models = kvb_configs_dir("models", dir, sizeof(dir));
+    if (!models)
         return;
     char pat[PATH_MAX + 64];
-    snprintf(pat, sizeof(pat), "%s/configs/models/*.json", home);
+    snprintf(pat, sizeof(pat), "%s/*.json", models);
     glob_t g;
     if (glob(pat, 0, NULL, &g))
         return;
@@ -429,19 +390,9 @@ int kvb_model_resolve(const char *name, const kvb_model_config *c, char *out, si
         found = try_dir(dir, out, n, &looked);
     }
     if (!found && c->repo_id[0]) {
-        const char *hub = getenv("HF_HUB_CACHE");
-        if (hub && *hub)
-            found = try_hf_cache(hub, c->repo_id, out, n, &looked);
-        const char *hh = getenv("HF_HOME");
-        if (!found && hh && *hh) {
-            snprintf(dir, sizeof(dir), "%s/hub", hh);
-            found = try_hf_cache(dir, c->repo_id, out, n, &looked);
-        }
-        const char *home = getenv("HOME");
-        if (!found && home && *home) {
-            snprintf(dir, sizeof(dir), "%s/.cache/huggingface/hub", home);
-            found = try_hf_cache(dir, c->repo_id, out, n, &looked);
-        }
+        for (int i = 0; !found && i < 3; i++)
+            if (kvb_hf_hub_cache(i, dir, sizeof(dir)) == 1)
+                found = try_hf_cache(dir, c->repo_id, out, n, &looked);
     }
     if (!found) {
         snprintf(dir, sizeof(dir), "models/%s", name);

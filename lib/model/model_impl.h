@@ -105,7 +105,6 @@ int kvb_config_load_named(kvb_model_config *c, const char *name, kvb_error *e);
 /* Fill name-level metadata from a known config whose architecture matches (by name hint first). */
 void kvb_config_adopt_known(kvb_model_config *c, const char *hint);
 /* The configs/ directory (see docs/model.md) and the repository root; NULL if not found. */
-const char *kvb_config_home(void);
 /* Resolve a model name to a directory or .gguf file; error lists the places looked at. */
 int kvb_model_resolve(const char *name, const kvb_model_config *c, char *out, size_t n,
                       kvb_error *e);

@@ -1,5 +1,5 @@
 /* Python- and numpy-compatible number handling, so that kvbench's result.json and scores are
- * byte-identical to what LongBench's eval.py (Python + numpy) writes. Also the task sets. */
+ * byte-identical to what LongBench's eval.py (Python + numpy) writes. */
 #include "results.h"
 
 #include "core/pynum.h"
@@ -19,28 +19,4 @@ int kvb_bucket_of(double length)
 double kvb_bucket_score(const double *scores, size_t n)
 {
     return n ? kvb_np_round(100 * kvb_np_mean(scores, n), 2) : NAN;
-}
-
-static const char *const en16[] = {
-    "narrativeqa", "qasper", "multifieldqa_en", "hotpotqa", "2wikimqa", "musique",
-    "gov_report", "qmsum", "multi_news", "trec", "triviaqa", "samsum",
-    "passage_count", "passage_retrieval_en", "lcc", "repobench-p",
-};
-static const char *const zh5[] = {
-    "multifieldqa_zh", "dureader", "vcsum", "lsht", "passage_retrieval_zh",
-};
-
-int kvb_task_in_set(const char *set, const char *task)
-{
-    int all = !strcmp(set, "all");
-    if (!all && strcmp(set, "en16"))
-        return 0;
-    for (size_t i = 0; i < KVB_ARRAY_SIZE(en16); i++)
-        if (!strcmp(en16[i], task))
-            return 1;
-    if (all)
-        for (size_t i = 0; i < KVB_ARRAY_SIZE(zh5); i++)
-            if (!strcmp(zh5[i], task))
-                return 1;
-    return 0;
 }

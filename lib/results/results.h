@@ -247,8 +247,7 @@ void kvb_pred_scores_release(kvb_pred_scores *p);
 /* ---- helpers shared with the metrics side ------------------------------------------------- */
 /* Python's round() and repr(float): kvb_py_round, kvb_py_repr in core/pynum.h. */
 /* numpy's pairwise summation (np.sum / np.mean of a float64 array): kvb_np_sum in core/pynum.h. */
-/* Task-set membership: "en16" (LongBench's 16 English tasks) and "all" (21 tasks). */
-int kvb_task_in_set(const char *set, const char *task);
+/* Task-set membership: kvb_task_in_set in results/tasks.h. */
 
 /* ---- paired bootstrap (bootstrap.c) ------------------------------------------------------- */
 /* splitmix64: the generator of every bootstrap, reproduced in scripts/oracle/bootstrap_fixtures.py. */

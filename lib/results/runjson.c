@@ -1,6 +1,7 @@
 /* run.json: building a run record, writing it (and result.json), reading it back with the
  * validation rules of results/schema/run.schema.json. */
 #include "results.h"
+#include "results/tasks.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>

@@ -121,6 +121,21 @@ int kvb_tokenizer_file_adds_bos(const kvb_tokenizer *t)
     return t->file_adds_bos;
 }
 
+int kvb_tokenizer_default_add_bos(const kvb_tokenizer *t, const char *chat_template,
+                                  const char *model_name)
+{
+    const char *src = t ? kvb_tokenizer_source(t) : NULL;
+    size_t l = src ? strlen(src) : 0;
+    if (l >= 14 && !strcmp(src + l - 14, "tokenizer.json"))
+        return t->file_adds_bos;
+    const char *f = chat_template ? chat_template : "", *n = model_name ? model_name : "";
+    if (!strcmp(f, "llama2") || !strcmp(f, "llama3") || !strcmp(f, "mistral"))
+        return 1;
+    if (strstr(n, "llama") || strstr(n, "mistral") || strstr(n, "Llama") || strstr(n, "Mistral"))
+        return strstr(n, "smol") == NULL && strstr(n, "Smol") == NULL;
+    return 0;
+}
+
 int32_t kvb_tokenizer_eos(const kvb_tokenizer *t)
 {
     return t->eos_id;

@@ -54,6 +54,14 @@ int32_t kvb_tokenizer_eos(const kvb_tokenizer *t);
  * (Llama-2, Mistral: 1; the early Llama-3 file: 0), GGUF tokenizer.ggml.add_bos_token (SmolLM2: 0).
  * kvb_tokenizer_encode's add_bos decides; this only reports the file's default. */
 int kvb_tokenizer_file_adds_bos(const kvb_tokenizer *t);
+/* The one BOS rule: whether text encoded for a model gets BOS prepended, as HF's tokenizer(text)
+ * does (add_special_tokens=True), for every verb (run's prompts, the needle test, generate).
+ * t loaded from a tokenizer.json (NULL: none): the file decides, kvb_tokenizer_file_adds_bos.
+ * Otherwise (a GGUF vocabulary, or no tokenizer) the model family's HF tokenizer does: chat
+ * template llama2, llama3 or mistral, or a model name with llama/Llama/mistral/Mistral and without
+ * smol/Smol: 1; chatml byte-level BPE tokenizers (SmolLM2, Qwen): 0. */
+int kvb_tokenizer_default_add_bos(const kvb_tokenizer *t, const char *chat_template,
+                                  const char *model_name);
 int32_t kvb_tokenizer_token_id(const kvb_tokenizer *t, const char *token); /* -1 if absent */
 int kvb_tokenizer_is_special(const kvb_tokenizer *t, int32_t id);
 

@@ -177,7 +177,7 @@ Test(kvcache_select, window_attention_matches_colsum)
         s += a[j];
     cr_assert_float_eq(s, 1.0, 1e-5);
     float g[KV * n];
-    kvb_sel_group_mean(a, H, KV, n, g);
+    kvb_sel_group_mean(a, n, H, KV, n, g);
     cr_assert_float_eq(g[3], (a[3] + a[n + 3]) / 2, 1e-7);
     free(q);
     free(k);

@@ -54,8 +54,8 @@ static void check_tokenizer(const char *name, const char *family)
     kvb_error e = { 0 };
     kvb_tokenizer *t;
     cr_assert_eq(kvb_tokenizer_load_hf(&t, dir, &e), 0, "%s", e.msg);
-    int add_bos = -1, cleanup = -1;
-    cr_assert_eq(kvb_lb_tokenizer_hf_defaults(t, &add_bos, &cleanup), 1);
+    int add_bos = kvb_tokenizer_default_add_bos(t, NULL, name);
+    int cleanup = kvb_tokenizer_cleans_up_spaces(t);
     cr_assert_eq(cleanup, !strcmp(name, "llama3-8b"), "%s: clean_up_tokenization_spaces", name);
     static const char *const tasks[] = { "multifieldqa_zh", "passage_retrieval_zh" };
     kvb_lb_dataset ds[2];
