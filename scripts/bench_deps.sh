@@ -21,7 +21,7 @@ bad = []
 for m, dist in (("llama_cpp", "llama-cpp-python"), ("torch", "torch"), ("transformers", "transformers"),
                 ("gguf", "gguf"), ("tokenizers", "tokenizers"), ("safetensors", "safetensors"),
                 ("numpy", "numpy"), ("jieba", "jieba"), ("rouge", "rouge"), ("fuzzywuzzy", "fuzzywuzzy"),
-                ("accelerate", "accelerate")):
+                ("accelerate", "accelerate"), ("kvpress", "kvpress"), ("jsonschema", "jsonschema")):
     try:
         importlib.import_module(m)
         print(f"  {m} {md.version(dist)}")
