@@ -85,9 +85,7 @@ int cmd_bench(int argc, char **argv)
         KVB_OPT_STR_("type", &method, "METHOD", "cache method (default full)"),
         KVB_OPT_STR_("cache-param", &cparams, "LIST", "cache parameters name=value,..."),
         KVB_OPT_FLAG_("json", &json, "print JSON"),
-        KVB_OPT_FLAG_("random-weights", &f.random_weights, "seeded random weights from the config"),
-        KVB_OPT_INT_("seed", &f.seed, "N", "seed of --random-weights (default 0)", 0, 2147483647L),
-        KVB_OPT_STR_("weights", &f.weights, "T", KVB_WEIGHTS_HELP),
+        KVB_MODEL_WEIGHT_OPTS(&f.random_weights, &f.seed, &f.weights),
         KVB_OPT_END_,
     };
     int rc = kvb_parse_options(argc, argv, opts,

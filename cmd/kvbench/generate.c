@@ -83,9 +83,7 @@ int cmd_generate(int argc, char **argv)
         KVB_OPT_STR_("type", &method, "METHOD", "cache method (default full)"),
         KVB_OPT_STR_("cache-param", &cparams, "LIST", "cache parameters name=value,..."),
         KVB_OPT_INT_("threads", &f.threads, "N", "threads (default: all cores)", 0, 1024),
-        KVB_OPT_FLAG_("random-weights", &f.random_weights, "seeded random weights from the config"),
-        KVB_OPT_INT_("seed", &f.seed, "N", "seed of --random-weights (default 0)", 0, 2147483647L),
-        KVB_OPT_STR_("weights", &f.weights, "T", KVB_WEIGHTS_HELP),
+        KVB_MODEL_WEIGHT_OPTS(&f.random_weights, &f.seed, &f.weights),
         KVB_OPT_FLAG_("quiet", &quiet, "no timing summary on stderr"),
         KVB_OPT_END_,
     };

@@ -92,8 +92,7 @@ int cmd_info(int argc, char **argv)
     const struct kvb_option opts[] = {
         KVB_OPT_STR_("model", &f.model, "M", "model name, HF directory or .gguf file"),
         KVB_OPT_FLAG_("json", &json, "print JSON"),
-        KVB_OPT_FLAG_("random-weights", &f.random_weights, "seeded random weights from the config"),
-        KVB_OPT_STR_("weights", &f.weights, "T", KVB_WEIGHTS_HELP),
+        KVB_MODEL_WEIGHT_OPTS(&f.random_weights, &f.seed, &f.weights),
         KVB_OPT_INT_("threads", &f.threads, "N", "threads (default: all cores)", 0, 1024),
         KVB_OPT_END_,
     };

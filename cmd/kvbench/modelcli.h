@@ -10,6 +10,13 @@
     "hold weights as bf16 (default), f32, gguf (keep a GGUF's Q4_1/Q8_0 blocks) or gguf-q8 "     \
     "(the same blocks; decode on 8-bit activations in integers, as llama.cpp, one scale per 4)"
 
+/* --random-weights, --seed, --weights: the same three options on every verb that opens a model */
+#define KVB_MODEL_WEIGHT_OPTS(random_weights, seed, weights)                                      \
+    KVB_OPT_FLAG_("random-weights", random_weights,                                               \
+                  "seeded random weights from the config (run: tokenizer files too)"),            \
+    KVB_OPT_INT_("seed", seed, "N", "seed of --random-weights (default 0)", 0, 2147483647L),     \
+    KVB_OPT_STR_("weights", weights, "T", KVB_WEIGHTS_HELP)
+
 typedef struct kvb_model_flags {
     const char *model;   /* --model */
     long threads;        /* --threads (0 = all cores) */
