@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "longbench/pipeline.h"
+#include "runner/generate.h"
 #include "modelcli.h"
 #include "options.h"
 #include "verbs.h"
@@ -58,14 +58,14 @@ static int run_one(kvb_model *m, const char *method, const char *cparams, int ct
     r->gen = gen;
     /* gen decode steps: gen + 1 tokens chosen, no stop token */
     half_way h = { m, c, gen / 2, 0 };
-    kvb_lb_gen_opts go = { .max_new_tokens = gen + 1, .on_token = on_token, .arg = &h };
-    kvb_lb_gen_result g;
-    rc = kvb_lb_generate(m, c, ids, ctx, &go, &g, e);
+    kvb_gen_opts go = { .max_new_tokens = gen + 1, .on_token = on_token, .arg = &h };
+    kvb_gen_result g;
+    rc = kvb_generate(m, c, ids, ctx, &go, &g, e);
     r->prefill_s = g.t_prefill;
     r->decode_s = g.t_decode;
     r->step_bytes = h.bytes;
     r->kv_bytes = kvb_cache_bytes(c);
-    kvb_lb_gen_result_release(&g);
+    kvb_gen_result_release(&g);
     free(ids);
     kvb_cache_free(c);
     return rc;

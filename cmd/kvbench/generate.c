@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "longbench/pipeline.h"
+#include "runner/generate.h"
 #include "modelcli.h"
 #include "tokenizer/tokenizer.h"
 #include "options.h"
@@ -123,13 +123,13 @@ int cmd_generate(int argc, char **argv)
     kvb_strbuf_init(&st.out);
     if (st.text)
         kvb_detok_stream_init(&st.ds, tok, 1);
-    kvb_lb_gen_opts go = { .max_new_tokens = (int)max_new, .on_token = on_token, .arg = &st };
+    kvb_gen_opts go = { .max_new_tokens = (int)max_new, .on_token = on_token, .arg = &st };
     for (int i = 0; i < cf->n_stop && i < 16 && !ignore_eos; i++)
         go.stop_ids[go.n_stop++] = cf->stop_ids[i];
-    kvb_lb_gen_result g;
+    kvb_gen_result g;
     memset(&g, 0, sizeof(g));
     if (!rc)
-        rc = kvb_lb_generate(m, c, ids, n, &go, &g, &e);
+        rc = kvb_generate(m, c, ids, n, &go, &g, &e);
     int produced = (int)g.out.n - g.stopped_by;
     printf("\n");
     fflush(stdout);
@@ -141,7 +141,7 @@ int cmd_generate(int argc, char **argv)
                 "(%.1f tok/s), cache %s %.1f MB\n", n, g.t_prefill, n / g.t_prefill, produced,
                 g.t_decode, produced > 1 ? (produced - 1) / g.t_decode : 0.0, kvb_cache_method_name(c),
                 (double)kvb_cache_bytes(c) / 1e6);
-    kvb_lb_gen_result_release(&g);
+    kvb_gen_result_release(&g);
     free(ids);
     free(text);
     kvb_cache_free(c);

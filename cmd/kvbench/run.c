@@ -2,7 +2,7 @@
  *
  * This file turns flags into a run: the model, the method, the run directory (lib/results:
  * pred/, memory/, fingerprint.json, the commit point and --resume) and one task source per task
- * (lib/longbench/runner.h), driven by the runner; then result.json and run.json. SIGINT/SIGTERM
+ * (lib/runner/runner.h), driven by the runner; then result.json and run.json. SIGINT/SIGTERM
  * finish the current record, flush, print how to resume and exit 130. */
 #include <cjson/cJSON.h>
 #include <signal.h>
@@ -14,7 +14,7 @@
 #include "longbench/data.h"
 #include "text/jieba.h"
 #include "longbench/niah.h"
-#include "longbench/runner.h"
+#include "longbench/source.h"
 #include "modelcli.h"
 #include "options.h"
 #include "results/results.h"
@@ -223,7 +223,7 @@ static int dry_run(struct ctx *cx, int want_niah, const kvb_task **lb, int n_lb,
     if (rc)
         return rc;
     printf("memory guard: a %ld-token record needs about %.1f MiB beyond the weights (limit %.0f MiB)\n",
-           n, kvb_lb_estimate_bytes(c, n, 512) / 1048576.0, cx->mem_limit / 1048576.0);
+           n, kvb_run_estimate_bytes(c, n, 512) / 1048576.0, cx->mem_limit / 1048576.0);
     for (int i = 0; i < n_lb; i++) {
         char *path = NULL;
         kvb_error le = { 0 };
@@ -246,7 +246,7 @@ static int dry_run(struct ctx *cx, int want_niah, const kvb_task **lb, int n_lb,
 static int run_tasks(struct ctx *cx, const kvb_task **lb, int n_lb, int want_niah, kvb_error *e)
 {
     const struct run_opts *o = cx->o;
-    kvb_lb_runner rn = { .m = cx->m, .method = o->type, .params = cx->params,
+    kvb_runner rn = { .m = cx->m, .method = o->type, .params = cx->params,
                          .n_params = cx->n_params, .dir = cx->dir, .run = &cx->run,
                          .limit = o->limit_seen ? o->limit : -1, .shard_i = o->shard_i,
                          .shard_n = o->shard_n, .trace_every = (int)o->trace_every,
@@ -262,12 +262,12 @@ static int run_tasks(struct ctx *cx, const kvb_task **lb, int n_lb, int want_nia
     for (int i = 0; i <= n_lb && !rc && !g_stop; i++) {
         if (i == n_lb && !want_niah)
             break;
-        kvb_lb_source s;
+        kvb_source s;
         rc = i < n_lb ? kvb_lb_source_longbench_init(&s, lb[i], &so, e)
                       : kvb_lb_source_niah_init(&s, &so, e);
         if (!rc) {
-            rc = kvb_lb_run_source(&rn, &s, e);
-            kvb_lb_source_release(&s);
+            rc = kvb_run_source(&rn, &s, e);
+            kvb_source_release(&s);
         }
     }
     cx->n_oversized = rn.n_oversized;
@@ -318,7 +318,7 @@ static int setup(struct ctx *cx, const kvb_task **lb, int n_lb, kvb_error *e)
             cx->seg.cut = jieba_cut;
             cx->seg.ctx = cx->jieba;
         }
-    cx->mem_limit = kvb_lb_mem_limit(o->max_memory_bytes, kvb_model_weight_bytes(cx->m));
+    cx->mem_limit = kvb_run_mem_limit(o->max_memory_bytes, kvb_model_weight_bytes(cx->m));
     return 0;
 }
 

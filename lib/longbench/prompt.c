@@ -137,11 +137,11 @@ int kvb_lb_prompt_ids(const kvb_tokenizer *t, const char *prompt, size_t len,
      *    tokens (the BOS inside the first half disappears) and concatenated as text */
     if (o->max_length > 0 && ids.n > (size_t)o->max_length) {
         size_t half = (size_t)(o->max_length / 2);
-        if ((rc = kvb_lb_decode(t, ids.ids, half, o->cleanup_spaces, &text, e)))
+        if ((rc = kvb_tokenizer_decode_clean(t, ids.ids, half, 1, o->cleanup_spaces, &text, e)))
             goto out;
         kvb_strbuf second;
         kvb_strbuf_init(&second);
-        rc = kvb_lb_decode(t, ids.ids + ids.n - half, half, o->cleanup_spaces, &second, e);
+        rc = kvb_tokenizer_decode_clean(t, ids.ids + ids.n - half, half, 1, o->cleanup_spaces, &second, e);
         if (!rc)
             kvb_strbuf_add(&text, second.buf ? second.buf : "", second.len);
         kvb_strbuf_release(&second);
@@ -176,22 +176,6 @@ int kvb_lb_newline_id(const kvb_tokenizer *t, int32_t *id, kvb_error *e)
     if (rc == 0)
         *id = v.ids[v.n - 1];
     kvb_ids_release(&v);
-    return rc;
-}
-
-/* ---- Hugging Face decode defaults ---------------------------------------------------------- */
-
-int kvb_lb_decode(const kvb_tokenizer *t, const int32_t *ids, size_t n, int cleanup,
-                  kvb_strbuf *out, kvb_error *e)
-{
-    if (!cleanup)
-        return kvb_tokenizer_decode(t, ids, n, 1, out, e);
-    kvb_strbuf tmp;
-    kvb_strbuf_init(&tmp);
-    int rc = kvb_tokenizer_decode(t, ids, n, 1, &tmp, e);
-    if (!rc && !(rc = kvb_tokenizer_clean_up_spaces(&tmp, 0)))
-        kvb_strbuf_add(out, tmp.buf ? tmp.buf : "", tmp.len);
-    kvb_strbuf_release(&tmp);
     return rc;
 }
 

@@ -27,12 +27,6 @@ typedef struct kvb_lb_prompt_opts {
     int cleanup_spaces;      /* HF decode's clean_up_tokenization_spaces (tokenizer_config.json) */
 } kvb_lb_prompt_opts;
 
-/* tokenizer.decode(ids, skip_special_tokens=True), including HF's clean_up_tokenization when
- * `cleanup` (" ." -> ".", " ?" -> "?", " !" -> "!", " ," -> ",", " ' " -> "'", " n't" -> "n't",
- * " 'm", " 's", " 've", " 're" likewise, applied in that order as str.replace does). */
-int kvb_lb_decode(const kvb_tokenizer *t, const int32_t *ids, size_t n, int cleanup,
-                  kvb_strbuf *out, kvb_error *e); /* cleanup: kvb_tokenizer_clean_up_spaces */
-
 /* Final input ids of a formatted prompt. *truncated is set to 1 when the middle was cut. */
 int kvb_lb_prompt_ids(const kvb_tokenizer *t, const char *prompt, size_t len,
                       const kvb_lb_prompt_opts *o, kvb_ids *out, int *truncated, kvb_error *e);

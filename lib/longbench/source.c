@@ -1,5 +1,5 @@
 /* The two task sources of `kvbench run`: LongBench tasks and the needle-in-a-haystack grid. */
-#include "longbench/runner.h"
+#include "longbench/source.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -147,14 +147,14 @@ static void lb_release(void *ctx)
     free(x);
 }
 
-int kvb_lb_source_longbench_init(kvb_lb_source *s, const kvb_task *task,
+int kvb_lb_source_longbench_init(kvb_source *s, const kvb_task *task,
                                  const kvb_lb_source_opts *o, kvb_error *e)
 {
     memset(s, 0, sizeof(*s));
     lb_src *x = kvb_calloc(1, sizeof(*x));
     if (!x)
         return kvb_errorf(e, KVB_ENOMEM, "out of memory");
-    *s = (kvb_lb_source){ .task = task->key, .metric = kvb_metric_name(task->metric),
+    *s = (kvb_source){ .task = task->key, .metric = kvb_metric_name(task->metric),
                           .unit = "rec", .buckets = o->e_variant,
                           .max_new_tokens = task->max_new_tokens, .ctx = x, .id = lb_id,
                           .prompt = lb_prompt, .score = lb_score, .fields = lb_fields,
@@ -185,7 +185,7 @@ int kvb_lb_source_longbench_init(kvb_lb_source *s, const kvb_task *task,
 out:
     free(path);
     if (rc)
-        kvb_lb_source_release(s);
+        kvb_source_release(s);
     return rc;
 }
 
@@ -246,13 +246,13 @@ static void niah_release(void *ctx)
     free(x);
 }
 
-int kvb_lb_source_niah_init(kvb_lb_source *s, const kvb_lb_source_opts *o, kvb_error *e)
+int kvb_lb_source_niah_init(kvb_source *s, const kvb_lb_source_opts *o, kvb_error *e)
 {
     memset(s, 0, sizeof(*s));
     niah_src *x = kvb_calloc(1, sizeof(*x));
     if (!x)
         return kvb_errorf(e, KVB_ENOMEM, "out of memory");
-    *s = (kvb_lb_source){ .task = "niah", .metric = "niah_keyword_recall", .unit = "cell",
+    *s = (kvb_source){ .task = "niah", .metric = "niah_keyword_recall", .unit = "cell",
                           .max_new_tokens = 64, .ctx = x, .id = niah_id, .prompt = niah_prompt,
                           .score = niah_score, .fields = niah_fields, .release = niah_release };
     x->needle = o->needle ? o->needle : KVB_NIAH_NEEDLE;
@@ -279,6 +279,6 @@ int kvb_lb_source_niah_init(kvb_lb_source *s, const kvb_lb_source_opts *o, kvb_e
     s->n = (long)x->nl * x->nd;
 out:
     if (rc)
-        kvb_lb_source_release(s);
+        kvb_source_release(s);
     return rc;
 }

@@ -261,14 +261,20 @@ int kvb_tokenizer_clean_up_spaces(kvb_strbuf *s, size_t from)
     return 0;
 }
 
-int kvb_tokenizer_decode_hf(const kvb_tokenizer *t, const int32_t *ids, size_t n, int skip_special,
-                            kvb_strbuf *out, kvb_error *e)
+int kvb_tokenizer_decode_clean(const kvb_tokenizer *t, const int32_t *ids, size_t n,
+                               int skip_special, int cleanup, kvb_strbuf *out, kvb_error *e)
 {
     size_t from = out->len;
     int rc = kvb_tokenizer_decode(t, ids, n, skip_special, out, e);
-    if (!rc && t->clean_up_spaces)
+    if (!rc && cleanup)
         rc = kvb_tokenizer_clean_up_spaces(out, from);
     return rc;
+}
+
+int kvb_tokenizer_decode_hf(const kvb_tokenizer *t, const int32_t *ids, size_t n, int skip_special,
+                            kvb_strbuf *out, kvb_error *e)
+{
+    return kvb_tokenizer_decode_clean(t, ids, n, skip_special, t->clean_up_spaces, out, e);
 }
 
 /* ---- streaming ------------------------------------------------------------------------- */

@@ -41,6 +41,11 @@ int kvb_tokenizer_decode(const kvb_tokenizer *t, const int32_t *ids, size_t n, i
  * transformers' clean_up_tokenization (" ." -> ".", " 's" -> "'s", ...) when the
  * tokenizer_config.json sets clean_up_tokenization_spaces (Llama-3's does; Llama-2's, Mistral's
  * and GGUF files do not). Appends to out. */
+/* decode, then clean_up_tokenization when `cleanup` (" ." -> ".", " ?" -> "?", " !" -> "!",
+ * " ," -> ",", " ' " -> "'", " n't" -> "n't", " 'm", " 's", " 've", " 're" likewise, in that order as
+ * str.replace does) whatever the tokenizer's config says. Appends to out. */
+int kvb_tokenizer_decode_clean(const kvb_tokenizer *t, const int32_t *ids, size_t n,
+                               int skip_special, int cleanup, kvb_strbuf *out, kvb_error *e);
 int kvb_tokenizer_decode_hf(const kvb_tokenizer *t, const int32_t *ids, size_t n, int skip_special,
                             kvb_strbuf *out, kvb_error *e);
 int kvb_tokenizer_cleans_up_spaces(const kvb_tokenizer *t);

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "longbench/data.h"
-#include "longbench/pipeline.h"
+#include "runner/generate.h"
 #include "longbench/prompt.h"
 #include "tokenizer/tokenizer.h"
 

@@ -1,4 +1,4 @@
-/* The runner of lib/longbench/runner.h driving a source defined here, on the real SmolLM2
+/* The runner of lib/runner/runner.h driving a source defined here, on the real SmolLM2
  * (`make model`): a third task suite needs only its five callbacks, no copy of the loop. The
  * runner writes the prediction and memory lines, honours --limit and --shard, records the task
  * in run.json's record and the data fingerprint, stops between records on a signal and resumes. */
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "longbench/runner.h"
+#include "runner/runner.h"
 #include "numeric_paths.h"
 
 static kvb_model *m;
@@ -78,9 +78,9 @@ static int fake_fields(void *ctx, long i, const char *pred, cJSON *line, kvb_run
     return 0;
 }
 
-static kvb_lb_source fake_source(fake *f, long n)
+static kvb_source fake_source(fake *f, long n)
 {
-    kvb_lb_source s = { .task = "fake", .metric = "parity", .unit = "item", .n = n,
+    kvb_source s = { .task = "fake", .metric = "parity", .unit = "item", .n = n,
                         .max_new_tokens = 3, .ctx = f, .id = fake_id, .prompt = fake_prompt,
                         .score = fake_score, .fields = fake_fields };
     snprintf(s.data_sha256, sizeof(s.data_sha256), "%064d", 7);
@@ -95,12 +95,12 @@ static int run_fake(fake *f, long n, long limit, long shard_i, long shard_n, int
     int rc = kvb_rundir_open(&d, dir, resume, e);
     if (rc)
         return rc;
-    kvb_lb_runner r = { .m = m, .method = "full", .dir = d, .run = run, .limit = limit,
+    kvb_runner r = { .m = m, .method = "full", .dir = d, .run = run, .limit = limit,
                         .shard_i = shard_i, .shard_n = shard_n, .mem_limit = (size_t)1 << 40,
                         .stop = &stop_flag };
-    kvb_lb_source s = fake_source(f, n);
-    rc = kvb_lb_run_source(&r, &s, e);
-    kvb_lb_source_release(&s);
+    kvb_source s = fake_source(f, n);
+    rc = kvb_run_source(&r, &s, e);
+    kvb_source_release(&s);
     kvb_rundir_free(d);
     return rc;
 }

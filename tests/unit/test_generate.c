@@ -1,4 +1,4 @@
-/* The generation loop of lib/longbench/pipeline on the real SmolLM2 (models/, `make model`):
+/* The generation loop of lib/runner/generate on the real SmolLM2 (models/, `make model`):
  * greedy and deterministic, max_new_tokens honoured, stop ids end generation (the stop token is
  * kept in the output ids, as HF's generate keeps eos), min_new_tokens masks them at the first
  * step (samsum), and the accounting is filled. */
@@ -6,7 +6,8 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "longbench/pipeline.h"
+#include "longbench/prompt.h"
+#include "runner/generate.h"
 #include "numeric_paths.h"
 
 static kvb_model *m;
@@ -33,7 +34,7 @@ static void teardown(void)
 }
 
 static void gen_with(const char *method, const kvb_cache_param *p, int np, const kvb_ids *ids,
-                     const kvb_lb_gen_opts *o, kvb_lb_gen_result *r)
+                     const kvb_gen_opts *o, kvb_gen_result *r)
 {
     const kvb_model_config *c = kvb_model_get_config(m);
     kvb_cache_shape shape = { c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim,
@@ -41,11 +42,11 @@ static void gen_with(const char *method, const kvb_cache_param *p, int np, const
     kvb_cache *cache;
     kvb_error e = { 0 };
     cr_assert_eq(kvb_cache_create(&cache, method, &shape, p, np, kvb_model_pool(m), &e), 0, "%s", e.msg);
-    cr_assert_eq(kvb_lb_generate(m, cache, ids->ids, (int)ids->n, o, r, &e), 0, "%s", e.msg);
+    cr_assert_eq(kvb_generate(m, cache, ids->ids, (int)ids->n, o, r, &e), 0, "%s", e.msg);
     kvb_cache_free(cache);
 }
 
-static void gen(const kvb_lb_gen_opts *o, kvb_lb_gen_result *r)
+static void gen(const kvb_gen_opts *o, kvb_gen_result *r)
 {
     gen_with("full", NULL, 0, &prompt, o, r);
 }
@@ -54,10 +55,10 @@ TestSuite(pipeline, .init = setup, .fini = teardown, .timeout = 300);
 
 Test(pipeline, greedy_stops_and_min_tokens)
 {
-    kvb_lb_gen_opts o;
+    kvb_gen_opts o;
     memset(&o, 0, sizeof(o));
     o.max_new_tokens = 6;
-    kvb_lb_gen_result a, b;
+    kvb_gen_result a, b;
     gen(&o, &a);
     gen(&o, &b);
     /* no stop ids: exactly max_new_tokens, identical twice */
@@ -73,7 +74,7 @@ Test(pipeline, greedy_stops_and_min_tokens)
     cr_assert_eq(a.layers_end[0].tokens_full, (long)(prompt.n + 5) * heads, "%ld", a.layers_end[0].tokens_full);
     cr_assert_eq(a.end.tokens_full, a.layers_end[0].tokens_full * a.n_layers);
     int32_t first = a.out.ids[0], third = a.out.ids[2];
-    kvb_lb_gen_result_release(&b);
+    kvb_gen_result_release(&b);
 
     /* the third token as a stop id: generation ends there, the stop token included */
     o.stop_ids[0] = third;
@@ -82,62 +83,62 @@ Test(pipeline, greedy_stops_and_min_tokens)
     cr_assert_eq(b.out.n, 3);
     cr_assert_eq(b.stopped_by, 1);
     cr_assert(!memcmp(b.out.ids, a.out.ids, 3 * sizeof(int32_t)));
-    kvb_lb_gen_result_release(&b);
+    kvb_gen_result_release(&b);
 
     /* the first token as a stop id: one token; with min_new_tokens = 1 it is masked at step one */
     o.stop_ids[0] = first;
     gen(&o, &b);
     cr_assert_eq(b.out.n, 1);
-    kvb_lb_gen_result_release(&b);
+    kvb_gen_result_release(&b);
     o.min_new_tokens = 1;
     gen(&o, &b);
     cr_assert_neq(b.out.ids[0], first);
     cr_assert(b.out.n >= 1);
-    kvb_lb_gen_result_release(&b);
+    kvb_gen_result_release(&b);
 
-    char *j = kvb_lb_mem_trace_json("rec-1", 7, &a);
+    char *j = kvb_mem_trace_json("rec-1", 7, &a);
     cr_assert_not_null(j);
     cr_assert(strstr(j, "\"_id\":\"rec-1\",\"_index\":7") && strstr(j, "\"layers_end\":[{") &&
               strstr(j, "\"peak_kv_bytes\":"), "%s", j);
     free(j);
-    kvb_lb_gen_result_release(&a);
+    kvb_gen_result_release(&a);
 }
 
 Test(pipeline_text, post_process)
 {
-    char *s = kvb_lb_post_process("smollm2-135m", " keep \n as is ");
+    char *s = kvb_post_process("smollm2-135m", " keep \n as is ");
     cr_assert_str_eq(s, " keep \n as is ");
     free(s);
-    s = kvb_lb_post_process("xgen-7b-8k", "  Assistant: hi Assistant:\n");
+    s = kvb_post_process("xgen-7b-8k", "  Assistant: hi Assistant:\n");
     cr_assert_str_eq(s, " hi "); /* strip() first, then the replace */
     free(s);
-    s = kvb_lb_post_process("internlm-7b-8k", "answer<eoa>junk");
+    s = kvb_post_process("internlm-7b-8k", "answer<eoa>junk");
     cr_assert_str_eq(s, "answer");
     free(s);
 }
 
 /* ---- memory trace -------------------------------------------------------------------------- */
 
-/* The default k is the smallest that keeps every record within KVB_LB_TRACE_MAX_POINTS points. */
+/* The default k is the smallest that keeps every record within KVB_TRACE_MAX_POINTS points. */
 Test(pipeline_text, trace_every_default_is_smallest_fitting)
 {
-    cr_assert_eq(kvb_lb_trace_every(64, 0), 1);   /* steps 0..63: 64 points */
-    cr_assert_eq(kvb_lb_trace_every(65, 0), 2);
-    cr_assert_eq(kvb_lb_trace_every(512, 5), 5);  /* asked for */
-    cr_assert_eq(kvb_lb_trace_points(5, 2), 4);   /* 0 2 4 5 */
-    cr_assert_eq(kvb_lb_trace_points(4, 2), 3);   /* 0 2 4 */
+    cr_assert_eq(kvb_trace_every(64, 0), 1);   /* steps 0..63: 64 points */
+    cr_assert_eq(kvb_trace_every(65, 0), 2);
+    cr_assert_eq(kvb_trace_every(512, 5), 5);  /* asked for */
+    cr_assert_eq(kvb_trace_points(5, 2), 4);   /* 0 2 4 5 */
+    cr_assert_eq(kvb_trace_points(4, 2), 3);   /* 0 2 4 */
     for (int max_new = 0; max_new <= 5000; max_new++) {
-        const int last = max_new > 0 ? max_new - 1 : 0, k = kvb_lb_trace_every(max_new, 0);
-        cr_assert_leq(kvb_lb_trace_points(last, k), KVB_LB_TRACE_MAX_POINTS, "max_new %d", max_new);
+        const int last = max_new > 0 ? max_new - 1 : 0, k = kvb_trace_every(max_new, 0);
+        cr_assert_leq(kvb_trace_points(last, k), KVB_TRACE_MAX_POINTS, "max_new %d", max_new);
         if (k > 1)
-            cr_assert_gt(kvb_lb_trace_points(last, k - 1), KVB_LB_TRACE_MAX_POINTS, "max_new %d", max_new);
+            cr_assert_gt(kvb_trace_points(last, k - 1), KVB_TRACE_MAX_POINTS, "max_new %d", max_new);
         /* a shorter generation never has more points */
         for (int l = 0; l < last; l += 97)
-            cr_assert_leq(kvb_lb_trace_points(l, k), KVB_LB_TRACE_MAX_POINTS);
+            cr_assert_leq(kvb_trace_points(l, k), KVB_TRACE_MAX_POINTS);
     }
 }
 
-static void expect_steps(const kvb_lb_gen_result *r, const int *steps, int n)
+static void expect_steps(const kvb_gen_result *r, const int *steps, int n)
 {
     cr_assert_eq(r->n_trace, n, "%d points, expected %d", r->n_trace, n);
     for (int i = 0; i < n; i++)
@@ -153,10 +154,10 @@ Test(pipeline, trace_points_and_full_growth)
 {
     const kvb_model_config *c = kvb_model_get_config(m);
     const size_t per_token = (size_t)c->n_layers * c->n_kv_heads * c->head_dim * 2 * 2;
-    kvb_lb_gen_opts o;
+    kvb_gen_opts o;
     memset(&o, 0, sizeof(o));
     o.max_new_tokens = 6;
-    kvb_lb_gen_result r;
+    kvb_gen_result r;
     const struct { int every, n; int steps[8]; } cases[] = {
         { 0, 6, { 0, 1, 2, 3, 4, 5 } }, /* default: every step fits in 64 points */
         { 2, 4, { 0, 2, 4, 5 } },       /* the last step is always there */
@@ -185,7 +186,7 @@ Test(pipeline, trace_points_and_full_growth)
         cr_assert_eq(r.end.bytes, r.trace[r.n_trace - 1].bytes);
         cr_assert_eq(r.layers_prefill, r.trace_layers);
         cr_assert_eq(r.prefill_peak_bytes, r.prefill.bytes); /* full never holds more than it keeps */
-        kvb_lb_gen_result_release(&r);
+        kvb_gen_result_release(&r);
     }
 
     /* a stop token at the third token: steps 0..2, the last one included with k = 2 */
@@ -193,17 +194,17 @@ Test(pipeline, trace_points_and_full_growth)
     gen(&o, &r);
     o.stop_ids[0] = r.out.ids[2];
     o.n_stop = 1;
-    kvb_lb_gen_result_release(&r);
+    kvb_gen_result_release(&r);
     gen(&o, &r);
     cr_assert_eq(r.out.n, 3);
     expect_steps(&r, (const int[]){ 0, 2 }, 2);
-    kvb_lb_gen_result_release(&r);
+    kvb_gen_result_release(&r);
     o.trace_every = 4;
     gen(&o, &r);
     expect_steps(&r, (const int[]){ 0, 2 }, 2);
 
     /* the JSON line carries the same series: kv_bytes per point, layer_bytes summing to it */
-    char *j = kvb_lb_mem_trace_json("rec-2", 3, &r);
+    char *j = kvb_mem_trace_json("rec-2", 3, &r);
     cJSON *o_ = cJSON_Parse(j);
     cr_assert_not_null(o_, "%s", j);
     const cJSON *t = cJSON_GetObjectItem(o_, "trace");
@@ -227,7 +228,7 @@ Test(pipeline, trace_points_and_full_growth)
                  (double)r.prefill.bytes); /* the old end-point fields stay */
     cJSON_Delete(o_);
     free(j);
-    kvb_lb_gen_result_release(&r);
+    kvb_gen_result_release(&r);
 }
 
 /* ZigZagKV holds every layer of the prompt in fp16 until prefill ends: the prefill peak is that
@@ -250,20 +251,20 @@ Test(pipeline, prefill_peak_of_compressing_methods)
     kvb_strbuf_release(&sb);
     cr_assert_gt(ids.n, 64);
     const kvb_cache_param p[] = { { "budget", "32" } };
-    kvb_lb_gen_opts o;
+    kvb_gen_opts o;
     memset(&o, 0, sizeof(o));
     o.max_new_tokens = 3;
-    kvb_lb_gen_result r;
+    kvb_gen_result r;
     gen_with("ZigZagKV", p, 1, &ids, &o, &r);
     const size_t full16 = ids.n * (size_t)c->n_layers * c->n_kv_heads * c->head_dim * 2 * 2;
     cr_assert_eq(r.prefill_peak_bytes, full16, "%zu vs %zu", r.prefill_peak_bytes, full16);
     cr_assert_gt(r.prefill_peak_bytes, r.prefill.bytes);
     cr_assert_geq(r.peak_bytes, r.prefill_peak_bytes);
-    kvb_lb_gen_result_release(&r);
+    kvb_gen_result_release(&r);
     gen_with("SnapKV", p, 1, &ids, &o, &r);
     cr_assert_eq(r.prefill_peak_bytes, r.prefill.bytes);
     cr_assert_lt(r.prefill.bytes, full16);
-    kvb_lb_gen_result_release(&r);
+    kvb_gen_result_release(&r);
 
     /* SimLayerKV with threshold 0 makes every layer lazy at the first decode step: the series
      * drops there and then grows by one fp16 token per step, which no straight line between the
@@ -277,6 +278,6 @@ Test(pipeline, prefill_peak_of_compressing_methods)
     cr_assert_lt(r.trace[1].bytes, r.trace[0].bytes / 2);
     for (int i = 2; i < r.n_trace; i++)
         cr_assert_eq(r.trace[i].bytes - r.trace[i - 1].bytes, full16 / ids.n, "step %d", i);
-    kvb_lb_gen_result_release(&r);
+    kvb_gen_result_release(&r);
     kvb_ids_release(&ids);
 }

@@ -1,19 +1,19 @@
 /* The loop of `kvbench run`, over any task source (runner.h). */
-#include "longbench/runner.h"
+#include "runner/runner.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-void kvb_lb_source_release(kvb_lb_source *s)
+void kvb_source_release(kvb_source *s)
 {
     if (s->release)
         s->release(s->ctx);
     memset(s, 0, sizeof(*s));
 }
 
-size_t kvb_lb_estimate_bytes(const kvb_model_config *c, long n_prompt, long n_new)
+size_t kvb_run_estimate_bytes(const kvb_model_config *c, long n_prompt, long n_new)
 {
     double t = (double)(n_prompt + n_new);
     double kv = 2.0 * c->n_layers * c->n_kv_heads * c->head_dim * t * 4;
@@ -24,7 +24,7 @@ size_t kvb_lb_estimate_bytes(const kvb_model_config *c, long n_prompt, long n_ne
     return s > 1e18 ? (size_t)1e18 : (size_t)s;
 }
 
-size_t kvb_lb_mem_limit(size_t max_memory, size_t weight_bytes)
+size_t kvb_run_mem_limit(size_t max_memory, size_t weight_bytes)
 {
     if (max_memory)
         return max_memory > weight_bytes ? max_memory - weight_bytes : 0;
@@ -34,7 +34,7 @@ size_t kvb_lb_mem_limit(size_t max_memory, size_t weight_bytes)
 
 /* ---- one record ---------------------------------------------------------------------------- */
 
-static void fill_record(kvb_run_record *rec, const kvb_lb_gen_result *g, long n, double score)
+static void fill_record(kvb_run_record *rec, const kvb_gen_result *g, long n, double score)
 {
     rec->score = score;
     rec->prompt_tokens = n;
@@ -50,7 +50,7 @@ static void fill_record(kvb_run_record *rec, const kvb_lb_gen_result *g, long n,
 
 /* The prediction line: LongBench's fields first (eval.py reads pred/answers/all_classes), then
  * kvbench's. */
-static char *pred_line(const kvb_lb_source *s, long i, const char *id, const char *pred,
+static char *pred_line(const kvb_source *s, long i, const char *id, const char *pred,
                        kvb_run_record *rec, kvb_error *e)
 {
     cJSON *line = cJSON_CreateObject();
@@ -67,12 +67,12 @@ static char *pred_line(const kvb_lb_source *s, long i, const char *id, const cha
     return text;
 }
 
-static int run_item(kvb_lb_runner *r, const kvb_lb_source *s, long i, const char *id,
-                    const kvb_ids *ids, const kvb_lb_gen_opts *gen, kvb_run_task *t, kvb_error *e)
+static int run_item(kvb_runner *r, const kvb_source *s, long i, const char *id,
+                    const kvb_ids *ids, const kvb_gen_opts *gen, kvb_run_task *t, kvb_error *e)
 {
     const kvb_model_config *c = kvb_model_get_config(r->m);
     int n = (int)ids->n, rc;
-    size_t need = kvb_lb_estimate_bytes(c, n, gen->max_new_tokens);
+    size_t need = kvb_run_estimate_bytes(c, n, gen->max_new_tokens);
     if (need > r->mem_limit) {
         if (!r->skip_oversized)
             return kvb_errorf(e, KVB_ENOMEM,
@@ -92,11 +92,11 @@ static int run_item(kvb_lb_runner *r, const kvb_lb_source *s, long i, const char
     if ((rc = kvb_cache_create(&cache, r->method, &shape, r->params, r->n_params,
                                kvb_model_pool(r->m), e)))
         return rc;
-    kvb_lb_gen_result g;
-    rc = kvb_lb_generate(r->m, cache, ids->ids, n, gen, &g, e);
+    kvb_gen_result g;
+    rc = kvb_generate(r->m, cache, ids->ids, n, gen, &g, e);
     kvb_cache_free(cache);
     if (rc) {
-        kvb_lb_gen_result_release(&g);
+        kvb_gen_result_release(&g);
         return kvb_error_prefix(e, "%s %s", s->task, id);
     }
     double score = 0;
@@ -108,9 +108,9 @@ static int run_item(kvb_lb_runner *r, const kvb_lb_source *s, long i, const char
         if (!(text = pred_line(s, i, id, g.text, &rec, e)))
             rc = e ? e->code : KVB_ENOMEM;
         else
-            mem = kvb_lb_mem_trace_json(id, i, &g);
+            mem = kvb_mem_trace_json(id, i, &g);
     }
-    kvb_lb_gen_result_release(&g);
+    kvb_gen_result_release(&g);
     if (!rc)
         rc = kvb_rundir_commit(r->dir, id, text, mem, e);
     if (!rc)
@@ -132,7 +132,7 @@ static void progress_step(kvb_progress *pg, long done, const kvb_run_task *t)
     kvb_progress_update(pg, done, extra);
 }
 
-static void gen_opts(const kvb_lb_runner *r, const kvb_lb_source *s, kvb_lb_gen_opts *gen)
+static void gen_opts(const kvb_runner *r, const kvb_source *s, kvb_gen_opts *gen)
 {
     const kvb_model_config *c = kvb_model_get_config(r->m);
     memset(gen, 0, sizeof(*gen));
@@ -146,7 +146,7 @@ static void gen_opts(const kvb_lb_runner *r, const kvb_lb_source *s, kvb_lb_gen_
         gen->stop_ids[gen->n_stop++] = s->stop_ids[i];
 }
 
-int kvb_lb_run_source(kvb_lb_runner *r, const kvb_lb_source *s, kvb_error *e)
+int kvb_run_source(kvb_runner *r, const kvb_source *s, kvb_error *e)
 {
     char key[300];
     snprintf(key, sizeof(key), "data.%s", s->task);
@@ -163,7 +163,7 @@ int kvb_lb_run_source(kvb_lb_runner *r, const kvb_lb_source *s, kvb_error *e)
     if ((rc = kvb_run_add_data_file(r->run, s->task, s->data_sha256, e)) ||
         (rc = kvb_rundir_task_begin(r->dir, s->task, t, e)))
         return rc;
-    kvb_lb_gen_opts gen;
+    kvb_gen_opts gen;
     gen_opts(r, s, &gen);
     long n_use = r->limit >= 0 ? KVB_MIN(s->n, r->limit) : s->n, todo = 0;
     for (long i = r->shard_i; i < n_use; i += r->shard_n)

@@ -1,5 +1,5 @@
-/* One LongBench record: prompt ids (truncation + chat template), greedy generation, accounting. */
-#include "longbench/pipeline.h"
+/* The generation loop (generate.h): prefill, greedy decode with stop rules, memory trace. */
+#include "runner/generate.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -7,7 +7,7 @@
 
 /* ---- generation ---------------------------------------------------------------------------- */
 
-void kvb_lb_gen_result_release(kvb_lb_gen_result *r)
+void kvb_gen_result_release(kvb_gen_result *r)
 {
     kvb_ids_release(&r->out);
     free(r->text);
@@ -17,25 +17,25 @@ void kvb_lb_gen_result_release(kvb_lb_gen_result *r)
     memset(r, 0, sizeof(*r));
 }
 
-int kvb_lb_trace_every(int max_new_tokens, int requested)
+int kvb_trace_every(int max_new_tokens, int requested)
 {
     if (requested > 0)
         return requested;
     /* the smallest k that fits: below last / (MAX - 1) the multiples of k alone are too many */
     const int last = KVB_MAX(max_new_tokens, 1) - 1;
-    int k = KVB_MAX(1, last / (KVB_LB_TRACE_MAX_POINTS - 1));
-    while (kvb_lb_trace_points(last, k) > KVB_LB_TRACE_MAX_POINTS)
+    int k = KVB_MAX(1, last / (KVB_TRACE_MAX_POINTS - 1));
+    while (kvb_trace_points(last, k) > KVB_TRACE_MAX_POINTS)
         k++;
     return k;
 }
 
-int kvb_lb_trace_points(int last_step, int every)
+int kvb_trace_points(int last_step, int every)
 {
     return last_step / every + 1 + (last_step % every ? 1 : 0);
 }
 
 static void mem_point(const kvb_cache *c, int n_layers, kvb_cache_layer_stats *layers,
-                      kvb_lb_mem_point *p)
+                      kvb_mem_point *p)
 {
     p->bytes = kvb_cache_bytes(c);
     p->full16_bytes = kvb_cache_full16_bytes(c);
@@ -51,15 +51,15 @@ static void mem_point(const kvb_cache *c, int n_layers, kvb_cache_layer_stats *l
     }
 }
 
-/* Append a trace point (the buffers hold kvb_lb_trace_points of max_new_tokens). */
-static void trace_point(const kvb_cache *c, kvb_lb_gen_result *r, int step)
+/* Append a trace point (the buffers hold kvb_trace_points of max_new_tokens). */
+static void trace_point(const kvb_cache *c, kvb_gen_result *r, int step)
 {
     const int i = r->n_trace++;
     r->trace_step[i] = step;
     mem_point(c, r->n_layers, r->trace_layers + (size_t)i * r->n_layers, &r->trace[i]);
 }
 
-static int is_stop(const kvb_lb_gen_opts *o, int32_t id)
+static int is_stop(const kvb_gen_opts *o, int32_t id)
 {
     for (int i = 0; i < o->n_stop; i++)
         if (o->stop_ids[i] == id)
@@ -69,7 +69,7 @@ static int is_stop(const kvb_lb_gen_opts *o, int32_t id)
 
 /* Greedy choice; before min_new_tokens exist the stop ids are masked to -inf, as HF's
  * MinLengthLogitsProcessor does with every eos id passed to generate(). */
-static int32_t pick(float *logits, int vocab, const kvb_lb_gen_opts *o, int n_gen)
+static int32_t pick(float *logits, int vocab, const kvb_gen_opts *o, int n_gen)
 {
     if (n_gen < o->min_new_tokens)
         for (int i = 0; i < o->n_stop; i++)
@@ -78,8 +78,8 @@ static int32_t pick(float *logits, int vocab, const kvb_lb_gen_opts *o, int n_ge
     return kvb_argmax(logits, vocab);
 }
 
-int kvb_lb_generate(kvb_model *m, kvb_cache *c, const int32_t *ids, int n,
-                    const kvb_lb_gen_opts *o, kvb_lb_gen_result *r, kvb_error *e)
+int kvb_generate(kvb_model *m, kvb_cache *c, const int32_t *ids, int n,
+                    const kvb_gen_opts *o, kvb_gen_result *r, kvb_error *e)
 {
     memset(r, 0, sizeof(*r));
     kvb_ids_init(&r->out);
@@ -87,12 +87,12 @@ int kvb_lb_generate(kvb_model *m, kvb_cache *c, const int32_t *ids, int n,
     int vocab = cfg->vocab, L = cfg->n_layers;
     r->n_prompt = n;
     r->n_layers = L;
-    r->trace_every = kvb_lb_trace_every(o->max_new_tokens, o->trace_every);
+    r->trace_every = kvb_trace_every(o->max_new_tokens, o->trace_every);
     /* sized for the longest generation, so the decode loop allocates nothing */
-    const int cap = kvb_lb_trace_points(KVB_MAX(o->max_new_tokens, 1) - 1, r->trace_every);
+    const int cap = kvb_trace_points(KVB_MAX(o->max_new_tokens, 1) - 1, r->trace_every);
     float *logits = kvb_malloc((size_t)vocab * sizeof(float));
     r->trace_step = kvb_calloc((size_t)cap, sizeof(int));
-    r->trace = kvb_calloc((size_t)cap, sizeof(kvb_lb_mem_point));
+    r->trace = kvb_calloc((size_t)cap, sizeof(kvb_mem_point));
     r->trace_layers = kvb_calloc((size_t)cap * L, sizeof(kvb_cache_layer_stats));
     int rc = 0;
     if (!logits || !r->trace_step || !r->trace || !r->trace_layers) {
@@ -148,9 +148,9 @@ int kvb_lb_generate(kvb_model *m, kvb_cache *c, const int32_t *ids, int n,
     kvb_strbuf_init(&text);
     const kvb_tokenizer *tok = kvb_model_tokenizer(m);
     if (tok)
-        rc = kvb_lb_decode(tok, r->out.ids, r->out.n, o->cleanup_spaces, &text, e);
+        rc = kvb_tokenizer_decode_clean(tok, r->out.ids, r->out.n, 1, o->cleanup_spaces, &text, e);
     if (rc == 0)
-        r->text = kvb_lb_post_process(cfg->name, text.buf ? text.buf : "");
+        r->text = kvb_post_process(cfg->name, text.buf ? text.buf : "");
     kvb_strbuf_release(&text);
     if (rc == 0 && !r->text)
         rc = kvb_errorf(e, KVB_ENOMEM, "out of memory");
@@ -159,7 +159,7 @@ out:
     return rc;
 }
 
-char *kvb_lb_post_process(const char *model_name, const char *text)
+char *kvb_post_process(const char *model_name, const char *text)
 {
     if (strstr(model_name, "xgen")) {
         /* response.strip().replace("Assistant:", "") */
@@ -193,7 +193,7 @@ char *kvb_lb_post_process(const char *model_name, const char *text)
 
 /* ---- memory trace -------------------------------------------------------------------------- */
 
-static cJSON *point_json(const kvb_lb_mem_point *p)
+static cJSON *point_json(const kvb_mem_point *p)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "kv_bytes", (double)p->bytes);
@@ -223,7 +223,7 @@ static cJSON *layers_json(const kvb_cache_layer_stats *s, int n)
 
 /* Column arrays, one entry per point; layer_bytes[i][l] = K + V + metadata + residual bytes of
  * layer l at point i (they sum to kv_bytes[i]). */
-static cJSON *trace_json(const kvb_lb_gen_result *r)
+static cJSON *trace_json(const kvb_gen_result *r)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "every", r->trace_every);
@@ -245,7 +245,7 @@ static cJSON *trace_json(const kvb_lb_gen_result *r)
     return o;
 }
 
-char *kvb_lb_mem_trace_json(const char *id, long index, const kvb_lb_gen_result *r)
+char *kvb_mem_trace_json(const char *id, long index, const kvb_gen_result *r)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "_id", id);

@@ -1,4 +1,4 @@
-/* lib/longbench/runner: the loop of `kvbench run`, written once for every task suite.
+/* lib/runner/runner: the loop of `kvbench run`, written once for every task suite.
  *
  * A task suite is a *source* of records: it numbers its items, and for item i gives the _id, the
  * prompt ids, its fields of the prediction line and a score. The runner does the rest the same
@@ -6,25 +6,23 @@
  * run.json entries, resume through the run directory (lib/results), --limit and --shard, the
  * memory guard, one cache per record, greedy generation with the model's stop tokens plus the
  * source's, the prediction and memory lines and their commit, the progress bar, and stopping
- * between records on a signal. LongBench and the needle test are the two sources here
- * (kvb_lb_source_longbench_init, kvb_lb_source_niah_init); a new suite (RULER) is a third. */
-#ifndef KVB_LONGBENCH_RUNNER_H
-#define KVB_LONGBENCH_RUNNER_H
+ * between records on a signal. LongBench and the needle test are two sources
+ * (lib/longbench/source.h); a new suite is one more, the runner does not change. */
+#ifndef KVB_RUNNER_RUNNER_H
+#define KVB_RUNNER_RUNNER_H
 
 #include <signal.h>
 
 #include "core/core.h"
 #include "kvcache/kvcache.h"
-#include "longbench/metrics.h"
-#include "longbench/pipeline.h"
-#include "longbench/tasks.h"
 #include "model/model.h"
+#include "runner/generate.h"
 #include "results/results.h"
 
 struct cJSON;
 
 /* ---- the source interface ------------------------------------------------------------------ */
-typedef struct kvb_lb_source {
+typedef struct kvb_source {
     const char *task;        /* task name: run.json, pred/<task>.jsonl, fingerprint "data.<task>" */
     const char *metric;      /* metric name written to run.json */
     const char *unit;        /* progress bar unit ("rec", "cell") */
@@ -47,40 +45,12 @@ typedef struct kvb_lb_source {
     int (*fields)(void *ctx, long i, const char *pred, struct cJSON *line, kvb_run_record *rec,
                   kvb_error *e);
     void (*release)(void *ctx);
-} kvb_lb_source;
+} kvb_source;
 
-void kvb_lb_source_release(kvb_lb_source *s);
-
-/* ---- the two sources ----------------------------------------------------------------------- */
-typedef struct kvb_lb_source_opts {
-    /* LongBench */
-    const char *data_dir;      /* --data (NULL: search) */
-    int e_variant;             /* LongBench-E */
-    int skip_bad;              /* --skip-bad-records */
-    const kvb_segmenter *seg;  /* jieba for the Chinese metrics (NULL: none loaded) */
-    /* both */
-    const kvb_tokenizer *tok;
-    kvb_lb_prompt_opts prompt; /* budget, chat family (NULL: none), BOS, clean-up */
-    /* the needle test (NULL: defaults) */
-    const char *lengths, *depths, *needle, *question;
-} kvb_lb_source_opts;
-
-/* A --tasks list: "niah" is kvbench's own task (*want_niah); everything else goes to the
- * LongBench task table (kvb_taskset_parse; *lb is freed by the caller). */
-int kvb_lb_sources_parse(const char *spec, int *want_niah, const kvb_task ***lb, int *n_lb,
-                         kvb_error *e);
-/* Read and validate every task's records (data_dir, e_variant, skip_bad of o) before the model
- * loads: a bad file fails in a second, not hours into a run. */
-int kvb_lb_sources_preflight(const kvb_task *const *lb, int n_lb, const kvb_lb_source_opts *o,
-                             kvb_error *e);
-/* One LongBench task: reads and validates its records (bad records reported on stderr). */
-int kvb_lb_source_longbench_init(kvb_lb_source *s, const kvb_task *task,
-                                 const kvb_lb_source_opts *o, kvb_error *e);
-/* The needle-in-a-haystack grid: item i = (lengths[i / n_depths], depths[i % n_depths]). */
-int kvb_lb_source_niah_init(kvb_lb_source *s, const kvb_lb_source_opts *o, kvb_error *e);
+void kvb_source_release(kvb_source *s);
 
 /* ---- the runner ---------------------------------------------------------------------------- */
-typedef struct kvb_lb_runner {
+typedef struct kvb_runner {
     kvb_model *m;
     const char *method;              /* cache method as given (kvb_cache_create) */
     const kvb_cache_param *params;
@@ -95,17 +65,17 @@ typedef struct kvb_lb_runner {
     int skip_oversized;              /* skip a record over mem_limit instead of failing */
     long n_oversized;                /* out: records skipped so */
     volatile sig_atomic_t *stop;     /* nonzero: finish the current record and return */
-} kvb_lb_runner;
+} kvb_runner;
 
 /* Run (or resume) one task of a source into the runner's directory and run record. */
-int kvb_lb_run_source(kvb_lb_runner *r, const kvb_lb_source *s, kvb_error *e);
+int kvb_run_source(kvb_runner *r, const kvb_source *s, kvb_error *e);
 
 /* Bytes one record needs beyond the weights: a full f32 KV cache for prompt + generation (an
  * upper bound for every method) plus prefill activations. An estimate (docs/longbench.md). */
-size_t kvb_lb_estimate_bytes(const kvb_model_config *c, long n_prompt, long n_new);
+size_t kvb_run_estimate_bytes(const kvb_model_config *c, long n_prompt, long n_new);
 
 /* Bytes a record may use beyond the weights: max_memory (--max-memory; 0: the available memory)
  * less the weights. */
-size_t kvb_lb_mem_limit(size_t max_memory, size_t weight_bytes);
+size_t kvb_run_mem_limit(size_t max_memory, size_t weight_bytes);
 
 #endif
