@@ -162,6 +162,7 @@ int kvb_qseq_init(kvb_qseq *s, int D, int bits, int G, int R, int cap)
 {
     memset(s, 0, sizeof(*s));
     s->D = D, s->bits = bits, s->G = G, s->R = R, s->cap = cap;
+    s->kern = kvb_kivi_kernels_pick(NULL);
     const int blocks = cap / G + 1;
     s->kcap = blocks * G;
     s->vcap = cap + 1;
@@ -265,30 +266,23 @@ void kvb_qseq_bytes(const kvb_qseq *s, size_t *k, size_t *v, size_t *meta, size_
 void kvb_qseq_attend_multi(const kvb_qseq *s, const float *q, int nq, float *out, float *scores,
                            size_t s_stride)
 {
-    const int D = s->D, T = s->nkq + s->nkr;
+    const kvb_kivi_kernels *kk = s->kern;
+    const int D = s->D, G = s->G, bits = s->bits, T = s->nkq + s->nkr;
     const float scale = 1.0f / sqrtf((float)D);
-    const size_t wpb = (size_t)D * s->G * s->bits / 32;
-    for (int b = 0; b < s->nkq / s->G; b++)
-        kvb_kivi_key_scores_multi(q, nq, D, s->kw + b * wpb, s->ks + (size_t)b * D,
-                                  s->km + (size_t)b * D, s->G, D, s->bits,
-                                  scores + (size_t)b * s->G, s_stride);
+    const size_t wpb = (size_t)D * G * bits / 32;
+    for (int b = 0; b < s->nkq / G; b++)
+        kk->keys(q, nq, (size_t)D, s->kw + b * wpb, s->ks + (size_t)b * D, s->km + (size_t)b * D,
+                 G, D, bits, scores + (size_t)b * G, s_stride);
     for (int i = 0; i < nq; i++) {
         float *sc = scores + i * s_stride;
-        for (int t = 0; t < s->nkq; t++)
-            sc[t] *= scale;
+        kvb_scale_f32(sc, s->nkq, scale);
         for (int t = 0; t < s->nkr; t++)
             sc[s->nkq + t] = dot_h(q + (size_t)i * D, s->kr + (size_t)t * D, D) * scale;
-        memset(out + (size_t)i * D, 0, (size_t)D * sizeof(float));
         if (T > 0)
             softmax(sc, T);
     }
-    if (T == 0)
-        return;
-    const int ng = D / s->G;
-    for (int t = 0; t < s->nvq; t++)
-        kvb_kivi_value_axpy_multi(scores + t, s_stride, nq, s->vw + (size_t)t * D * s->bits / 32,
-                                  s->vs + (size_t)t * ng, s->vm + (size_t)t * ng, D, s->G, s->bits,
-                                  out, D);
+    /* the quantized values (overwrites out), then the fp16 window */
+    kk->values(scores, s_stride, nq, s->vw, s->vs, s->vm, s->nvq, D, G, bits, out, (size_t)D);
     for (int i = 0; i < nq; i++)
         for (int t = 0; t < s->nvr; t++)
             axpy_h(out + (size_t)i * D, scores[i * s_stride + s->nvq + t], s->vr + (size_t)t * D, D);

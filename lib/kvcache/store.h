@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "kvcache/half.h"
+#include "kvcache/kivi_quant.h"
 
 /* ---- fp16 token store ---------------------------------------------------------------------- */
 typedef struct kvb_seq {
@@ -55,9 +56,11 @@ typedef struct kvb_qseq {
     uint32_t *vw;     /* (nvq, D*bits/32) */
     kvb_half *vs, *vm; /* (nvq, D/G) */
     kvb_half *vr;     /* (R + 1, D), oldest first */
+    const kvb_kivi_kernels *kern; /* decode-attention kernels (kvb_qseq_init: the best) */
 } kvb_qseq;
 
-/* cap: tokens the store must be able to hold in total. */
+/* cap: tokens the store must be able to hold in total. Attends with the best kernels this CPU
+ * runs; set s->kern to choose others (the cache passes its $KVBENCH_ISA choice). */
 int kvb_qseq_init(kvb_qseq *s, int D, int bits, int G, int R, int cap);
 /* cap is the total number of tokens it accepts; kvb_qseq_append fails (-1) beyond it. */
 void kvb_qseq_release(kvb_qseq *s);
@@ -70,10 +73,10 @@ void kvb_qseq_prefill(kvb_qseq *s, const kvb_half *k, const kvb_half *v, int ld,
 int kvb_qseq_append(kvb_qseq *s, const float *k, const float *v);
 int kvb_qseq_tokens(const kvb_qseq *s);
 void kvb_qseq_bytes(const kvb_qseq *s, size_t *k, size_t *v, size_t *meta, size_t *residual);
-/* Decode attention with fused dequantization. scores: at least tokens floats (probabilities in
- * token order on return). */
+/* Decode attention on the packed codes (kivi_attn.c; nothing is dequantized in memory). scores:
+ * at least tokens floats (probabilities in token order on return). */
 void kvb_qseq_attend(const kvb_qseq *s, const float *q, float *out, float *scores);
-/* nq (<= KVB_KIVI_MAX_MULTI) query heads of the same kv head at once, codes unpacked once:
+/* nq (<= KVB_KIVI_MAX_MULTI) query heads of the same kv head at once, each code unpacked once:
  * q and out (nq, D) contiguous, head i's scores at scores + i * s_stride (>= tokens). */
 void kvb_qseq_attend_multi(const kvb_qseq *s, const float *q, int nq, float *out, float *scores,
                            size_t s_stride);
