@@ -43,6 +43,29 @@ size_t kvb_seq_meta_bytes(const kvb_seq *s); /* ThinK channel list (as 16-bit in
  * it holds the softmax probabilities in token order (SimLayerKV reads them). qg: D floats. */
 void kvb_seq_attend(const kvb_seq *s, const float *q, float *out, float *probs, float *qg);
 
+/* ---- one KIVI head, as decode attention reads it ------------------------------------------- */
+/* The layout of one kv head of kernels/kvb_cuda.h's kvb_kivi_view: logical token j has its key in
+ * block j / G (kw, ks, km) when j < nkq, else row j - nkq of kr; its value in row j of vw, vs, vm
+ * when j < nvq, else row j - nvq of vr; nkq + nkr == nvq + nvr, nkq % G == 0. */
+typedef struct kvb_kivi_head {
+    int D, bits, G;
+    const uint32_t *kw;         /* (nkq/G, D, G*bits/32): per block, per channel, G codes */
+    const kvb_half *ks, *km;    /* (nkq/G, D) */
+    int nkq;
+    const kvb_half *kr;         /* (nkr, D) fp16 residual keys */
+    int nkr;
+    const uint32_t *vw;         /* (nvq, D*bits/32) */
+    const kvb_half *vs, *vm;    /* (nvq, D/G) */
+    int nvq;
+    const kvb_half *vr;         /* (nvr, D) fp16 values */
+    int nvr;
+} kvb_kivi_head;
+/* Decode attention of nq query heads of that kv head with the kernels kk (nothing dequantized in
+ * memory): q, out (nq, D) contiguous; head i's probabilities at scores + i*s_stride (>= nkq + nkr
+ * floats). The CPU cache's attention (kvb_qseq_attend_multi) and the CUDA kernel's CPU twin. */
+void kvb_kivi_attend(const kvb_kivi_head *h, const kvb_kivi_kernels *kk, const float *q, int nq,
+                     float *out, float *scores, size_t s_stride);
+
 /* ---- KIVI store ----------------------------------------------------------------------------- */
 typedef struct kvb_qseq {
     int D, bits, G, R;
