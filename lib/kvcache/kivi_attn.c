@@ -365,7 +365,10 @@ static void values_avx2(const float *p, size_t p_stride, int nq, const uint32_t 
 #define AVX512 __attribute__((target("avx512f")))
 
 /* Codes [i0, i0 + 16) of a packed row (i0 % 16 == 0) as floats: each lane shifted so that its
- * code is in its low bits, then a 16-entry table (vpermps reads the low 4 bits) gives the float. */
+ * code is in its low bits, then a 16-entry table (vpermps reads the low 4 bits) gives the float.
+ * 4 bits: the two words are broadcast as one 64-bit value, so lanes alternate between them: lane
+ * 2k holds code i0 + k, lane 2k + 1 code i0 + 8 + k ("interleaved" order, undone by unweave16
+ * once per pass instead of a permute per code vector). */
 static inline AVX512 __attribute__((always_inline)) __m512 codes16(const uint32_t *row, int i0,
                                                                    const int bits)
 {
@@ -375,14 +378,23 @@ static inline AVX512 __attribute__((always_inline)) __m512 codes16(const uint32_
         x = _mm512_set1_epi32((int)row[i0 >> 4]);
         sh = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
         lut = _mm512_setr_ps(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3);
-    } else { /* two words: lanes 0-7 from the first, 8-15 from the second */
-        x = _mm512_permutexvar_epi32(
-            _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
-            _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)(const void *)(row + (i0 >> 3)))));
-        sh = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28);
+    } else {
+        long long two;
+        memcpy(&two, row + (i0 >> 3), sizeof(two));
+        x = _mm512_set1_epi64(two);
+        sh = _mm512_setr_epi32(0, 0, 4, 4, 8, 8, 12, 12, 16, 16, 20, 20, 24, 24, 28, 28);
         lut = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     }
     return _mm512_permutexvar_ps(_mm512_srlv_epi32(x, sh), lut);
+}
+
+/* The interleaved order of 4-bit codes16 back to natural order (2 bits: unchanged). */
+static inline AVX512 __attribute__((always_inline)) __m512 unweave16(__m512 v, const int bits)
+{
+    if (bits == 2)
+        return v;
+    return _mm512_permutexvar_ps(
+        _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15), v);
 }
 
 static inline AVX512 __attribute__((always_inline)) void
@@ -414,7 +426,7 @@ keys_pass_avx512(const float *qs, const float *bias, const uint32_t *words, int 
 #pragma GCC unroll 2
         for (int v = 0; v < TV; v++)
             _mm512_storeu_ps(out + (size_t)i * o_stride + t0 + 16 * v,
-                             _mm512_add_ps(acc[i][v], _mm512_set1_ps(bias[i])));
+                             _mm512_add_ps(unweave16(acc[i][v], bits), _mm512_set1_ps(bias[i])));
 }
 
 static inline AVX512 __attribute__((always_inline)) void
@@ -507,6 +519,12 @@ values_avx512_t(const float *p, size_t p_stride, const uint32_t *words, const kv
         for (; d0 < D; d0 += 16)
             values_pass_avx512(w, words, wpt, t0, nt, d0, ng, G, bits, NQ, 1, out, o_stride);
     }
+    if (bits == 4) /* the passes accumulated in codes16's interleaved order */
+        for (int i = 0; i < NQ; i++)
+            for (int d0 = 0; d0 < D; d0 += 16) {
+                float *o = out + (size_t)i * o_stride + d0;
+                _mm512_storeu_ps(o, unweave16(_mm512_loadu_ps(o), bits));
+            }
     if (vec)
         bias_reduce(bacc, NQ, ng, bias);
     for (int i = 0; i < NQ; i++)
