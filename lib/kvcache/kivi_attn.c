@@ -28,9 +28,9 @@
 
 /* ---- scalar twin ----------------------------------------------------------------------------- */
 
-static void keys_scalar(const float *q, int nq, size_t q_stride, const uint32_t *words,
-                        const kvb_half *scale, const kvb_half *mn, int G, int D, int bits,
-                        float *out, size_t o_stride)
+static void keys_scalar_block(const float *q, int nq, size_t q_stride, const uint32_t *words,
+                              const kvb_half *scale, const kvb_half *mn, int G, int D, int bits,
+                              float *out, size_t o_stride)
 {
     const int wpc = G * bits / 32;
     for (int i = 0; i < nq; i++) {
@@ -47,6 +47,16 @@ static void keys_scalar(const float *q, int nq, size_t q_stride, const uint32_t 
         for (int t = 0; t < G; t++)
             o[t] += bias;
     }
+}
+
+static void keys_scalar(const float *q, int nq, size_t q_stride, const uint32_t *words,
+                        const kvb_half *scale, const kvb_half *mn, int nb, int G, int D, int bits,
+                        float *out, size_t o_stride)
+{
+    const size_t wpb = (size_t)D * G * bits / 32;
+    for (int b = 0; b < nb; b++)
+        keys_scalar_block(q, nq, q_stride, words + b * wpb, scale + (size_t)b * D,
+                          mn + (size_t)b * D, G, D, bits, out + (size_t)b * G, o_stride);
 }
 
 static void values_scalar(const float *p, size_t p_stride, int nq, const uint32_t *words,
@@ -151,33 +161,36 @@ keys_pass_avx2(const float *qs, const float *bias, const uint32_t *words, int wp
 
 static inline __attribute__((always_inline)) void
 keys_avx2_t(const float *q, size_t q_stride, const uint32_t *words, const kvb_half *scale,
-            const kvb_half *mn, int G, int D, const int bits, const int NQ, float *out,
+            const kvb_half *mn, int nb, int G, int D, const int bits, const int NQ, float *out,
             size_t o_stride)
 {
-    float qs[TILE_Q * MAX_D], bias[TILE_Q];
-    fold_avx2(q, q_stride, scale, mn, D, NQ, qs, bias);
-    const int wpc = G * bits / 32;
-    /* 32 tokens per pass for 1-2 heads, 16 for 3-4: enough independent FMA chains, <= 12 acc */
-    int t0 = 0;
-    if (NQ <= 2)
-        for (; t0 + 32 <= G; t0 += 32)
-            keys_pass_avx2(qs, bias, words, wpc, t0, D, bits, NQ, 4, out, o_stride);
-    for (; t0 + 16 <= G; t0 += 16)
-        keys_pass_avx2(qs, bias, words, wpc, t0, D, bits, NQ, 2, out, o_stride);
-    for (; t0 < G; t0 += 8)
-        keys_pass_avx2(qs, bias, words, wpc, t0, D, bits, NQ, 1, out, o_stride);
+    const size_t wpb = (size_t)D * G * bits / 32;
+    for (int b = 0; b < nb; b++, words += wpb, scale += D, mn += D, out += G) {
+        float qs[TILE_Q * MAX_D], bias[TILE_Q];
+        fold_avx2(q, q_stride, scale, mn, D, NQ, qs, bias);
+        const int wpc = G * bits / 32;
+        /* 32 tokens per pass for 1-2 heads, 16 for 3-4: enough independent FMA chains, <= 12 acc */
+        int t0 = 0;
+        if (NQ <= 2)
+            for (; t0 + 32 <= G; t0 += 32)
+                keys_pass_avx2(qs, bias, words, wpc, t0, D, bits, NQ, 4, out, o_stride);
+        for (; t0 + 16 <= G; t0 += 16)
+            keys_pass_avx2(qs, bias, words, wpc, t0, D, bits, NQ, 2, out, o_stride);
+        for (; t0 < G; t0 += 8)
+            keys_pass_avx2(qs, bias, words, wpc, t0, D, bits, NQ, 1, out, o_stride);
+    }
 }
 
 #define KEYS_CASES(fn, bits)                                                                       \
     switch (n) {                                                                                   \
-    case 1: fn(q, q_stride, words, scale, mn, G, D, bits, 1, out, o_stride); break;               \
-    case 2: fn(q, q_stride, words, scale, mn, G, D, bits, 2, out, o_stride); break;               \
-    case 3: fn(q, q_stride, words, scale, mn, G, D, bits, 3, out, o_stride); break;               \
-    default: fn(q, q_stride, words, scale, mn, G, D, bits, 4, out, o_stride); break;              \
+    case 1: fn(q, q_stride, words, scale, mn, nb, G, D, bits, 1, out, o_stride); break;           \
+    case 2: fn(q, q_stride, words, scale, mn, nb, G, D, bits, 2, out, o_stride); break;           \
+    case 3: fn(q, q_stride, words, scale, mn, nb, G, D, bits, 3, out, o_stride); break;           \
+    default: fn(q, q_stride, words, scale, mn, nb, G, D, bits, 4, out, o_stride); break;          \
     }
 
 static void keys_avx2(const float *q, int nq, size_t q_stride, const uint32_t *words,
-                      const kvb_half *scale, const kvb_half *mn, int G, int D, int bits,
+                      const kvb_half *scale, const kvb_half *mn, int nb, int G, int D, int bits,
                       float *out, size_t o_stride)
 {
     for (int h = 0; h < nq; h += TILE_Q, q += TILE_Q * q_stride, out += TILE_Q * o_stride) {
@@ -431,24 +444,27 @@ keys_pass_avx512(const float *qs, const float *bias, const uint32_t *words, int 
 
 static inline AVX512 __attribute__((always_inline)) void
 keys_avx512_t(const float *q, size_t q_stride, const uint32_t *words, const kvb_half *scale,
-              const kvb_half *mn, int G, int D, const int bits, const int NQ, float *out,
+              const kvb_half *mn, int nb, int G, int D, const int bits, const int NQ, float *out,
               size_t o_stride)
 {
-    float qs[TILE_Q * MAX_D], bias[TILE_Q];
-    fold_avx2(q, q_stride, scale, mn, D, NQ, qs, bias);
-    const int wpc = G * bits / 32;
-    int t0 = 0;
-    for (; t0 + 32 <= G; t0 += 32)
-        keys_pass_avx512(qs, bias, words, wpc, t0, D, bits, NQ, 2, out, o_stride);
-    for (; t0 + 16 <= G; t0 += 16)
-        keys_pass_avx512(qs, bias, words, wpc, t0, D, bits, NQ, 1, out, o_stride);
-    for (; t0 < G; t0 += 8) /* 4 bits, G % 16 == 8 */
-        keys_pass_avx2(qs, bias, words, wpc, t0, D, bits, NQ, 1, out, o_stride);
+    const size_t wpb = (size_t)D * G * bits / 32;
+    for (int b = 0; b < nb; b++, words += wpb, scale += D, mn += D, out += G) {
+        float qs[TILE_Q * MAX_D], bias[TILE_Q];
+        fold_avx2(q, q_stride, scale, mn, D, NQ, qs, bias);
+        const int wpc = G * bits / 32;
+        int t0 = 0;
+        for (; t0 + 32 <= G; t0 += 32)
+            keys_pass_avx512(qs, bias, words, wpc, t0, D, bits, NQ, 2, out, o_stride);
+        for (; t0 + 16 <= G; t0 += 16)
+            keys_pass_avx512(qs, bias, words, wpc, t0, D, bits, NQ, 1, out, o_stride);
+        for (; t0 < G; t0 += 8) /* 4 bits, G % 16 == 8 */
+            keys_pass_avx2(qs, bias, words, wpc, t0, D, bits, NQ, 1, out, o_stride);
+    }
 }
 
 static AVX512 void keys_avx512(const float *q, int nq, size_t q_stride, const uint32_t *words,
-                               const kvb_half *scale, const kvb_half *mn, int G, int D, int bits,
-                               float *out, size_t o_stride)
+                               const kvb_half *scale, const kvb_half *mn, int nb, int G, int D,
+                               int bits, float *out, size_t o_stride)
 {
     for (int h = 0; h < nq; h += TILE_Q, q += TILE_Q * q_stride, out += TILE_Q * o_stride) {
         const int n = nq - h < TILE_Q ? nq - h : TILE_Q;

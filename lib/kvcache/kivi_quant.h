@@ -39,12 +39,14 @@ void kvb_kivi_quant_value(const kvb_half *v, int D, int G, int bits, uint32_t *w
                           kvb_half *scale, kvb_half *mn);
 
 /* ---- decode attention on the packed codes (kivi_attn.c) ------------------------------------ */
-/* Key scores of nq query heads (head i at q + i*q_stride) over one key block of G tokens:
- *   out[i*o_stride + t] = sum_c (q_i[c] * scale[c]) * code(c, t) + sum_c q_i[c] * mn[c],
- * i.e. q_i . dequantized key t, without materialising keys (scales folded into the query). */
+/* Key scores of nq query heads (head i at q + i*q_stride) over nb consecutive key blocks of G
+ * tokens (block b: words + b*D*G*bits/32, scale/mn + b*D; token t of the blocks is b*G + t'):
+ *   out[i*o_stride + t] = sum_c (q_i[c] * scale_b[c]) * code_b(c, t') + sum_c q_i[c] * mn_b[c],
+ * i.e. q_i . dequantized key t, without materialising keys (scales folded into the query once
+ * per block). */
 typedef void kvb_kivi_keys_fn(const float *q, int nq, size_t q_stride, const uint32_t *words,
-                              const kvb_half *scale, const kvb_half *mn, int G, int D, int bits,
-                              float *out, size_t o_stride);
+                              const kvb_half *scale, const kvb_half *mn, int nb, int G, int D,
+                              int bits, float *out, size_t o_stride);
 /* Values of nq heads over n quantized value tokens (rows of D*bits/32 words, scale/mn (n, D/G)):
  *   out[i*o_stride + d] = sum_t (p_i[t] * scale[t, d/G]) * code(t, d) + sum_t p_i[t] * mn[t, d/G]
  * with p_i[t] = p[i*p_stride + t]; out is overwritten. */

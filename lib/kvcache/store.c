@@ -268,10 +268,7 @@ void kvb_kivi_attend(const kvb_kivi_head *h, const kvb_kivi_kernels *kk, const f
 {
     const int D = h->D, G = h->G, bits = h->bits, T = h->nkq + h->nkr;
     const float scale = 1.0f / sqrtf((float)D);
-    const size_t wpb = (size_t)D * G * bits / 32;
-    for (int b = 0; b < h->nkq / G; b++)
-        kk->keys(q, nq, (size_t)D, h->kw + b * wpb, h->ks + (size_t)b * D, h->km + (size_t)b * D,
-                 G, D, bits, scores + (size_t)b * G, s_stride);
+    kk->keys(q, nq, (size_t)D, h->kw, h->ks, h->km, h->nkq / G, G, D, bits, scores, s_stride);
     for (int i = 0; i < nq; i++) {
         float *sc = scores + i * s_stride;
         kvb_scale_f32(sc, h->nkq, scale);
