@@ -4,7 +4,7 @@
  *
  * Keys are quantized per channel, so a block's scales and zero points fold into the query once
  * per block: score_t = sum_c (q_c s_c) code_ct + sum_c q_c m_c; the codes are turned into floats
- * in registers (shift, mask, convert) and multiplied by the folded query, with the block's tokens
+ * in registers (shift, then mask and convert or a 16-entry table) and multiplied by the folded query, with the block's tokens
  * in the SIMD lanes so that each code is unpacked once for every query head of the GQA group.
  * Values are quantized per token: out_d = sum_t (p_t s_tg) code_td + sum_t p_t m_tg, the first
  * sum over the codes in registers, the second per group (G channels), added once at the end; no
@@ -14,7 +14,6 @@
  * (tests/unit/test_kvcache_kivi.c); the float sums differ from the scalar twin only in order. */
 #include <immintrin.h>
 #include <stddef.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "core/simd.h"
