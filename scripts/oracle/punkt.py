@@ -10,8 +10,9 @@ ESSAYS_DIR: the Paul Graham essays (default ../shared/datasets/paul-graham-essay
 made as RULER's niah.py makes them: the essays in file-name order, concatenated, whitespace runs
 made one space (re.sub(r'\\s+', ' ')), split at spaces, the first N words joined with spaces,
 stripped. The texts are third-party, so only their sha256 is stored and the test rebuilds them.
-Hand-made cases store their text. Random cases are drawn with Python's random from the fixture's
-own list of pieces (the test draws them again with lib/core/pyrandom). A sentence list is stored
+Hand-made cases store their text. Random cases are strings of 1 to max_pieces pieces drawn with
+Python's random from the fixture's own lists of pieces (words, abbreviations, numbers,
+punctuation, whitespace; single characters), which the test draws again with lib/core/pyrandom. A sentence list is stored
 as [gap, length] pairs of bytes: sentence i is text[start_i:start_i + length_i] with start_i =
 end_{i-1} + gap_i (end_{-1} = 0). Needs nltk (3.10, with its regex dependency).
 """
@@ -63,7 +64,13 @@ PIECES = [
     "[", "]", "{", "}", "\u201c", "\u201d", "\u2019", "\u00ab", "\u00bb", "*", "@", "&",
     " ", " ", " ", " ", "  ", "\n", "\n\n", "\t", "\u00a0", "\u2003",
     "\u00c9l", "\u00fcber", "\u03a3", "\u0130",
+    "\u00b2", "x\u0301", "\u0663.", "_a.", "\u001c", "\u2028", "\u0085", "\u03c2.", "A\u03a3.",
+    "\u01c5.", "\u2160.", "ok.)", "end.\"", "why?)", "(a.", "mid.dle", "a..b", "---", "1.", "Jr.",
+    "MR.", "Smith.", "smith.", "Abreast", "abreast", "\u2018",
 ]
+# single characters, for the corners of Punkt's regexes (". . ." runs, closing punctuation)
+CHARS = list(". . . ..?!\"')(][}{-,;:\n\n \t AaBbZz19_\u201d\u2019\u00a0\u03a3") + [
+    "Mr.", "J.", "e.g.", "5.", "Jan.", "The", "the", "However"]
 
 
 def spans(text):
@@ -90,14 +97,14 @@ def haystack_words(essays_dir):
     return re.sub(r"\s+", " ", essay).split(" ")
 
 
-def random_cases(seed, n_cases):
+def random_cases(seed, pieces, max_pieces, n_cases):
     r = random.Random(seed)
     cases = []
     for _ in range(n_cases):
-        k = r.randint(1, 40)
-        text = "".join(PIECES[r.choice(range(len(PIECES)))] for _ in range(k))
+        k = r.randint(1, max_pieces)
+        text = "".join(pieces[r.choice(range(len(pieces)))] for _ in range(k))
         cases.append(spans(text))
-    return cases
+    return {"seed": seed, "pieces": pieces, "max_pieces": max_pieces, "cases": cases}
 
 
 def main():
@@ -116,13 +123,12 @@ def main():
                         "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
                         "spans": spans(text)})
         hard = [{"text": t, "spans": spans(t)} for t in HARD]
-        seed, n_rand = 19, 400
         doc = {
             "how": f"scripts/oracle/punkt.py: nltk {nltk.__version__} sent_tokenize (english, "
                    f"punkt_tab from {params})",
             "haystacks": hay,
             "hard": hard,
-            "random": {"seed": seed, "pieces": PIECES, "cases": random_cases(seed, n_rand)},
+            "random": [random_cases(19, PIECES, 40, 400), random_cases(23, CHARS, 60, 300)],
         }
     finally:
         shutil.rmtree(tmp)

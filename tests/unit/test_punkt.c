@@ -84,27 +84,31 @@ Test(punkt, random_pieces)
 {
     kvb_punkt *p = load_params();
     cJSON *j = load_fixture();
-    const cJSON *r = cJSON_GetObjectItem(j, "random"), *pcs = cJSON_GetObjectItem(r, "pieces");
-    size_t npieces = (size_t)cJSON_GetArraySize(pcs);
-    kvb_pyrandom rng;
-    kvb_pyrandom_seed(&rng, (int64_t)cJSON_GetObjectItem(r, "seed")->valuedouble);
     kvb_strbuf sb;
     kvb_strbuf_init(&sb);
     int k = 0;
-    for (const cJSON *c = cJSON_GetObjectItem(r, "cases")->child; c; c = c->next, k++) {
-        int64_t len;
-        kvb_error e = {0};
-        cr_assert_eq(kvb_pyrandom_randint(&rng, 1, 40, &len, &e), 0);
-        sb.len = 0;
-        kvb_strbuf_adds(&sb, "");
-        for (int64_t i = 0; i < len; i++)
-            kvb_strbuf_adds(&sb, cJSON_GetArrayItem(pcs, (int)kvb_pyrandom_choice(&rng, npieces))
-                                     ->valuestring);
-        char what[64];
-        snprintf(what, sizeof(what), "random case %d", k);
-        expect_spans(p, sb.buf, sb.len, c, what);
+    for (const cJSON *r = cJSON_GetObjectItem(j, "random")->child; r; r = r->next) {
+        const cJSON *pcs = cJSON_GetObjectItem(r, "pieces");
+        size_t npieces = (size_t)cJSON_GetArraySize(pcs);
+        int64_t max = (int64_t)cJSON_GetObjectItem(r, "max_pieces")->valuedouble;
+        kvb_pyrandom rng;
+        kvb_pyrandom_seed(&rng, (int64_t)cJSON_GetObjectItem(r, "seed")->valuedouble);
+        for (const cJSON *c = cJSON_GetObjectItem(r, "cases")->child; c; c = c->next, k++) {
+            int64_t len;
+            kvb_error e = {0};
+            cr_assert_eq(kvb_pyrandom_randint(&rng, 1, max, &len, &e), 0);
+            sb.len = 0;
+            kvb_strbuf_adds(&sb, "");
+            for (int64_t i = 0; i < len; i++) {
+                size_t at = kvb_pyrandom_choice(&rng, npieces);
+                kvb_strbuf_adds(&sb, cJSON_GetArrayItem(pcs, (int)at)->valuestring);
+            }
+            char what[64];
+            snprintf(what, sizeof(what), "random case %d", k);
+            expect_spans(p, sb.buf, sb.len, c, what);
+        }
     }
-    cr_expect_gt(k, 100);
+    cr_expect_gt(k, 600);
     kvb_strbuf_release(&sb);
     cJSON_Delete(j);
     kvb_punkt_free(p);
