@@ -196,6 +196,17 @@ static void niah_release(void *ctx)
     free(x);
 }
 
+int kvb_lb_niah_grid(const char *lengths, const char *depths, int **lens, int *nl, int **deps,
+                     int *nd, kvb_error *e)
+{
+    *lens = *deps = NULL;
+    int rc = kvb_niah_parse_grid(lengths ? lengths : KVB_NIAH_LENGTHS, 16, 1 << 22, lens, nl,
+                                 "lengths", e);
+    if (!rc)
+        rc = kvb_niah_parse_grid(depths ? depths : KVB_NIAH_DEPTHS, 0, 100, deps, nd, "depths", e);
+    return rc;
+}
+
 int kvb_lb_source_niah_init(kvb_source *s, const kvb_lb_source_opts *o, kvb_error *e)
 {
     memset(s, 0, sizeof(*s));
@@ -208,10 +219,7 @@ int kvb_lb_source_niah_init(kvb_source *s, const kvb_lb_source_opts *o, kvb_erro
     x->needle = o->needle ? o->needle : KVB_NIAH_NEEDLE;
     x->question = o->question ? o->question : KVB_NIAH_QUESTION;
     int rc;
-    if ((rc = kvb_niah_parse_grid(o->lengths ? o->lengths : KVB_NIAH_LENGTHS, 16, 1 << 22,
-                                  &x->lens, &x->nl, "lengths", e)) ||
-        (rc = kvb_niah_parse_grid(o->depths ? o->depths : KVB_NIAH_DEPTHS, 0, 100, &x->deps,
-                                  &x->nd, "depths", e)))
+    if ((rc = kvb_lb_niah_grid(o->lengths, o->depths, &x->lens, &x->nl, &x->deps, &x->nd, e)))
         goto out;
     int max_len = 0;
     for (int i = 0; i < x->nl; i++)

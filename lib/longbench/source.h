@@ -26,6 +26,10 @@ typedef struct kvb_lb_source_opts {
 /* One LongBench task: reads and validates its records (bad records reported on stderr). */
 int kvb_lb_source_longbench_init(kvb_source *s, const kvb_task *task,
                                  const kvb_lb_source_opts *o, kvb_error *e);
+/* The needle grid of --lengths / --depths (NULL: the defaults), validated (*lens and *deps are
+ * freed by the caller, also on error). */
+int kvb_lb_niah_grid(const char *lengths, const char *depths, int **lens, int *nl, int **deps,
+                     int *nd, kvb_error *e);
 /* The needle-in-a-haystack grid: item i = (lengths[i / n_depths], depths[i % n_depths]). */
 int kvb_lb_source_niah_init(kvb_source *s, const kvb_lb_source_opts *o, kvb_error *e);
 

@@ -167,6 +167,20 @@ static int niah_plan_make(void **plan, char *const *items, int n, const kvb_run_
     return 0;
 }
 
+/* The grid, the needle and the essays, before the model loads. */
+static int niah_preflight(void *plan, const kvb_run_spec *sp, kvb_error *e)
+{
+    (void)plan;
+    int *lens, *deps, nl, nd;
+    int rc = kvb_lb_niah_grid(sp->lengths, sp->depths, &lens, &nl, &deps, &nd, e);
+    free(lens);
+    free(deps);
+    if (rc)
+        return rc;
+    kvb_niah_opts no = { .needle = sp->needle, .question = sp->question };
+    return kvb_niah_check(&no, e);
+}
+
 static int niah_n_tasks(const void *plan)
 {
     (void)plan;
@@ -207,6 +221,6 @@ static void niah_release(void *plan)
 
 const kvb_suite kvb_niah_suite = {
     .name = "needle", .claims = niah_claims, .names = niah_names, .plan = niah_plan_make,
-    .n_tasks = niah_n_tasks, .source = niah_source, .dry_run = niah_dry_run,
+    .preflight = niah_preflight, .n_tasks = niah_n_tasks, .source = niah_source, .dry_run = niah_dry_run,
     .settings = niah_settings, .release = niah_release,
 };
