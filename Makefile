@@ -130,7 +130,8 @@ FIXTURE_SCRIPTS := \
 	"forward_fixtures.py" \
 	"q8_llamacpp.py" \
 	"cuda_rope_inv_freq.py" \
-	"cuda_tiny_llama.py"
+	"cuda_tiny_llama.py" \
+	"pyrandom.py"
 fixtures:
 	@for s in $(FIXTURE_SCRIPTS); do \
 	    t0=$$(date +%s); echo "fixtures: $$s"; \
