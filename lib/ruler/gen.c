@@ -1,10 +1,12 @@
 /* kvb_ruler_generate: prepare.py's part (the model template around the task template and the
  * answer prefix, the seeds), then the task's generator; and what every generator shares: the
  * token count, the haystack-size search, the final split at the answer prefix. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ruler/gen_internal.h"
+#include "text/punkt.h"
 
 /* ---- tokens -------------------------------------------------------------------------------- */
 int rg_tokens(rg_gen *g, const char *text, long *n)
@@ -194,6 +196,7 @@ int kvb_ruler_generate(const kvb_ruler_task *t, const kvb_ruler_gen_opts *o,
     out->n_tokenized = g.n_tokenized;
     out->bytes_tokenized = g.bytes_tokenized;
     free(g.tmpl);
+    kvb_punkt_free(g.punkt);
     kvb_ids_release(&g.ids);
     kvb_strbuf_release(&g.last);
     if (rc)

@@ -1,8 +1,8 @@
 /* lib/ruler: what the generators (gen_*.c) share; private to lib/ruler.
  *
- * Each generator is a port of one of RULER's scripts/data/synthetic/*.py and keeps its shape: a
- * generate_input_output(n) that draws from the script's random streams, a haystack-size search
- * that calls it (and so draws too), then the per-sample loop. Python's semantics that decide
+ * Each generator is a port of one of RULER's scripts/data/synthetic/<task>.py and keeps its
+ * shape: a generate_input_output(n) that draws from the script's random streams, a haystack-size
+ * search that calls it (and so draws too), then the per-sample loop. Python's semantics that decide
  * bytes live here once: str.format on named fields, str.replace, str.split/join, the answer
  * prefix split, the token count with the model's tokenizer. */
 #ifndef KVB_RULER_GEN_INTERNAL_H
@@ -61,9 +61,6 @@ int rg_essay_words_load(const kvb_ruler_gen_opts *o, rg_words *out, kvb_error *e
  * missing file is an error naming it. */
 char *rg_data_file(const kvb_ruler_gen_opts *o, const char *name, kvb_error *e);
 
-/* nltk.tokenize.sent_tokenize(text) (NLTK's English punkt, lib/text/punkt.h): the sentences,
- * each its own string (gen_sent.c) */
-int rg_sent_tokenize(const char *text, size_t len, rg_words *out, kvb_error *e);
 
 /* ---- Python string semantics (gen_util.c) --------------------------------------------------- */
 typedef struct rg_kv {
@@ -100,11 +97,16 @@ typedef struct rg_gen {
     long n_tokenized;        /* statistics: texts tokenized, bytes tokenized */
     size_t bytes_tokenized;
     int essays_wrapped;      /* an essay haystack longer than the essays (see ruler.h) */
+    struct kvb_punkt *punkt; /* sent_tokenize's parameters, loaded on first use */
     kvb_error *e;
 } rg_gen;
 
 /* len(TOKENIZER.text_to_tokens(text)): HF tokenize(), no special tokens added */
 int rg_tokens(rg_gen *g, const char *text, long *n);
+/* nltk.tokenize.sent_tokenize(text) (NLTK's English punkt, lib/text/punkt.h, its parameters
+ * loaded on first use from <data dir>/punkt_tab/english): the sentences, pointing into one
+ * buffer (gen_sent.c) */
+int rg_sent_tokenize(rg_gen *g, const char *text, size_t len, rg_words *out);
 /* random.Random(args.random_seed).shuffle(x) on n elements of size bytes */
 void rg_shuffle_fresh(rg_gen *g, void *base, size_t n, size_t size);
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/pynum.h"
 #include "ruler/gen_internal.h"
 #include "ruler/gen_words.h"
 
@@ -27,6 +28,7 @@ typedef struct niah {
     char *tmpl;                /* after the singular rewrite */
     char type_v[16];           /* type_needle_v as the template gets it */
     long incremental;
+    int depths[NDEPTHS];
     /* one generate_input_output */
     char (*keys)[NEEDLE_MAX];  /* [num_k] */
     char (*values)[NEEDLE_MAX];/* [num_k * num_v] */
@@ -35,11 +37,13 @@ typedef struct niah {
     kvb_strbuf input;
 } niah;
 
-/* DEPTHS = list(np.round(np.linspace(0, 100, num=40, endpoint=True)).astype(int)): i * (100/39)
- * is never within float error of a half, so rounding to nearest is numpy's half-to-even here. */
-static int depth_at(int i)
+/* DEPTHS = list(np.round(np.linspace(0, 100, num=40, endpoint=True)).astype(int)) */
+static void depths(int *out)
 {
-    return i == NDEPTHS - 1 ? 100 : (int)(i * (100.0 / (NDEPTHS - 1)) + 0.5);
+    double v[NDEPTHS];
+    kvb_np_linspace(0, 100, NDEPTHS, 1, v);
+    for (int i = 0; i < NDEPTHS; i++)
+        out[i] = (int)kvb_np_round(v[i], 0);
 }
 
 /* ---- generate_random ----------------------------------------------------------------------- */
@@ -65,7 +69,7 @@ static int gen_random(niah *c, rg_needle type, char *buf)
     lo = (lo & ~(0xC000ull << 48)) | 0x8000ull << 48; /* variant RFC 4122 */
     hi = (hi & ~0xF000ull) | 4ull << 12;             /* version 4 */
     snprintf(buf, NEEDLE_MAX, "%08" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%012" PRIx64,
-             hi >> 32, (hi >> 16) & 0xFFFF, hi & 0xFFFF, lo >> 48, lo & 0xFFFFFFFFFFFFull);
+             hi >> 32, (hi >> 16) & 0xFFFF, hi & 0xFFFF, lo >> 48, lo & (((uint64_t)1 << 48) - 1));
     return 0;
 }
 
@@ -104,7 +108,7 @@ static int essay_context(niah *c, long n, int nn, kvb_strbuf *ctx)
     size_t a, b;
     rg_strip(text.buf, text.len, &a, &b);
     rg_words sents = { 0 };
-    if (rc || (rc = rg_sent_tokenize(text.buf + a, b - a, &sents, g->e))) {
+    if (rc || (rc = rg_sent_tokenize(g, text.buf + a, b - a, &sents))) {
         kvb_strbuf_release(&text);
         return rc ? rc : KVB_ENOMEM;
     }
@@ -115,7 +119,7 @@ static int essay_context(niah *c, long n, int nn, kvb_strbuf *ctx)
         return rc;
     }
     for (int i = 0; i < nn; i++) /* int(len(document_sents) * (depth / 100)) */
-        pos[i + 1] = (size_t)((double)sents.n * ((double)depth_at((int)idx[i]) / 100.0));
+        pos[i + 1] = (size_t)((double)sents.n * ((double)c->depths[idx[i]] / 100.0));
     pos[0] = 0;
     qsort(pos + 1, (size_t)nn, sizeof *pos, cmp_size);
     pos[nn + 1] = sents.n;
@@ -308,6 +312,7 @@ static int run(niah *c, kvb_ruler_samples *out)
     c->answers = kvb_calloc((size_t)nn, sizeof *c->answers);
     if (!c->keys || !c->values || !c->needles || !c->answers || prepare_template(c))
         return kvb_errorf(g->e, KVB_ENOMEM, "ruler: out of memory");
+    depths(c->depths);
     c->incremental = c->t->haystack == RG_HAY_ESSAY ? 500 : g->o->max_seq_length < 4096 ? 5 : 25;
     long inc = c->incremental, sample_tokens, best;
     if ((rc = generate_input_output(c, inc)) || (rc = rg_tokens(g, c->input.buf, &sample_tokens)))
