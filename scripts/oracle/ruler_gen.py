@@ -133,8 +133,8 @@ def hotpot_like(r):
 
 def english_words_stand_in(path):
     """common_words_extraction.py loads json/english_words.json when it starts, but samples from
-    it only when a list needs more words than wonderwords has (8166 with 3.0.1: lengths past about
-    32k tokens). A checkout without git-lfs has a pointer there, which json cannot read: a
+    it only when a list needs more words than wonderwords has (8166 with 3.0.1: not below 131072
+    tokens with SmolLM2's tokenizer). A checkout without git-lfs has a pointer there, which json cannot read: a
     stand-in of made-up words takes its place, so the fixture's lengths are unaffected."""
     with open(path, "rb") as f:
         head = f.read(64)
@@ -222,6 +222,8 @@ def main():
     ap.add_argument("--samples", type=int, default=3)
     ap.add_argument("--tasks", default=",".join(TASKS))
     ap.add_argument("--out", default=os.path.join(FIXDIR, "gen.json"))
+    ap.add_argument("--jobs", type=int, default=3, help="prepare.py runs at once (each is mostly "
+                    "Python's start-up)")
     a = ap.parse_args()
     src = os.path.join(a.ruler, "scripts", "data")
     if not os.path.exists(os.path.join(src, "prepare.py")):
@@ -261,13 +263,18 @@ def main():
         runs = [(t, int(n), "base", False) for n in a.lengths.split(",")
                 for t in a.tasks.split(",")]
         runs += [v for v in VARIANTS if v[0] in a.tasks.split(",")]
-        cases = []
-        for task, length, template, rnt in runs:
+        def one(run):
+            task, length, template, rnt = run
             save = os.path.join(tmp, "out_%s_%d_%s_%d" % (task, length, template, rnt))
             rows = run_prepare(data, env, tok_dir, save, task, length, a.samples, template, rnt)
-            cases.append(record(task, length, template, Templates[template], rnt, rows))
             print("ruler_gen: %s %d %s%s: %d samples" % (task, length, template,
-                                                        " rnt" if rnt else "", len(rows)))
+                                                        " rnt" if rnt else "", len(rows)),
+                  flush=True)
+            return record(task, length, template, Templates[template], rnt, rows)
+
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(max_workers=max(1, a.jobs)) as pool:
+            cases = list(pool.map(one, runs))
         out = {"made_by": "scripts/oracle/ruler_gen.py", "versions": vers,
                "essays": {"files": n_files, "words": n_words},
                "english_words_stand_in": stand_in, "cases": cases}
