@@ -38,6 +38,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 ESSAYS = os.path.join(ROOT, "..", "shared", "datasets", "paul-graham-essays")
@@ -260,28 +261,40 @@ def main():
                    TOKENIZERS_PARALLELISM="false")
         sys.path.insert(0, data)
         from template import Templates  # RULER's model templates, read from the checkout
-        runs = [(t, int(n), "base", False) for n in a.lengths.split(",")
-                for t in a.tasks.split(",")]
+        lengths = sorted((int(n) for n in a.lengths.split(",")), reverse=True)
+        runs = [(t, n, "base", False) for n in lengths for t in a.tasks.split(",")]
         runs += [v for v in VARIANTS if v[0] in a.tasks.split(",")]
+        done = {}
+        lock = threading.Lock()
+
+        def write():
+            # the cases finished so far, in the order of `runs`: a long run leaves a usable file
+            cases = [done[r] for r in runs if r in done]
+            out = {"made_by": "scripts/oracle/ruler_gen.py", "versions": vers,
+                   "essays": {"files": n_files, "words": n_words},
+                   "english_words_stand_in": stand_in, "complete": len(cases) == len(runs),
+                   "cases": cases}
+            with open(a.out + ".tmp", "w") as f:
+                json.dump(out, f, indent=1, ensure_ascii=True)
+                f.write("\n")
+            os.replace(a.out + ".tmp", a.out)
+            return len(cases)
+
         def one(run):
             task, length, template, rnt = run
             save = os.path.join(tmp, "out_%s_%d_%s_%d" % (task, length, template, rnt))
             rows = run_prepare(data, env, tok_dir, save, task, length, a.samples, template, rnt)
-            print("ruler_gen: %s %d %s%s: %d samples" % (task, length, template,
-                                                        " rnt" if rnt else "", len(rows)),
-                  flush=True)
-            return record(task, length, template, Templates[template], rnt, rows)
+            with lock:
+                done[run] = record(task, length, template, Templates[template], rnt, rows)
+                n = write()
+            print("ruler_gen: %s %d %s%s: %d samples (%d/%d)" % (
+                task, length, template, " rnt" if rnt else "", len(rows), n, len(runs)),
+                flush=True)
 
         from concurrent.futures import ThreadPoolExecutor
         with ThreadPoolExecutor(max_workers=max(1, a.jobs)) as pool:
-            cases = list(pool.map(one, runs))
-        out = {"made_by": "scripts/oracle/ruler_gen.py", "versions": vers,
-               "essays": {"files": n_files, "words": n_words},
-               "english_words_stand_in": stand_in, "cases": cases}
-        with open(a.out, "w") as f:
-            json.dump(out, f, indent=1, ensure_ascii=True)
-            f.write("\n")
-        print("ruler_gen: %d cases into %s" % (len(cases), a.out))
+            list(pool.map(one, runs))
+        print("ruler_gen: %d cases into %s" % (len(runs), a.out))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
