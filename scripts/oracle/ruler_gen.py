@@ -101,7 +101,8 @@ def squad_like(r):
     for a in range(24):
         paras = []
         for p in range(3):
-            # short paragraphs: RULER's qa.py never ends when 10 documents exceed the length
+            # short paragraphs here and in hotpot_like: RULER's qa.py never ends when its
+            # smallest size, 10 documents (HotpotQA: a question's own 10), exceeds the length
             ctx = " ".join(fake_sentence(r, r.randint(3, 7)) for _ in range(2))
             if a % 7 == 3 and p == 0:
                 ctx = shared
@@ -121,7 +122,7 @@ def squad_like(r):
 def hotpot_like(r):
     """HotpotQA's distractor layout: [{question, answer, context: [[title, [sentences]]]}]."""
     titles = [fake_word(r).capitalize() for _ in range(90)]
-    paras = {t: [fake_sentence(r, r.randint(6, 12)) + " " for _ in range(r.randint(2, 4))]
+    paras = {t: [fake_sentence(r, r.randint(3, 6)) + " " for _ in range(r.randint(1, 2))]
              for t in titles}
     out = []
     for i in range(20):
