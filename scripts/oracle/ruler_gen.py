@@ -137,8 +137,9 @@ def hotpot_like(r):
 def english_words_stand_in(path):
     """common_words_extraction.py loads json/english_words.json when it starts, but samples from
     it only when a list needs more words than wonderwords has (8166 with 3.0.1: not below 131072
-    tokens with SmolLM2's tokenizer). A checkout without git-lfs has a pointer there, which json cannot read: a
-    stand-in of made-up words takes its place, so the fixture's lengths are unaffected."""
+    tokens with SmolLM2's tokenizer). A checkout without git-lfs has a pointer there, which json
+    cannot read: a stand-in of made-up words takes its place; the fixture's lengths never read
+    it."""
     with open(path, "rb") as f:
         head = f.read(64)
     if not head.startswith(b"version https://git-lfs"):
@@ -152,7 +153,8 @@ def english_words_stand_in(path):
 def hf_tokenizer(dest):
     """SmolLM2's tokenizer as transformers builds it from the GGUF, saved as a plain fast
     tokenizer: saving the class transformers picks for this GGUF (CodeLlamaTokenizer) and loading
-    it back loses its byte-level pre-tokenizer (transformers 5.2), the tokenizers object does not."""
+    it back loses its byte-level pre-tokenizer (transformers 5.2); the tokenizers object keeps
+    it."""
     from transformers import AutoTokenizer, PreTrainedTokenizerFast
     tok = AutoTokenizer.from_pretrained(GGUF_DIR, gguf_file=GGUF_FILE)
     PreTrainedTokenizerFast(tokenizer_object=tok.backend_tokenizer).save_pretrained(dest)
@@ -235,7 +237,8 @@ def main():
         sys.exit("ruler_gen: %s: missing (run `make ruler-data`)" % PUNKT)
     vers = versions(a.ruler)
     if vers["wonderwords"] != "3.0.1":
-        sys.exit("ruler_gen: wonderwords %s; the fixtures are made with 3.0.1" % vers["wonderwords"])
+        sys.exit("ruler_gen: wonderwords %s; the fixtures are made with 3.0.1"
+                 % vers["wonderwords"])
     tmp = tempfile.mkdtemp(prefix="ruler_gen.")
     try:
         shutil.copytree(os.path.dirname(src), os.path.join(tmp, "scripts"))

@@ -69,7 +69,8 @@ static void check_case(const kvb_tokenizer *tok, const cJSON *c)
         cr_expect_str_eq(y->answer_prefix, get(x, "answer_prefix")->valuestring,
                          "%s %d %s #%ld: answer prefix", task, length, variant, i);
         const cJSON *outs = get(x, "outputs");
-        cr_assert_eq(y->n_outputs, cJSON_GetArraySize(outs), "%s %d #%ld: outputs", task, length, i);
+        cr_assert_eq(y->n_outputs, cJSON_GetArraySize(outs), "%s %d #%ld: outputs", task, length,
+                     i);
         int k = 0;
         for (const cJSON *out = outs->child; out; out = out->next, k++)
             cr_expect_str_eq(y->outputs[k], out->valuestring, "%s %d #%ld: output %d", task,
