@@ -269,18 +269,23 @@ gemv_blocks_rows(const kvb_wt *w, const float *x, const float *xs, float *y, int
     const size_t rb = (size_t)nb * bb;
     const unsigned char *p = (const unsigned char *)w->data + (size_t)r * rb;
     __m256 acc[KVB_GEMV_ROWS], mterm = _mm256_setzero_ps();
+#pragma GCC unroll 4
     for (int k = 0; k < R; k++)
         acc[k] = _mm256_setzero_ps();
     for (int b = 0; b < nb; b++, p += bb) {
         const float *xb = x + b * 32;
         __m256 xv[4] = { _mm256_loadu_ps(xb), _mm256_loadu_ps(xb + 8), _mm256_loadu_ps(xb + 16),
                          _mm256_loadu_ps(xb + 24) };
+        /* Q4_1: d and m; Q8_0: d (the high half is a code, unused). Built in registers: a
+         * store of the four and a vector load would stall on store forwarding. */
         int32_t sc[KVB_GEMV_ROWS] = { 0 };
-        for (int k = 0; k < R; k++) /* Q4_1: d and m; Q8_0: d (the high half is a code, unused) */
+#pragma GCC unroll 4
+        for (int k = 0; k < R; k++)
             memcpy(&sc[k], p + (size_t)k * rb, 4);
-        __m256 dm = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)sc));
+        __m256 dm = _mm256_cvtph_ps(_mm_setr_epi32(sc[0], sc[1], sc[2], sc[3]));
         if (q41)
             mterm = _mm256_fmadd_ps(dm, _mm256_set1_ps(xs[b]), mterm);
+#pragma GCC unroll 4
         for (int k = 0; k < R; k++) {
             const unsigned char *blk = p + (size_t)k * rb;
             __m256 s = q41 ? q4_1_codes_dot(blk + 4, xv) : q8_0_codes_dot(blk + 2, xv);
