@@ -272,8 +272,14 @@ gemv_blocks_rows(const kvb_wt *w, const float *x, const float *xs, float *y, int
 #pragma GCC unroll 4
     for (int k = 0; k < R; k++)
         acc[k] = _mm256_setzero_ps();
+    /* Interleaved short rows (360-960 bytes) do not train the hardware prefetcher, so a pass
+     * prefetches the pass two ahead, R * bb bytes per block, in step with its own reads. */
+    const char *ahead = (const char *)p + 2 * (size_t)R * rb;
     for (int b = 0; b < nb; b++, p += bb) {
         const float *xb = x + b * 32;
+        if (R > 1)
+            for (int off = 0; off < R * bb + 64; off += 64)
+                _mm_prefetch(ahead + (size_t)b * R * bb + off, _MM_HINT_T0);
         __m256 xv[4] = { _mm256_loadu_ps(xb), _mm256_loadu_ps(xb + 8), _mm256_loadu_ps(xb + 16),
                          _mm256_loadu_ps(xb + 24) };
         /* Q4_1: d and m; Q8_0: d (the high half is a code, unused). Built in registers: a
