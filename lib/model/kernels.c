@@ -146,7 +146,10 @@ static inline __attribute__((always_inline)) void gemv_avx2(const kvb_wt *w, con
         const unsigned char *p0 = base + (size_t)r * row, *p1 = p0 + row, *p2 = p1 + row, *p3 = p2 + row;
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        const char *ahead = (const char *)p0 + 8 * row; /* two passes ahead, see gemv_blocks_rows */
         for (int i = 0; i < nv; i += 16) {
+            for (int off = 0; off < 4 * 16 * (bf16 ? 2 : 4); off += 64)
+                _mm_prefetch(ahead + (size_t)i * 4 * (bf16 ? 2 : 4) + off, _MM_HINT_T0);
             __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
             a0 = _mm256_fmadd_ps(wload8(p0, i, bf16), x0, a0);
             b0 = _mm256_fmadd_ps(wload8(p0, i + 8, bf16), x1, b0);
@@ -194,7 +197,10 @@ static void gemv_bf16_avx512(const kvb_wt *w, const float *x, float *y, int r0, 
         __m512 a[4], b[4];
         for (int k = 0; k < 4; k++)
             a[k] = b[k] = _mm512_setzero_ps();
+        const char *ahead = (const char *)(p[0] + 8 * (size_t)n); /* two passes ahead */
         for (int i = 0; i < nv; i += 32) {
+            for (int off = 0; off < 4 * 64; off += 64)
+                _mm_prefetch(ahead + (size_t)i * 8 + off, _MM_HINT_T0);
             __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16);
             for (int k = 0; k < 4; k++) {
                 __m512i w0 = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(p[k] + i)));
