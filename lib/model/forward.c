@@ -426,7 +426,10 @@ typedef struct spin_barrier {
     int n;
 } spin_barrier;
 
-static void barrier_wait(spin_barrier *b)
+/* Wait for every thread. While it waits, a thread prefetches the start of the weight rows it reads
+ * next (pf, up to pf_bytes): each phase is a short stream (35-550 KB per thread on SmolLM2) and
+ * otherwise starts with the prefetcher cold, after the barrier. */
+static void barrier_wait(spin_barrier *b, const void *pf, size_t pf_bytes)
 {
     if (b->n == 1)
         return;
@@ -436,8 +439,13 @@ static void barrier_wait(spin_barrier *b)
         atomic_fetch_add_explicit(&b->gen, 1, memory_order_release);
         return;
     }
+    const char *line = pf, *end = line ? line + pf_bytes : NULL;
     /* spin briefly (phases are microseconds apart), then yield: the machine may be shared */
     for (long spins = 0; atomic_load_explicit(&b->gen, memory_order_acquire) == g; spins++) {
+        if (line < end) {
+            _mm_prefetch(line, _MM_HINT_T0);
+            line += 64;
+        }
         if (spins < 4000)
             _mm_pause();
         else
@@ -445,28 +453,70 @@ static void barrier_wait(spin_barrier *b)
     }
 }
 
+#define KVB_PF_BYTES 8192 /* prefetched per barrier: the DRAM latency ramp of one stream */
+
 typedef struct decode_task {
     kvb_model *m;
     kvb_cache *c;
     int32_t id;
     float *logits;
     spin_barrier bar;
-    int rc;          /* written by thread 0 before a barrier, read by all after it */
+    int rc;          /* written before a barrier by the thread that appends, read by all after it */
     kvb_error *e;
 } decode_task;
 
-static void gemv_split(const kvb_wt *w, const float *x, float *y, int ith, int nth)
+/* Rows [r0, r1) of w: the first bytes a thread's GEMV will read, for barrier_wait's prefetch. */
+static const void *rows_at(const kvb_wt *w, int r0)
 {
-    int r0, r1;
-    split(w->rows, ith, nth, 4, &r0, &r1);
-    if (r0 < r1)
-        kvb_gemv(w, x, y, r0, r1);
+    return (const unsigned char *)w->data + (size_t)r0 * kvb_wt_row_bytes(w);
+}
+
+/* The Q, K and V projections as one range of whole heads, rows [0, qd) of Q, then K, then V, so
+ * each thread applies RoPE to the heads it computed. The last thread takes every K and V head
+ * (plus Q heads up to an even share) and appends them to the cache itself, so attention can start
+ * after one barrier instead of two. Returns 1 when that holds; else (K and V alone exceed a share)
+ * heads are split evenly and the caller appends after a barrier. Head ranges in [0, n_heads +
+ * 2 n_kv_heads) units: [*u0, *u1). */
+static int qkv_split(const kvb_model_config *cf, int ith, int nth, int *u0, int *u1)
+{
+    int nh = cf->n_heads, units = nh + 2 * cf->n_kv_heads;
+    int last_q = (units + nth / 2) / nth - 2 * cf->n_kv_heads; /* Q heads of the last thread */
+    if (nth == 1 || last_q < 0) {
+        split(units, ith, nth, 1, u0, u1);
+        return nth == 1;
+    }
+    if (ith == nth - 1) {
+        *u0 = nh - last_q;
+        *u1 = units;
+    } else
+        split(nh - last_q, ith, nth - 1, 1, u0, u1);
+    return 1;
+}
+
+/* Projections of head units [u0, u1) (see qkv_split), RoPE applied to their Q and K heads. */
+static void qkv_heads(const kvb_layer_w *L, const kvb_model_config *cf, struct kvb_fwd_bufs *b,
+                      const float *xn, int u0, int u1)
+{
+    int hd = cf->head_dim, nh = cf->n_heads, nkv = cf->n_kv_heads;
+    int q1 = KVB_MIN(u1, nh), k0 = KVB_MAX(u0, nh), k1 = KVB_MIN(u1, nh + nkv);
+    int v0 = KVB_MAX(u0, nh + nkv), v1 = u1;
+    if (u0 < q1) {
+        kvb_gemv(&L->wq, xn, b->dq, u0 * hd, q1 * hd);
+        kvb_rope_rotate(b->dq + (size_t)u0 * hd, q1 - u0, hd, b->dcos, b->dsin);
+    }
+    if (k0 < k1) {
+        kvb_gemv(&L->wk, xn, b->dk, (k0 - nh) * hd, (k1 - nh) * hd);
+        kvb_rope_rotate(b->dk + (size_t)(k0 - nh) * hd, k1 - k0, hd, b->dcos, b->dsin);
+    }
+    if (v0 < v1)
+        kvb_gemv(&L->wv, xn, b->dv, (v0 - nh - nkv) * hd, (v1 - nh - nkv) * hd);
 }
 
 /* Decode attention of layer l; returns the attention output this thread reads next. Split over
  * tokens when the cache can (every thread merges the parts into its own copy, so no barrier is
- * needed between merge and output projection), else over heads into the shared buffer. */
-static const float *attend(decode_task *t, int l, int ith, int nth, float *scratch)
+ * needed between merge and output projection), else over heads into the shared buffer. pf: the
+ * output projection rows this thread reads next. */
+static const float *attend(decode_task *t, int l, int ith, int nth, float *scratch, const void *pf)
 {
     struct kvb_fwd_bufs *b = t->m->bufs;
     const kvb_model_config *cf = &t->m->cfg;
@@ -475,7 +525,7 @@ static const float *attend(decode_task *t, int l, int ith, int nth, float *scrat
         kvb_cache_attend_part(t->c, l, b->dq, ith, nth, b->dpart + qd * ith,
                               b->dmx + (size_t)cf->n_heads * ith, b->dsum + (size_t)cf->n_heads * ith,
                               scratch);
-        barrier_wait(&t->bar);
+        barrier_wait(&t->bar, pf, KVB_PF_BYTES);
         float *mine = b->datt_t + qd * ith;
         kvb_attend_merge(b->dpart, b->dmx, b->dsum, nth, cf->n_heads, cf->head_dim, mine);
         return mine;
@@ -484,62 +534,71 @@ static const float *attend(decode_task *t, int l, int ith, int nth, float *scrat
     split(cf->n_heads, ith, nth, 1, &r0, &r1);
     if (r0 < r1)
         kvb_cache_attend(t->c, l, b->dq, b->datt, r0, r1, scratch);
-    barrier_wait(&t->bar);
+    barrier_wait(&t->bar, pf, KVB_PF_BYTES);
     return b->datt;
 }
 
+/* One decode step, all layers, in one pool run: per layer five barriers (after Q/K/V + RoPE +
+ * append, inside attention, after each of the output, gate/up and down projections). */
 static void decode_worker(void *arg, int ith, int nth)
 {
     decode_task *t = arg;
     kvb_model *m = t->m;
     const kvb_model_config *cf = &m->cfg;
     struct kvb_fwd_bufs *b = m->bufs;
-    int H = cf->hidden, r0, r1;
+    int H = cf->hidden, u0, u1, h0, h1, i0, i1;
+    int self_append = qkv_split(cf, ith, nth, &u0, &u1);
+    split(H, ith, nth, 4, &h0, &h1);                /* rows of wo and w_down */
+    split(cf->intermediate, ith, nth, 4, &i0, &i1); /* rows of w_gate and w_up */
     float eps = (float)cf->rms_eps;
     float *xn = b->dxn + (size_t)ith * H;
     float *scratch = b->cscratch + (size_t)ith * b->cscratch_n;
     for (int l = 0; l < cf->n_layers; l++) {
         const kvb_layer_w *L = &m->layers[l];
         kvb_rmsnorm(xn, b->dx, L->attn_norm, H, eps);
-        gemv_split(&L->wq, xn, b->dq, ith, nth);
-        gemv_split(&L->wk, xn, b->dk, ith, nth);
-        gemv_split(&L->wv, xn, b->dv, ith, nth);
-        barrier_wait(&t->bar);
-        if (ith == 0) {
-            kvb_rope_rotate(b->dq, cf->n_heads, cf->head_dim, b->dcos, b->dsin);
-            kvb_rope_rotate(b->dk, cf->n_kv_heads, cf->head_dim, b->dcos, b->dsin);
+        qkv_heads(L, cf, b, xn, u0, u1);
+        if (self_append && ith == nth - 1)
             t->rc = kvb_cache_append(t->c, l, b->dk, b->dv, t->e);
+        barrier_wait(&t->bar, NULL, 0);
+        if (!self_append) {
+            if (ith == 0)
+                t->rc = kvb_cache_append(t->c, l, b->dk, b->dv, t->e);
+            barrier_wait(&t->bar, NULL, 0);
         }
-        barrier_wait(&t->bar);
         if (t->rc)
             return;
-        const float *att = attend(t, l, ith, nth, scratch);
-        split(H, ith, nth, 4, &r0, &r1);
-        if (r0 < r1) {
-            kvb_gemv(&L->wo, att, b->dtmp, r0, r1);
-            for (int i = r0; i < r1; i++)
+        const float *att = attend(t, l, ith, nth, scratch, rows_at(&L->wo, h0));
+        if (h0 < h1) {
+            kvb_gemv(&L->wo, att, b->dtmp, h0, h1);
+            for (int i = h0; i < h1; i++)
                 b->dx[i] += b->dtmp[i];
         }
-        barrier_wait(&t->bar);
+        barrier_wait(&t->bar, rows_at(&L->w_gate, i0), KVB_PF_BYTES);
         kvb_rmsnorm(xn, b->dx, L->ffn_norm, H, eps);
-        split(cf->intermediate, ith, nth, 4, &r0, &r1);
-        if (r0 < r1) {
-            kvb_gemv(&L->w_gate, xn, b->dgate, r0, r1);
-            kvb_gemv(&L->w_up, xn, b->dup, r0, r1);
-            for (int i = r0; i < r1; i++)
+        if (i0 < i1) {
+            kvb_gemv(&L->w_gate, xn, b->dgate, i0, i1);
+            kvb_gemv(&L->w_up, xn, b->dup, i0, i1);
+            for (int i = i0; i < i1; i++)
                 b->dgate[i] = kvb_silu(b->dgate[i]) * b->dup[i];
         }
-        barrier_wait(&t->bar);
-        split(H, ith, nth, 4, &r0, &r1);
-        if (r0 < r1) {
-            kvb_gemv(&L->w_down, b->dgate, b->dtmp, r0, r1);
-            for (int i = r0; i < r1; i++)
+        barrier_wait(&t->bar, rows_at(&L->w_down, h0), KVB_PF_BYTES);
+        if (h0 < h1) {
+            kvb_gemv(&L->w_down, b->dgate, b->dtmp, h0, h1);
+            for (int i = h0; i < h1; i++)
                 b->dx[i] += b->dtmp[i];
         }
-        barrier_wait(&t->bar);
+        const kvb_layer_w *next = l + 1 < cf->n_layers ? &m->layers[l + 1] : NULL;
+        barrier_wait(&t->bar, next ? rows_at(u0 < cf->n_heads ? &next->wq : &next->wk,
+                                             u0 < cf->n_heads ? u0 * cf->head_dim
+                                                              : (u0 - cf->n_heads) * cf->head_dim)
+                                   : NULL,
+                     KVB_PF_BYTES);
     }
     kvb_rmsnorm(xn, b->dx, m->final_norm, H, eps);
-    gemv_split(&m->lm_head, xn, t->logits, ith, nth);
+    int r0, r1;
+    split(m->lm_head.rows, ith, nth, 4, &r0, &r1);
+    if (r0 < r1)
+        kvb_gemv(&m->lm_head, xn, t->logits, r0, r1);
 }
 
 int kvb_model_decode(kvb_model *m, kvb_cache *c, int32_t id, int pos, float *logits, kvb_error *e)

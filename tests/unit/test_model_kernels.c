@@ -330,3 +330,64 @@ Test(kernels, model_binds_env_isa)
 
 Test(kernels, gemv_q4_1) { quant_case(KVB_WT_Q4_1, 7, 96, 0); quant_case(KVB_WT_Q4_1, 9, 576, 1); }
 Test(kernels, gemv_q8_0) { quant_case(KVB_WT_Q8_0, 7, 96, 0); quant_case(KVB_WT_Q8_0, 9, 576, 1); }
+
+/* The exact GGUF-block GEMVs (--weights gguf: f32 activations) against their scalar twin
+ * (kvb_gemv_ref: dequantize, then an f32 dot) and the exact dot. Derivation of the bound: the
+ * kernel evaluates sum_b d_b sum_j q_j x_j (+ m_b X_b for Q4_1) in f32; every exact term
+ * d_b q_j x_j or m_b x_j passes through at most nb + 9 roundings (the product, 3 adds of a lane's
+ * 4 terms, the FMA into the row accumulator, nb - 1 further blocks, 3 of the horizontal sum, the
+ * final add; X_b: 7), so the error is within gamma_(nb + 9) T, T = sum_j (|d_b| q_j + |m_b|) |x_j|
+ * (Higham 3.5). The twin rounds w = q d + m twice and sums cols terms: gamma_(cols + 2) T. A row
+ * must also come out bit-identical whether it is done in a pass of KVB_GEMV_ROWS rows or alone
+ * (the thread split changes that grouping). */
+static void exact_blocks_case(enum kvb_wt_type type, int rows, int cols)
+{
+    int bb = type == KVB_WT_Q4_1 ? 20 : 34, nb = cols / 32;
+    unsigned char *blocks = malloc((size_t)rows * nb * bb);
+    unsigned s = 77;
+    for (int i = 0; i < rows * nb; i++) {
+        unsigned char *b = blocks + (size_t)i * bb;
+        uint16_t d = 0x2e66 + (uint16_t)(i % 7), m = 0xae00 + (uint16_t)(i % 5);
+        memcpy(b, &d, 2);
+        if (type == KVB_WT_Q4_1)
+            memcpy(b + 2, &m, 2);
+        for (int k = type == KVB_WT_Q4_1 ? 4 : 2; k < bb; k++)
+            b[k] = (unsigned char)(frand(&s) * 127);
+    }
+    kvb_wt w = { .type = type, .rows = rows, .cols = cols, .data = blocks };
+    float *x = malloc(sizeof(float) * cols), *y = malloc(sizeof(float) * rows);
+    float *y1 = malloc(sizeof(float) * rows), *ref = malloc(sizeof(float) * rows);
+    for (int i = 0; i < cols; i++)
+        x[i] = frand(&s) * (i % 29 == 3 ? 50.0f : 1.0f);
+    cr_assert_eq(kvb_wt_bind(&w, KVB_ISA_AVX2), KVB_ISA_AVX2);
+    kvb_gemv(&w, x, y, 0, rows);
+    for (int r = 0; r < rows; r++) /* one row at a time: the tail path */
+        kvb_gemv(&w, x, y1, r, r + 1);
+    kvb_wt_bind(&w, KVB_ISA_SCALAR);
+    cr_assert_eq(w.gemv, kvb_gemv_ref);
+    kvb_gemv(&w, x, ref, 0, rows);
+    for (int r = 0; r < rows; r++) {
+        double exact = 0, T = 0;
+        for (int b = 0; b < nb; b++) {
+            const unsigned char *blk = blocks + ((size_t)r * nb + b) * bb;
+            double d = kvb_f16_at(blk), m = type == KVB_WT_Q4_1 ? kvb_f16_at(blk + 2) : 0;
+            for (int j = 0; j < 32; j++) {
+                int q = type == KVB_WT_Q4_1 ? (j < 16 ? blk[4 + j] & 15 : blk[4 + j - 16] >> 4)
+                                            : (int8_t)blk[2 + j];
+                double xj = x[b * 32 + j];
+                exact += (d * q + m) * xj;
+                T += (fabs(d) * abs(q) + fabs(m)) * fabs(xj);
+            }
+        }
+        cr_assert(fabs(y[r] - exact) <= gamma_f32(nb + 9) * T, "type %d row %d: %.9g vs exact %.9g",
+                  type, r, y[r], exact);
+        cr_assert(fabs(ref[r] - exact) <= gamma_f32(cols + 2) * T, "type %d row %d: twin %.9g vs "
+                  "exact %.9g", type, r, ref[r], exact);
+        cr_assert(y1[r] == y[r], "type %d row %d: alone %.9g, in a pass %.9g", type, r, y1[r], y[r]);
+    }
+    test_isa_note("avx2", type == KVB_WT_Q4_1 ? "gemv_q4_1" : "gemv_q8_0", 1);
+    free(blocks), free(x), free(y), free(y1), free(ref);
+}
+
+Test(kernels, gemv_q4_1_exact) { exact_blocks_case(KVB_WT_Q4_1, 11, 96); exact_blocks_case(KVB_WT_Q4_1, 9, 1536); }
+Test(kernels, gemv_q8_0_exact) { exact_blocks_case(KVB_WT_Q8_0, 11, 96); exact_blocks_case(KVB_WT_Q8_0, 9, 1536); }
