@@ -33,10 +33,12 @@ struct kvb_fwd_bufs {
     float *xn;               /* (PB, hidden) */
     float *gate, *up;        /* (PB, inter) */
     float *wbuf;             /* (nth, NC * max_k) widened weights */
-    float *scores;           /* (nth, QG * QB * n) */
+    float *scores;           /* (nth, QG * QB * n), f32 attention only */
     float *qstack, *ostack;  /* (nth, QG * QB * hd) stacked queries / outputs of a head group */
     float *colsum_t;         /* (nth, nh * n) when the cache needs column sums */
     float *colsum;           /* (nh, n) */
+    uint16_t *kp, *vp;       /* (nkv, kvb_fa_packed_elems) K, V of a layer packed as bf16 */
+    float *fa_scratch;       /* (nth, kvb_fa_scratch_floats(QG, hd)) */
     float *cosv, *sinv;      /* (n, hd/2) RoPE tables */
     /* decode */
     float *dx, *dq, *dk, *dv, *datt, *dtmp, *dgate, *dup; /* one token */
@@ -71,6 +73,7 @@ static float *take(carve *cv, size_t floats)
 static void layout(const kvb_model *m, struct kvb_fwd_bufs *b, carve *cv, int n, int colsum,
                    size_t cscratch)
 {
+    int fa = m->prefill_bf16 && !colsum;
     const kvb_model_config *c = &m->cfg;
     size_t qd = (size_t)c->n_heads * c->head_dim, kd = (size_t)c->n_kv_heads * c->head_dim;
     size_t N = (size_t)n, nth = (size_t)m->nth, pb = (size_t)KVB_MIN(n, KVB_PB);
@@ -84,11 +87,15 @@ static void layout(const kvb_model *m, struct kvb_fwd_bufs *b, carve *cv, int n,
     b->gate = take(cv, pb * c->intermediate);
     b->up = take(cv, pb * c->intermediate);
     b->wbuf = take(cv, nth * KVB_GEMM_NC * maxk);
-    b->scores = take(cv, nth * KVB_QG * KVB_QB * N);
+    b->scores = fa ? NULL : take(cv, nth * KVB_QG * KVB_QB * N);
     b->qstack = take(cv, nth * KVB_QG * KVB_QB * c->head_dim);
     b->ostack = take(cv, nth * KVB_QG * KVB_QB * c->head_dim);
     b->colsum_t = colsum ? take(cv, nth * c->n_heads * N) : NULL;
     b->colsum = colsum ? take(cv, (size_t)c->n_heads * N) : NULL;
+    size_t packed = fa ? (kvb_fa_packed_elems(n, c->head_dim) * c->n_kv_heads + 1) / 2 : 0;
+    b->kp = fa ? (uint16_t *)(void *)take(cv, packed) : NULL;
+    b->vp = fa ? (uint16_t *)(void *)take(cv, packed) : NULL;
+    b->fa_scratch = fa ? take(cv, nth * kvb_fa_scratch_floats(KVB_QG, c->head_dim)) : NULL;
     b->cosv = take(cv, N * c->head_dim / 2);
     b->sinv = take(cv, N * c->head_dim / 2);
     b->dx = take(cv, c->hidden);
@@ -309,6 +316,49 @@ static void attn_worker(void *arg, int ith, int nth)
     }
 }
 
+/* bf16 attention: K and V of the layer packed per kv head, 64-key chunks over the threads */
+static void pack_worker(void *arg, int ith, int nth)
+{
+    attn_task *t = arg;
+    const kvb_model_config *c = &t->m->cfg;
+    struct kvb_fwd_bufs *b = t->m->bufs;
+    int hd = c->head_dim, ks = c->n_kv_heads * hd, chunks = (t->n + KVB_FA_B - 1) / KVB_FA_B;
+    size_t per = kvb_fa_packed_elems(t->n, hd);
+    for (int it = ith; it < chunks * c->n_kv_heads; it += nth) {
+        int h = it / chunks, j0 = it % chunks * KVB_FA_B, j1 = KVB_MIN(t->n, j0 + KVB_FA_B);
+        kvb_fa_pack(b->kp + per * h, b->vp + per * h, b->k + (size_t)h * hd, b->v + (size_t)h * hd,
+                    ks, t->n, hd, j0, j1);
+    }
+}
+
+static void fa_worker(void *arg, int ith, int nth)
+{
+    (void)nth;
+    attn_task *t = arg;
+    const kvb_model_config *c = &t->m->cfg;
+    struct kvb_fwd_bufs *b = t->m->bufs;
+    int hd = c->head_dim, qs = c->n_heads * hd, G = c->n_heads / c->n_kv_heads;
+    int gs = KVB_MIN(G, KVB_QG), per_kv = (G + gs - 1) / gs;
+    int nqb = (t->n + KVB_FA_B - 1) / KVB_FA_B, items = nqb * c->n_kv_heads * per_kv;
+    size_t per = kvb_fa_packed_elems(t->n, hd);
+    float *scratch = b->fa_scratch + (size_t)ith * kvb_fa_scratch_floats(KVB_QG, hd);
+    for (;;) {
+        int it = atomic_fetch_add(&t->next, 1); /* the longest items (last queries) first */
+        if (it >= items)
+            break;
+        int qb = nqb - 1 - it / (c->n_kv_heads * per_kv), rest = it % (c->n_kv_heads * per_kv);
+        int kvh = rest / per_kv, h0 = kvh * G + (rest % per_kv) * gs;
+        int r0 = qb * KVB_FA_B;
+        kvb_fa_item fi = { .q = b->q + (size_t)r0 * qs + (size_t)h0 * hd, .q_stride = qs,
+                           .kp = b->kp + per * kvh, .vp = b->vp + per * kvh,
+                           .out = b->att + (size_t)r0 * qs + (size_t)h0 * hd, .out_stride = qs,
+                           .r0 = r0, .rows = KVB_MIN(KVB_FA_B, t->n - r0),
+                           .gn = KVB_MIN(gs, (kvh + 1) * G - h0), .hd = hd,
+                           .scale = 1.0f / sqrtf((float)hd) };
+        kvb_fa_block_avx512(&fi, scratch);
+    }
+}
+
 static void colsum_reduce(kvb_model *m, int n)
 {
     struct kvb_fwd_bufs *b = m->bufs;
@@ -359,7 +409,11 @@ static int prefill(kvb_model *m, kvb_cache *c, const int32_t *ids, int n, float 
         kvb_pool_run(m->pool, rope_worker, &rt);
         attn_task at = { .m = m, .n = n, .colsum = colsum };
         atomic_init(&at.next, 0);
-        kvb_pool_run(m->pool, attn_worker, &at);
+        if (b->kp) {
+            kvb_pool_run(m->pool, pack_worker, &at);
+            kvb_pool_run(m->pool, fa_worker, &at);
+        } else
+            kvb_pool_run(m->pool, attn_worker, &at);
         if (colsum)
             colsum_reduce(m, n);
         kvb_prefill_layer pl = { .layer = l, .n_tokens = n, .q = b->q, .k = b->k, .v = b->v,

@@ -41,6 +41,8 @@ typedef struct kvb_model_opts {
     int gguf_act_q8;    /* with weights_gguf: decode quantizes activations to 8 bits (one scale
                            per 4) and multiplies in integers, as llama.cpp does with one scale per
                            32 (--weights gguf-q8): faster, not exact */
+    int prefill_bf16;   /* prefill attention on bf16 Q/K/V/P with f32 accumulation where the CPU
+                           has AVX-512 BF16 (else, or 0: f32 throughout, the exact path) */
     int config_only;    /* with random_weights: no weights at all (info, planning); prefill and
                            decode then fail */
 } kvb_model_opts;

@@ -77,6 +77,8 @@ struct kvb_model {
     int nth;
     enum kvb_isa isa;         /* GEMV ISA asked for: the best, or $KVBENCH_ISA read at open */
     char gemv_kernels[32];    /* ISAs of the kernels bound to the weights, "avx512+avx2" */
+    int prefill_bf16;         /* opts.prefill_bf16 granted: AVX-512 BF16 present and allowed by
+                                 $KVBENCH_ISA, head_dim a multiple of 32 (kvb_model_finish) */
 
     kvb_wt embed;             /* (vocab, hidden) */
     kvb_wt lm_head;           /* (vocab, hidden); shares data with embed when tied */
@@ -147,5 +149,34 @@ void kvb_gemm_rows(const kvb_wt *w, const float *a, int n, float *c, int ldc, in
 void kvb_wt_row(const kvb_wt *w, int r, float *out);
 size_t kvb_wt_row_bytes(const kvb_wt *w);
 /* conversions, RMSNorm, RoPE, SwiGLU: model/ops.h */
+
+/* attn.c: prefill attention on bf16 inputs, f32 accumulation, flash-attention tiling. */
+#define KVB_FA_B 64 /* queries per work item and keys per block */
+/* One work item: queries [r0, r0 + rows) (r0 a multiple of KVB_FA_B, rows <= KVB_FA_B) of gn
+ * query heads that share one kv head, over keys [0, r0 + rows), causal. */
+typedef struct kvb_fa_item {
+    const float *q;           /* query r0 of the first head; head g at + g * hd */
+    int q_stride;             /* floats between query rows */
+    const uint16_t *kp, *vp;  /* this kv head's K and V packed by kvb_fa_pack */
+    float *out;               /* like q */
+    int out_stride;
+    float *lse;               /* NULL, or (gn rows of lse_stride): lse[g * lse_stride + i] */
+    int lse_stride;
+    int r0, rows, gn, hd;     /* hd a multiple of 32 */
+    float scale;              /* folded into q before its bf16 rounding */
+} kvb_fa_item;
+/* The CPU runs the AVX-512 BF16 kernel (vdpbf16ps). */
+int kvb_fa_available(void);
+/* bf16 elements of one kv head's packed K (and as many of V) for n keys. */
+size_t kvb_fa_packed_elems(int n, int hd);
+/* Keys [j0, j1) of rows k, v (n rows of `stride` floats; this kv head's first element) into kp:
+ * per 16 keys, per dim pair, 16 x 2 bf16; and vp: per key pair, per dim, 2 bf16. j0 and j1
+ * multiples of KVB_FA_B, or j1 = n (then the padding up to a multiple is zeros). */
+void kvb_fa_pack(uint16_t *kp, uint16_t *vp, const float *k, const float *v, int stride, int n,
+                 int hd, int j0, int j1);
+/* scratch: kvb_fa_scratch_floats(gn, hd) floats, private to the caller. */
+#define kvb_fa_scratch_floats(gn, hd) ((size_t)2 * (gn) * KVB_FA_B * (hd) + 2 * (size_t)(gn) * KVB_FA_B)
+void kvb_fa_block_avx512(const kvb_fa_item *t, float *scratch);
+void kvb_fa_block_ref(const kvb_fa_item *t, float *scratch); /* the scalar twin */
 
 #endif
