@@ -33,6 +33,7 @@ struct kvb_fwd_bufs {
     float *xn;               /* (PB, hidden) */
     float *gate, *up;        /* (PB, inter) */
     float *wbuf;             /* (nth, NC * max_k) widened weights */
+    uint16_t *apack;         /* (PB, max_k) bf16 A of a GEMM packed by kvb_gemm_pack_a_bf16 */
     float *scores;           /* (nth, QG * QB * n), f32 attention only */
     float *qstack, *ostack;  /* (nth, QG * QB * hd) stacked queries / outputs of a head group */
     float *colsum_t;         /* (nth, nh * n) when the cache needs column sums */
@@ -87,6 +88,7 @@ static void layout(const kvb_model *m, struct kvb_fwd_bufs *b, carve *cv, int n,
     b->gate = take(cv, pb * c->intermediate);
     b->up = take(cv, pb * c->intermediate);
     b->wbuf = take(cv, nth * KVB_GEMM_NC * maxk);
+    b->apack = m->prefill_bf16 ? (uint16_t *)(void *)take(cv, kvb_gemm_packed_a_elems((int)pb, (int)maxk) / 2 + 1) : NULL;
     b->scores = fa ? NULL : take(cv, nth * KVB_QG * KVB_QB * N);
     b->qstack = take(cv, nth * KVB_QG * KVB_QB * c->head_dim);
     b->ostack = take(cv, nth * KVB_QG * KVB_QB * c->head_dim);
@@ -192,6 +194,7 @@ typedef struct gemm_task {
     int n;                 /* rows of A */
     float *wbuf;
     size_t wbuf_stride;
+    uint16_t *apack;       /* bf16 path: every a[i] is a[0], packed here */
 } gemm_task;
 
 static void gemm_worker(void *arg, int ith, int nth)
@@ -200,10 +203,23 @@ static void gemm_worker(void *arg, int ith, int nth)
     for (int i = 0; i < t->nmat; i++) {
         int c0, c1;
         split(t->w[i]->rows, ith, nth, 16, &c0, &c1);
-        if (c0 < c1)
+        if (c0 >= c1)
+            continue;
+        if (t->apack)
+            kvb_gemm_rows_bf16(t->w[i], t->apack, t->n, t->c[i], t->w[i]->rows, c0, c1,
+                               (uint16_t *)(void *)(t->wbuf + (size_t)ith * t->wbuf_stride));
+        else
             kvb_gemm_rows(t->w[i], t->a[i], t->n, t->c[i], t->w[i]->rows, c0, c1,
                           t->wbuf + (size_t)ith * t->wbuf_stride);
     }
+}
+
+static void pack_a_worker(void *arg, int ith, int nth)
+{
+    gemm_task *t = arg;
+    int b0, b1;
+    split((t->n + 15) / 16, ith, nth, 1, &b0, &b1);
+    kvb_gemm_pack_a_bf16(t->apack, t->a[0], t->n, t->w[0]->cols, b0, b1);
 }
 
 static void gemm(kvb_model *m, int nmat, const kvb_wt **w, const float **a, float **c, int n)
@@ -212,8 +228,15 @@ static void gemm(kvb_model *m, int nmat, const kvb_wt **w, const float **a, floa
     int maxk = KVB_MAX(KVB_MAX(cf->hidden, cf->intermediate), cf->n_heads * cf->head_dim);
     gemm_task t = { .nmat = nmat, .n = n, .wbuf = m->bufs->wbuf,
                     .wbuf_stride = (size_t)KVB_GEMM_NC * maxk };
-    for (int i = 0; i < nmat; i++)
+    int bf16 = m->prefill_bf16 && w[0]->cols % 2 == 0;
+    for (int i = 0; i < nmat; i++) {
         t.w[i] = w[i], t.a[i] = a[i], t.c[i] = c[i];
+        bf16 = bf16 && a[i] == a[0] && w[i]->cols == w[0]->cols;
+    }
+    if (bf16) {
+        t.apack = m->bufs->apack;
+        kvb_pool_run(m->pool, pack_a_worker, &t);
+    }
     kvb_pool_run(m->pool, gemm_worker, &t);
 }
 

@@ -145,6 +145,16 @@ void kvb_gemv_q8_ref(const kvb_wt *w, const float *x, float *y, int r0, int r1);
 #define KVB_GEMM_NC 64
 void kvb_gemm_rows(const kvb_wt *w, const float *a, int n, float *c, int ldc, int c0, int c1,
                    float *wbuf);
+/* gemm_bf16.c: the same product on bf16 A and W with f32 accumulation (AVX-512 BF16), A packed
+ * once per call and shared by the threads: per 16 rows, per k pair, 16 x 2 bf16 (rows past n
+ * zero); k even. Blocks of 16 rows [b0, b1) per call, so threads can share the packing. wbuf:
+ * KVB_GEMM_NC * k bf16 + k floats (W rows rounded to bf16 when W is not bf16). */
+size_t kvb_gemm_packed_a_elems(int n, int k);
+void kvb_gemm_pack_a_bf16(uint16_t *ap, const float *a, int n, int k, int b0, int b1);
+void kvb_gemm_rows_bf16(const kvb_wt *w, const uint16_t *ap, int n, float *c, int ldc, int c0,
+                        int c1, uint16_t *wbuf);
+void kvb_gemm_rows_bf16_ref(const kvb_wt *w, const uint16_t *ap, int n, float *c, int ldc, int c0,
+                            int c1, uint16_t *wbuf); /* the scalar twin */
 /* One row of a weight matrix as f32. */
 void kvb_wt_row(const kvb_wt *w, int r, float *out);
 size_t kvb_wt_row_bytes(const kvb_wt *w);
