@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KVB_PB 256 /* prefill rows per GEMM block */
+#define KVB_PB 512 /* prefill rows per GEMM block (Q4_1 weights are widened once per block) */
 #define KVB_QB 64  /* prefill queries per attention block */
 #define KVB_QG 4   /* at most this many query heads of one kv head share an attention block */
 

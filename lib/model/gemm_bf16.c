@@ -32,16 +32,34 @@ void kvb_gemm_pack_a_bf16(uint16_t *ap, const float *a, int n, int k, int b0, in
         }
 }
 
+#define GB_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16")))
+
+/* f32 -> bf16, round to nearest even: vcvtneps2bf16 (which also flushes subnormals to zero;
+ * kvb_f32_to_bf16 keeps them: weights this small do not occur, and both twins share it). */
+GB_TARGET static void round_row(uint16_t *dst, const float *src, int n)
+{
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i *)(void *)(dst + i),
+                            (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(src + i)));
+    for (; i < n; i++)
+        dst[i] = kvb_f32_to_bf16(src[i]);
+}
+
 /* Rows [j, j + nr) of W as bf16 row-major: the weights themselves when bf16, else widened
  * (GGUF blocks, f32) and rounded into buf. */
-static const uint16_t *w_rows(const kvb_wt *w, int j, int nr, uint16_t *buf, float *row)
+static const uint16_t *w_rows(const kvb_wt *w, int j, int nr, uint16_t *buf, float *row, int vec)
 {
     if (w->type == KVB_WT_BF16)
         return (const uint16_t *)w->data + (size_t)j * w->cols;
     for (int r = 0; r < nr; r++) {
+        uint16_t *dst = buf + (size_t)r * w->cols;
         kvb_wt_row(w, j + r, row);
-        for (int i = 0; i < w->cols; i++)
-            buf[(size_t)r * w->cols + i] = kvb_f32_to_bf16(row[i]);
+        if (vec)
+            round_row(dst, row, w->cols);
+        else
+            for (int i = 0; i < w->cols; i++)
+                dst[i] = kvb_f32_to_bf16(row[i]);
     }
     return buf;
 }
@@ -54,7 +72,7 @@ void kvb_gemm_rows_bf16_ref(const kvb_wt *w, const uint16_t *ap, int n, float *c
     float *row = (float *)(void *)(wbuf + (size_t)KVB_GEMM_NC * k);
     for (int j0 = c0; j0 < c1; j0 += KVB_GEMM_NC) {
         int nr = KVB_MIN(KVB_GEMM_NC, c1 - j0);
-        const uint16_t *wr = w_rows(w, j0, nr, wbuf, row);
+        const uint16_t *wr = w_rows(w, j0, nr, wbuf, row, 0);
         for (int r = 0; r < nr; r++)
             for (int i = 0; i < n; i++) {
                 const uint16_t *ar = ap + (size_t)(i / 16) * 16 * k + (i % 16) * 2;
@@ -68,7 +86,6 @@ void kvb_gemm_rows_bf16_ref(const kvb_wt *w, const uint16_t *ap, int n, float *c
 }
 
 /* ---- AVX-512 BF16 ------------------------------------------------------------------------------------ */
-#define GB_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16")))
 
 /* C rows [16 b, 16 b + 16 IV) x cols [j, j + R): IV, R constants after inlining. */
 GB_TARGET static inline __attribute__((always_inline)) void
@@ -123,7 +140,7 @@ GB_TARGET void kvb_gemm_rows_bf16(const kvb_wt *w, const uint16_t *ap, int n, fl
     float *row = (float *)(void *)(wbuf + (size_t)KVB_GEMM_NC * k);
     for (int j0 = c0; j0 < c1; j0 += KVB_GEMM_NC) {
         int nr = KVB_MIN(KVB_GEMM_NC, c1 - j0), r = 0;
-        const uint16_t *wr = w_rows(w, j0, nr, wbuf, row);
+        const uint16_t *wr = w_rows(w, j0, nr, wbuf, row, 1);
         for (; r + GB_R <= nr; r += GB_R)
             gb_cols(ap, wr + (size_t)r * k, k, n, c, ldc, j0 + r, GB_R);
         for (; r < nr; r++)
