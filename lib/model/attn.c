@@ -11,12 +11,14 @@
  * accumulator) needs K packed 16 keys x 2 dims per vector and V 16 dims x 2 keys per vector
  * (kvb_fa_pack). kvb_fa_block_ref is its scalar twin: the same roundings, plain loops. */
 #include "model_impl.h"
+#include "simd512.h"
 
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
 
-#define KVB_FA_R 6 /* rows of one register tile: 6 x 4 accumulators + 4 loads of 32 registers */
+#define KVB_FA_R 5 /* rows of one register tile: 5 x 4 accumulators + 4 loads of 32 registers
+                   * (6 rows spill accumulators: the softmax's constants stay live; 10% slower) */
 
 static inline uint16_t bf(float x) { return kvb_f32_to_bf16(x); }
 
@@ -120,27 +122,7 @@ void kvb_fa_block_ref(const kvb_fa_item *t, float *scratch)
 }
 
 /* ---- AVX-512 BF16 ------------------------------------------------------------------------------------ */
-#define FA_TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512bf16")))
-
-/* exp(x) for 16 floats: kvb_exp256's range reduction and polynomial, 16 lanes wide. */
-FA_TARGET static inline __m512 exp512(__m512 x)
-{
-    x = _mm512_min_ps(x, _mm512_set1_ps(88.3762626647949f));
-    x = _mm512_max_ps(x, _mm512_set1_ps(-88.3762626647949f));
-    __m512 fx = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(0.5f));
-    fx = _mm512_roundscale_ps(fx, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
-    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), x);
-    __m512 y = _mm512_set1_ps(1.9875691500E-4f);
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.3981999507E-3f));
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(8.3334519073E-3f));
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(4.1665795894E-2f));
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.6666665459E-1f));
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(5.0000001201E-1f));
-    y = _mm512_fmadd_ps(y, _mm512_mul_ps(x, x), _mm512_add_ps(x, _mm512_set1_ps(1.0f)));
-    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(fx), _mm512_set1_epi32(127)), 23);
-    return _mm512_mul_ps(y, _mm512_castsi512_ps(e));
-}
+#define FA_TARGET KVB_AVX512_TARGET
 
 /* bf16 -> f32 of 16 values */
 FA_TARGET static inline __m512 widen(__m256i h)
@@ -196,8 +178,8 @@ tile(const kvb_fa_item *t, const uint16_t *qb, float *O, float *m, float *l, int
         __m512 sum = _mm512_setzero_ps(), mm = _mm512_set1_ps(mnew);
         _Pragma("GCC unroll 8")
         for (int c = 0; c < 4; c += 2) {
-            __m512 p0 = _mm512_maskz_mov_ps(mk[c], exp512(_mm512_sub_ps(acc[i][c], mm)));
-            __m512 p1 = _mm512_maskz_mov_ps(mk[c + 1], exp512(_mm512_sub_ps(acc[i][c + 1], mm)));
+            __m512 p0 = _mm512_maskz_mov_ps(mk[c], kvb_exp512(_mm512_sub_ps(acc[i][c], mm)));
+            __m512 p1 = _mm512_maskz_mov_ps(mk[c + 1], kvb_exp512(_mm512_sub_ps(acc[i][c + 1], mm)));
             __m512i pb = (__m512i)_mm512_cvtne2ps_pbh(p1, p0); /* keys 32c/2 .. +31 in order */
             _mm512_storeu_si512(&P[i][c * 8], pb);
             sum = _mm512_add_ps(sum, widen(_mm512_castsi512_si256(pb)));
@@ -252,7 +234,6 @@ FA_TARGET void kvb_fa_block_avx512(const kvb_fa_item *t, float *scratch)
         for (; r + KVB_FA_R <= M; r += KVB_FA_R)
             tile(t, qb, O, m, l, r, j0, KVB_FA_R);
         switch (M - r) {
-        case 5: tile(t, qb, O, m, l, r, j0, 5); break;
         case 4: tile(t, qb, O, m, l, r, j0, 4); break;
         case 3: tile(t, qb, O, m, l, r, j0, 3); break;
         case 2: tile(t, qb, O, m, l, r, j0, 2); break;

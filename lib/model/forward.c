@@ -459,8 +459,11 @@ static int prefill(kvb_model *m, kvb_cache *c, const int32_t *ids, int n, float 
             const float *ag[2] = { b->xn, b->xn };
             float *og[2] = { b->gate, b->up };
             gemm(m, 2, wg, ag, og, rows);
-            for (size_t i = 0; i < (size_t)rows * cf->intermediate; i++)
-                b->gate[i] = kvb_silu(b->gate[i]) * b->up[i];
+            if (m->prefill_bf16)
+                kvb_swiglu_avx512(b->gate, b->up, (size_t)rows * cf->intermediate);
+            else
+                for (size_t i = 0; i < (size_t)rows * cf->intermediate; i++)
+                    b->gate[i] = kvb_silu(b->gate[i]) * b->up[i];
             const kvb_wt *wd[1] = { &L->w_down };
             const float *ad[1] = { b->gate };
             gemm(m, 1, wd, ad, oo, rows);

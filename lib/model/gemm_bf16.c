@@ -9,6 +9,7 @@
  * bf16: |C - C_f32| <= (2^-8 + gamma_k) sum_k |a w| for f32 W, 2^-9 for bf16 W (u_bf16 = 2^-9
  * per rounding; tests/unit/test_model_gemm_bf16.c). */
 #include "model_impl.h"
+#include "simd512.h"
 
 #include <immintrin.h>
 #include <string.h>
@@ -32,7 +33,7 @@ void kvb_gemm_pack_a_bf16(uint16_t *ap, const float *a, int n, int k, int b0, in
         }
 }
 
-#define GB_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16")))
+#define GB_TARGET KVB_AVX512_TARGET
 
 /* f32 -> bf16, round to nearest even: vcvtneps2bf16 (which also flushes subnormals to zero;
  * kvb_f32_to_bf16 keeps them: weights this small do not occur, and both twins share it). */
@@ -146,4 +147,19 @@ GB_TARGET void kvb_gemm_rows_bf16(const kvb_wt *w, const uint16_t *ap, int n, fl
         for (; r < nr; r++)
             gb_cols(ap, wr + (size_t)r * k, k, n, c, ldc, j0 + r, 1);
     }
+}
+
+/* g = silu(g) * u over n floats, exp by kvb_exp512 (~2 ulp; the result is rounded to bf16 by the
+ * down projection's packing next, 2^16 times coarser) */
+GB_TARGET void kvb_swiglu_avx512(float *g, const float *u, size_t n)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 x = _mm512_loadu_ps(g + i);
+        __m512 e = kvb_exp512(_mm512_sub_ps(_mm512_setzero_ps(), x));
+        __m512 s = _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+        _mm512_storeu_ps(g + i, _mm512_mul_ps(s, _mm512_loadu_ps(u + i)));
+    }
+    for (; i < n; i++)
+        g[i] = kvb_silu(g[i]) * u[i];
 }

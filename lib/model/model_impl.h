@@ -155,6 +155,8 @@ void kvb_gemm_rows_bf16(const kvb_wt *w, const uint16_t *ap, int n, float *c, in
                         int c1, uint16_t *wbuf);
 void kvb_gemm_rows_bf16_ref(const kvb_wt *w, const uint16_t *ap, int n, float *c, int ldc, int c0,
                             int c1, uint16_t *wbuf); /* the scalar twin */
+/* The bf16 prefill's SwiGLU: g = silu(g) * u (AVX-512 exp; within a few ulp of kvb_silu) */
+void kvb_swiglu_avx512(float *g, const float *u, size_t n);
 /* One row of a weight matrix as f32. */
 void kvb_wt_row(const kvb_wt *w, int r, float *out);
 size_t kvb_wt_row_bytes(const kvb_wt *w);

@@ -312,3 +312,31 @@ Test(prefill_bf16, smollm2_logits, .timeout = 900)
     cr_assert_eq(kvb_argmax(lg[0], vocab), kvb_argmax(lg[1], vocab));
     free(lg[0]), free(lg[1]);
 }
+
+/* SwiGLU of the bf16 prefill against double: silu(x) u = x u / (1 + exp(-x)); exp within ~3 ulp,
+ * then one add, one divide, one multiply, each u: 8u relative covers it. Below x = -88.38 the exp
+ * argument is clamped (exp(88.38) ~ 2.4e38, f32's range), so the result is x u / 2.4e38 instead of
+ * ~0: absolute 8e-39 |x u| (twice that) covers it. x over [-100, 100] reaches the clamp both ways;
+ * the 21-element tail runs the scalar kvb_silu. */
+Test(prefill_bf16, swiglu)
+{
+    enum { N = 4096 + 21 };
+    static float g[N], u[N], x0[N];
+    unsigned s = 11;
+    for (int i = 0; i < N; i++)
+        x0[i] = g[i] = i < 4096 ? (float)(i - 2048) / 20.48f : frand(&s) * 30, u[i] = frand(&s) * 2;
+    int have = kvb_fa_available();
+    if (have)
+        kvb_swiglu_avx512(g, u, N);
+    test_isa_note("avx512_bf16", "swiglu", have);
+    if (!have)
+        return;
+    double worst = 0;
+    for (int i = 0; i < N; i++) {
+        double ref = (double)x0[i] / (1 + exp(-(double)x0[i])) * u[i];
+        double tol = 8 * U * fabs(ref) + 8e-39 * fabs((double)x0[i] * u[i]) + 1e-45;
+        worst = fmax(worst, fabs(g[i] - ref) / tol);
+    }
+    cr_log_info("swiglu avx512: worst error / bound %.3f", worst);
+    cr_assert(worst <= 1, "swiglu: error %.3f x its bound", worst);
+}
