@@ -1,6 +1,10 @@
-/* Prefill attention on bf16 inputs with f32 accumulation, tiled as flash attention: one work item
- * is one query block (KVB_FA_B queries) of the query heads that share a kv head (GQA), and it
- * reads each block of KVB_FA_B keys and values once for all of those rows. Scores, the online
+/* Prefill attention, causal, GQA: the exact f32 block (kvb_attn_block_f32: OpenBLAS sgemm on
+ * stacked query heads, the --weights f32 / gguf path) and the bf16 flash attention below, both
+ * exported as one op with the CUDA kernels' shapes (kvb_attn_prefill, model/ops.h).
+ *
+ * bf16: prefill attention on bf16 inputs with f32 accumulation, tiled as flash attention: one work item
+ * is one query block (KVB_ATTN_B queries) of the query heads that share a kv head (GQA), and it
+ * reads each block of KVB_ATTN_B keys and values once for all of those rows. Scores, the online
  * softmax (running max and sum per row, output rescaled when the max grows) and the output stay
  * in f32; Q (with 1/sqrt(head_dim) folded in), K, V and the probabilities P enter the dot
  * products as bf16, whose products are exact in f32 (8 x 8 significand bits), so the only
@@ -13,14 +17,56 @@
 #include "model_impl.h"
 #include "simd512.h"
 
+#include <cblas.h>
 #include <immintrin.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "core/simd.h"
 
 #define KVB_FA_R 5 /* rows of one register tile: 5 x 4 accumulators + 4 loads of 32 registers
                    * (6 rows spill accumulators: the softmax's constants stay live; 10% slower) */
 
 static inline uint16_t bf(float x) { return kvb_f32_to_bf16(x); }
+
+/* ---- f32 --------------------------------------------------------------------------------------------- */
+/* Queries [r0, r1) of the query heads [h0, h0 + gn) that share kv head kvh, over keys [0, r1): the
+ * heads' query rows are stacked into one (gn * rows, hd) matrix so each K and V block is packed
+ * once per group (GQA) and the GEMMs get gn times more rows; S = QK^T (one block of scores),
+ * masked softmax, O = PV, scattered back per head. S: gn * (r1 - r0) * r1 floats, Q, O:
+ * gn * (r1 - r0) * hd. */
+void kvb_attn_block_f32(const kvb_attn_rows *a, int kvh, int h0, int gn, int r0, int r1, float *S,
+                        float *Q, float *O)
+{
+    int hd = a->hd, rows = r1 - r0, cols = r1, M = gn * rows;
+    int qs = a->n_heads * hd, ks = a->n_kv_heads * hd;
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int g = 0; g < gn; g++)
+        for (int i = 0; i < rows; i++)
+            memcpy(Q + ((size_t)g * rows + i) * hd, a->q + (size_t)(r0 + i) * qs + (size_t)(h0 + g) * hd,
+                   sizeof(float) * (size_t)hd);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, cols, hd, scale, Q, hd,
+                a->k + (size_t)kvh * hd, ks, 0.0f, S, cols);
+    for (int r = 0; r < M; r++) {
+        float *s = S + (size_t)r * cols;
+        int valid = r0 + r % rows + 1;
+        float mx = kvb_max_f32(s, valid), sum = kvb_exp_sub_sum(s, valid, mx);
+        cblas_sscal(valid, 1.0f / sum, s, 1);
+        for (int j = valid; j < cols; j++)
+            s[j] = 0;
+        if (a->colsum)
+            cblas_saxpy(valid, 1.0f, s, 1, a->colsum + (size_t)(h0 + r / rows) * a->n, 1);
+        if (a->lse)
+            a->lse[(size_t)(h0 + r / rows) * a->n + r0 + r % rows] = mx + logf(sum);
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, hd, cols, 1.0f, S, cols,
+                a->v + (size_t)kvh * hd, ks, 0.0f, O, hd);
+    for (int g = 0; g < gn; g++)
+        for (int i = 0; i < rows; i++)
+            memcpy(a->out + (size_t)(r0 + i) * qs + (size_t)(h0 + g) * hd, O + ((size_t)g * rows + i) * hd,
+                   sizeof(float) * (size_t)hd);
+}
 
 int kvb_fa_available(void)
 {
@@ -31,15 +77,15 @@ int kvb_fa_available(void)
 
 size_t kvb_fa_packed_elems(int n, int hd)
 {
-    return (size_t)((n + KVB_FA_B - 1) / KVB_FA_B * KVB_FA_B) * hd;
+    return (size_t)((n + KVB_ATTN_B - 1) / KVB_ATTN_B * KVB_ATTN_B) * hd;
 }
 
 /* Keys [j0, j1) of one kv head into kp / vp (see kvb_fa_pack in model_impl.h); keys past n are
- * zeros, so a masked probability (0) never meets a NaN. j0, j1 multiples of KVB_FA_B or j1 = n. */
+ * zeros, so a masked probability (0) never meets a NaN. j0, j1 multiples of KVB_ATTN_B or j1 = n. */
 void kvb_fa_pack(uint16_t *kp, uint16_t *vp, const float *k, const float *v, int stride, int n,
                  int hd, int j0, int j1)
 {
-    int jend = (j1 + KVB_FA_B - 1) / KVB_FA_B * KVB_FA_B, half = hd / 2;
+    int jend = (j1 + KVB_ATTN_B - 1) / KVB_ATTN_B * KVB_ATTN_B, half = hd / 2;
     for (int j = j0; j < jend; j++) {
         const float *kr = k + (size_t)j * stride, *vr = v + (size_t)j * stride;
         uint16_t *kd = kp + (size_t)(j / 16) * half * 32 + (j % 16) * 2;
@@ -88,11 +134,11 @@ void kvb_fa_block_ref(const kvb_fa_item *t, float *scratch)
     memset(O, 0, sizeof(float) * (size_t)M * hd);
     for (int r = 0; r < M; r++)
         m[r] = -INFINITY, l[r] = 0;
-    for (int j0 = 0; j0 < nk; j0 += KVB_FA_B) {
+    for (int j0 = 0; j0 < nk; j0 += KVB_ATTN_B) {
         for (int r = 0; r < M; r++) {
-            int qpos = t->r0 + r % t->rows, valid = KVB_MIN(KVB_FA_B, qpos + 1 - j0);
+            int qpos = t->r0 + r % t->rows, valid = KVB_MIN(KVB_ATTN_B, qpos + 1 - j0);
             const uint16_t *q = qb + (size_t)r * hd;
-            float s[KVB_FA_B], mx = m[r];
+            float s[KVB_ATTN_B], mx = m[r];
             for (int c = 0; c < valid; c++) {
                 int j = j0 + c;
                 const uint16_t *kk = t->kp + (size_t)(j / 16) * half * 32 + (j % 16) * 2;
@@ -159,7 +205,7 @@ tile(const kvb_fa_item *t, const uint16_t *qb, float *O, float *m, float *l, int
         }
     }
     /* online softmax; P of the tile as bf16 pairs (key 2k, 2k + 1) per 32-bit word */
-    uint32_t P[KVB_FA_R][KVB_FA_B / 2];
+    uint32_t P[KVB_FA_R][KVB_ATTN_B / 2];
     float alpha[KVB_FA_R];
     _Pragma("GCC unroll 8")
     for (int i = 0; i < R; i++) {
@@ -198,7 +244,7 @@ tile(const kvb_fa_item *t, const uint16_t *qb, float *O, float *m, float *l, int
             for (int g = 0; g < ng; g++)
                 acc[i][g] = _mm512_mul_ps(a, _mm512_loadu_ps(O + (size_t)(r + i) * hd + d0 + 16 * g));
         }
-        for (int kp = 0; kp < KVB_FA_B / 2; kp++) {
+        for (int kp = 0; kp < KVB_ATTN_B / 2; kp++) {
             __m512i v[4];
             _Pragma("GCC unroll 8")
             for (int g = 0; g < ng; g++)
@@ -229,7 +275,7 @@ FA_TARGET void kvb_fa_block_avx512(const kvb_fa_item *t, float *scratch)
     for (int r = 0; r < M; r++)
         m[r] = -INFINITY, l[r] = 0;
     /* every key block once for all rows: K and V of a block stay in L1 across the tiles */
-    for (int j0 = 0; j0 < nk; j0 += KVB_FA_B) {
+    for (int j0 = 0; j0 < nk; j0 += KVB_ATTN_B) {
         int r = 0;
         for (; r + KVB_FA_R <= M; r += KVB_FA_R)
             tile(t, qb, O, m, l, r, j0, KVB_FA_R);
@@ -242,4 +288,57 @@ FA_TARGET void kvb_fa_block_avx512(const kvb_fa_item *t, float *scratch)
         }
     }
     finish(t, O, m, l);
+}
+
+/* ---- the op --------------------------------------------------------------------------------------------- */
+static int attn_f32(const kvb_attn_rows *a)
+{
+    int G = a->n_heads / a->n_kv_heads, B = KVB_MIN(KVB_ATTN_B, a->n);
+    float *S = malloc(sizeof(float) * (size_t)G * B * a->n);
+    float *Q = malloc(sizeof(float) * (size_t)G * B * a->hd), *O = malloc(sizeof(float) * (size_t)G * B * a->hd);
+    if (S && Q && O)
+        for (int r0 = 0; r0 < a->n; r0 += KVB_ATTN_B)
+            for (int h = 0; h < a->n_kv_heads; h++)
+                kvb_attn_block_f32(a, h, h * G, G, r0, KVB_MIN(a->n, r0 + KVB_ATTN_B), S, Q, O);
+    int rc = S && Q && O ? 0 : KVB_ENOMEM;
+    free(S), free(Q), free(O);
+    return rc;
+}
+
+static int attn_bf16(const kvb_attn_rows *a)
+{
+    int G = a->n_heads / a->n_kv_heads, hd = a->hd, qs = a->n_heads * hd, ks = a->n_kv_heads * hd;
+    size_t per = kvb_fa_packed_elems(a->n, hd);
+    uint16_t *kp = malloc(2 * per * a->n_kv_heads), *vp = malloc(2 * per * a->n_kv_heads);
+    float *scratch = malloc(sizeof(float) * kvb_fa_scratch_floats(G, hd));
+    int avx512 = kvb_fa_available(), rc = kp && vp && scratch ? 0 : KVB_ENOMEM;
+    for (int h = 0; !rc && h < a->n_kv_heads; h++)
+        kvb_fa_pack(kp + per * h, vp + per * h, a->k + (size_t)h * hd, a->v + (size_t)h * hd, ks, a->n,
+                    hd, 0, a->n);
+    for (int r0 = 0; !rc && r0 < a->n; r0 += KVB_ATTN_B)
+        for (int h = 0; h < a->n_kv_heads; h++) {
+            kvb_fa_item t = { .q = a->q + (size_t)r0 * qs + (size_t)h * G * hd, .q_stride = qs,
+                              .kp = kp + per * h, .vp = vp + per * h,
+                              .out = a->out + (size_t)r0 * qs + (size_t)h * G * hd, .out_stride = qs,
+                              .lse = a->lse ? a->lse + (size_t)h * G * a->n + r0 : NULL,
+                              .lse_stride = a->n, .r0 = r0, .rows = KVB_MIN(KVB_ATTN_B, a->n - r0),
+                              .gn = G, .hd = hd, .scale = 1.0f / sqrtf((float)hd) };
+            if (avx512)
+                kvb_fa_block_avx512(&t, scratch);
+            else
+                kvb_fa_block_ref(&t, scratch);
+        }
+    free(kp), free(vp), free(scratch);
+    return rc;
+}
+
+int kvb_attn_prefill(float *o, float *lse, const float *q, const float *k, const float *v, int n,
+                     int n_heads, int n_kv_heads, int head_dim, int bf16)
+{
+    if (n < 1 || n_heads < 1 || n_kv_heads < 1 || n_heads % n_kv_heads || head_dim < 1 ||
+        (bf16 && head_dim % 32))
+        return KVB_EINVAL;
+    kvb_attn_rows a = { .q = q, .k = k, .v = v, .out = o, .lse = lse, .n = n, .n_heads = n_heads,
+                        .n_kv_heads = n_kv_heads, .hd = head_dim };
+    return bf16 ? attn_bf16(&a) : attn_f32(&a);
 }

@@ -162,9 +162,21 @@ void kvb_wt_row(const kvb_wt *w, int r, float *out);
 size_t kvb_wt_row_bytes(const kvb_wt *w);
 /* conversions, RMSNorm, RoPE, SwiGLU: model/ops.h */
 
-/* attn.c: prefill attention on bf16 inputs, f32 accumulation, flash-attention tiling. */
-#define KVB_FA_B 64 /* queries per work item and keys per block */
-/* One work item: queries [r0, r0 + rows) (r0 a multiple of KVB_FA_B, rows <= KVB_FA_B) of gn
+/* attn.c: prefill attention, f32 (sgemm blocks) and bf16 (flash-attention tiling). */
+#define KVB_ATTN_B 64 /* queries per block (both), keys per block (bf16) */
+/* f32: token-major rows of one layer, as the forward pass holds them */
+typedef struct kvb_attn_rows {
+    const float *q, *k, *v; /* (n, n_heads*hd), (n, n_kv_heads*hd) x 2 */
+    float *out;             /* (n, n_heads*hd) */
+    float *lse;             /* (n_heads, n) log-sum-exp of the scaled scores, or NULL */
+    float *colsum;          /* (n_heads, n) column sums of the probabilities, added to, or NULL */
+    int n, n_heads, n_kv_heads, hd;
+} kvb_attn_rows;
+/* Queries [r0, r1) (r1 - r0 <= KVB_ATTN_B) of query heads [h0, h0 + gn) sharing kv head kvh over
+ * keys [0, r1). S: gn * KVB_ATTN_B * n floats; Q, O: gn * KVB_ATTN_B * hd. */
+void kvb_attn_block_f32(const kvb_attn_rows *a, int kvh, int h0, int gn, int r0, int r1, float *S,
+                        float *Q, float *O);
+/* One work item: queries [r0, r0 + rows) (r0 a multiple of KVB_ATTN_B, rows <= KVB_ATTN_B) of gn
  * query heads that share one kv head, over keys [0, r0 + rows), causal. */
 typedef struct kvb_fa_item {
     const float *q;           /* query r0 of the first head; head g at + g * hd */
@@ -183,11 +195,11 @@ int kvb_fa_available(void);
 size_t kvb_fa_packed_elems(int n, int hd);
 /* Keys [j0, j1) of rows k, v (n rows of `stride` floats; this kv head's first element) into kp:
  * per 16 keys, per dim pair, 16 x 2 bf16; and vp: per key pair, per dim, 2 bf16. j0 and j1
- * multiples of KVB_FA_B, or j1 = n (then the padding up to a multiple is zeros). */
+ * multiples of KVB_ATTN_B, or j1 = n (then the padding up to a multiple is zeros). */
 void kvb_fa_pack(uint16_t *kp, uint16_t *vp, const float *k, const float *v, int stride, int n,
                  int hd, int j0, int j1);
 /* scratch: kvb_fa_scratch_floats(gn, hd) floats, private to the caller. */
-#define kvb_fa_scratch_floats(gn, hd) ((size_t)2 * (gn) * KVB_FA_B * (hd) + 2 * (size_t)(gn) * KVB_FA_B)
+#define kvb_fa_scratch_floats(gn, hd) ((size_t)2 * (gn) * KVB_ATTN_B * (hd) + 2 * (size_t)(gn) * KVB_ATTN_B)
 void kvb_fa_block_avx512(const kvb_fa_item *t, float *scratch);
 void kvb_fa_block_ref(const kvb_fa_item *t, float *scratch); /* the scalar twin */
 

@@ -11,9 +11,11 @@
  *     |e_j| <= 2^-9 (its bf16 rounding) + 4u (exp, ~2 ulp, and the online rescaling, <= 2u);
  *     the running max m is common to all j and cancels;
  *   - weights off by factors within [1 - eta, 1 + eta] change the normalized w_j by at most
- *     w_j 2 eta / (1 - eta), so |O - O~| <= 2 eta / (1 - eta) sum_j w_j |v^_j| plus the f32 sum
- *     of n products and one division, gamma_(n+1) sum_j w_j |v^_j|,
- * with eta = exp(max_j |ds_j|) - 1 + 2^-9 + 4u. Against the f32 inputs, the roundings of q*scale
+ *     w_j 2 eta / (1 - eta), so |O - O~| <= 2 eta / (1 - eta) sum_j w_j |v^_j| plus the f32 sums
+ *     of n terms (the output's and the normalizer's, a common factor) and one division or
+ *     multiplication, 2 gamma_(n+2) sum_j w_j |v^_j|,
+ * with eta = exp(max_j |ds_j|) - 1 + 2^-9 + 5u. The f32 path (sgemm) meets the same bound without
+ * the bf16 terms, its scale applied in the score's sum (gamma_(hd+1)). Against the f32 inputs, the roundings of q*scale
  * and k add 2^-9 + 2^-9 + 2^-18 relative to each product (so to ds_j: (2^-8 + 2^-18) scale
  * sum|q k|) and v's rounding adds 2^-9 sum_j w_j |v_j|. lse = m + log l is off by at most
  * max|ds| + log(1 + eta) + gamma_2.
@@ -62,9 +64,9 @@ static attn_case attn_make(int n, int nh, int nkv, int hd, unsigned seed)
     c.kp = malloc(2 * c.per * nkv);
     c.vp = malloc(2 * c.per * nkv);
     for (int h = 0; h < nkv; h++) /* in two ranges, as the threads of the forward pass do */
-        for (int j0 = 0; j0 < n; j0 += 2 * KVB_FA_B)
+        for (int j0 = 0; j0 < n; j0 += 2 * KVB_ATTN_B)
             kvb_fa_pack(c.kp + c.per * h, c.vp + c.per * h, c.k + (size_t)h * hd, c.v + (size_t)h * hd,
-                        nkv * hd, n, hd, j0, KVB_MIN(n, j0 + 2 * KVB_FA_B));
+                        nkv * hd, n, hd, j0, KVB_MIN(n, j0 + 2 * KVB_ATTN_B));
     return c;
 }
 
@@ -78,13 +80,13 @@ static void attn_run(const attn_case *c, int avx512, float *out, float *lse)
 {
     int G = c->nh / c->nkv, qs = c->nh * c->hd;
     float *scratch = malloc(sizeof(float) * kvb_fa_scratch_floats(G, c->hd));
-    for (int r0 = 0; r0 < c->n; r0 += KVB_FA_B)
+    for (int r0 = 0; r0 < c->n; r0 += KVB_ATTN_B)
         for (int h = 0; h < c->nkv; h++) {
             kvb_fa_item t = { .q = c->q + (size_t)r0 * qs + (size_t)h * G * c->hd, .q_stride = qs,
                               .kp = c->kp + c->per * h, .vp = c->vp + c->per * h,
                               .out = out + (size_t)r0 * qs + (size_t)h * G * c->hd, .out_stride = qs,
                               .lse = lse + (size_t)h * G * c->n + r0, .lse_stride = c->n, .r0 = r0,
-                              .rows = KVB_MIN(KVB_FA_B, c->n - r0), .gn = G, .hd = c->hd,
+                              .rows = KVB_MIN(KVB_ATTN_B, c->n - r0), .gn = G, .hd = c->hd,
                               .scale = 1.0f / sqrtf((float)c->hd) };
             if (avx512)
                 kvb_fa_block_avx512(&t, scratch);
@@ -95,8 +97,9 @@ static void attn_run(const attn_case *c, int avx512, float *out, float *lse)
 }
 
 /* Checks out/lse against the double reference of query i of head h, on bf16-rounded inputs
- * (rounded = 1: the kernel's own arithmetic) or the f32 inputs (rounded = 0); returns the worst
- * error as a fraction of its bound. */
+ * (rounded = 1: the kernel's own arithmetic) or the f32 inputs (rounded = 0), or the f32 path on
+ * the f32 inputs (rounded = 2: the same bound without the bf16 roundings; the scale multiplies
+ * the f32 score once more: gamma_(hd+1)); returns the worst error as a fraction of its bound. */
 static double attn_check(const attn_case *c, const float *out, const float *lse, int rounded)
 {
     int G = c->nh / c->nkv, hd = c->hd, n = c->n;
@@ -110,29 +113,30 @@ static double attn_check(const attn_case *c, const float *out, const float *lse,
                 const float *k = c->k + ((size_t)j * c->nkv + h / G) * hd;
                 double a = 0, aa = 0;
                 for (int d = 0; d < hd; d++) {
-                    double qq = rounded ? bfr(q[d] * scale) : (double)q[d] * scale;
-                    double kk = rounded ? bfr(k[d]) : k[d];
+                    double qq = rounded == 1 ? bfr(q[d] * scale) : (double)q[d] * scale;
+                    double kk = rounded == 1 ? bfr(k[d]) : k[d];
                     a += qq * kk;
                     aa += fabs(qq * kk);
                 }
                 s[j] = a, sa[j] = aa;
                 mx = fmax(mx, a);
-                double ds = gamma_f32(hd) * aa + (rounded ? 0 : (ldexp(1, -8) + ldexp(1, -18)) * aa);
+                double ds = gamma_f32(hd + 1) * aa + (rounded == 0 ? (ldexp(1, -8) + ldexp(1, -18)) * aa : 0);
                 dmax = fmax(dmax, ds);
             }
             double l = 0;
             for (int j = 0; j <= i; j++)
                 l += exp(s[j] - mx);
-            double eta = expm1(dmax) + UB + 4 * U, fac = 2 * eta / (1 - eta) + gamma_f32(n + 1);
+            double eta = expm1(dmax) + (rounded == 2 ? 0 : UB) + 5 * U;
+            double fac = 2 * eta / (1 - eta) + 2 * gamma_f32(n + 2);
             for (int d = 0; d < hd; d++) {
                 double o = 0, wv = 0;
                 for (int j = 0; j <= i; j++) {
                     float vf = c->v[((size_t)j * c->nkv + h / G) * hd + d];
-                    double vv = rounded ? bfr(vf) : vf, w = exp(s[j] - mx) / l;
+                    double vv = rounded == 1 ? bfr(vf) : vf, w = exp(s[j] - mx) / l;
                     o += w * vv;
                     wv += w * fabs(vv);
                 }
-                double tol = fac * wv + (rounded ? 0 : UB * wv) + 1e-30;
+                double tol = fac * wv + (rounded == 0 ? UB * wv : 0) + 1e-30;
                 double err = fabs(out[((size_t)i * c->nh + h) * hd + d] - o);
                 worst = fmax(worst, err / tol);
             }
@@ -161,6 +165,15 @@ static void attn_shape(int n, int nh, int nkv, int hd)
                   k ? "avx512" : "twin", n, hd, f32);
     }
     test_isa_note("avx512_bf16", "attn_prefill", have);
+    /* the exported op (model/ops.h, the CUDA tests' oracle): bf16 = the kernel run above, bit for
+     * bit; f32 = the exact path, within the f32 bound (eta without the bf16 terms) */
+    cr_assert_eq(kvb_attn_prefill(o[0], l[0], c.q, c.k, c.v, n, nh, nkv, hd, 1), 0);
+    cr_assert(!memcmp(o[0], o[have], sizeof(float) * no) && !memcmp(l[0], l[have], sizeof(float) * nh * n),
+              "kvb_attn_prefill(bf16) differs from its block kernel");
+    cr_assert_eq(kvb_attn_prefill(o[0], l[0], c.q, c.k, c.v, n, nh, nkv, hd, 0), 0);
+    double f32 = attn_check(&c, o[0], l[0], 2);
+    cr_log_info("attn f32 n=%d hd=%d: worst error / bound %.3f", n, hd, f32);
+    cr_assert(f32 <= 1, "f32 attention n=%d hd=%d: error %.3f x its bound", n, hd, f32);
     free(o[0]), free(o[1]), free(l[0]), free(l[1]);
     attn_free(&c);
 }
