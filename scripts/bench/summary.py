@@ -64,7 +64,7 @@ def main():
     print(f"load average (1/5/15 min) at start {meta['load_start']}, at end {meta['load_end']} "
           f"({os.cpu_count()} CPUs; above {os.cpu_count()} other jobs took CPU from the measurement)")
     for w, l in meta.get("kvbench_load", {}).items():
-        print(f"  during kvbench {w}: {l}")
+        print(f"  during kvbench {w}: {'; '.join(l) if isinstance(l, list) else l}")
     for p, res in peers.items():
         if "load" in res:
             print(f"  during {p}: {res['load']}")
