@@ -53,8 +53,6 @@ for r in $(seq 1 "$REPS"); do
   echo "model.sh: round $r of $REPS done, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 done
 python3 scripts/bench/model_median.py "$out" "$REPS" "$WEIGHTS"
-kv_files=()
-for w in ${WEIGHTS//,/ }; do kv_files+=("$out/model-kvbench-$w.json"); done
 # what scripts/bench/summary.py prints with the table: the settings and the load around the run
 python3 -c 'import json, sys; a = sys.argv[1:]; print(json.dumps(dict(threads=int(a[0]), contexts=a[1],
             gen=int(a[2]), kv=a[3], weights=a[4], peers=a[5], load_start=a[6], load_end=a[7],
