@@ -2,9 +2,10 @@
  * itself), the twin is a thin bf16 adapter around it: storage widened to f32 exactly (or to f16
  * where the CPU cache holds f16), the lib function, the result rounded to bf16 as the kernel
  * stores it. KIVI's twins are the cache's own quantizers and decode attention
- * (lib/kvcache/kivi_quant.h, store.h kvb_kivi_attend) in the kernels' layout. The prefill-attention
- * twins below have no lib function of their shape (the CPU forward fuses prefill attention into
- * its own blocked loops) and define the op in double. See cpu_ref.h. */
+ * (lib/kvcache/kivi_quant.h, store.h kvb_kivi_attend) in the kernels' layout; the prefill
+ * attention is kvb_attn_prefill (lib/model/ops.h). Only the prefill-attention statistics twin has
+ * no lib function of its shape (the CPU forward fuses the column sums into its f32 attention
+ * loops) and defines the op in double. See cpu_ref.h. */
 #include "cpu_ref.h"
 
 #include "kvcache/kivi_quant.h"
@@ -109,37 +110,25 @@ static int attn_shape_ok(int n, int h, int hk, int hd)
     return n > 0 && h > 0 && hk > 0 && h % hk == 0 && hd > 0 && hd <= 128;
 }
 
+/* The CPU prefill's f32 attention (kvb_attn_prefill, model/ops.h): the rows the fp32 and the
+ * tensor-core kernels are held to (head_dim 48 included, which the bf16 CPU path does not take). */
 int kvb_ref_attn_prefill(kvb_bf16 *o, float *lse, const kvb_bf16 *q, const kvb_bf16 *k,
                          const kvb_bf16 *v, int n, int n_heads, int n_kv_heads, int hd)
 {
     if (!attn_shape_ok(n, n_heads, n_kv_heads, hd)) return KVB_EINVAL;
-    float *s = malloc(sizeof(float) * (size_t)n);
-    double *acc = malloc(sizeof(double) * (size_t)hd);
-    if (!s || !acc) {
-        free(s);
-        free(acc);
-        return KVB_ENOMEM;
+    size_t nq = (size_t)n * n_heads * hd, nk = (size_t)n * n_kv_heads * hd;
+    /* calloc: gcc 12 cannot see that the loops below fill them (n > 0) */
+    float *qf = calloc(nq, sizeof(float)), *of = malloc(sizeof(float) * nq);
+    float *kf = calloc(nk, sizeof(float)), *vf = calloc(nk, sizeof(float));
+    int rc = KVB_ENOMEM;
+    if (qf && of && kf && vf) {
+        for (size_t i = 0; i < nq; i++) qf[i] = bf2f(q[i]);
+        for (size_t i = 0; i < nk; i++) kf[i] = bf2f(k[i]), vf[i] = bf2f(v[i]);
+        rc = kvb_attn_prefill(of, lse, qf, kf, vf, n, n_heads, n_kv_heads, hd, 0);
+        for (size_t i = 0; !rc && i < nq; i++) o[i] = f2bf(of[i]);
     }
-    int grp = n_heads / n_kv_heads;
-    for (int h = 0; h < n_heads; h++)
-        for (int i = 0; i < n; i++) {
-            int g = h / grp;
-            float mx = row_scores(s, q, k, i, h, g, n_heads, n_kv_heads, hd);
-            double l = 0;
-            memset(acc, 0, sizeof(double) * (size_t)hd);
-            for (int j = 0; j <= i; j++) {
-                double p = exp((double)s[j] - mx);
-                l += p;
-                const kvb_bf16 *vj = v + ((size_t)j * n_kv_heads + g) * hd;
-                for (int c = 0; c < hd; c++) acc[c] += p * bf2f(vj[c]);
-            }
-            for (int c = 0; c < hd; c++)
-                o[((size_t)i * n_heads + h) * hd + c] = f2bf((float)(acc[c] / l));
-            lse[(size_t)h * n + i] = (float)(mx + log(l));
-        }
-    free(s);
-    free(acc);
-    return 0;
+    free(qf), free(of), free(kf), free(vf);
+    return rc;
 }
 
 int kvb_ref_attn_prefill_stats(const kvb_attn_stats *st, const float *lse, const kvb_bf16 *q,

@@ -1,6 +1,8 @@
 /* kvbench bench: prefill tokens/s, decode ms/token, peak RSS, and the fraction of the physical
  * floor reached: decode = (weights + KV bytes per step) / measured read bandwidth, prefill =
- * (matmul + attention FLOPs) / measured sgemm peak. Prompts are seeded random token ids. */
+ * (matmul + attention FLOPs) / the CPU's FMA peak from its clock and vector width
+ * (kvb_cpu_fma_peak, for the arithmetic the prefill uses: f32 or bf16 dot products) and / a
+ * measured sgemm. Prompts are seeded random token ids. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,6 +115,9 @@ int cmd_bench(int argc, char **argv)
     const kvb_model_config *cf = kvb_model_get_config(m);
     kvb_pool *pool = kvb_model_pool(m);
     double bw = kvb_measure_read_bandwidth(pool), peak = kvb_measure_gemm_peak(pool);
+    char fma_desc[256];
+    double fma = kvb_cpu_fma_peak(kvb_pool_size(pool), kvb_model_prefill_is_bf16(m), fma_desc,
+                                  sizeof(fma_desc));
     bench_run *runs = kvb_calloc((size_t)ncl, sizeof(*runs));
     for (int i = 0; i < ncl && !rc; i++)
         rc = run_one(m, method, cparams, (int)ctx[i], (int)gen, &runs[i], &e);
@@ -140,16 +145,21 @@ int cmd_bench(int argc, char **argv)
     cJSON_AddStringToObject(j, "cpu", cpu);
     cJSON_AddNumberToObject(j, "read_bandwidth_gbs", bw / 1e9);
     cJSON_AddNumberToObject(j, "sgemm_peak_gflops", peak / 1e9);
+    cJSON_AddStringToObject(j, "prefill_arithmetic", in.prefill);
+    cJSON_AddNumberToObject(j, "fma_peak_gflops", fma / 1e9);
+    cJSON_AddStringToObject(j, "fma_peak_formula", fma_desc);
     cJSON *arr = cJSON_AddArrayToObject(j, "runs");
     if (!json)
         printf("%s (%s weights, %s) on %s, %d threads: read %.1f GB/s, sgemm %.1f GFLOP/s\n"
-               "%8s %12s %10s %12s %10s %10s %10s\n", cf->name, in.held_dtype, method, cpu,
-               kvb_pool_size(pool), bw / 1e9, peak / 1e9, "context", "prefill t/s", "of peak",
-               "decode ms/t", "decode t/s", "of floor", "KV MB");
+               "prefill %s; FMA peak %s\n%8s %12s %10s %10s %12s %10s %10s %10s\n", cf->name,
+               in.held_dtype, method, cpu, kvb_pool_size(pool), bw / 1e9, peak / 1e9, in.prefill,
+               fma_desc, "context", "prefill t/s", "of FMA", "of sgemm", "decode ms/t", "decode t/s",
+               "of floor", "KV MB");
     for (int i = 0; i < ncl; i++) {
         bench_run *r = &runs[i];
         double ptps = r->context / r->prefill_s, ms = 1e3 * r->decode_s / r->gen;
         double pfrac = kvb_model_prefill_flops(cf, r->context) / r->prefill_s / peak;
+        double ffrac = fma > 0 ? kvb_model_prefill_flops(cf, r->context) / r->prefill_s / fma : 0;
         double dfrac = (double)r->step_bytes / bw / (r->decode_s / r->gen);
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "context", r->context);
@@ -158,6 +168,7 @@ int cmd_bench(int argc, char **argv)
         cJSON_AddNumberToObject(o, "prefill_tok_s", ptps);
         cJSON_AddNumberToObject(o, "prefill_gflops", kvb_model_prefill_flops(cf, r->context) / r->prefill_s / 1e9);
         cJSON_AddNumberToObject(o, "prefill_peak_fraction", pfrac);
+        cJSON_AddNumberToObject(o, "prefill_fma_fraction", ffrac);
         cJSON_AddNumberToObject(o, "decode_ms_per_token", ms);
         cJSON_AddNumberToObject(o, "decode_tok_s", 1e3 / ms);
         cJSON_AddNumberToObject(o, "decode_bytes_per_step", (double)r->step_bytes);
@@ -165,8 +176,8 @@ int cmd_bench(int argc, char **argv)
         cJSON_AddNumberToObject(o, "kv_bytes", (double)r->kv_bytes);
         cJSON_AddItemToArray(arr, o);
         if (!json)
-            printf("%8d %12.1f %9.0f%% %12.2f %10.1f %9.0f%% %10.1f\n", r->context, ptps, 100 * pfrac,
-                   ms, 1e3 / ms, 100 * dfrac, (double)r->kv_bytes / 1e6);
+            printf("%8d %12.1f %9.0f%% %9.0f%% %12.2f %10.1f %9.0f%% %10.1f\n", r->context, ptps,
+                   100 * ffrac, 100 * pfrac, ms, 1e3 / ms, 100 * dfrac, (double)r->kv_bytes / 1e6);
     }
     cJSON_AddNumberToObject(j, "peak_rss_bytes", (double)kvb_peak_rss());
     if (json) {

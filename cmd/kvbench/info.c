@@ -51,6 +51,7 @@ static cJSON *info_json(kvb_model *m)
         cJSON_AddItemToArray(st, cJSON_CreateNumber(c->stop_ids[i]));
     cJSON_AddBoolToObject(j, "tokenizer", kvb_model_tokenizer(m) != NULL);
     cJSON_AddStringToObject(j, "gemv_kernels", in.isa);
+    cJSON_AddStringToObject(j, "prefill", in.prefill);
     cJSON_AddNumberToObject(j, "threads", kvb_pool_size(kvb_model_pool(m)));
     return j;
 }
@@ -82,7 +83,8 @@ static void info_text(kvb_model *m)
     for (int i = 0; i < c->n_stop; i++)
         printf(" %d", c->stop_ids[i]);
     printf("\ntokenizer      %s\n", kvb_model_tokenizer(m) ? "loaded" : "none");
-    printf("kernels        %s, %d threads\n", in.isa, kvb_pool_size(kvb_model_pool(m)));
+    printf("kernels        %s, %d threads; prefill %s\n", in.isa, kvb_pool_size(kvb_model_pool(m)),
+           in.prefill);
 }
 
 int cmd_info(int argc, char **argv)

@@ -7,12 +7,13 @@
 int kvb_cli_model_opts(const kvb_model_flags *f, kvb_model_opts *o, kvb_error *e)
 {
     *o = (kvb_model_opts){ .threads = (int)f->threads, .random_weights = f->random_weights,
-                           .seed = (uint64_t)f->seed, .weights_bf16 = 1,
+                           .seed = (uint64_t)f->seed, .weights_bf16 = 1, .prefill_bf16 = 1,
                            .config_only = f->random_weights && f->config_only };
+    /* the exact modes (f32, gguf) keep an f32 prefill; bf16 and gguf-q8 round to bf16 there too */
     if (f->weights && !strcmp(f->weights, "f32"))
-        o->weights_bf16 = 0;
+        o->weights_bf16 = o->prefill_bf16 = 0;
     else if (f->weights && !strcmp(f->weights, "gguf"))
-        o->weights_gguf = 1; /* Q4_1/Q8_0 kept; other GGUF types as bf16 */
+        o->weights_gguf = 1, o->prefill_bf16 = 0; /* Q4_1/Q8_0 kept; other GGUF types as bf16 */
     else if (f->weights && !strcmp(f->weights, "gguf-q8"))
         o->weights_gguf = o->gguf_act_q8 = 1; /* and 8-bit activations in decode */
     else if (f->weights && strcmp(f->weights, "bf16"))

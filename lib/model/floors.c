@@ -4,6 +4,7 @@
 
 #include <cblas.h>
 #include <immintrin.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,6 +82,51 @@ double kvb_measure_gemm_peak(kvb_pool *p)
     }
     free(t.a), free(t.b), free(t.c);
     return best;
+}
+
+/* clock in MHz: sysfs max frequency, else the first "cpu MHz" of /proc/cpuinfo; family: cpu family */
+static double cpu_mhz(const char **src, int *family)
+{
+    double mhz = 0;
+    *family = 0;
+    FILE *f = fopen("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq", "r");
+    if (f) {
+        long khz = 0;
+        if (fscanf(f, "%ld", &khz) == 1 && khz > 0)
+            mhz = khz / 1e3, *src = "cpuinfo_max_freq";
+        fclose(f);
+    }
+    if (!(f = fopen("/proc/cpuinfo", "r")))
+        return mhz;
+    char line[512];
+    while (fgets(line, sizeof(line), f)) {
+        double v;
+        int fam;
+        if (!mhz && sscanf(line, "cpu MHz : %lf", &v) == 1 && v > 0)
+            mhz = v, *src = "/proc/cpuinfo cpu MHz";
+        if (!*family && sscanf(line, "cpu family : %d", &fam) == 1)
+            *family = fam;
+    }
+    fclose(f);
+    return mhz;
+}
+
+double kvb_cpu_fma_peak(int threads, int bf16, char *desc, size_t n)
+{
+    const char *src = "?";
+    int family;
+    double mhz = cpu_mhz(&src, &family);
+    __builtin_cpu_init();
+    int avx512 = __builtin_cpu_supports("avx512f");
+    int is_amd = __builtin_cpu_is("amd");
+    /* f32 FMA lanes per cycle per core: two FMA pipes of 256 bits, or of 512 bits */
+    int lanes = avx512 && !(is_amd && family <= 0x19) ? 32 : 16;
+    int dot = bf16 ? 2 : 1;
+    double peak = threads * mhz * 1e6 * lanes * 2 * dot;
+    if (desc)
+        snprintf(desc, n, "%d threads x %.0f MHz (%s) x %d f32 FMA lanes/cycle x 2%s = %.0f GFLOP/s",
+                 threads, mhz, src, lanes, bf16 ? " x 2 (bf16 dot products)" : "", peak / 1e9);
+    return mhz > 0 ? peak : 0;
 }
 
 /* Matmul FLOPs of a prefill of n tokens (lm_head for the last position only) plus causal

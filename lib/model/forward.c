@@ -1,7 +1,7 @@
 /* The Llama-family forward pass on the CPU, f32 compute.
  *
  * Prefill runs layer by layer over the whole prompt: projections in row blocks of KVB_PB rows
- * through a real GEMM (kernels.c), attention block-wise (KVB_QB queries x the keys they see, never
+ * through a real GEMM (kernels.c), attention block-wise (attn.c: KVB_ATTN_B queries x the keys they see, never
  * an n x n matrix), then the whole layer's Q/K/V after RoPE go to the cache. Decode is one token:
  * one kvb_pool_run per step, phases separated by a spin barrier (a pool run per matmul would cost
  * more than the matmuls on a small model), attention by the cache over head ranges.
@@ -9,9 +9,7 @@
  * the layer or decode loops. */
 #include "model_impl.h"
 
-#include "core/simd.h"
 
-#include <cblas.h>
 #include <immintrin.h>
 #include <math.h>
 #include <sched.h>
@@ -19,8 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KVB_PB 256 /* prefill rows per GEMM block */
-#define KVB_QB 64  /* prefill queries per attention block */
+#define KVB_PB 512 /* prefill rows per GEMM block (Q4_1 weights are widened once per block) */
 #define KVB_QG 4   /* at most this many query heads of one kv head share an attention block */
 
 struct kvb_fwd_bufs {
@@ -33,10 +30,13 @@ struct kvb_fwd_bufs {
     float *xn;               /* (PB, hidden) */
     float *gate, *up;        /* (PB, inter) */
     float *wbuf;             /* (nth, NC * max_k) widened weights */
-    float *scores;           /* (nth, QG * QB * n) */
+    uint16_t *apack;         /* (PB, max_k) bf16 A of a GEMM packed by kvb_gemm_pack_a_bf16 */
+    float *scores;           /* (nth, QG * QB * n), f32 attention only */
     float *qstack, *ostack;  /* (nth, QG * QB * hd) stacked queries / outputs of a head group */
     float *colsum_t;         /* (nth, nh * n) when the cache needs column sums */
     float *colsum;           /* (nh, n) */
+    uint16_t *kp, *vp;       /* (nkv, kvb_fa_packed_elems) K, V of a layer packed as bf16 */
+    float *fa_scratch;       /* (nth, kvb_fa_scratch_floats(QG, hd)) */
     float *cosv, *sinv;      /* (n, hd/2) RoPE tables */
     /* decode */
     float *dx, *dq, *dk, *dv, *datt, *dtmp, *dgate, *dup; /* one token */
@@ -71,6 +71,7 @@ static float *take(carve *cv, size_t floats)
 static void layout(const kvb_model *m, struct kvb_fwd_bufs *b, carve *cv, int n, int colsum,
                    size_t cscratch)
 {
+    int fa = m->prefill_bf16 && !colsum;
     const kvb_model_config *c = &m->cfg;
     size_t qd = (size_t)c->n_heads * c->head_dim, kd = (size_t)c->n_kv_heads * c->head_dim;
     size_t N = (size_t)n, nth = (size_t)m->nth, pb = (size_t)KVB_MIN(n, KVB_PB);
@@ -84,11 +85,16 @@ static void layout(const kvb_model *m, struct kvb_fwd_bufs *b, carve *cv, int n,
     b->gate = take(cv, pb * c->intermediate);
     b->up = take(cv, pb * c->intermediate);
     b->wbuf = take(cv, nth * KVB_GEMM_NC * maxk);
-    b->scores = take(cv, nth * KVB_QG * KVB_QB * N);
-    b->qstack = take(cv, nth * KVB_QG * KVB_QB * c->head_dim);
-    b->ostack = take(cv, nth * KVB_QG * KVB_QB * c->head_dim);
+    b->apack = m->prefill_bf16 ? (uint16_t *)(void *)take(cv, kvb_gemm_packed_a_elems((int)pb, (int)maxk) / 2 + 1) : NULL;
+    b->scores = fa ? NULL : take(cv, nth * KVB_QG * KVB_ATTN_B * N);
+    b->qstack = take(cv, nth * KVB_QG * KVB_ATTN_B * c->head_dim);
+    b->ostack = take(cv, nth * KVB_QG * KVB_ATTN_B * c->head_dim);
     b->colsum_t = colsum ? take(cv, nth * c->n_heads * N) : NULL;
     b->colsum = colsum ? take(cv, (size_t)c->n_heads * N) : NULL;
+    size_t packed = fa ? (kvb_fa_packed_elems(n, c->head_dim) * c->n_kv_heads + 1) / 2 : 0;
+    b->kp = fa ? (uint16_t *)(void *)take(cv, packed) : NULL;
+    b->vp = fa ? (uint16_t *)(void *)take(cv, packed) : NULL;
+    b->fa_scratch = fa ? take(cv, nth * kvb_fa_scratch_floats(KVB_QG, c->head_dim)) : NULL;
     b->cosv = take(cv, N * c->head_dim / 2);
     b->sinv = take(cv, N * c->head_dim / 2);
     b->dx = take(cv, c->hidden);
@@ -185,6 +191,7 @@ typedef struct gemm_task {
     int n;                 /* rows of A */
     float *wbuf;
     size_t wbuf_stride;
+    uint16_t *apack;       /* bf16 path: every a[i] is a[0], packed here */
 } gemm_task;
 
 static void gemm_worker(void *arg, int ith, int nth)
@@ -193,10 +200,23 @@ static void gemm_worker(void *arg, int ith, int nth)
     for (int i = 0; i < t->nmat; i++) {
         int c0, c1;
         split(t->w[i]->rows, ith, nth, 16, &c0, &c1);
-        if (c0 < c1)
+        if (c0 >= c1)
+            continue;
+        if (t->apack)
+            kvb_gemm_rows_bf16(t->w[i], t->apack, t->n, t->c[i], t->w[i]->rows, c0, c1,
+                               (uint16_t *)(void *)(t->wbuf + (size_t)ith * t->wbuf_stride));
+        else
             kvb_gemm_rows(t->w[i], t->a[i], t->n, t->c[i], t->w[i]->rows, c0, c1,
                           t->wbuf + (size_t)ith * t->wbuf_stride);
     }
+}
+
+static void pack_a_worker(void *arg, int ith, int nth)
+{
+    gemm_task *t = arg;
+    int b0, b1;
+    split((t->n + 15) / 16, ith, nth, 1, &b0, &b1);
+    kvb_gemm_pack_a_bf16(t->apack, t->a[0], t->n, t->w[0]->cols, b0, b1);
 }
 
 static void gemm(kvb_model *m, int nmat, const kvb_wt **w, const float **a, float **c, int n)
@@ -205,8 +225,15 @@ static void gemm(kvb_model *m, int nmat, const kvb_wt **w, const float **a, floa
     int maxk = KVB_MAX(KVB_MAX(cf->hidden, cf->intermediate), cf->n_heads * cf->head_dim);
     gemm_task t = { .nmat = nmat, .n = n, .wbuf = m->bufs->wbuf,
                     .wbuf_stride = (size_t)KVB_GEMM_NC * maxk };
-    for (int i = 0; i < nmat; i++)
+    int bf16 = m->prefill_bf16 && w[0]->cols % 2 == 0;
+    for (int i = 0; i < nmat; i++) {
         t.w[i] = w[i], t.a[i] = a[i], t.c[i] = c[i];
+        bf16 = bf16 && a[i] == a[0] && w[i]->cols == w[0]->cols;
+    }
+    if (bf16) {
+        t.apack = m->bufs->apack;
+        kvb_pool_run(m->pool, pack_a_worker, &t);
+    }
     kvb_pool_run(m->pool, gemm_worker, &t);
 }
 
@@ -245,43 +272,6 @@ typedef struct attn_task {
     int colsum;
 } attn_task;
 
-/* Causal attention of queries [r0, r1) of the query heads [h0, h0 + gn) that share kv head kvh,
- * over keys [0, r1): the heads' query rows are stacked into one (gn * rows, head_dim) matrix so
- * each K and V block is packed once per group (GQA) and the GEMMs get gn times more rows;
- * S = QK^T (one block of scores), masked softmax, O = PV, scattered back per head. */
-static void attn_block(attn_task *t, int kvh, int h0, int gn, int r0, int r1, float *S, float *Q,
-                       float *O, float *colsum)
-{
-    const kvb_model_config *c = &t->m->cfg;
-    struct kvb_fwd_bufs *b = t->m->bufs;
-    int hd = c->head_dim, rows = r1 - r0, cols = r1, M = gn * rows;
-    int qs = c->n_heads * hd, ks = c->n_kv_heads * hd;
-    float scale = 1.0f / sqrtf((float)hd);
-    for (int g = 0; g < gn; g++)
-        for (int i = 0; i < rows; i++)
-            memcpy(Q + ((size_t)g * rows + i) * hd, b->q + (size_t)(r0 + i) * qs + (size_t)(h0 + g) * hd,
-                   sizeof(float) * (size_t)hd);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, cols, hd, scale, Q, hd,
-                b->k + (size_t)kvh * hd, ks, 0.0f, S, cols);
-    for (int r = 0; r < M; r++) {
-        float *s = S + (size_t)r * cols;
-        int valid = r0 + r % rows + 1;
-        float mx = kvb_max_f32(s, valid);
-        float inv = 1.0f / kvb_exp_sub_sum(s, valid, mx);
-        cblas_sscal(valid, inv, s, 1);
-        for (int j = valid; j < cols; j++)
-            s[j] = 0;
-        if (colsum)
-            cblas_saxpy(valid, 1.0f, s, 1, colsum + (size_t)(h0 + r / rows) * t->n, 1);
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, hd, cols, 1.0f, S, cols,
-                b->v + (size_t)kvh * hd, ks, 0.0f, O, hd);
-    for (int g = 0; g < gn; g++)
-        for (int i = 0; i < rows; i++)
-            memcpy(b->att + (size_t)(r0 + i) * qs + (size_t)(h0 + g) * hd, O + ((size_t)g * rows + i) * hd,
-                   sizeof(float) * (size_t)hd);
-}
-
 static void attn_worker(void *arg, int ith, int nth)
 {
     (void)nth;
@@ -289,13 +279,15 @@ static void attn_worker(void *arg, int ith, int nth)
     const kvb_model_config *c = &t->m->cfg;
     struct kvb_fwd_bufs *b = t->m->bufs;
     int G = c->n_heads / c->n_kv_heads, gs = KVB_MIN(G, KVB_QG), per_kv = (G + gs - 1) / gs;
-    int nqb = (t->n + KVB_QB - 1) / KVB_QB, items = nqb * c->n_kv_heads * per_kv;
-    float *S = b->scores + (size_t)ith * KVB_QG * KVB_QB * t->n;
-    float *Q = b->qstack + (size_t)ith * KVB_QG * KVB_QB * c->head_dim;
-    float *O = b->ostack + (size_t)ith * KVB_QG * KVB_QB * c->head_dim;
-    float *cs = t->colsum ? b->colsum_t + (size_t)ith * c->n_heads * t->n : NULL;
-    if (cs)
-        memset(cs, 0, sizeof(float) * (size_t)c->n_heads * t->n);
+    int nqb = (t->n + KVB_ATTN_B - 1) / KVB_ATTN_B, items = nqb * c->n_kv_heads * per_kv;
+    float *S = b->scores + (size_t)ith * KVB_QG * KVB_ATTN_B * t->n;
+    float *Q = b->qstack + (size_t)ith * KVB_QG * KVB_ATTN_B * c->head_dim;
+    float *O = b->ostack + (size_t)ith * KVB_QG * KVB_ATTN_B * c->head_dim;
+    kvb_attn_rows a = { .q = b->q, .k = b->k, .v = b->v, .out = b->att, .n = t->n,
+                        .n_heads = c->n_heads, .n_kv_heads = c->n_kv_heads, .hd = c->head_dim,
+                        .colsum = t->colsum ? b->colsum_t + (size_t)ith * c->n_heads * t->n : NULL };
+    if (a.colsum)
+        memset(a.colsum, 0, sizeof(float) * (size_t)c->n_heads * t->n);
     for (;;) {
         /* the longest blocks (last queries) first, so the tail of the schedule is short */
         int it = atomic_fetch_add(&t->next, 1);
@@ -304,8 +296,51 @@ static void attn_worker(void *arg, int ith, int nth)
         int qb = nqb - 1 - it / (c->n_kv_heads * per_kv), rest = it % (c->n_kv_heads * per_kv);
         int kvh = rest / per_kv, h0 = kvh * G + (rest % per_kv) * gs;
         int gn = KVB_MIN(gs, (kvh + 1) * G - h0);
-        int r0 = qb * KVB_QB, r1 = KVB_MIN(t->n, r0 + KVB_QB);
-        attn_block(t, kvh, h0, gn, r0, r1, S, Q, O, cs);
+        int r0 = qb * KVB_ATTN_B, r1 = KVB_MIN(t->n, r0 + KVB_ATTN_B);
+        kvb_attn_block_f32(&a, kvh, h0, gn, r0, r1, S, Q, O);
+    }
+}
+
+/* bf16 attention: K and V of the layer packed per kv head, 64-key chunks over the threads */
+static void pack_worker(void *arg, int ith, int nth)
+{
+    attn_task *t = arg;
+    const kvb_model_config *c = &t->m->cfg;
+    struct kvb_fwd_bufs *b = t->m->bufs;
+    int hd = c->head_dim, ks = c->n_kv_heads * hd, chunks = (t->n + KVB_ATTN_B - 1) / KVB_ATTN_B;
+    size_t per = kvb_fa_packed_elems(t->n, hd);
+    for (int it = ith; it < chunks * c->n_kv_heads; it += nth) {
+        int h = it / chunks, j0 = it % chunks * KVB_ATTN_B, j1 = KVB_MIN(t->n, j0 + KVB_ATTN_B);
+        kvb_fa_pack(b->kp + per * h, b->vp + per * h, b->k + (size_t)h * hd, b->v + (size_t)h * hd,
+                    ks, t->n, hd, j0, j1);
+    }
+}
+
+static void fa_worker(void *arg, int ith, int nth)
+{
+    (void)nth;
+    attn_task *t = arg;
+    const kvb_model_config *c = &t->m->cfg;
+    struct kvb_fwd_bufs *b = t->m->bufs;
+    int hd = c->head_dim, qs = c->n_heads * hd, G = c->n_heads / c->n_kv_heads;
+    int gs = KVB_MIN(G, KVB_QG), per_kv = (G + gs - 1) / gs;
+    int nqb = (t->n + KVB_ATTN_B - 1) / KVB_ATTN_B, items = nqb * c->n_kv_heads * per_kv;
+    size_t per = kvb_fa_packed_elems(t->n, hd);
+    float *scratch = b->fa_scratch + (size_t)ith * kvb_fa_scratch_floats(KVB_QG, hd);
+    for (;;) {
+        int it = atomic_fetch_add(&t->next, 1); /* the longest items (last queries) first */
+        if (it >= items)
+            break;
+        int qb = nqb - 1 - it / (c->n_kv_heads * per_kv), rest = it % (c->n_kv_heads * per_kv);
+        int kvh = rest / per_kv, h0 = kvh * G + (rest % per_kv) * gs;
+        int r0 = qb * KVB_ATTN_B;
+        kvb_fa_item fi = { .q = b->q + (size_t)r0 * qs + (size_t)h0 * hd, .q_stride = qs,
+                           .kp = b->kp + per * kvh, .vp = b->vp + per * kvh,
+                           .out = b->att + (size_t)r0 * qs + (size_t)h0 * hd, .out_stride = qs,
+                           .r0 = r0, .rows = KVB_MIN(KVB_ATTN_B, t->n - r0),
+                           .gn = KVB_MIN(gs, (kvh + 1) * G - h0), .hd = hd,
+                           .scale = 1.0f / sqrtf((float)hd) };
+        kvb_fa_block_avx512(&fi, scratch);
     }
 }
 
@@ -359,7 +394,11 @@ static int prefill(kvb_model *m, kvb_cache *c, const int32_t *ids, int n, float 
         kvb_pool_run(m->pool, rope_worker, &rt);
         attn_task at = { .m = m, .n = n, .colsum = colsum };
         atomic_init(&at.next, 0);
-        kvb_pool_run(m->pool, attn_worker, &at);
+        if (b->kp) {
+            kvb_pool_run(m->pool, pack_worker, &at);
+            kvb_pool_run(m->pool, fa_worker, &at);
+        } else
+            kvb_pool_run(m->pool, attn_worker, &at);
         if (colsum)
             colsum_reduce(m, n);
         kvb_prefill_layer pl = { .layer = l, .n_tokens = n, .q = b->q, .k = b->k, .v = b->v,
@@ -382,8 +421,11 @@ static int prefill(kvb_model *m, kvb_cache *c, const int32_t *ids, int n, float 
             const float *ag[2] = { b->xn, b->xn };
             float *og[2] = { b->gate, b->up };
             gemm(m, 2, wg, ag, og, rows);
-            for (size_t i = 0; i < (size_t)rows * cf->intermediate; i++)
-                b->gate[i] = kvb_silu(b->gate[i]) * b->up[i];
+            if (m->prefill_bf16)
+                kvb_swiglu_avx512(b->gate, b->up, (size_t)rows * cf->intermediate);
+            else
+                for (size_t i = 0; i < (size_t)rows * cf->intermediate; i++)
+                    b->gate[i] = kvb_silu(b->gate[i]) * b->up[i];
             const kvb_wt *wd[1] = { &L->w_down };
             const float *ad[1] = { b->gate };
             gemm(m, 1, wd, ad, oo, rows);

@@ -690,11 +690,13 @@ void kvb_rope_inv_freq(float *inv, int head_dim, double theta, double factor, do
     }
 }
 
-/* RoPE inverse frequencies (kvb_rope_inv_freq), GEMV kernels. */
+/* RoPE inverse frequencies (kvb_rope_inv_freq), GEMV kernels, the prefill's arithmetic. */
 int kvb_model_finish(kvb_model *m, kvb_error *e)
 {
     const kvb_model_config *c = &m->cfg;
     bind_kernels(m);
+    m->prefill_bf16 = m->opts.prefill_bf16 && m->isa == KVB_ISA_AVX512 && kvb_fa_available() &&
+                      c->head_dim % 32 == 0;
     m->inv_freq = kvb_calloc((size_t)(c->head_dim / 2), sizeof(float));
     if (!m->inv_freq)
         return kvb_errorf(e, KVB_ENOMEM, "out of memory");

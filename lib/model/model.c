@@ -198,6 +198,7 @@ const kvb_model_config *kvb_model_get_config(const kvb_model *m) { return &m->cf
 const kvb_tokenizer *kvb_model_tokenizer(const kvb_model *m) { return m->tok; }
 kvb_pool *kvb_model_pool(kvb_model *m) { return m->pool; }
 size_t kvb_model_weight_bytes(const kvb_model *m) { return m->weight_bytes; }
+int kvb_model_prefill_is_bf16(const kvb_model *m) { return m->prefill_bf16; }
 
 void kvb_model_get_info(const kvb_model *m, kvb_model_info *out)
 {
@@ -207,6 +208,7 @@ void kvb_model_get_info(const kvb_model *m, kvb_model_info *out)
     out->file_dtype = m->file_dtype;
     out->held_dtype = m->opts.weights_gguf && m->gguf ? (m->opts.gguf_act_q8 ? "gguf-q8" : "gguf") : m->opts.weights_bf16 ? "bf16" : "f32";
     out->isa = m->gemv_kernels;
+    out->prefill = m->prefill_bf16 ? "bf16 (avx512_bf16)" : "f32";
     size_t per_layer = (size_t)c->hidden * c->head_dim * (2 * c->n_heads + 2 * c->n_kv_heads) +
                        3 * (size_t)c->hidden * c->intermediate + 2 * (size_t)c->hidden;
     out->n_params = (size_t)c->n_layers * per_layer + (size_t)c->vocab * c->hidden *

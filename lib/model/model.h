@@ -41,6 +41,8 @@ typedef struct kvb_model_opts {
     int gguf_act_q8;    /* with weights_gguf: decode quantizes activations to 8 bits (one scale
                            per 4) and multiplies in integers, as llama.cpp does with one scale per
                            32 (--weights gguf-q8): faster, not exact */
+    int prefill_bf16;   /* prefill attention on bf16 Q/K/V/P with f32 accumulation where the CPU
+                           has AVX-512 BF16 (else, or 0: f32 throughout, the exact path) */
     int config_only;    /* with random_weights: no weights at all (info, planning); prefill and
                            decode then fail */
 } kvb_model_opts;
@@ -73,6 +75,7 @@ int kvb_model_prefill_all(kvb_model *m, kvb_cache *c, const int32_t *ids, int n,
  * of the weights held, GEMV kernel set. Pointers live as long as the model. */
 typedef struct kvb_model_info {
     const char *source, *format, *file_dtype, *held_dtype, *isa;
+    const char *prefill;    /* arithmetic of the prefill: "bf16 (avx512_bf16)" or "f32" */
     size_t n_params;
 } kvb_model_info;
 void kvb_model_get_info(const kvb_model *m, kvb_model_info *out);
@@ -88,6 +91,16 @@ int kvb_model_locate(const char *name_or_path, char *out, size_t n, kvb_error *e
 double kvb_measure_read_bandwidth(kvb_pool *p); /* bytes/s, all pool threads reading */
 double kvb_measure_gemm_peak(kvb_pool *p);      /* flop/s of f32 sgemm on all pool threads */
 double kvb_model_prefill_flops(const kvb_model_config *c, int n);
+/* The CPU's FMA peak from its clock and vector width, not measured:
+ *   flop/s = threads x clock x (FMA lanes per cycle per core) x 2 (multiply + add) x dot,
+ * lanes per cycle = 16 f32 (two 256-bit FMA pipes: AVX2 CPUs, and AMD family 0x19, Zen 3/4,
+ * whose AVX-512 is double-pumped on those pipes) or 32 (other AVX-512 CPUs: two 512-bit FMA
+ * ports); dot = 2 for bf16 dot products (vdpbf16ps: two products per lane), 1 for f32. clock =
+ * sysfs cpuinfo_max_freq where the kernel exposes it, else /proc/cpuinfo's "cpu MHz" (a VM's
+ * nominal clock: turbo can exceed it). desc gets the formula with its numbers. 0 if unknown. */
+double kvb_cpu_fma_peak(int threads, int bf16, char *desc, size_t n);
+/* The prefill runs on bf16 dot products (opts.prefill_bf16 granted on this CPU). */
+int kvb_model_prefill_is_bf16(const kvb_model *m);
 size_t kvb_model_decode_bytes(const kvb_model *m, const kvb_cache *c);
 
 /* Argmax with ties to the lowest id (as torch.argmax). */

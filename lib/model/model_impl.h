@@ -77,6 +77,8 @@ struct kvb_model {
     int nth;
     enum kvb_isa isa;         /* GEMV ISA asked for: the best, or $KVBENCH_ISA read at open */
     char gemv_kernels[32];    /* ISAs of the kernels bound to the weights, "avx512+avx2" */
+    int prefill_bf16;         /* opts.prefill_bf16 granted: AVX-512 BF16 present and allowed by
+                                 $KVBENCH_ISA, head_dim a multiple of 32 (kvb_model_finish) */
 
     kvb_wt embed;             /* (vocab, hidden) */
     kvb_wt lm_head;           /* (vocab, hidden); shares data with embed when tied */
@@ -143,9 +145,62 @@ void kvb_gemv_q8_ref(const kvb_wt *w, const float *x, float *y, int r0, int r1);
 #define KVB_GEMM_NC 64
 void kvb_gemm_rows(const kvb_wt *w, const float *a, int n, float *c, int ldc, int c0, int c1,
                    float *wbuf);
+/* gemm_bf16.c: the same product on bf16 A and W with f32 accumulation (AVX-512 BF16), A packed
+ * once per call and shared by the threads: per 16 rows, per k pair, 16 x 2 bf16 (rows past n
+ * zero); k even. Blocks of 16 rows [b0, b1) per call, so threads can share the packing. wbuf:
+ * KVB_GEMM_NC * k bf16 + k floats (W rows rounded to bf16 when W is not bf16). */
+size_t kvb_gemm_packed_a_elems(int n, int k);
+void kvb_gemm_pack_a_bf16(uint16_t *ap, const float *a, int n, int k, int b0, int b1);
+void kvb_gemm_rows_bf16(const kvb_wt *w, const uint16_t *ap, int n, float *c, int ldc, int c0,
+                        int c1, uint16_t *wbuf);
+void kvb_gemm_rows_bf16_ref(const kvb_wt *w, const uint16_t *ap, int n, float *c, int ldc, int c0,
+                            int c1, uint16_t *wbuf); /* the scalar twin */
+/* The bf16 prefill's SwiGLU: g = silu(g) * u (AVX-512 exp; within a few ulp of kvb_silu) */
+void kvb_swiglu_avx512(float *g, const float *u, size_t n);
 /* One row of a weight matrix as f32. */
 void kvb_wt_row(const kvb_wt *w, int r, float *out);
 size_t kvb_wt_row_bytes(const kvb_wt *w);
 /* conversions, RMSNorm, RoPE, SwiGLU: model/ops.h */
+
+/* attn.c: prefill attention, f32 (sgemm blocks) and bf16 (flash-attention tiling). */
+#define KVB_ATTN_B 64 /* queries per block (both), keys per block (bf16) */
+/* f32: token-major rows of one layer, as the forward pass holds them */
+typedef struct kvb_attn_rows {
+    const float *q, *k, *v; /* (n, n_heads*hd), (n, n_kv_heads*hd) x 2 */
+    float *out;             /* (n, n_heads*hd) */
+    float *lse;             /* (n_heads, n) log-sum-exp of the scaled scores, or NULL */
+    float *colsum;          /* (n_heads, n) column sums of the probabilities, added to, or NULL */
+    int n, n_heads, n_kv_heads, hd;
+} kvb_attn_rows;
+/* Queries [r0, r1) (r1 - r0 <= KVB_ATTN_B) of query heads [h0, h0 + gn) sharing kv head kvh over
+ * keys [0, r1). S: gn * KVB_ATTN_B * n floats; Q, O: gn * KVB_ATTN_B * hd. */
+void kvb_attn_block_f32(const kvb_attn_rows *a, int kvh, int h0, int gn, int r0, int r1, float *S,
+                        float *Q, float *O);
+/* One work item: queries [r0, r0 + rows) (r0 a multiple of KVB_ATTN_B, rows <= KVB_ATTN_B) of gn
+ * query heads that share one kv head, over keys [0, r0 + rows), causal. */
+typedef struct kvb_fa_item {
+    const float *q;           /* query r0 of the first head; head g at + g * hd */
+    int q_stride;             /* floats between query rows */
+    const uint16_t *kp, *vp;  /* this kv head's K and V packed by kvb_fa_pack */
+    float *out;               /* like q */
+    int out_stride;
+    float *lse;               /* NULL, or (gn rows of lse_stride): lse[g * lse_stride + i] */
+    int lse_stride;
+    int r0, rows, gn, hd;     /* hd a multiple of 32 */
+    float scale;              /* folded into q before its bf16 rounding */
+} kvb_fa_item;
+/* The CPU runs the AVX-512 BF16 kernel (vdpbf16ps). */
+int kvb_fa_available(void);
+/* bf16 elements of one kv head's packed K (and as many of V) for n keys. */
+size_t kvb_fa_packed_elems(int n, int hd);
+/* Keys [j0, j1) of rows k, v (n rows of `stride` floats; this kv head's first element) into kp:
+ * per 16 keys, per dim pair, 16 x 2 bf16; and vp: per key pair, per dim, 2 bf16. j0 and j1
+ * multiples of KVB_ATTN_B, or j1 = n (then the padding up to a multiple is zeros). */
+void kvb_fa_pack(uint16_t *kp, uint16_t *vp, const float *k, const float *v, int stride, int n,
+                 int hd, int j0, int j1);
+/* scratch: kvb_fa_scratch_floats(gn, hd) floats, private to the caller. */
+#define kvb_fa_scratch_floats(gn, hd) ((size_t)2 * (gn) * KVB_ATTN_B * (hd) + 2 * (size_t)(gn) * KVB_ATTN_B)
+void kvb_fa_block_avx512(const kvb_fa_item *t, float *scratch);
+void kvb_fa_block_ref(const kvb_fa_item *t, float *scratch); /* the scalar twin */
 
 #endif

@@ -35,6 +35,16 @@ static inline float kvb_silu(float x) { return x / (1.0f + expf(-x)); }
  * (bf16 rows widened exactly to f32, OpenBLAS sgemm, f32 accumulation). 0 or KVB_ENOMEM. */
 int kvb_matmul_bf16(float *y, const float *x, const uint16_t *w, int n, int in, int out);
 
+/* Causal prefill attention (GQA) of n tokens, as the CPU prefill computes it: q (n, n_heads *
+ * head_dim), k, v (n, n_kv_heads * head_dim), rows after RoPE; o like q; lse (n_heads, n): the
+ * natural log of the sum of exp of each query's scaled scores, or NULL. bf16 = 0: f32 (sgemm per
+ * block of 64 queries; --weights f32 / gguf); bf16 = 1: Q, K, V and the probabilities rounded to
+ * bf16, f32 accumulation, flash-attention tiling (--weights bf16 / gguf-q8; AVX-512 BF16, or its
+ * scalar twin with the same roundings on other CPUs), head_dim a multiple of 32. One thread.
+ * 0, KVB_EINVAL (shape) or KVB_ENOMEM. */
+int kvb_attn_prefill(float *o, float *lse, const float *q, const float *k, const float *v, int n,
+                     int n_heads, int n_kv_heads, int head_dim, int bf16);
+
 #ifdef __cplusplus
 }
 #endif
