@@ -148,10 +148,13 @@ int kvb_run_set_model(kvb_run *r, const char *name, const char *repo, const char
 /* params_json: a JSON object (as kvb_cache_params_json returns), NULL for "{}". */
 int kvb_run_set_method(kvb_run *r, const char *name, const char *params_json, kvb_error *e);
 int kvb_run_set_machine(kvb_run *r, long threads, const char *flags, const char *gpu, kvb_error *e);
-/* machine.flags of a CPU run: "gemv=<ISA of the GEMV kernels> weights=<held dtype>
- * cflags=<compile flags of this build>", e.g. "gemv=avx2 weights=bf16 cflags=-std=c11 -O2 -mavx2
- * -mfma -mf16c -fno-math-errno". */
-void kvb_run_machine_flags(char *out, size_t n, const char *gemv, const char *weights);
+/* machine.flags of a CPU run: "gemv=<ISA of the GEMV kernels> prefill=<arithmetic of the prefill>
+ * weights=<held dtype> cflags=<compile flags of this build>", e.g. "gemv=avx512 prefill=bf16
+ * weights=bf16 cflags=-std=c11 -O2 -mavx2 -mfma -mf16c -fno-math-errno". The prefill arithmetic
+ * (bf16 where the CPU has AVX-512 BF16, else f32) changes results within bf16 rounding, so two
+ * runs that differ in it are not expected to agree record for record. */
+void kvb_run_machine_flags(char *out, size_t n, const char *gemv, const char *prefill,
+                           const char *weights);
 int kvb_run_set_settings(kvb_run *r, const char *settings_json, kvb_error *e);
 int kvb_run_set_shard(kvb_run *r, long index, long count, kvb_error *e);
 int kvb_run_add_data_file(kvb_run *r, const char *task, const char *sha256_hex, kvb_error *e);

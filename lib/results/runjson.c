@@ -124,9 +124,13 @@ int kvb_run_set_machine(kvb_run *r, long threads, const char *flags, const char 
     return rc ? rc : kvb_run_set_str(&r->gpu, gpu, e);
 }
 
-void kvb_run_machine_flags(char *out, size_t n, const char *gemv, const char *weights)
+void kvb_run_machine_flags(char *out, size_t n, const char *gemv, const char *prefill,
+                           const char *weights)
 {
-    snprintf(out, n, "gemv=%s weights=%s cflags=%s", gemv && *gemv ? gemv : "?",
+    char arith[32]; /* the first word: "bf16 (avx512_bf16)" -> "bf16" */
+    snprintf(arith, sizeof(arith), "%s", prefill && *prefill ? prefill : "?");
+    arith[strcspn(arith, " ")] = 0;
+    snprintf(out, n, "gemv=%s prefill=%s weights=%s cflags=%s", gemv && *gemv ? gemv : "?", arith,
              weights && *weights ? weights : "?", KVB_BUILD_CFLAGS);
 }
 

@@ -253,7 +253,7 @@ static int describe_run(kvb_session *s, kvb_error *e)
     memset(&mi, 0, sizeof(mi));
     kvb_model_get_info(s->m, &mi);
     char mflags[512];
-    kvb_run_machine_flags(mflags, sizeof(mflags), mi.isa, mi.held_dtype);
+    kvb_run_machine_flags(mflags, sizeof(mflags), mi.isa, mi.prefill, mi.held_dtype);
     const char *chat = s->env.chat_family ? s->env.chat_family : "none";
     int rc;
     if ((rc = kvb_run_set_model(&s->run, s->cfg->name, s->cfg->repo_id,

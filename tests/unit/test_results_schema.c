@@ -216,9 +216,11 @@ static void build_from_fixture(kvb_run *r, const char *dir)
                                    "q4_1", "sha256:abc", &e), 0);
     cr_assert_eq(kvb_run_set_method(r, "SnapKV", "{\"budget\": 128, \"window\": 32}", &e), 0, "%s", e.msg);
     char flags[512];
-    kvb_run_machine_flags(flags, sizeof(flags), "avx2", "q4_1");
-    /* the ISA of the GEMV kernels, the weights and this build's compile flags (the Makefile's) */
-    cr_assert(strstr(flags, "gemv=avx2 weights=q4_1 cflags=-std=c11") == flags, "%s", flags);
+    kvb_run_machine_flags(flags, sizeof(flags), "avx2", "bf16 (avx512_bf16)", "q4_1");
+    /* the ISA of the GEMV kernels, the prefill arithmetic, the weights and this build's compile
+     * flags (the Makefile's) */
+    cr_assert(strstr(flags, "gemv=avx2 prefill=bf16 weights=q4_1 cflags=-std=c11") == flags, "%s",
+              flags);
     cr_assert(strstr(flags, "-mavx2"), "%s", flags);
     cr_assert_eq(kvb_run_set_machine(r, 2, flags, "", &e), 0);
     cr_assert_eq(kvb_run_set_settings(r, "{\"max_length\": 7500}", &e), 0);
