@@ -116,6 +116,7 @@ data:
 # one script after the other, stopping at the first that fails. The scripts read ../shared
 # (tokenizers, datasets) and the embedded GGUF (`make model`). Then `git status tests/fixtures`
 # shows what changed: a regenerated fixture that differs is a finding, not a fix to commit.
+# RULER_DIR=<a RULER checkout> adds RULER's scoring oracle (scripts/oracle/ruler_score.py).
 KVBENCH_VENV ?= $(HOME)/.venv-oracle
 FIXTURE_SCRIPTS := \
 	"bootstrap_fixtures.py tests/fixtures/results" \
@@ -137,6 +138,9 @@ fixtures:
 	    $(KVBENCH_VENV)/bin/python scripts/oracle/$$s || { echo "fixtures: FAILED: $$s"; exit 1; }; \
 	    echo "fixtures: $$s done in $$(( $$(date +%s) - t0 )) s"; \
 	done
+	@if [ -n "$(RULER_DIR)" ]; then \
+	    $(KVBENCH_VENV)/bin/python scripts/oracle/ruler_score.py "$(RULER_DIR)" || { echo "fixtures: FAILED: ruler_score.py"; exit 1; }; \
+	else echo "fixtures: ruler_score.py skipped (RULER_DIR=path of a RULER checkout runs it)"; fi
 	@git status --short tests/fixtures
 
 # cuda: the CUDA kernels and their tests (nvcc, sm_80 + sm_90)

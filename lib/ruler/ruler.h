@@ -1,5 +1,5 @@
 /* lib/ruler: RULER (NVIDIA/RULER, Hsieh et al. 2024), the synthetic long-context suite, generated
- * locally as RULER's own scripts generate it (scripts/data/synthetic/*.py, constants.py,
+ * locally as RULER's own scripts generate it (scripts/data/synthetic/[name].py and constants.py,
  * synthetic.yaml, template.py) and scored as its scripts/eval/evaluate.py scores it.
  *
  * This header is the contract between the generator (gen*.c: the task table, the samples) and
