@@ -124,17 +124,25 @@ out:
     return rc;
 }
 
+int kvb_niah_check(const kvb_niah_opts *o, kvb_error *e)
+{
+    if (!o->essays_dir && !kvb_niah_essays_dir())
+        return kvb_errorf(e, KVB_EIO, "niah: no Paul Graham essays found (run `make data`, or set "
+                                      "KVBENCH_ESSAYS)");
+    if ((o->needle && !*o->needle) || (o->question && !*o->question))
+        return kvb_errorf(e, KVB_EINVAL, "niah: empty needle or question");
+    return 0;
+}
+
 int kvb_niah_open(kvb_niah **out, const kvb_tokenizer *t, const kvb_niah_opts *o, kvb_error *e)
 {
     *out = NULL;
+    int rc = kvb_niah_check(o, e);
+    if (rc)
+        return rc;
     const char *dir = o->essays_dir ? o->essays_dir : kvb_niah_essays_dir();
-    if (!dir)
-        return kvb_errorf(e, KVB_EIO, "niah: no Paul Graham essays found (run `make data`, or set "
-                                      "KVBENCH_ESSAYS)");
     const char *needle = o->needle ? o->needle : KVB_NIAH_NEEDLE;
     const char *question = o->question ? o->question : KVB_NIAH_QUESTION;
-    if (!*needle || !*question)
-        return kvb_errorf(e, KVB_EINVAL, "niah: empty needle or question");
     kvb_niah *n = kvb_calloc(1, sizeof(*n));
     if (!n)
         return kvb_errorf(e, KVB_ENOMEM, "out of memory");
@@ -144,7 +152,7 @@ int kvb_niah_open(kvb_niah **out, const kvb_tokenizer *t, const kvb_niah_opts *o
     kvb_ids_init(&n->tail);
     kvb_ids_init(&n->needle);
     char **names = NULL;
-    int cnt = 0, rc;
+    int cnt = 0;
     kvb_strbuf nb;
     kvb_strbuf_init(&nb);
     kvb_strbuf_addf(&nb, " %s", needle);

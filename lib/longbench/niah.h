@@ -39,6 +39,8 @@ typedef struct kvb_niah_opts {
 /* $KVBENCH_ESSAYS, ./datasets/paul-graham-essays, ../shared/datasets/paul-graham-essays. */
 const char *kvb_niah_essays_dir(void);
 
+/* What kvb_niah_open refuses before reading anything: no essays, an empty needle or question. */
+int kvb_niah_check(const kvb_niah_opts *o, kvb_error *e);
 int kvb_niah_open(kvb_niah **n, const kvb_tokenizer *t, const kvb_niah_opts *o, kvb_error *e);
 void kvb_niah_free(kvb_niah *n);
 

@@ -19,56 +19,6 @@ static cJSON *str_list(char *const *v, int n)
     return a;
 }
 
-/* ---- task lists ---------------------------------------------------------------------------- */
-
-/* "niah" is kvbench's own task; everything else goes to the LongBench task table. */
-int kvb_lb_sources_parse(const char *spec, int *want_niah, const kvb_task ***lb, int *n_lb,
-                         kvb_error *e)
-{
-    char **items;
-    int n;
-    *want_niah = 0;
-    *lb = NULL;
-    *n_lb = 0;
-    if (kvb_split_csv(spec, &items, &n))
-        return kvb_errorf(e, KVB_ENOMEM, "out of memory");
-    kvb_strbuf rest;
-    kvb_strbuf_init(&rest);
-    for (int i = 0; i < n; i++) {
-        if (!strcmp(items[i], "niah")) {
-            *want_niah = 1;
-            continue;
-        }
-        kvb_strbuf_addf(&rest, "%s%s", rest.len ? "," : "", items[i]);
-    }
-    kvb_free_strv(items, n);
-    int rc = 0;
-    if (rest.len)
-        rc = kvb_taskset_parse(rest.buf, lb, n_lb, e);
-    kvb_strbuf_release(&rest);
-    return rc;
-}
-
-/* Read and validate every task's records before the model loads: a bad file fails in a second,
- * not hours into a run. */
-int kvb_lb_sources_preflight(const kvb_task *const *lb, int n_lb, const kvb_lb_source_opts *o,
-                             kvb_error *e)
-{
-    for (int i = 0; i < n_lb; i++) {
-        char *path = NULL;
-        kvb_lb_dataset ds;
-        int rc = kvb_lb_data_find(lb[i]->key, o->data_dir, o->e_variant, &path, e);
-        if (!rc)
-            rc = kvb_lb_data_load(path, lb[i]->key, o->skip_bad, &ds, e);
-        if (!rc)
-            kvb_lb_dataset_release(&ds);
-        free(path);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
-
 /* ---- LongBench ----------------------------------------------------------------------------- */
 
 typedef struct lb_src {
@@ -246,6 +196,17 @@ static void niah_release(void *ctx)
     free(x);
 }
 
+int kvb_lb_niah_grid(const char *lengths, const char *depths, int **lens, int *nl, int **deps,
+                     int *nd, kvb_error *e)
+{
+    *lens = *deps = NULL;
+    int rc = kvb_niah_parse_grid(lengths ? lengths : KVB_NIAH_LENGTHS, 16, 1 << 22, lens, nl,
+                                 "lengths", e);
+    if (!rc)
+        rc = kvb_niah_parse_grid(depths ? depths : KVB_NIAH_DEPTHS, 0, 100, deps, nd, "depths", e);
+    return rc;
+}
+
 int kvb_lb_source_niah_init(kvb_source *s, const kvb_lb_source_opts *o, kvb_error *e)
 {
     memset(s, 0, sizeof(*s));
@@ -258,10 +219,7 @@ int kvb_lb_source_niah_init(kvb_source *s, const kvb_lb_source_opts *o, kvb_erro
     x->needle = o->needle ? o->needle : KVB_NIAH_NEEDLE;
     x->question = o->question ? o->question : KVB_NIAH_QUESTION;
     int rc;
-    if ((rc = kvb_niah_parse_grid(o->lengths ? o->lengths : KVB_NIAH_LENGTHS, 16, 1 << 22,
-                                  &x->lens, &x->nl, "lengths", e)) ||
-        (rc = kvb_niah_parse_grid(o->depths ? o->depths : KVB_NIAH_DEPTHS, 0, 100, &x->deps,
-                                  &x->nd, "depths", e)))
+    if ((rc = kvb_lb_niah_grid(o->lengths, o->depths, &x->lens, &x->nl, &x->deps, &x->nd, e)))
         goto out;
     int max_len = 0;
     for (int i = 0; i < x->nl; i++)

@@ -1,5 +1,6 @@
 /* lib/longbench/source: LongBench's tasks and the needle-in-a-haystack grid as task sources of the
- * runner (lib/runner/runner.h). */
+ * runner (lib/runner/runner.h), and the two entries of the suite table (lib/runner/suite.h) that
+ * make them from a run spec (suite.c). */
 #ifndef KVB_LONGBENCH_SOURCE_H
 #define KVB_LONGBENCH_SOURCE_H
 
@@ -7,6 +8,7 @@
 #include "longbench/prompt.h"
 #include "longbench/tasks.h"
 #include "runner/runner.h"
+#include "runner/suite.h"
 
 typedef struct kvb_lb_source_opts {
     /* LongBench */
@@ -21,18 +23,19 @@ typedef struct kvb_lb_source_opts {
     const char *lengths, *depths, *needle, *question;
 } kvb_lb_source_opts;
 
-/* A --tasks list: "niah" is kvbench's own task (*want_niah); everything else goes to the
- * LongBench task table (kvb_taskset_parse; *lb is freed by the caller). */
-int kvb_lb_sources_parse(const char *spec, int *want_niah, const kvb_task ***lb, int *n_lb,
-                         kvb_error *e);
-/* Read and validate every task's records (data_dir, e_variant, skip_bad of o) before the model
- * loads: a bad file fails in a second, not hours into a run. */
-int kvb_lb_sources_preflight(const kvb_task *const *lb, int n_lb, const kvb_lb_source_opts *o,
-                             kvb_error *e);
 /* One LongBench task: reads and validates its records (bad records reported on stderr). */
 int kvb_lb_source_longbench_init(kvb_source *s, const kvb_task *task,
                                  const kvb_lb_source_opts *o, kvb_error *e);
+/* The needle grid of --lengths / --depths (NULL: the defaults), validated (*lens and *deps are
+ * freed by the caller, also on error). */
+int kvb_lb_niah_grid(const char *lengths, const char *depths, int **lens, int *nl, int **deps,
+                     int *nd, kvb_error *e);
 /* The needle-in-a-haystack grid: item i = (lengths[i / n_depths], depths[i % n_depths]). */
 int kvb_lb_source_niah_init(kvb_source *s, const kvb_lb_source_opts *o, kvb_error *e);
+
+/* The suite entries: LongBench claims its task and set names (en16, all, e, zh), the needle test
+ * claims "niah". */
+extern const kvb_suite kvb_lb_suite;
+extern const kvb_suite kvb_niah_suite;
 
 #endif
