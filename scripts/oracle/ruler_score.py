@@ -18,6 +18,9 @@ several references, references that are substrings of each other or empty, the a
 repeated by the model (no U+0000: a prediction is a C string in kvbench), seeded random partial
 matches, and a task whose round(sum / n * 100, 2) differs from LongBench's round(100 * sum / n, 2).
 
+It also writes tests/fixtures/ruler/templates.json, RULER's model templates (scripts/data/
+template.py's Templates, read by evaluating that file), which kvbench's --ruler-template names.
+
 Run (from the repo root):
   ~/.venv-oracle/bin/python scripts/oracle/ruler_score.py /path/to/RULER [tests/fixtures/ruler/score.json]
 (for example a copy of github.com/NVIDIA/RULER; needs pyyaml)
@@ -174,6 +177,15 @@ def main():
         json.dump(doc, f, ensure_ascii=True, indent=1)
         f.write("\n")
     print("wrote %s: %d predictions, %d tasks" % (out_path, len(preds), len(task_scores)))
+    ns_t = {}
+    with open(os.path.join(ruler, "scripts", "data", "template.py"), encoding="utf-8") as f:
+        exec(compile(f.read(), "template.py", "exec"), ns_t)
+    tpath = os.path.join(os.path.dirname(out_path), "templates.json")
+    with open(tpath, "w", encoding="utf-8") as f:
+        json.dump({"how": doc["how"].replace("ruler_score.py on", "ruler_score.py: template.py of"),
+                   "templates": ns_t["Templates"]}, f, ensure_ascii=True, indent=1)
+        f.write("\n")
+    print("wrote %s: %d templates" % (tpath, len(ns_t["Templates"])))
 
 
 if __name__ == "__main__":
