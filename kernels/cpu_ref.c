@@ -1,11 +1,13 @@
 /* kernels/cpu_ref.c: the CPU side of every kernel test. Where lib/ has the op (the CPU path
- * itself), the twin is a thin bf16 adapter around it: storage widened to f32 exactly, the lib
- * function, the result rounded to bf16 as the kernel stores it. The attention twins below (and the
- * gather, a copy) have no lib function of their shape (the CPU forward fuses attention into its
- * own blocked loops over an f32/f16 cache) and define the op in double. See cpu_ref.h. */
+ * itself), the twin is a thin bf16 adapter around it: storage widened to f32 exactly (or to f16
+ * where the CPU cache holds f16), the lib function, the result rounded to bf16 as the kernel
+ * stores it. The prefill-attention twins below have no lib function of their shape (the CPU
+ * forward fuses prefill attention into its own blocked loops) and define the op in double, as do
+ * the KIVI attention twins. See cpu_ref.h. */
 #include "cpu_ref.h"
 
 #include "kvcache/kivi_quant.h"
+#include "kvcache/ops.h"
 #include "kvcache/select.h"
 
 #include <math.h>
@@ -190,58 +192,56 @@ int kvb_ref_channel_sqmean(float *out, const kvb_bf16 *x, int n, int row0, int n
     return 0;
 }
 
-/* ---- decode attention ---------------------------------------------------------------------- */
+/* ---- decode attention and the gather: lib/kvcache/ops.h ------------------------------------- */
+/* K/V as the CPU path holds them: the token store is f16, and a bf16 value converts to f16 exactly
+ * for 2^-17 <= |x| <= 65504 (8 significant bits fit f16's 11; below 2^-14 the f16 subnormal
+ * spacing 2^-24 still holds bf16's last bit down to 2^-17); smaller values round with |error| <=
+ * 2^-25; larger ones an f16 cache cannot hold, so they are refused. Rows of kv head g at
+ * dst + g * max_len * hd. */
+static int to_f16_cache(kvb_half *dst, const kvb_bf16 *src, size_t hs, const int32_t *len,
+                        int max_len, int n_kv_heads, int hd)
+{
+    for (int g = 0; g < n_kv_heads; g++)
+        for (size_t i = 0; i < (size_t)len[g] * hd; i++) {
+            float x = bf2f(src[(size_t)g * hs + i]);
+            if (!(fabsf(x) <= 65504.f)) return KVB_EINVAL;
+            dst[(size_t)g * max_len * hd + i] = kvb_f2h(x);
+        }
+    return 0;
+}
+
 int kvb_ref_attn_decode(float *o, const float *q, const kvb_bf16 *k, const kvb_bf16 *v,
                         size_t head_stride, const int32_t *len, int max_len, int n_heads,
                         int n_kv_heads, int hd, float *sink_mass, int n_init, int n_recent)
 {
-    if (n_heads <= 0 || n_kv_heads <= 0 || n_heads % n_kv_heads || hd <= 0 || max_len <= 0)
+    if (n_heads <= 0 || n_kv_heads <= 0 || n_heads % n_kv_heads || hd <= 0 || max_len <= 0 ||
+        n_init < 0 || n_recent < 0)
         return KVB_EINVAL;
     for (int g = 0; g < n_kv_heads; g++)
         if (len[g] < 1 || len[g] > max_len) return KVB_EINVAL;
-    double *s = malloc(sizeof(double) * (size_t)max_len);
-    if (!s) return KVB_ENOMEM;
-    int grp = n_heads / n_kv_heads;
-    double scale = 1.0 / sqrt((double)hd);
-    for (int h = 0; h < n_heads; h++) {
-        int g = h / grp, L = len[g];
-        const kvb_bf16 *kg = k + (size_t)g * head_stride, *vg = v + (size_t)g * head_stride;
-        double mx = -INFINITY, l = 0, sink = 0;
-        for (int j = 0; j < L; j++) {
-            double d = 0;
-            for (int c = 0; c < hd; c++) d += (double)q[h * hd + c] * bf2f(kg[(size_t)j * hd + c]);
-            s[j] = d * scale;
-            if (s[j] > mx) mx = s[j];
-        }
-        for (int j = 0; j < L; j++) {
-            s[j] = exp(s[j] - mx);
-            l += s[j];
-            if (j < n_init) sink += s[j];
-            if (j >= L - n_recent) sink += s[j];
-        }
-        for (int c = 0; c < hd; c++) {
-            double a = 0;
-            for (int j = 0; j < L; j++) a += s[j] * bf2f(vg[(size_t)j * hd + c]);
-            o[h * hd + c] = (float)(a / l);
-        }
-        if (sink_mass) sink_mass[h] = (float)(sink / l);
-    }
-    free(s);
-    return 0;
+    size_t nc = (size_t)n_kv_heads * max_len * hd;
+    kvb_half *kh = malloc(sizeof(kvb_half) * nc), *vh = malloc(sizeof(kvb_half) * nc);
+    float *work = malloc(sizeof(float) * ((size_t)max_len + hd));
+    int rc = kh && vh && work ? 0 : KVB_ENOMEM;
+    if (!rc) rc = to_f16_cache(kh, k, head_stride, len, max_len, n_kv_heads, hd);
+    if (!rc) rc = to_f16_cache(vh, v, head_stride, len, max_len, n_kv_heads, hd);
+    if (!rc)
+        kvb_kv_attn_decode_f16(o, q, kh, vh, (size_t)max_len * hd, len, n_heads, n_kv_heads, hd,
+                               sink_mass, n_init, n_recent, work);
+    free(kh), free(vh), free(work);
+    return rc;
 }
+
+static void copy_bf16(void *dst, const void *src, int n) { memcpy(dst, src, sizeof(kvb_bf16) * (size_t)n); }
 
 int kvb_ref_gather_kv(kvb_bf16 *dst, size_t dhs, const kvb_bf16 *src, int n, int n_kv_heads,
                       int hd, const int32_t *idx, int idx_stride, int count, const int32_t *counts)
 {
     if (n <= 0 || n_kv_heads <= 0 || hd <= 0 || count < 0 || idx_stride < count) return KVB_EINVAL;
     for (int g = 0; g < n_kv_heads; g++) {
-        int cnt = counts ? counts[g] : count;
-        for (int t = 0; t < cnt && t < count; t++) {
-            int j = idx[(size_t)g * idx_stride + t];
-            if (j < 0 || j >= n) continue;
-            memcpy(dst + g * dhs + (size_t)t * hd, src + ((size_t)j * n_kv_heads + g) * hd,
-                   sizeof(kvb_bf16) * (size_t)hd);
-        }
+        int cnt = counts && counts[g] < count ? counts[g] : count;
+        kvb_kv_gather_rows(dst + g * dhs, sizeof(kvb_bf16), src, sizeof(kvb_bf16), n, n_kv_heads, hd,
+                           g, idx + (size_t)g * idx_stride, cnt, copy_bf16);
     }
     return 0;
 }

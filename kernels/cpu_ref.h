@@ -4,9 +4,10 @@
  * defines what the kernel must compute: tests/cuda/ compares the two on seeded random inputs.
  * One oracle per op: where lib/ computes the op on the CPU path (GEMM, RMSNorm, RoPE and its
  * frequencies, SwiGLU, bf16/fp16 conversions, KIVI quantization and dequantization, top-k, ZigZagKV
- * mass counts, ThinK's channel magnitudes), kvb_ref_<op> is a bf16 adapter around that lib function (lib/model/ops.h,
- * lib/kvcache/kivi_quant.h, select.h, half.h); the attention twins have no lib function of their
- * shape and define the op in double. They return 0 or a negative KVB_E* code. */
+ * mass counts, ThinK's channel magnitudes, decode attention and the gather of kept tokens),
+ * kvb_ref_<op> is a bf16 adapter around that lib function (lib/model/ops.h, lib/kvcache/ops.h,
+ * kivi_quant.h, select.h, half.h); the prefill-attention and KIVI-attention twins have no lib
+ * function of their shape and define the op in double. They return 0 or a negative KVB_E* code. */
 #ifndef KVB_CPU_REF_H
 #define KVB_CPU_REF_H
 
@@ -33,7 +34,8 @@ int kvb_ref_attn_prefill_stats(const kvb_attn_stats *s, const float *lse, const 
                                int head_dim);
 int kvb_ref_channel_sqmean(float *out, const kvb_bf16 *x, int n, int row0, int n_heads,
                            int head_dim);
-/* len is a host array here. */
+/* len is a host array here. The token store's f32 decode over an f16 cache (kvb_kv_attn_decode_f16):
+ * K/V values beyond the f16 range are refused (KVB_EINVAL). */
 int kvb_ref_attn_decode(float *o, const float *q, const kvb_bf16 *k, const kvb_bf16 *v,
                         size_t head_stride, const int32_t *len, int max_len, int n_heads,
                         int n_kv_heads, int head_dim, float *sink_mass, int n_init, int n_recent);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kvcache/kivi_quant.h"
+#include "kvcache/ops.h"
 #include "kvcache/select.h"
 
 /* ---- lifecycle ----------------------------------------------------------------------------- */
@@ -162,6 +163,13 @@ const float *kvb_kv_row(const kvb_kv *kv, const float *x, int t, int head)
     return x + ((size_t)t * kv->shape.n_kv_heads + kvh) * kv->shape.head_dim;
 }
 
+static void f2h_row(void *dst, const void *src, int n)
+{
+    kvb_f2h_row(dst, src, n);
+}
+
+/* The kept rows of the prefill K/V into the head's store, rounded to f16: the gather of ops.h
+ * (the CUDA gather's CPU twin). */
 int kvb_kv_fill(kvb_kv *kv, const kvb_prefill_layer *pl, int head, const int *idx, int m,
                 kvb_error *e)
 {
@@ -169,12 +177,17 @@ int kvb_kv_fill(kvb_kv *kv, const kvb_prefill_layer *pl, int head, const int *id
     kvb_seq_release(s);
     if (!idx)
         m = pl->n_tokens;
-    if (kvb_seq_init(s, kv->shape.head_dim, 0, 0, m + kv->room))
+    const int D = kv->shape.head_dim, Hkv = kv->shape.n_kv_heads;
+    const int g = kv->gqa_query ? head / kv->group : head;
+    if (kvb_seq_init(s, D, 0, 0, m + kv->room))
         return kvb_errorf(e, KVB_ENOMEM, "kvcache: out of memory");
-    for (int i = 0; i < m; i++) {
-        const int t = idx ? idx[i] : i;
-        kvb_seq_push(s, kvb_kv_row(kv, pl->k, t, head), kvb_kv_row(kv, pl->v, t, head), t);
-    }
+    kvb_kv_gather_rows(s->k, sizeof(kvb_half), pl->k, sizeof(float), pl->n_tokens, Hkv, D, g, idx,
+                       m, f2h_row);
+    kvb_kv_gather_rows(s->v, sizeof(kvb_half), pl->v, sizeof(float), pl->n_tokens, Hkv, D, g, idx,
+                       m, f2h_row);
+    for (int i = 0; i < m; i++)
+        s->pos[i] = idx ? idx[i] : i;
+    s->n = m;
     return 0;
 }
 

@@ -9,6 +9,8 @@
 #include "core/simd.h"
 #include "kvcache/attn_f16.h"
 #include "kvcache/kivi_quant.h"
+#include "kvcache/ops.h"
+#include "kvcache/select.h"
 
 /* ---- small kernels ------------------------------------------------------------------------- */
 
@@ -154,6 +156,38 @@ void kvb_seq_attend(const kvb_seq *s, const float *q, float *out, float *probs, 
     else
         for (int t = 0; t < T; t++)
             axpy_h(out, probs[t], s->v + (size_t)t * D, D);
+}
+
+/* ---- the ops in the kernels' shapes (ops.h) ------------------------------------------------ */
+
+void kvb_kv_attn_decode_f16(float *o, const float *q, const kvb_half *k, const kvb_half *v,
+                            size_t head_stride, const int32_t *len, int n_heads, int n_kv_heads,
+                            int head_dim, float *sink_mass, int n_init, int n_recent, float *work)
+{
+    const int grp = n_heads / n_kv_heads;
+    for (int h = 0; h < n_heads; h++) {
+        const int g = h / grp, L = len[g];
+        /* a view of kv head g as a token store holding L full-width tokens (read only) */
+        const kvb_seq s = { .D = head_dim, .n = L, .cap = L,
+                            .k = (kvb_half *)(k + (size_t)g * head_stride),
+                            .v = (kvb_half *)(v + (size_t)g * head_stride) };
+        kvb_seq_attend(&s, q + (size_t)h * head_dim, o + (size_t)h * head_dim, work, work + L);
+        if (sink_mass)
+            sink_mass[h] = (float)kvb_sel_simlayer_head(work, L, n_init, n_recent);
+    }
+}
+
+void kvb_kv_gather_rows(void *dst, size_t dst_size, const void *src, size_t src_size, int n,
+                        int n_kv_heads, int head_dim, int g, const int32_t *idx, int m,
+                        kvb_row_copy_fn copy)
+{
+    for (int t = 0; t < m; t++) {
+        const int j = idx ? idx[t] : t;
+        if (j < 0 || j >= n)
+            continue;
+        copy((char *)dst + (size_t)t * head_dim * dst_size,
+             (const char *)src + ((size_t)j * n_kv_heads + g) * head_dim * src_size, head_dim);
+    }
 }
 
 /* ---- KIVI store ----------------------------------------------------------------------------- */

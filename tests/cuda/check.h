@@ -149,10 +149,82 @@ static inline int finish(const char *test)
     return g_fail;
 }
 
+/* gamma_n = n u / (1 - n u), u = 2^-24: bounds any f32 summation order of n terms (Higham 3.5) */
+static inline double gamma_f32(int n)
+{
+    const double u = ldexp(1.0, -24);
+    return n * u / (1 - n * u);
+}
+
+/* ---- the error bound of f32 decode attention ------------------------------------------------
+ * One implementation of o_h = sum_j p_j v_j, p = softmax(scale q_h . k_j), in f32 (u = 2^-24),
+ * first order. Scores: |ds_j| <= E = gamma_{D+1} B, B = max_j scale sum_c |q_c k_jc| (a D-term
+ * dot in any order plus the scale). Weights exp(s_j - m): |s_j - m| <= 2B, so the rounded
+ * argument and a 2-ulp exp (CUDA expf: 2 ulp; core/simd.h kvb_exp256: 1.26 ulp measured over
+ * every float in [-87, 0]) put a relative error a = 4u + 2uB on each. Normalizing turns per-term
+ * relative errors r_j into ratios r_j / sum p_i r_i, so |dp_j| <= (2E + 2a) p_j, and the sums of
+ * L terms add gamma_{2L+2} (positive weights; splits and their combine included). Hence
+ *   |do_hd| <= K_h sum_j p_j |v_jd|,   |d sink_h| <= K_h sink_h,
+ *   K_h = c_E E + c_a a + c_g gamma_{2L+2} + c_q 2^-25 scale sum_c |q_c|,
+ * with (c_E, c_a, c_g) = (2, 2, 2) for one implementation, (4, 6, 4) for the kernel against the
+ * twin (the kernel's split combine applies a second exp: 2a more), and c_q = 2 for the twin's f16
+ * cache (bf16 below 2^-17 rounds by <= 2^-25 in a key; in a value it adds 2^-25 to o: atol).
+ * Computed here in double from the exact probabilities; x1.1 covers the second-order terms
+ * (K < 1e-2). bo: (H, D), bs: (H) or NULL; oref, sref (or NULL): the exact o and sink mass,
+ * rounded once to f32. */
+static inline void decode_bound(float *bo, float *bs, const float *q, const kvb_bf16 *k,
+                                const kvb_bf16 *v, size_t hs, const int32_t *len, int H, int Hkv,
+                                int D, int n_init, int n_recent, double cE, double ca, double cg,
+                                float *oref, float *sref)
+{
+    const double u = ldexp(1.0, -24), scale = 1.0 / sqrt((double)D);
+    int mx = 0;
+    for (int g = 0; g < Hkv; g++) mx = len[g] > mx ? len[g] : mx;
+    double *s = xmalloc(sizeof(double) * (size_t)mx);
+    for (int h = 0; h < H; h++) {
+        int g = h / (H / Hkv), L = len[g];
+        const kvb_bf16 *kg = k + (size_t)g * hs, *vg = v + (size_t)g * hs;
+        double B = 0, m = -INFINITY, l = 0, sink = 0, qa = 0;
+        for (int c = 0; c < D; c++) qa += fabs(q[h * D + c]);
+        for (int j = 0; j < L; j++) {
+            double d = 0, a = 0;
+            for (int c = 0; c < D; c++) {
+                double x = (double)q[h * D + c] * kvb_bf16_to_f32(kg[(size_t)j * D + c]);
+                d += x, a += fabs(x);
+            }
+            s[j] = d * scale;
+            B = a * scale > B ? a * scale : B;
+            m = s[j] > m ? s[j] : m;
+        }
+        for (int j = 0; j < L; j++) {
+            s[j] = exp(s[j] - m);
+            l += s[j];
+            if (j < n_init) sink += s[j];
+            if (j >= L - n_recent) sink += s[j];
+        }
+        double K = cE * gamma_f32(D + 1) * B + ca * (4 * u + 2 * u * B) + cg * gamma_f32(2 * L + 2) +
+                   2 * ldexp(1.0, -25) * scale * qa;
+        for (int c = 0; c < D; c++) {
+            double pv = 0, o = 0;
+            for (int j = 0; j < L; j++) {
+                double x = kvb_bf16_to_f32(vg[(size_t)j * D + c]);
+                pv += s[j] * fabs(x), o += s[j] * x;
+            }
+            bo[h * D + c] = (float)(1.1 * K * pv / l);
+            if (oref) oref[h * D + c] = (float)(o / l);
+        }
+        if (bs) bs[h] = (float)(1.1 * K * sink / l);
+        if (sref) sref[h] = (float)(sink / l);
+    }
+    free(s);
+}
+
 /* ---- the op table ---------------------------------------------------------------------------- */
-/* |gpu - cpu| <= atol + rtol |ref| + kgamma * gamma_terms * absum[i] elementwise, where absum[i] is
- * the sum of |terms| of element i (set by `inputs`) and gamma_n = n 2^-24 / (1 - n 2^-24) bounds
- * any f32 summation order (Higham, eq. 3.5); all zero: bit-identical. `why` is printed. */
+/* |gpu - cpu| <= atol + rtol |ref| + kgamma * gamma_terms * absum[i] + bound[i] elementwise, where
+ * absum[i] is the sum of |terms| of element i (set by `inputs`), gamma_n = n 2^-24 / (1 - n 2^-24)
+ * bounds any f32 summation order (Higham, eq. 3.5) and bound[i] (optional, set by `inputs`) is an
+ * op's own derived bound (decode attention: decode_bound below); all zero: bit-identical. `why`
+ * is printed. */
 typedef struct op_tol {
     double atol, rtol, kgamma;
     const char *why;
@@ -172,6 +244,7 @@ typedef struct op_io {
     size_t out_n[OP_MAX_IO], out_bytes[OP_MAX_IO];
     void *ref[OP_MAX_IO], *got[OP_MAX_IO], *dout[OP_MAX_IO];
     float *absum[OP_MAX_IO];
+    float *bound[OP_MAX_IO]; /* a derived elementwise error bound added to the tolerance, or NULL */
 } op_io;
 
 typedef struct op_row {
@@ -200,12 +273,6 @@ static inline int io_out(op_io *io, const char *name, int type, size_t n, size_t
     return i;
 }
 
-static inline double gamma_f32(int n)
-{
-    const double u = ldexp(1.0, -24);
-    return n * u / (1 - n * u);
-}
-
 static inline void op_compare(const op_row *r, op_io *io, int i, const op_tol *t)
 {
     char what[160];
@@ -225,7 +292,8 @@ static inline void op_compare(const op_row *r, op_io *io, int i, const op_tol *t
             a = ((float *)io->got[i])[j];
             b = ((float *)io->ref[i])[j];
         }
-        double tol = t->atol + t->rtol * fabs(b) + (io->absum[i] ? g * io->absum[i][j] : 0);
+        double tol = t->atol + t->rtol * fabs(b) + (io->absum[i] ? g * io->absum[i][j] : 0) +
+                     (io->bound[i] ? io->bound[i][j] : 0);
         double d = fabs(a - b);
         if (!(d <= tol)) bad++;
         if (!(d / tol <= worst)) worst = d / tol, wi = j;
@@ -263,7 +331,7 @@ static inline void op_run(kvb_cuda *c, const op_row *rows, size_t n_rows)
         }
         for (int i = 0; i < io.n_out; i++) {
             if (c) kvb_cuda_free(c, io.dout[i]);
-            free(io.ref[i]), free(io.got[i]), free(io.absum[i]);
+            free(io.ref[i]), free(io.got[i]), free(io.absum[i]), free(io.bound[i]);
         }
     }
 }

@@ -5,8 +5,10 @@
  * bf16 storage to it): GEMM = the prefill GEMM (OpenBLAS sgemm), RMSNorm, RoPE (and the
  * frequencies, which both sides take from kvb_rope_inv_freq), SwiGLU, KIVI quantization and
  * dequantization, top-k, ZigZagKV mass counts and ThinK's channel magnitudes
- * (lib/kvcache/select.c). Attention (prefill, statistics, decode, KIVI attention) and the gather
- * have no lib function of these shapes; their oracle is the double-precision twin of cpu_ref.c.
+ * (lib/kvcache/select.c), decode attention and the gather of kept tokens (lib/kvcache/ops.h: the
+ * token store's f32 decode over an f16 cache, and its fill). Prefill attention, its statistics
+ * and KIVI attention have no lib function of these shapes; their oracle is the double-precision
+ * twin of cpu_ref.c.
  *
  * Every tolerance says why in its row. Without a GPU every oracle still runs on every row's
  * inputs, then the test prints SKIP. */
@@ -198,13 +200,18 @@ static void decode_in(op_io *io)
 {
     int H = io->s[0], Hkv = io->s[1], D = io->s[2];
     size_t hs = dec_hs(io->s);
-    io_in(io, rand_f32((size_t)H * D, 2.f), sizeof(float) * H * D);
-    io_in(io, rand_bf16(hs * Hkv, 2.f), hs * Hkv * 2), io_in(io, rand_bf16(hs * Hkv, 1.f), hs * Hkv * 2);
+    float *q = rand_f32((size_t)H * D, 2.f);
+    kvb_bf16 *k = rand_bf16(hs * Hkv, 2.f), *v = rand_bf16(hs * Hkv, 1.f);
+    io_in(io, q, sizeof(float) * H * D);
+    io_in(io, k, hs * Hkv * 2), io_in(io, v, hs * Hkv * 2);
     int32_t *len = alloc_i32(Hkv);
     for (int g = 0; g < Hkv; g++) len[g] = dec_len(io->s, g);
     io_in(io, len, sizeof(int32_t) * Hkv);
-    io_out(io, "o", OUT_F32, (size_t)H * D, 4, NULL);
-    io_out(io, "sink mass (4 initial + 64 recent)", OUT_F32, (size_t)H, 4, NULL);
+    int o = io_out(io, "o", OUT_F32, (size_t)H * D, 4, NULL);
+    int sk = io_out(io, "sink mass (4 initial + 64 recent)", OUT_F32, (size_t)H, 4, NULL);
+    io->bound[o] = xmalloc(sizeof(float) * H * D), io->bound[sk] = xmalloc(sizeof(float) * H);
+    /* the kernel against the twin, both f32: check.h decode_bound's (4, 6, 4) */
+    decode_bound(io->bound[o], io->bound[sk], q, k, v, hs, len, H, Hkv, D, 4, 64, 4, 6, 4, NULL, NULL);
 }
 static void decode_cpu(op_io *io)
 {
@@ -389,6 +396,7 @@ static void mass_gpu(op_io *io)
 #define T_BF16(atol) {atol, BF16_ULP, 0, "f32 results a few ulp apart (order, rsqrtf, expf, sincosf) flip at most one bf16 rounding"}
 #define T_EXACT {0, 0, 0, "bit-identical"}
 #define T_ATT {1e-5, 1e-3, 0, "f32 online/split-K softmax vs the twin's double sums over <= 1500 keys: ~m 2^-24 relative"}
+#define T_DEC {0x1p-25, 0, 0, "two f32 decode attentions: check.h decode_bound (scores, exp, sums; f16 cache of the twin)"}
 #define T_LSE {1e-4, 0, 0, "f32 logf/expf over <= 1000 terms"}
 #define T_P {1e-5, 1e-3, 0, "exp(s - lse) with f32 s: 1e-4 in the exponent is 1e-4 relative; sums keep it"}
 #define T_EXACT_KIVI {0, 0, 0, "bit-identical: the kernel does the lib's fp16-rounded ops with explicit roundings"}
@@ -434,12 +442,12 @@ static const op_row rows[] = {
      {{1e-6, 1e-5, 0, "f32 sum of <= 1000 squares (positive terms) vs double"}}},
     {"channel sqmean D=128", sqmean_in, {300, 32, 128, 32}, sqmean_gpu, sqmean_cpu,
      {{1e-6, 1e-5, 0, "f32 sum of <= 1000 squares (positive terms) vs double"}}},
-    {"decode H=1 len 1", decode_in, {1, 1, 64, 1, 1, 1, 1, 1}, decode_gpu, decode_cpu, {T_ATT, T_ATT}},
-    {"decode GQA 3 ragged", decode_in, {9, 3, 64, 1, 300, 77, 1, 1}, decode_gpu, decode_cpu, {T_ATT, T_ATT}},
-    {"decode GQA 1 ragged chunks", decode_in, {8, 8, 128, 256, 257, 5, 1028, 1500}, decode_gpu, decode_cpu, {T_ATT, T_ATT}},
-    {"decode GQA 4 equal", decode_in, {32, 8, 128, 700, 700, 700, 700, 700}, decode_gpu, decode_cpu, {T_ATT, T_ATT}},
-    {"decode GQA 8 D=48", decode_in, {16, 2, 48, 333, 1, 1, 1, 1}, decode_gpu, decode_cpu, {T_ATT, T_ATT}},
-    {"decode GQA 4 long", decode_in, {12, 3, 64, 1029, 4, 900, 1, 1}, decode_gpu, decode_cpu, {T_ATT, T_ATT}},
+    {"decode H=1 len 1", decode_in, {1, 1, 64, 1, 1, 1, 1, 1}, decode_gpu, decode_cpu, {T_DEC, T_DEC}},
+    {"decode GQA 3 ragged", decode_in, {9, 3, 64, 1, 300, 77, 1, 1}, decode_gpu, decode_cpu, {T_DEC, T_DEC}},
+    {"decode GQA 1 ragged chunks", decode_in, {8, 8, 128, 256, 257, 5, 1028, 1500}, decode_gpu, decode_cpu, {T_DEC, T_DEC}},
+    {"decode GQA 4 equal", decode_in, {32, 8, 128, 700, 700, 700, 700, 700}, decode_gpu, decode_cpu, {T_DEC, T_DEC}},
+    {"decode GQA 8 D=48", decode_in, {16, 2, 48, 333, 1, 1, 1, 1}, decode_gpu, decode_cpu, {T_DEC, T_DEC}},
+    {"decode GQA 4 long", decode_in, {12, 3, 64, 1029, 4, 900, 1, 1}, decode_gpu, decode_cpu, {T_DEC, T_DEC}},
     {"gather top-264 of 1000, Hkv=8", gather_in, {1000, 8, 128, 264}, gather_gpu, gather_cpu, {T_EXACT}},
     {"gather top-40 of 77, Hkv=3", gather_in, {77, 3, 64, 40}, gather_gpu, gather_cpu, {T_EXACT}},
 #define KIVI(b, G, D, H, Hk, kq, kr, vq)                                                           \

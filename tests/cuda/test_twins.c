@@ -1,11 +1,15 @@
 /* tests/cuda/test_twins.c: the CPU oracles of the kernel tests, checked without a GPU (they are
  * the oracle of every kernel test, so they get their own oracles). Most are the CPU path's lib
- * functions behind kernels/cpu_ref.c's bf16 adapters; the attention ones are twins in double:
+ * functions behind kernels/cpu_ref.c's bf16 adapters; the prefill and KIVI attention ones are twins
+ * in double:
  *   - bf16/fp16 conversions (lib/model, lib/kvcache/half.h): every half bit pattern round-trips;
  *     RNE ties; overflow; subnormals;
  *   - the lib's RoPE inverse frequencies against HF transformers (fixture from scripts/oracle/);
  *   - prefill attention against its own statistics (probability rows sum to 1, output = P.V,
  *     column sums and sink mass = sums of the rows) and against decode attention of the last row;
+ *   - decode attention (the token store's f32 decode, lib/kvcache/ops.h) on ragged caches against
+ *     the exact decode within its derived bound (check.h decode_bound); the gather of kept
+ *     tokens against its definition;
  *   - KIVI: the spec's golden group (part D.17), error bound of the quantizer, residual-only
  *     KIVI attention = plain decode attention;
  *   - top-k and mass counts against brute force;
@@ -85,6 +89,71 @@ static void test_inv_freq(void)
     }
 }
 
+/* |got - ref| <= atol + rtol |ref| + bound[i] elementwise (bound: a derived per-element bound). */
+static void close_bound(const char *what, const float *got, const float *ref, const float *bound,
+                        size_t n, double atol, double rtol)
+{
+    size_t bad = 0, wi = 0;
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - ref[i]), tol = atol + rtol * fabs(ref[i]) + bound[i];
+        if (!(d <= tol)) bad++;
+        if (!(d / tol <= worst)) worst = d / tol, wi = i;
+    }
+    printf("%-4s %-48s n=%zu worst |d|/tol %.3g at %zu (got %.6g ref %.6g)\n", bad ? "FAIL" : "ok",
+           what, n, worst, wi, n ? got[wi] : 0.0, n ? ref[wi] : 0.0);
+    if (bad) g_fail = 1;
+}
+
+/* The decode twin (lib/kvcache/ops.h through cpu_ref.c) on ragged per-head caches at a head
+ * stride that is not the packed one, against the exact decode within its derived bound; lens: the
+ * tokens of kv head g are lens[g % 5], as in test_ops.c's decode rows. */
+static void test_decode_ragged(int H, int Hkv, int D, const int lens[5])
+{
+    int mx = 0;
+    int32_t *len = xmalloc(sizeof(int32_t) * Hkv);
+    for (int g = 0; g < Hkv; g++) len[g] = lens[g % 5], mx = len[g] > mx ? len[g] : mx;
+    size_t hs = (size_t)mx * D + 7;
+    float *q = rand_f32((size_t)H * D, 2.f);
+    kvb_bf16 *k = rand_bf16(hs * Hkv, 2.f), *v = rand_bf16(hs * Hkv, 1.f);
+    float *o = xmalloc(sizeof(float) * H * D), *sk = xmalloc(sizeof(float) * H);
+    float *oref = xmalloc(sizeof(float) * H * D), *sref = xmalloc(sizeof(float) * H);
+    float *bo = xmalloc(sizeof(float) * H * D), *bs = xmalloc(sizeof(float) * H);
+    int rc = kvb_ref_attn_decode(o, q, k, v, hs, len, mx, H, Hkv, D, sk, 4, 64);
+    decode_bound(bo, bs, q, k, v, hs, len, H, Hkv, D, 4, 64, 2, 2, 2, oref, sref);
+    char what[96];
+    snprintf(what, sizeof what, "twin decode H=%d Hkv=%d D=%d ragged: o", H, Hkv, D);
+    if (rc) printf("FAIL %s: status %d\n", what, rc), g_fail = 1;
+    /* oref, sref: exact values rounded once to f32 (u relative); a value's f16 rounding: atol */
+    close_bound(what, o, oref, bo, (size_t)H * D, 0x1p-25, 0x1p-24);
+    close_bound("  sink mass (4 initial + 64 recent)", sk, sref, bs, (size_t)H, 0, 0x1p-24);
+    free(len), free(q), free(k), free(v), free(o), free(sk), free(oref), free(sref), free(bo), free(bs);
+}
+
+/* The gather twin (lib/kvcache/ops.h kvb_kv_gather_rows) against its definition: kv head g's
+ * rows idx[g][t], t < counts[g], to dst[g][t]; an index outside [0, n) leaves its row alone. */
+static void test_gather(void)
+{
+    enum { N = 50, HKV = 3, D = 24, KEEP = 9, HS = KEEP * D + 5 };
+    kvb_bf16 *src = rand_bf16((size_t)N * HKV * D, 2.f);
+    kvb_bf16 got[HKV * HS], want[HKV * HS];
+    int32_t idx[HKV * (KEEP + 2)], cnt[HKV] = {KEEP, KEEP - 4, 0};
+    for (int i = 0; i < HKV * HS; i++) got[i] = want[i] = (kvb_bf16)(0x1234 + i);
+    for (int g = 0; g < HKV; g++)
+        for (int t = 0; t < KEEP + 2; t++) idx[g * (KEEP + 2) + t] = (t * 7 + g) % N;
+    idx[2] = -1, idx[5] = N; /* skipped */
+    int rc = kvb_ref_gather_kv(got, HS, src, N, HKV, D, idx, KEEP + 2, KEEP, cnt);
+    for (int g = 0; g < HKV; g++)
+        for (int t = 0; t < cnt[g]; t++) {
+            int j = idx[g * (KEEP + 2) + t];
+            if (j >= 0 && j < N)
+                memcpy(want + g * HS + t * D, src + ((size_t)j * HKV + g) * D, sizeof(kvb_bf16) * D);
+        }
+    if (rc) printf("FAIL gather twin: status %d\n", rc), g_fail = 1;
+    equal_bytes("gather twin = its definition (counts, skips)", got, want, sizeof got);
+    free(src);
+}
+
 static void test_attention(int n, int H, int Hkv, int D)
 {
     size_t nq = (size_t)n * H * D, nk = (size_t)n * Hkv * D;
@@ -153,6 +222,9 @@ static void test_attention(int n, int H, int Hkv, int D)
     for (int g = 0; g < Hkv; g++) len[g] = n;
     kvb_ref_attn_decode(od, qd, kc, vc, (size_t)n * D, len, n, H, Hkv, D, sd, 4, 16);
     close_f32("  decode(last row) = prefill(last row)", od, olast, (size_t)H * D, 1e-6, 1.0 / 256);
+    /* the f32 twin within its own derived bound of the exact decode (check.h decode_bound) */
+    float *bo = xmalloc(sizeof(float) * H * D), *bs = xmalloc(sizeof(float) * H);
+    decode_bound(bo, bs, qd, kc, vc, (size_t)n * D, len, H, Hkv, D, 4, 16, 2, 2, 2, NULL, NULL);
     for (int h = 0; h < H; h++) { /* decode score: first 4 + last 16 incl. itself, overlap twice */
         double s = 0;
         for (int j = 0; j < n; j++) {
@@ -162,7 +234,8 @@ static void test_attention(int n, int H, int Hkv, int D)
         }
         sref[h] = (float)s;
     }
-    close_f32("  decode sink mass = row sums", sd, sref, (size_t)H, 1e-5, 1e-5);
+    /* rows: the double twin's probabilities rounded to f32 once (u relative) */
+    close_bound("  decode sink mass = row sums", sd, sref, bs, (size_t)H, 0, 0x1p-24);
 
     /* KIVI attention with everything in the residual = plain decode attention */
     kvb_kivi_fmt fm = {4, 32, D, Hkv};
@@ -176,9 +249,11 @@ static void test_attention(int n, int H, int Hkv, int D)
         vw.nv_r = n;
         float *ok = xmalloc(sizeof(float) * H * D);
         kvb_ref_kivi_attn_decode(ok, qd, &vw, &fm, H);
-        close_f32("  kivi(residual only) = decode", ok, od, (size_t)H * D, 1e-6, 1e-6);
+        /* the KIVI twin sums in double (one f32 rounding), the decode twin in f32 */
+        close_bound("  kivi(residual only) = decode", od, ok, bo, (size_t)H * D, 0x1p-25, 0x1p-24);
         free(ok);
     }
+    free(bo), free(bs);
     free(q), free(k), free(v), free(o), free(lse), free(rows), free(col), free(sink), free(rsum);
     free(one), free(csum), free(ssum), free(pv), free(og), free(qd), free(od), free(olast);
     free(sd), free(sref), free(kc), free(vc), free(len);
@@ -368,6 +443,14 @@ int main(void)
     test_attention(37, 9, 3, 64);
     test_attention(70, 4, 4, 48);
     test_attention(45, 8, 2, 128);
+    /* the shapes of test_ops.c's decode rows */
+    test_decode_ragged(1, 1, 64, (const int[5]){1, 1, 1, 1, 1});
+    test_decode_ragged(9, 3, 64, (const int[5]){1, 300, 77, 1, 1});
+    test_decode_ragged(8, 8, 128, (const int[5]){256, 257, 5, 1028, 1500});
+    test_decode_ragged(32, 8, 128, (const int[5]){700, 700, 700, 700, 700});
+    test_decode_ragged(16, 2, 48, (const int[5]){333, 1, 1, 1, 1});
+    test_decode_ragged(12, 3, 64, (const int[5]){1029, 4, 900, 1, 1});
+    test_gather();
     test_kivi_golden();
     test_select();
     test_forward();
