@@ -144,7 +144,33 @@ static int ruler_plan_make(void **plan, char *const *items, int n, const kvb_run
     return rc;
 }
 
-/* Once the model is open: every length within its context, the model template resolved. */
+static long samples_of(const kvb_run_spec *sp);
+static long seed_of(const kvb_run_spec *sp);
+
+/* One sample of every task at the smallest length: the generator's own checks (its word lists,
+ * essays and qa file present and readable, the length large enough for each task's template)
+ * fail here, before the run directory is made and any record runs, not hours into a run. */
+static int generate_probe(const ruler_plan *p, const kvb_suite_env *env, kvb_error *e)
+{
+    long len = p->lengths[0];
+    for (int j = 1; j < p->n_lengths; j++)
+        len = KVB_MIN(len, p->lengths[j]);
+    for (int k = 0; k < p->n_tasks; k++) {
+        kvb_ruler_gen_opts go = { .tok = env->tok, .max_seq_length = (int)len, .num_samples = 1,
+                                  .random_seed = seed_of(env->spec), .model_template = p->tmpl,
+                                  .qa_path = p->qa_paths[k] };
+        kvb_ruler_samples smp;
+        int rc = kvb_ruler_generate(p->tasks[k], &go, &smp, e);
+        if (rc)
+            return kvb_error_prefix(e, "RULER %s at %ld tokens", kvb_ruler_task_name(p->tasks[k]),
+                                    len);
+        kvb_ruler_samples_release(&smp);
+    }
+    return 0;
+}
+
+/* Once the model is open: every length within its context, the model template resolved, and
+ * (not in a dry run) the generator's data checked. */
 static int ruler_model_check(void *plan, const kvb_suite_env *env, kvb_error *e)
 {
     ruler_plan *p = plan;
@@ -156,7 +182,10 @@ static int ruler_model_check(void *plan, const kvb_suite_env *env, kvb_error *e)
     const char *name = env->spec->ruler_template;
     p->tmpl_name = name ? name : kvb_ruler_default_template(env->chat_family);
     free(p->tmpl);
-    return kvb_ruler_model_template(p->tmpl_name, env->chat_family, &p->tmpl, e);
+    int rc = kvb_ruler_model_template(p->tmpl_name, env->chat_family, &p->tmpl, e);
+    if (!rc && !env->spec->dry_run)
+        rc = generate_probe(p, env, e);
+    return rc;
 }
 
 static int ruler_n_tasks(const void *plan)
