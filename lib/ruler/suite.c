@@ -116,19 +116,18 @@ static int add_task(ruler_plan *p, const kvb_ruler_task *t, int named, const kvb
     return 0;
 }
 
+/* On failure the plan is released here (the session releases only the plans of suites it ran). */
 static int ruler_plan_make(void **plan, char *const *items, int n, const kvb_run_spec *spec,
                            kvb_error *e)
 {
+    *plan = NULL;
     ruler_plan *p = kvb_calloc(1, sizeof(*p));
-    *plan = p;
     if (!p)
         return kvb_errorf(e, KVB_ENOMEM, "out of memory");
     size_t cap = (size_t)kvb_ruler_task_count() * ((size_t)n + 1);
     p->tasks = kvb_calloc(cap, sizeof(*p->tasks));
     p->qa_paths = kvb_calloc(cap, sizeof(*p->qa_paths));
-    if (!p->tasks || !p->qa_paths)
-        return kvb_errorf(e, KVB_ENOMEM, "out of memory");
-    int rc = 0;
+    int rc = p->tasks && p->qa_paths ? 0 : kvb_errorf(e, KVB_ENOMEM, "out of memory");
     for (int i = 0; i < n && !rc; i++) {
         if (strcmp(items[i], "ruler")) {
             rc = add_task(p, kvb_ruler_task_find(items[i]), 1, spec, e);
@@ -141,6 +140,10 @@ static int ruler_plan_make(void **plan, char *const *items, int n, const kvb_run
         rc = kvb_errorf(e, KVB_EINVAL, "RULER: no task to run");
     if (!rc)
         rc = parse_lengths(p, spec->lengths ? spec->lengths : KVB_RULER_LENGTHS, e);
+    if (rc)
+        ruler_release(p);
+    else
+        *plan = p;
     return rc;
 }
 
