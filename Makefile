@@ -34,7 +34,7 @@ CMD_OBJ  := $(CMD_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 KVBENCH  := $(BUILD)/kvbench
 
-.PHONY: all debug test test-asan test-alt test-run bench bench-deps demo deps deps-slurm model data fixtures cuda fuzz clean
+.PHONY: all debug test test-asan test-alt test-run bench bench-deps demo deps deps-slurm model data ruler-data fixtures cuda fuzz clean
 
 # all: the CLI at bin/kvbench
 all: $(BIN)/kvbench
@@ -111,6 +111,11 @@ model:
 data:
 	scripts/fetch_essays.sh
 
+# ruler-data: the third-party data of RULER's generator into datasets/ruler/ (scripts/ruler_data.sh,
+# one function per resource): NLTK's English Punkt parameters for sent_tokenize (lib/text/punkt)
+ruler-data:
+	scripts/ruler_data.sh
+
 # fixtures: regenerate every committed fixture with its oracle script (scripts/oracle/README.md:
 # which script writes what, what it needs, how long it takes), with the Python of $(KVBENCH_VENV);
 # one script after the other, stopping at the first that fails. The scripts read ../shared
@@ -131,7 +136,9 @@ FIXTURE_SCRIPTS := \
 	"forward_fixtures.py" \
 	"q8_llamacpp.py" \
 	"cuda_rope_inv_freq.py" \
-	"cuda_tiny_llama.py"
+	"cuda_tiny_llama.py" \
+	"pyrandom.py" \
+	"punkt.py"
 fixtures:
 	@for s in $(FIXTURE_SCRIPTS); do \
 	    t0=$$(date +%s); echo "fixtures: $$s"; \

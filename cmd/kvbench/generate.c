@@ -130,6 +130,11 @@ int cmd_generate(int argc, char **argv)
     memset(&g, 0, sizeof(g));
     if (!rc)
         rc = kvb_generate(m, c, ids, n, &go, &g, &e);
+    if (!rc && st.text) { /* text held back as a possibly incomplete character comes out now */
+        st.out.len = 0;
+        if (!(rc = kvb_detok_stream_flush(&st.ds, &st.out, &e)))
+            fwrite(st.out.buf ? st.out.buf : "", 1, st.out.len, stdout);
+    }
     int produced = (int)g.out.n - g.stopped_by;
     printf("\n");
     fflush(stdout);

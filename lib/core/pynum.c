@@ -131,3 +131,19 @@ double kvb_np_round(double x, int decimals)
         f *= 10.0;
     return rint(x * f) / f;
 }
+
+void kvb_np_linspace(double start, double stop, size_t num, int endpoint, double *out)
+{
+    size_t div = endpoint ? (num > 0 ? num - 1 : 0) : num;
+    double delta = stop - start;
+    if (div == 0) { /* no step: numpy multiplies by delta itself */
+        for (size_t i = 0; i < num; i++)
+            out[i] = (double)i * delta + start;
+    } else {
+        double step = delta / (double)div;
+        for (size_t i = 0; i < num; i++) /* step 0 (denormal delta): numpy divides first */
+            out[i] = (step == 0 ? (double)i / (double)div * delta : (double)i * step) + start;
+    }
+    if (endpoint && num > 1)
+        out[num - 1] = stop;
+}

@@ -23,5 +23,10 @@ double kvb_np_mean(const double *a, size_t n);
 /* round(np.float64, d) = np.round: rint(x * 10^d) / 10^d, which differs from Python's round on
  * ties of the scaled binary value: np.round(2.675, 2) = 2.68, round(2.675, 2) = 2.67 */
 double kvb_np_round(double x, int decimals);
+/* np.linspace(start, stop, num, endpoint) into out[num]: i * step + start with step = (stop -
+ * start) / div (div = num - 1 with the endpoint, else num), the last value stop itself with the
+ * endpoint; numpy's order of operations, so RULER's depths np.round(np.linspace(0, 100, 40))
+ * come out as numpy's (kvb_np_round(out[i], 0)). */
+void kvb_np_linspace(double start, double stop, size_t num, int endpoint, double *out);
 
 #endif

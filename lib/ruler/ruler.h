@@ -1,5 +1,5 @@
 /* lib/ruler: RULER (NVIDIA/RULER, Hsieh et al. 2024), the synthetic long-context suite, generated
- * locally as RULER's own scripts generate it (scripts/data/synthetic/[name].py and constants.py,
+ * locally as RULER's own scripts generate it (scripts/data/synthetic/<task>.py, constants.py,
  * synthetic.yaml, template.py) and scored as its scripts/eval/evaluate.py scores it.
  *
  * This header is the contract between the generator (gen*.c: the task table, the samples) and
@@ -51,6 +51,12 @@ typedef struct kvb_ruler_sample {
 typedef struct kvb_ruler_samples {
     kvb_ruler_sample *s;
     long n;
+    /* 1 when an essay haystack (niah_single_2/3, multikey_1, multivalue, multiquery) needed more
+     * words than the essays hold, so RULER's repeat-the-essays rule filled it: RULER's own
+     * essay set (docs/ruler.md) is longer and would have given other words there. */
+    int essays_wrapped;
+    long n_tokenized;        /* texts the search and the samples tokenized (for speed notes) */
+    size_t bytes_tokenized;
 } kvb_ruler_samples;
 
 /* All num_samples samples of task t (RULER draws them from one random stream, so they are made
