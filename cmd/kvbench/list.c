@@ -1,5 +1,5 @@
-/* kvbench list: models (configs/models), cache methods (the kvcache registry), LongBench tasks
- * and task sets. `kvbench list [models|methods|tasks|sets]`, all four without an argument. */
+/* kvbench list: models (configs/models), cache methods (the kvcache registry), LongBench and
+ * RULER tasks and task sets. `kvbench list [models|methods|tasks|sets]`, all four without an argument. */
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -9,6 +9,7 @@
 #include "kvcache/kvcache.h"
 #include "longbench/niah.h"
 #include "longbench/tasks.h"
+#include "ruler/source.h"
 #include "options.h"
 #include "verbs.h"
 
@@ -81,6 +82,14 @@ static void list_tasks(void)
     }
     printf("    %-22s %-15s %-4s %-22s %7d %5s\n", "niah", "Needle", "en", "niah_keyword_recall", 64,
            "yes");
+    for (int i = 0; i < kvb_ruler_task_count(); i++) {
+        const kvb_ruler_task *t = kvb_ruler_task_at(i);
+        printf("    %-22s %-15s %-4s %-22s %7d %5s%s\n", kvb_ruler_task_name(t), "RULER", "en",
+               kvb_ruler_task_metric(t), kvb_ruler_task_tokens_to_generate(t), "yes",
+               kvb_ruler_task_needs_data(t) ? "  (--data)" : "");
+    }
+    printf("    (RULER: one task <task>.<length> per --lengths; chat = its model template, "
+           "--ruler-template)\n");
 }
 
 static void list_sets(void)
@@ -101,6 +110,11 @@ static void list_sets(void)
     }
     printf("    niah  needle in a haystack, lengths %s, depths %s\n", KVB_NIAH_LENGTHS,
            KVB_NIAH_DEPTHS);
+    printf("    ruler %2d tasks:", kvb_ruler_task_count());
+    for (int i = 0; i < kvb_ruler_task_count(); i++)
+        printf(" %s", kvb_ruler_task_name(kvb_ruler_task_at(i)));
+    printf("  (qa_1/qa_2 with --data; lengths %s, %d samples by default)\n", KVB_RULER_LENGTHS,
+           KVB_RULER_SAMPLES);
 }
 
 int cmd_list(int argc, char **argv)
