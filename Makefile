@@ -112,16 +112,17 @@ data:
 	scripts/fetch_essays.sh
 
 # ruler-data: the third-party data of RULER's generator into datasets/ruler/ (scripts/ruler_data.sh,
-# one function per resource): NLTK's English Punkt parameters for sent_tokenize (lib/text/punkt)
+# one function per resource): NLTK's English Punkt parameters for sent_tokenize (lib/text/punkt),
+# wonderwords' word lists (lib/ruler)
 ruler-data:
 	scripts/ruler_data.sh
 
 # fixtures: regenerate every committed fixture with its oracle script (scripts/oracle/README.md:
 # which script writes what, what it needs, how long it takes), with the Python of $(KVBENCH_VENV);
-# one script after the other, stopping at the first that fails. The scripts read ../shared
+# one script after the other, stopping at the first that fails. RULER_DIR=<a RULER checkout> adds
+# RULER's oracles (scripts/oracle/ruler_gen.py, ruler_score.py). The scripts read ../shared
 # (tokenizers, datasets) and the embedded GGUF (`make model`). Then `git status tests/fixtures`
 # shows what changed: a regenerated fixture that differs is a finding, not a fix to commit.
-# RULER_DIR=<a RULER checkout> adds RULER's scoring oracle (scripts/oracle/ruler_score.py).
 KVBENCH_VENV ?= $(HOME)/.venv-oracle
 FIXTURE_SCRIPTS := \
 	"bootstrap_fixtures.py tests/fixtures/results" \
@@ -146,8 +147,9 @@ fixtures:
 	    echo "fixtures: $$s done in $$(( $$(date +%s) - t0 )) s"; \
 	done
 	@if [ -n "$(RULER_DIR)" ]; then \
+	    $(KVBENCH_VENV)/bin/python scripts/oracle/ruler_gen.py "$(RULER_DIR)" || { echo "fixtures: FAILED: ruler_gen.py"; exit 1; }; \
 	    $(KVBENCH_VENV)/bin/python scripts/oracle/ruler_score.py "$(RULER_DIR)" || { echo "fixtures: FAILED: ruler_score.py"; exit 1; }; \
-	else echo "fixtures: ruler_score.py skipped (RULER_DIR=path of a RULER checkout runs it)"; fi
+	else echo "fixtures: ruler_gen.py and ruler_score.py skipped (RULER_DIR=path of a RULER checkout runs them)"; fi
 	@git status --short tests/fixtures
 
 # cuda: the CUDA kernels and their tests (nvcc, sm_80 + sm_90)

@@ -1,14 +1,16 @@
 /* kernels/cpu_ref.c: the CPU side of every kernel test. Where lib/ has the op (the CPU path
  * itself), the twin is a thin bf16 adapter around it: storage widened to f32 exactly (or to f16
  * where the CPU cache holds f16), the lib function, the result rounded to bf16 as the kernel
- * stores it. The prefill-attention twins below have no lib function of their shape (the CPU
- * forward fuses prefill attention into its own blocked loops) and define the op in double, as do
- * the KIVI attention twins. See cpu_ref.h. */
+ * stores it. KIVI's twins are the cache's own quantizers and decode attention
+ * (lib/kvcache/kivi_quant.h, store.h kvb_kivi_attend) in the kernels' layout. The prefill-attention
+ * twins below have no lib function of their shape (the CPU forward fuses prefill attention into
+ * its own blocked loops) and define the op in double. See cpu_ref.h. */
 #include "cpu_ref.h"
 
 #include "kvcache/kivi_quant.h"
 #include "kvcache/ops.h"
 #include "kvcache/select.h"
+#include "kvcache/store.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -260,31 +262,25 @@ int kvb_kivi_fmt_check(const kvb_kivi_fmt *f, char *msg, size_t n)
     return KVB_EINVAL;
 }
 
-/* One group of m bf16 values at stride `stride`: rounded to fp16 (the cache KIVI quantizes is
- * fp16), then the CPU's quantizer and packer. m <= 128 (group <= head_dim <= 128). */
-static void quant_group(uint32_t *words, kvb_f16 *sc, kvb_f16 *mn, const kvb_bf16 *x,
-                        size_t stride, int m, int bits)
-{
-    kvb_half h[128];
-    uint8_t codes[128];
-    for (int i = 0; i < m; i++) h[i] = kvb_f2h(bf2f(x[i * stride]));
-    kvb_kivi_quant_group(h, m, 1, bits, codes, sc, mn);
-    kvb_kivi_pack(codes, m, bits, words);
-}
-
+/* The quantizers are the cache's own (lib/kvcache/kivi_quant.c: kvb_kivi_quant_keys per key
+ * block, kvb_kivi_quant_value per token), on the bf16 input rounded to fp16 as the cache holds it;
+ * the layouts of kvb_cuda.h are theirs, one head at a time. */
 int kvb_ref_kivi_quant_k(uint32_t *kq, kvb_f16 *ks, kvb_f16 *km, size_t kq_hs, size_t ks_hs,
                          const kvb_bf16 *x, size_t x_hs, int x_ts, int n_tokens,
                          const kvb_kivi_fmt *f)
 {
     if (kvb_kivi_fmt_check(f, NULL, 0) || f->head_dim > 128 || n_tokens < 0 || n_tokens % f->group)
         return KVB_EINVAL;
-    int G = f->group, D = f->head_dim, wpg = G * f->bits / 32;
+    const int G = f->group, D = f->head_dim, wpb = D * G * f->bits / 32;
+    kvb_half blk[128 * 128]; /* G x D keys of one block (G <= D <= 128) */
     for (int h = 0; h < f->n_kv_heads; h++)
-        for (int g = 0; g < n_tokens / G; g++)
-            for (int ch = 0; ch < D; ch++)
-                quant_group(kq + h * kq_hs + ((size_t)g * D + ch) * wpg, ks + h * ks_hs + (size_t)g * D + ch,
-                            km + h * ks_hs + (size_t)g * D + ch,
-                            x + h * x_hs + (size_t)g * G * x_ts + ch, (size_t)x_ts, G, f->bits);
+        for (int g = 0; g < n_tokens / G; g++) {
+            for (int t = 0; t < G; t++)
+                for (int c = 0; c < D; c++)
+                    blk[t * D + c] = kvb_f2h(bf2f(x[h * x_hs + (size_t)(g * G + t) * x_ts + c]));
+            kvb_kivi_quant_keys(blk, D, G, D, f->bits, kq + h * kq_hs + (size_t)g * wpb,
+                                ks + h * ks_hs + (size_t)g * D, km + h * ks_hs + (size_t)g * D);
+        }
     return 0;
 }
 
@@ -293,13 +289,14 @@ int kvb_ref_kivi_quant_v(uint32_t *vq, kvb_f16 *vs, kvb_f16 *vm, size_t vq_hs, s
                          const kvb_kivi_fmt *f)
 {
     if (kvb_kivi_fmt_check(f, NULL, 0) || f->head_dim > 128 || n_tokens < 0) return KVB_EINVAL;
-    int G = f->group, D = f->head_dim, wpt = D * f->bits / 32, gpt = D / G, wpg = G * f->bits / 32;
+    const int D = f->head_dim, wpt = D * f->bits / 32, gpt = D / f->group;
+    kvb_half row[128];
     for (int h = 0; h < f->n_kv_heads; h++)
-        for (int t = 0; t < n_tokens; t++)
-            for (int gi = 0; gi < gpt; gi++)
-                quant_group(vq + h * vq_hs + (size_t)t * wpt + gi * wpg,
-                            vs + h * vs_hs + (size_t)t * gpt + gi, vm + h * vs_hs + (size_t)t * gpt + gi,
-                            x + h * x_hs + (size_t)t * x_ts + gi * G, 1, G, f->bits);
+        for (int t = 0; t < n_tokens; t++) {
+            for (int c = 0; c < D; c++) row[c] = kvb_f2h(bf2f(x[h * x_hs + (size_t)t * x_ts + c]));
+            kvb_kivi_quant_value(row, D, f->group, f->bits, vq + h * vq_hs + (size_t)t * wpt,
+                                 vs + h * vs_hs + (size_t)t * gpt, vm + h * vs_hs + (size_t)t * gpt);
+        }
     return 0;
 }
 
@@ -332,46 +329,43 @@ void kvb_ref_kivi_value(float *out, const kvb_kivi_view *v, const kvb_kivi_fmt *
                            D, G, b, out);
 }
 
+/* The CPU cache's decode attention (lib/kvcache/store.c kvb_kivi_attend: f32, the packed-code
+ * kernels of $KVBENCH_ISA or the best this CPU runs) over each kv head of the view, its query
+ * heads at once; bf16 residual rows become the cache's fp16 as for decode attention above. */
 int kvb_ref_kivi_attn_decode(float *o, const float *q, const kvb_kivi_view *v,
                              const kvb_kivi_fmt *f, int n_heads)
 {
-    int S = v->nk_q + v->nk_r, D = f->head_dim;
+    const int S = v->nk_q + v->nk_r, D = f->head_dim;
     if (kvb_kivi_fmt_check(f, NULL, 0) || n_heads % f->n_kv_heads || S <= 0 ||
-        S != v->nv_q + v->nv_r || v->nk_q % f->group)
+        S != v->nv_q + v->nv_r || v->nk_q % f->group || v->nk_q < 0 || v->nk_r < 0 ||
+        v->nv_q < 0 || v->nv_r < 0)
         return KVB_EINVAL;
-    double *s = malloc(sizeof(double) * (size_t)S);
-    float *row = malloc(sizeof(float) * (size_t)D);
-    double *acc = malloc(sizeof(double) * (size_t)D);
-    if (!s || !row || !acc) {
-        free(s);
-        free(row);
-        free(acc);
+    const int grp = n_heads / f->n_kv_heads;
+    kvb_half *kr = malloc(sizeof(kvb_half) * ((size_t)v->nk_r + 1) * D);
+    kvb_half *vr = malloc(sizeof(kvb_half) * ((size_t)v->nv_r + 1) * D);
+    float *scores = malloc(sizeof(float) * (size_t)grp * (S + 1));
+    if (!kr || !vr || !scores) {
+        free(kr), free(vr), free(scores);
         return KVB_ENOMEM;
     }
-    int grp = n_heads / f->n_kv_heads;
-    for (int h = 0; h < n_heads; h++) {
-        int g = h / grp;
-        double mx = -INFINITY, l = 0;
-        for (int j = 0; j < S; j++) {
-            kvb_ref_kivi_key(row, v, f, g, j);
-            double d = 0;
-            for (int c = 0; c < D; c++) d += (double)q[h * D + c] * row[c];
-            s[j] = d / sqrt((double)D);
-            if (s[j] > mx) mx = s[j];
-        }
-        memset(acc, 0, sizeof(double) * (size_t)D);
-        for (int j = 0; j < S; j++) {
-            double p = exp(s[j] - mx);
-            l += p;
-            kvb_ref_kivi_value(row, v, f, g, j);
-            for (int c = 0; c < D; c++) acc[c] += p * row[c];
-        }
-        for (int c = 0; c < D; c++) o[h * D + c] = (float)(acc[c] / l);
+    const kvb_kivi_kernels *kk = kvb_kivi_kernels_pick(getenv("KVBENCH_ISA"));
+    const int32_t nkr = v->nk_r, nvr = v->nv_r;
+    int rc = 0;
+    for (int g = 0; g < f->n_kv_heads; g++) {
+        /* the residual rows as the cache holds them (fp16), one head at a time */
+        rc = to_f16_cache(kr, v->kr + g * v->kr_head_stride, 0, &nkr, v->nk_r, 1, D);
+        if (!rc) rc = to_f16_cache(vr, v->vr + g * v->vr_head_stride, 0, &nvr, v->nv_r, 1, D);
+        if (rc) break;
+        const kvb_kivi_head h = {D, f->bits, f->group,
+                                 v->kq + g * v->kq_head_stride, v->ks + g * v->ks_head_stride,
+                                 v->km + g * v->ks_head_stride, v->nk_q, kr, v->nk_r,
+                                 v->vq + g * v->vq_head_stride, v->vs + g * v->vs_head_stride,
+                                 v->vm + g * v->vs_head_stride, v->nv_q, vr, v->nv_r};
+        kvb_kivi_attend(&h, kk, q + (size_t)g * grp * D, grp, o + (size_t)g * grp * D, scores,
+                        (size_t)S + 1);
     }
-    free(s);
-    free(row);
-    free(acc);
-    return 0;
+    free(kr), free(vr), free(scores);
+    return rc;
 }
 
 /* ---- selection: lib/kvcache/select.h ------------------------------------------------------- */

@@ -3,11 +3,11 @@
  * Each kvb_ref_<op> takes the arguments of kvb_cuda_<op> minus the context and the error, and
  * defines what the kernel must compute: tests/cuda/ compares the two on seeded random inputs.
  * One oracle per op: where lib/ computes the op on the CPU path (GEMM, RMSNorm, RoPE and its
- * frequencies, SwiGLU, bf16/fp16 conversions, KIVI quantization and dequantization, top-k, ZigZagKV
- * mass counts, ThinK's channel magnitudes, decode attention and the gather of kept tokens),
- * kvb_ref_<op> is a bf16 adapter around that lib function (lib/model/ops.h, lib/kvcache/ops.h,
- * kivi_quant.h, select.h, half.h); the prefill-attention and KIVI-attention twins have no lib
- * function of their shape and define the op in double. They return 0 or a negative KVB_E* code. */
+ * frequencies, SwiGLU, bf16/fp16 conversions, KIVI quantization, dequantization and attention,
+ * top-k, ZigZagKV mass counts, ThinK's channel magnitudes, decode attention and the gather of kept
+ * tokens), kvb_ref_<op> is a bf16 adapter around that lib function (lib/model/ops.h,
+ * lib/kvcache/ops.h, kivi_quant.h, store.h, select.h, half.h); the prefill-attention twins have no
+ * lib function of their shape and define the op in double. They return 0 or a negative KVB_E* code. */
 #ifndef KVB_CPU_REF_H
 #define KVB_CPU_REF_H
 

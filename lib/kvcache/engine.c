@@ -28,6 +28,7 @@ static int kv_build(kvb_kv **out, const struct kvb_cache_method *m, const void *
     snprintf(kv->family, sizeof(kv->family), "%s", shape->model_family ? shape->model_family : "");
     kv->shape.model_family = kv->family;
     kv->pool = pool;
+    kv->kivi = kvb_kivi_kernels_pick(getenv("KVBENCH_ISA")); /* read-only override, read once */
     kv->L = shape->n_layers;
     kv->group = shape->n_heads / shape->n_kv_heads;
     kv->gqa_query = ((const kvb_kv_params *)params)->gqa_query;
@@ -289,6 +290,7 @@ int kvb_kv_quantize_prefill(kvb_kv *kv, const kvb_prefill_layer *pl, const kvb_q
         kvb_qseq_release(q);
         if (kvb_qseq_init(q, D, qp->bits, qp->group, qp->residual, n + kv->room))
             return kvb_errorf(e, KVB_ENOMEM, "kvcache: out of memory");
+        q->kern = kv->kivi;
         gather_h(kv, pl->k, n, h, kh);
         gather_h(kv, pl->v, n, h, vh);
         kvb_qseq_prefill(q, kh, vh, D, n);
@@ -312,6 +314,7 @@ int kvb_kv_quantize_layer(kvb_kv *kv, int layer, int np, const kvb_quant_params 
                 kvb_qseq_release(&kv->qseq[(size_t)layer * kv->S + j]);
             return kvb_errorf(e, KVB_ENOMEM, "kvcache: out of memory");
         }
+        q->kern = kv->kivi;
     }
     for (int h = 0; h < kv->S; h++) {
         const size_t i = (size_t)layer * kv->S + h;

@@ -63,6 +63,7 @@ struct kvb_kv {
     int prefilled;    /* layers seen at prefill in this record */
     kvb_seq *seq;     /* (L, S) fp16 stores */
     kvb_qseq *qseq;   /* (L, S) KIVI stores */
+    const kvb_kivi_kernels *kivi; /* their decode kernels: the best, or $KVBENCH_ISA's, at create */
     int *layer_quant; /* (L) 1 when the layer's data lives in qseq */
     int *appended;    /* (L) tokens appended since prefill, per layer */
     int *budgets;     /* (L) selected-prefix tokens of methods with per-layer budgets (PyramidKV,

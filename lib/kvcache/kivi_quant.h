@@ -1,5 +1,5 @@
 /* lib/kvcache/kivi_quant.h (private): KIVI asymmetric min-max quantization, bit packing and the
- * fused dequantize-and-multiply kernels used by decode attention.
+ * packed-code kernels of decode attention (kivi_attn.c).
  * Spec: ../shared/specs/longbench-simlayerkv-kivi.md C.1 (formulas), C.2 (layouts).
  *
  * Arithmetic emulates the reference's fp16 tensor ops step by step (each op computed in fp32 and
@@ -14,6 +14,7 @@
 #ifndef KVB_KVCACHE_KIVI_QUANT_H
 #define KVB_KVCACHE_KIVI_QUANT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "kvcache/half.h"
@@ -37,20 +38,36 @@ void kvb_kivi_quant_keys(const kvb_half *k, int ld, int G, int D, int bits, uint
 void kvb_kivi_quant_value(const kvb_half *v, int D, int G, int bits, uint32_t *words,
                           kvb_half *scale, kvb_half *mn);
 
-/* Fused key scores over one key block: out[t] = sum_c q[c] * (code[c][t] * scale[c] + mn[c]),
- * computed as sum_c (q[c]*scale[c]) * code + sum_c q[c]*mn[c] without materialising keys. */
-void kvb_kivi_key_scores(const float *q, const uint32_t *words, const kvb_half *scale,
-                         const kvb_half *mn, int G, int D, int bits, float *out);
-/* The key scores above, and the fused value accumulation out[d] += p * (code[d] * scale[d/G] +
- * mn[d/G]), for nq <= KVB_KIVI_MAX_MULTI query heads sharing the kv head (GQA): codes are
- * unpacked once. Head i reads q + i*q_stride, p[i*p_stride]; writes out + i*o_stride. */
+/* ---- decode attention on the packed codes (kivi_attn.c) ------------------------------------ */
+/* Key scores of nq query heads (head i at q + i*q_stride) over nb consecutive key blocks of G
+ * tokens (block b: words + b*D*G*bits/32, scale/mn + b*D; token t of the blocks is b*G + t'):
+ *   out[i*o_stride + t] = sum_c (q_i[c] * scale_b[c]) * code_b(c, t') + sum_c q_i[c] * mn_b[c],
+ * i.e. q_i . dequantized key t, without materialising keys (scales folded into the query once
+ * per block). */
+typedef void kvb_kivi_keys_fn(const float *q, int nq, size_t q_stride, const uint32_t *words,
+                              const kvb_half *scale, const kvb_half *mn, int nb, int G, int D,
+                              int bits, float *out, size_t o_stride);
+/* Values of nq heads over n quantized value tokens (rows of D*bits/32 words, scale/mn (n, D/G)):
+ *   out[i*o_stride + d] = sum_t (p_i[t] * scale[t, d/G]) * code(t, d) + sum_t p_i[t] * mn[t, d/G]
+ * with p_i[t] = p[i*p_stride + t]; out is overwritten. */
+typedef void kvb_kivi_values_fn(const float *p, size_t p_stride, int nq, const uint32_t *words,
+                                const kvb_half *scale, const kvb_half *mn, int n, int D, int G,
+                                int bits, float *out, size_t o_stride);
+/* query heads a store attends in one call (scratch sizing); the kernels take any nq */
 #define KVB_KIVI_MAX_MULTI 16
-void kvb_kivi_key_scores_multi(const float *q, int nq, int q_stride, const uint32_t *words,
-                               const kvb_half *scale, const kvb_half *mn, int G, int D, int bits,
-                               float *out, size_t o_stride);
-void kvb_kivi_value_axpy_multi(const float *p, size_t p_stride, int nq, const uint32_t *words,
-                               const kvb_half *scale, const kvb_half *mn, int D, int G, int bits,
-                               float *out, int o_stride);
+/* One implementation per ISA; all compute the formulas above in f32 and differ only in the order
+ * of the sums (a test holds each SIMD one to its scalar twin within Higham's bound). */
+typedef struct kvb_kivi_kernels {
+    const char *isa; /* "scalar", "avx2", "avx512" */
+    kvb_kivi_keys_fn *keys;
+    kvb_kivi_values_fn *values;
+} kvb_kivi_kernels;
+extern const kvb_kivi_kernels kvb_kivi_scalar, kvb_kivi_avx2, kvb_kivi_avx512;
+/* The fastest this CPU runs, capped by isa ("scalar", "avx2"; NULL or another name: the best);
+ * kvb_cache_create passes $KVBENCH_ISA (read once, never written). */
+const kvb_kivi_kernels *kvb_kivi_kernels_pick(const char *isa);
+/* Whether this CPU runs the AVX-512 kernels (AVX-512F). */
+int kvb_kivi_has_avx512(void);
 
 /* Dequantize (for tests and the dequantize-then-attend oracle). */
 void kvb_kivi_dequant_keys(const uint32_t *words, const kvb_half *scale, const kvb_half *mn, int G,

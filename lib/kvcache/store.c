@@ -196,6 +196,7 @@ int kvb_qseq_init(kvb_qseq *s, int D, int bits, int G, int R, int cap)
 {
     memset(s, 0, sizeof(*s));
     s->D = D, s->bits = bits, s->G = G, s->R = R, s->cap = cap;
+    s->kern = kvb_kivi_kernels_pick(NULL);
     const int blocks = cap / G + 1;
     s->kcap = blocks * G;
     s->vcap = cap + 1;
@@ -296,36 +297,33 @@ void kvb_qseq_bytes(const kvb_qseq *s, size_t *k, size_t *v, size_t *meta, size_
     *residual = ((size_t)s->nkr + s->nvr) * D * sizeof(kvb_half);
 }
 
-void kvb_qseq_attend_multi(const kvb_qseq *s, const float *q, int nq, float *out, float *scores,
-                           size_t s_stride)
+void kvb_kivi_attend(const kvb_kivi_head *h, const kvb_kivi_kernels *kk, const float *q, int nq,
+                     float *out, float *scores, size_t s_stride)
 {
-    const int D = s->D, T = s->nkq + s->nkr;
+    const int D = h->D, G = h->G, bits = h->bits, T = h->nkq + h->nkr;
     const float scale = 1.0f / sqrtf((float)D);
-    const size_t wpb = (size_t)D * s->G * s->bits / 32;
-    for (int b = 0; b < s->nkq / s->G; b++)
-        kvb_kivi_key_scores_multi(q, nq, D, s->kw + b * wpb, s->ks + (size_t)b * D,
-                                  s->km + (size_t)b * D, s->G, D, s->bits,
-                                  scores + (size_t)b * s->G, s_stride);
+    kk->keys(q, nq, (size_t)D, h->kw, h->ks, h->km, h->nkq / G, G, D, bits, scores, s_stride);
     for (int i = 0; i < nq; i++) {
         float *sc = scores + i * s_stride;
-        for (int t = 0; t < s->nkq; t++)
-            sc[t] *= scale;
-        for (int t = 0; t < s->nkr; t++)
-            sc[s->nkq + t] = dot_h(q + (size_t)i * D, s->kr + (size_t)t * D, D) * scale;
-        memset(out + (size_t)i * D, 0, (size_t)D * sizeof(float));
+        kvb_scale_f32(sc, h->nkq, scale);
+        for (int t = 0; t < h->nkr; t++)
+            sc[h->nkq + t] = dot_h(q + (size_t)i * D, h->kr + (size_t)t * D, D) * scale;
         if (T > 0)
             softmax(sc, T);
     }
-    if (T == 0)
-        return;
-    const int ng = D / s->G;
-    for (int t = 0; t < s->nvq; t++)
-        kvb_kivi_value_axpy_multi(scores + t, s_stride, nq, s->vw + (size_t)t * D * s->bits / 32,
-                                  s->vs + (size_t)t * ng, s->vm + (size_t)t * ng, D, s->G, s->bits,
-                                  out, D);
+    /* the quantized values (overwrites out), then the fp16 ones */
+    kk->values(scores, s_stride, nq, h->vw, h->vs, h->vm, h->nvq, D, G, bits, out, (size_t)D);
     for (int i = 0; i < nq; i++)
-        for (int t = 0; t < s->nvr; t++)
-            axpy_h(out + (size_t)i * D, scores[i * s_stride + s->nvq + t], s->vr + (size_t)t * D, D);
+        for (int t = 0; t < h->nvr; t++)
+            axpy_h(out + (size_t)i * D, scores[i * s_stride + h->nvq + t], h->vr + (size_t)t * D, D);
+}
+
+void kvb_qseq_attend_multi(const kvb_qseq *s, const float *q, int nq, float *out, float *scores,
+                           size_t s_stride)
+{
+    const kvb_kivi_head h = { s->D, s->bits, s->G, s->kw, s->ks, s->km, s->nkq, s->kr, s->nkr,
+                              s->vw, s->vs, s->vm, s->nvq, s->vr, s->nvr };
+    kvb_kivi_attend(&h, s->kern, q, nq, out, scores, s_stride);
 }
 
 void kvb_qseq_attend(const kvb_qseq *s, const float *q, float *out, float *scores)

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "kvcache/half.h"
+#include "kvcache/kivi_quant.h"
 
 /* ---- fp16 token store ---------------------------------------------------------------------- */
 typedef struct kvb_seq {
@@ -42,6 +43,29 @@ size_t kvb_seq_meta_bytes(const kvb_seq *s); /* ThinK channel list (as 16-bit in
  * it holds the softmax probabilities in token order (SimLayerKV reads them). qg: D floats. */
 void kvb_seq_attend(const kvb_seq *s, const float *q, float *out, float *probs, float *qg);
 
+/* ---- one KIVI head, as decode attention reads it ------------------------------------------- */
+/* The layout of one kv head of kernels/kvb_cuda.h's kvb_kivi_view: logical token j has its key in
+ * block j / G (kw, ks, km) when j < nkq, else row j - nkq of kr; its value in row j of vw, vs, vm
+ * when j < nvq, else row j - nvq of vr; nkq + nkr == nvq + nvr, nkq % G == 0. */
+typedef struct kvb_kivi_head {
+    int D, bits, G;
+    const uint32_t *kw;         /* (nkq/G, D, G*bits/32): per block, per channel, G codes */
+    const kvb_half *ks, *km;    /* (nkq/G, D) */
+    int nkq;
+    const kvb_half *kr;         /* (nkr, D) fp16 residual keys */
+    int nkr;
+    const uint32_t *vw;         /* (nvq, D*bits/32) */
+    const kvb_half *vs, *vm;    /* (nvq, D/G) */
+    int nvq;
+    const kvb_half *vr;         /* (nvr, D) fp16 values */
+    int nvr;
+} kvb_kivi_head;
+/* Decode attention of nq query heads of that kv head with the kernels kk (nothing dequantized in
+ * memory): q, out (nq, D) contiguous; head i's probabilities at scores + i*s_stride (>= nkq + nkr
+ * floats). The CPU cache's attention (kvb_qseq_attend_multi) and the CUDA kernel's CPU twin. */
+void kvb_kivi_attend(const kvb_kivi_head *h, const kvb_kivi_kernels *kk, const float *q, int nq,
+                     float *out, float *scores, size_t s_stride);
+
 /* ---- KIVI store ----------------------------------------------------------------------------- */
 typedef struct kvb_qseq {
     int D, bits, G, R;
@@ -55,9 +79,11 @@ typedef struct kvb_qseq {
     uint32_t *vw;     /* (nvq, D*bits/32) */
     kvb_half *vs, *vm; /* (nvq, D/G) */
     kvb_half *vr;     /* (R + 1, D), oldest first */
+    const kvb_kivi_kernels *kern; /* decode-attention kernels (kvb_qseq_init: the best) */
 } kvb_qseq;
 
-/* cap: tokens the store must be able to hold in total. */
+/* cap: tokens the store must be able to hold in total. Attends with the best kernels this CPU
+ * runs; set s->kern to choose others (the cache passes its $KVBENCH_ISA choice). */
 int kvb_qseq_init(kvb_qseq *s, int D, int bits, int G, int R, int cap);
 /* cap is the total number of tokens it accepts; kvb_qseq_append fails (-1) beyond it. */
 void kvb_qseq_release(kvb_qseq *s);
@@ -70,10 +96,10 @@ void kvb_qseq_prefill(kvb_qseq *s, const kvb_half *k, const kvb_half *v, int ld,
 int kvb_qseq_append(kvb_qseq *s, const float *k, const float *v);
 int kvb_qseq_tokens(const kvb_qseq *s);
 void kvb_qseq_bytes(const kvb_qseq *s, size_t *k, size_t *v, size_t *meta, size_t *residual);
-/* Decode attention with fused dequantization. scores: at least tokens floats (probabilities in
- * token order on return). */
+/* Decode attention on the packed codes (kivi_attn.c; nothing is dequantized in memory). scores:
+ * at least tokens floats (probabilities in token order on return). */
 void kvb_qseq_attend(const kvb_qseq *s, const float *q, float *out, float *scores);
-/* nq (<= KVB_KIVI_MAX_MULTI) query heads of the same kv head at once, codes unpacked once:
+/* nq (<= KVB_KIVI_MAX_MULTI) query heads of the same kv head at once, each code unpacked once:
  * q and out (nq, D) contiguous, head i's scores at scores + i * s_stride (>= tokens). */
 void kvb_qseq_attend_multi(const kvb_qseq *s, const float *q, int nq, float *out, float *scores,
                            size_t s_stride);

@@ -23,6 +23,8 @@
 #define KVB_NIAH_QUESTION "What is the best thing to do in San Francisco?"
 /* Default grid, sized for SmolLM2's 8k context. */
 #define KVB_NIAH_LENGTHS "1024,2048,4096,7500"
+#define KVB_NIAH_METRIC "niah_keyword_recall" /* run.json's metric name of the task */
+#define KVB_NIAH_MAX_NEW 64                   /* new tokens per cell */
 #define KVB_NIAH_DEPTHS "0,10,20,30,40,50,60,70,80,90,100"
 
 typedef struct kvb_niah kvb_niah;

@@ -213,8 +213,8 @@ int kvb_lb_source_niah_init(kvb_source *s, const kvb_lb_source_opts *o, kvb_erro
     niah_src *x = kvb_calloc(1, sizeof(*x));
     if (!x)
         return kvb_errorf(e, KVB_ENOMEM, "out of memory");
-    *s = (kvb_source){ .task = "niah", .metric = "niah_keyword_recall", .unit = "cell",
-                          .max_new_tokens = 64, .ctx = x, .id = niah_id, .prompt = niah_prompt,
+    *s = (kvb_source){ .task = "niah", .metric = KVB_NIAH_METRIC, .unit = "cell",
+                          .max_new_tokens = KVB_NIAH_MAX_NEW, .ctx = x, .id = niah_id, .prompt = niah_prompt,
                           .score = niah_score, .fields = niah_fields, .release = niah_release };
     x->needle = o->needle ? o->needle : KVB_NIAH_NEEDLE;
     x->question = o->question ? o->question : KVB_NIAH_QUESTION;

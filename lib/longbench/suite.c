@@ -139,10 +139,37 @@ static void lb_release(void *plan)
     free(p);
 }
 
+static void lb_list_tasks(kvb_strbuf *out)
+{
+    for (int i = 0; i < kvb_task_count(); i++) {
+        const kvb_task *t = kvb_task_at(i);
+        kvb_strbuf_addf(out, KVB_SUITE_TASK_ROW, t->key, t->category, kvb_task_lang_name(t->lang),
+                        kvb_metric_name(t->metric), t->max_new_tokens, t->skip_chat ? "no" : "yes");
+    }
+}
+
+static void lb_list_sets(kvb_strbuf *out)
+{
+    static const char *const sets[] = { "en16", "all", "e", "zh" };
+    for (size_t s = 0; s < sizeof(sets) / sizeof(sets[0]); s++) {
+        const kvb_task **v;
+        int n;
+        kvb_error e = { 0 };
+        if (kvb_taskset_parse(sets[s], &v, &n, &e))
+            continue;
+        kvb_strbuf_addf(out, "    %-5s %2d tasks:", sets[s], n);
+        for (int i = 0; i < n; i++)
+            kvb_strbuf_addf(out, " %s", v[i]->key);
+        kvb_strbuf_addf(out, "%s\n", !strcmp(sets[s], "en16") ? "  (default)" : "");
+        free(v);
+    }
+}
+
 const kvb_suite kvb_lb_suite = {
     .name = "LongBench", .claims = lb_claims, .names = lb_names, .plan = lb_plan_make,
     .preflight = lb_preflight, .n_tasks = lb_n_tasks, .source = lb_source,
-    .dry_run = lb_dry_run, .release = lb_release,
+    .dry_run = lb_dry_run, .release = lb_release, .list_tasks = lb_list_tasks,
+    .list_sets = lb_list_sets,
 };
 
 /* ---- the needle test ----------------------------------------------------------------------- */
@@ -219,8 +246,21 @@ static void niah_release(void *plan)
     (void)plan;
 }
 
+static void niah_list_tasks(kvb_strbuf *out)
+{
+    kvb_strbuf_addf(out, KVB_SUITE_TASK_ROW, "niah", "Needle", "en", KVB_NIAH_METRIC,
+                    KVB_NIAH_MAX_NEW, "yes");
+}
+
+static void niah_list_sets(kvb_strbuf *out)
+{
+    kvb_strbuf_addf(out, "    niah  needle in a haystack, lengths %s, depths %s\n", KVB_NIAH_LENGTHS,
+                    KVB_NIAH_DEPTHS);
+}
+
 const kvb_suite kvb_niah_suite = {
     .name = "needle", .claims = niah_claims, .names = niah_names, .plan = niah_plan_make,
-    .preflight = niah_preflight, .n_tasks = niah_n_tasks, .source = niah_source, .dry_run = niah_dry_run,
-    .settings = niah_settings, .release = niah_release,
+    .preflight = niah_preflight, .n_tasks = niah_n_tasks, .source = niah_source,
+    .dry_run = niah_dry_run, .settings = niah_settings, .release = niah_release,
+    .list_tasks = niah_list_tasks, .list_sets = niah_list_sets,
 };

@@ -1,7 +1,8 @@
 /* RULER's scripts/data/synthetic/common_words_extraction.py: a numbered list of words where ten
  * appear freq_cw times and the rest freq_ucw times, after one worked example. Words come from
  * wonderwords' nouns, adjectives and verbs, or from RULER's english_words.json when a list longer
- * than those is asked for (lengths past about 32k tokens; the file is read only then). */
+ * than those is asked for (long lengths: not below 131072 tokens with SmolLM2's tokenizer; the
+ * file is read only then). */
 #include <stdlib.h>
 #include <string.h>
 

@@ -29,6 +29,7 @@ typedef struct niah {
     char type_v[16];           /* type_needle_v as the template gets it */
     long incremental;
     int depths[NDEPTHS];
+    int wrapped;               /* the last essay haystack repeated the essays */
     /* one generate_input_output */
     char (*keys)[NEEDLE_MAX];  /* [num_k] */
     char (*values)[NEEDLE_MAX];/* [num_k * num_v] */
@@ -103,8 +104,7 @@ static int essay_context(niah *c, long n, int nn, kvb_strbuf *ctx)
     for (long i = 0; i < n && !rc; i++)
         rc = (i ? kvb_strbuf_add(&text, " ", 1) : 0) |
              kvb_strbuf_adds(&text, c->essay.w[(size_t)i % c->essay.n]);
-    if ((size_t)n > c->essay.n)
-        g->essays_wrapped = 1;
+    c->wrapped = (size_t)n > c->essay.n;
     size_t a, b;
     rg_strip(text.buf, text.len, &a, &b);
     rg_words sents = { 0 };
@@ -254,6 +254,7 @@ static int one_sample(niah *c, long num_haystack, kvb_ruler_sample *s)
             return kvb_errorf(g->e, KVB_EINVAL, "ruler: %s: length %ld is too small: no sample "
                               "of %ld haystack items fits", c->t->name, g->max_seq_length, used);
     }
+    g->essays_wrapped |= c->wrapped;
     return rg_emit(g, s, c->input.buf, 1, c->answers, c->t->num_q * c->t->num_v, length);
 }
 

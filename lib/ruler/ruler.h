@@ -33,12 +33,19 @@ typedef struct kvb_ruler_gen_opts {
      * the haystack is sized on it, as prepare.py does. */
     const char *model_template;
     int remove_newline_tab;    /* RULER's --remove_newline_tab */
-    const char *essays_path;   /* PaulGrahamEssays.json-like {"text": ...} (NULL: search) */
-    const char *words_dir;     /* wonderwords' nounlist.txt, adjectivelist.txt, ... (NULL: search) */
-    const char *qa_path;       /* qa_1 / qa_2: SQuAD / HotpotQA file in RULER's format */
+    /* RULER's PaulGrahamEssays.json ({"text": ...}) or a directory of essay *.txt files, joined
+     * in sorted order as RULER's download script joins them (NULL: $KVBENCH_ESSAYS,
+     * datasets/paul-graham-essays, ../shared/datasets/paul-graham-essays) */
+    const char *essays_path;
+    /* the data directory: wonderwords' nounlist.txt, adjectivelist.txt, verblist.txt, NLTK's
+     * punkt_tab/english, RULER's english_words.json when cwe needs it (NULL: $KVBENCH_RULER_DATA,
+     * datasets/ruler, <kvbench home>/datasets/ruler; `make ruler-data` fills it) */
+    const char *words_dir;
+    const char *qa_path;       /* qa_1 / qa_2: SQuAD v2.0 / HotpotQA file in RULER's format */
 } kvb_ruler_gen_opts;
 
-/* One generated sample, the fields of RULER's validation.jsonl line. */
+/* One generated sample, the fields of RULER's validation.jsonl line (index is the sample's
+ * number; niah.py writes the first answer's character offset there, see docs/ruler.md). */
 typedef struct kvb_ruler_sample {
     long index;
     char *input;           /* the prompt without the answer prefix */
@@ -60,8 +67,10 @@ typedef struct kvb_ruler_samples {
 } kvb_ruler_samples;
 
 /* All num_samples samples of task t (RULER draws them from one random stream, so they are made
- * together). Errors (missing word lists or essays, a length too small for the template, a bad
- * qa file) name the file or the setting. */
+ * together), byte-identical to RULER's prepare.py for the same seed, data and tokenizer
+ * (docs/ruler.md). Errors (KVB_EINVAL / KVB_EIO, one line: an unknown task (t NULL), missing
+ * word lists, punkt parameters or essays, a length too small for the template, a bad qa file)
+ * name the file or the setting. */
 int kvb_ruler_generate(const kvb_ruler_task *t, const kvb_ruler_gen_opts *o,
                        kvb_ruler_samples *out, kvb_error *e);
 void kvb_ruler_samples_release(kvb_ruler_samples *s);

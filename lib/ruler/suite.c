@@ -248,8 +248,31 @@ static void ruler_settings(const void *plan, const kvb_run_spec *sp, cJSON *s)
     cJSON_AddStringToObject(r, "template", p->tmpl_name ? p->tmpl_name : "");
 }
 
+/* `kvbench list tasks` and `list sets` rows */
+static void ruler_list_tasks(kvb_strbuf *out)
+{
+    for (int i = 0; i < kvb_ruler_task_count(); i++) {
+        const kvb_ruler_task *t = kvb_ruler_task_at(i);
+        kvb_strbuf_addf(out, KVB_SUITE_TASK_ROW, kvb_ruler_task_name(t),
+                        kvb_ruler_task_needs_data(t) ? "RULER (--data)" : "RULER", "en",
+                        kvb_ruler_task_metric(t), kvb_ruler_task_tokens_to_generate(t), "yes");
+    }
+    kvb_strbuf_adds(out, "    (RULER: one task <task>.<length> per --lengths; chat = its model "
+                         "template, --ruler-template)\n");
+}
+
+static void ruler_list_sets(kvb_strbuf *out)
+{
+    kvb_strbuf_addf(out, "    ruler %2d tasks:", kvb_ruler_task_count());
+    for (int i = 0; i < kvb_ruler_task_count(); i++)
+        kvb_strbuf_addf(out, " %s", kvb_ruler_task_name(kvb_ruler_task_at(i)));
+    kvb_strbuf_addf(out, "  (qa_1/qa_2 with --data; lengths %s, %d samples by default)\n",
+                    KVB_RULER_LENGTHS, KVB_RULER_SAMPLES);
+}
+
 const kvb_suite kvb_ruler_suite = {
     .name = "RULER", .claims = ruler_claims, .names = ruler_names, .plan = ruler_plan_make,
     .model_check = ruler_model_check, .n_tasks = ruler_n_tasks, .source = ruler_source,
     .dry_run = ruler_dry_run, .settings = ruler_settings, .release = ruler_release,
+    .list_tasks = ruler_list_tasks, .list_sets = ruler_list_sets,
 };

@@ -4,8 +4,9 @@
  * The verb fills a kvb_run_spec from its flags; lib/suites runs it (suites.h: the suite table and
  * the session: parse --tasks over the table, preflight, open the model, the run directory and
  * its fingerprint, one runner pass per source, run.json). A suite is one kvb_suite entry in its
- * own module plus one line in lib/suites/suites.c; its flags, if it has any, are fields of the
- * spec and lines of run's option table, and nothing else in cmd/ changes. */
+ * own module plus one line in lib/suites/suites.c (`kvbench run` and `kvbench list` walk that
+ * table); its flags, if it has any, are fields of the spec and lines of run's option table, and
+ * nothing else in cmd/ changes. */
 #ifndef KVB_RUNNER_SUITE_H
 #define KVB_RUNNER_SUITE_H
 
@@ -97,6 +98,12 @@ struct kvb_suite {
      * --tasks names none of its tasks) so that run.json has one layout */
     void (*settings)(const void *plan, const kvb_run_spec *spec, struct cJSON *settings);
     void (*release)(void *plan);
+    /* optional: its rows of `kvbench list tasks` (KVB_SUITE_TASK_ROW) and `kvbench list sets` */
+    void (*list_tasks)(kvb_strbuf *out);
+    void (*list_sets)(kvb_strbuf *out);
 };
+
+/* One row of `kvbench list tasks`: task, category, language, metric, max new tokens, chat. */
+#define KVB_SUITE_TASK_ROW "    %-22s %-15s %-4s %-22s %7d %5s\n"
 
 #endif

@@ -145,7 +145,10 @@ int kvb_session_open(kvb_session **out, const kvb_run_spec *spec, kvb_error *e)
     s->suites = spec->suites ? spec->suites : kvb_suite_table;
     while (s->suites[s->n_suites] && s->n_suites < MAX_SUITES)
         s->n_suites++;
-    int rc = parse_tasks(s, e);
+    int rc = s->suites[s->n_suites] ? kvb_errorf(e, KVB_EINVAL, "more than %d task suites",
+                                                 MAX_SUITES) : 0;
+    if (!rc)
+        rc = parse_tasks(s, e);
     for (int k = 0; k < s->n_suites && !rc && !spec->dry_run; k++)
         if (s->selected[k] && s->suites[k]->preflight)
             rc = s->suites[k]->preflight(s->plans[k], spec, e);

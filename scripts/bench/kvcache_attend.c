@@ -3,7 +3,9 @@
  * overhead: scoring, selection, copies) and the decode attention time per token (append + attend
  * over every layer and head), on SmolLM2-135M's cache shape (30 layers, 9 query heads, 3 kv
  * heads, head_dim 64) with seeded random post-RoPE Q/K/V. One JSON object per line.
- * H2O's column sums normally come from the forward pass; here they are random (not timed). */
+ * H2O's column sums normally come from the forward pass; here they are random (not timed).
+ * Usage: kvcache_attend [prompt_tokens] [budget] [label,label,...]  (the labels below; default
+ * all), so scripts/bench/kvcache.sh can alternate single methods between processes. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,12 +30,29 @@ static float frand(unsigned *s)
     return ((float)((*s >> 8) & 0xffff) / 65535.0f) * 2.0f - 1.0f;
 }
 
+/* label is one of the comma-separated names in list */
+static int label_listed(const char *list, const char *label)
+{
+    const size_t n = strlen(label);
+    for (const char *p = list; *p;) {
+        const char *e = strchr(p, ',');
+        const size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && !strncmp(p, label, n))
+            return 1;
+        p += len + (e ? 1 : 0);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const int n = argc > 1 ? atoi(argv[1]) : 8192;
     const char *budget = argc > 2 ? argv[2] : "512";
-    if (n < 64 || n > 65536)
+    const char *only = argc > 3 ? argv[3] : NULL;
+    if (n < 64 || n > 65536) {
+        fprintf(stderr, "kvcache_attend: prompt_tokens %d out of range [64, 65536]\n", n);
         return 2;
+    }
     unsigned seed = 42;
     float *q = malloc(sizeof(float) * n * H * D), *k = malloc(sizeof(float) * n * KV * D);
     float *v = malloc(sizeof(float) * n * KV * D), *cs = malloc(sizeof(float) * n * H);
@@ -71,7 +90,11 @@ int main(int argc, char **argv)
         { "SimLayerKV+KIVI", "SimLayerKV+KIVI", { { "threshold", "0" } }, 1 },
     };
     const kvb_cache_shape sh = { L, H, KV, D, n + STEPS + 8, "smollm2" };
+    int ran = 0;
     for (size_t r = 0; r < sizeof(runs) / sizeof(runs[0]); r++) {
+        if (only && !label_listed(only, runs[r].label))
+            continue;
+        ran++;
         kvb_cache *c;
         kvb_error e;
         if (kvb_cache_create(&c, runs[r].method, &sh, runs[r].p, runs[r].np, NULL, &e)) {
@@ -114,5 +137,9 @@ int main(int argc, char **argv)
         kvb_cache_free(c);
     }
     free(q), free(k), free(v), free(cs), free(dq), free(dk), free(dv), free(out);
+    if (only && !ran) {
+        fprintf(stderr, "kvcache_attend: no method labelled '%s'\n", only);
+        return 2;
+    }
     return 0;
 }

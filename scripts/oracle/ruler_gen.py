@@ -38,6 +38,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 ESSAYS = os.path.join(ROOT, "..", "shared", "datasets", "paul-graham-essays")
@@ -100,7 +101,9 @@ def squad_like(r):
     for a in range(24):
         paras = []
         for p in range(3):
-            ctx = " ".join(fake_sentence(r, r.randint(8, 16)) for _ in range(4))
+            # short paragraphs here and in hotpot_like: RULER's qa.py never ends when its
+            # smallest size, 10 documents (HotpotQA: a question's own 10), exceeds the length
+            ctx = " ".join(fake_sentence(r, r.randint(3, 7)) for _ in range(2))
             if a % 7 == 3 and p == 0:
                 ctx = shared
             qas = []
@@ -119,7 +122,7 @@ def squad_like(r):
 def hotpot_like(r):
     """HotpotQA's distractor layout: [{question, answer, context: [[title, [sentences]]]}]."""
     titles = [fake_word(r).capitalize() for _ in range(90)]
-    paras = {t: [fake_sentence(r, r.randint(6, 12)) + " " for _ in range(r.randint(2, 4))]
+    paras = {t: [fake_sentence(r, r.randint(3, 6)) + " " for _ in range(r.randint(1, 2))]
              for t in titles}
     out = []
     for i in range(20):
@@ -133,9 +136,10 @@ def hotpot_like(r):
 
 def english_words_stand_in(path):
     """common_words_extraction.py loads json/english_words.json when it starts, but samples from
-    it only when a list needs more words than wonderwords has (8166 with 3.0.1: lengths past about
-    32k tokens). A checkout without git-lfs has a pointer there, which json cannot read: a
-    stand-in of made-up words takes its place, so the fixture's lengths are unaffected."""
+    it only when a list needs more words than wonderwords has (8166 with 3.0.1: not below 131072
+    tokens with SmolLM2's tokenizer). A checkout without git-lfs has a pointer there, which json
+    cannot read: a stand-in of made-up words takes its place; the fixture's lengths never read
+    it."""
     with open(path, "rb") as f:
         head = f.read(64)
     if not head.startswith(b"version https://git-lfs"):
@@ -149,7 +153,8 @@ def english_words_stand_in(path):
 def hf_tokenizer(dest):
     """SmolLM2's tokenizer as transformers builds it from the GGUF, saved as a plain fast
     tokenizer: saving the class transformers picks for this GGUF (CodeLlamaTokenizer) and loading
-    it back loses its byte-level pre-tokenizer (transformers 5.2), the tokenizers object does not."""
+    it back loses its byte-level pre-tokenizer (transformers 5.2); the tokenizers object keeps
+    it."""
     from transformers import AutoTokenizer, PreTrainedTokenizerFast
     tok = AutoTokenizer.from_pretrained(GGUF_DIR, gguf_file=GGUF_FILE)
     PreTrainedTokenizerFast(tokenizer_object=tok.backend_tokenizer).save_pretrained(dest)
@@ -222,6 +227,8 @@ def main():
     ap.add_argument("--samples", type=int, default=3)
     ap.add_argument("--tasks", default=",".join(TASKS))
     ap.add_argument("--out", default=os.path.join(FIXDIR, "gen.json"))
+    ap.add_argument("--jobs", type=int, default=3, help="prepare.py runs at once (each is mostly "
+                    "Python's start-up)")
     a = ap.parse_args()
     src = os.path.join(a.ruler, "scripts", "data")
     if not os.path.exists(os.path.join(src, "prepare.py")):
@@ -230,7 +237,8 @@ def main():
         sys.exit("ruler_gen: %s: missing (run `make ruler-data`)" % PUNKT)
     vers = versions(a.ruler)
     if vers["wonderwords"] != "3.0.1":
-        sys.exit("ruler_gen: wonderwords %s; the fixtures are made with 3.0.1" % vers["wonderwords"])
+        sys.exit("ruler_gen: wonderwords %s; the fixtures are made with 3.0.1"
+                 % vers["wonderwords"])
     tmp = tempfile.mkdtemp(prefix="ruler_gen.")
     try:
         shutil.copytree(os.path.dirname(src), os.path.join(tmp, "scripts"))
@@ -258,23 +266,40 @@ def main():
                    TOKENIZERS_PARALLELISM="false")
         sys.path.insert(0, data)
         from template import Templates  # RULER's model templates, read from the checkout
-        runs = [(t, int(n), "base", False) for n in a.lengths.split(",")
-                for t in a.tasks.split(",")]
+        lengths = sorted((int(n) for n in a.lengths.split(",")), reverse=True)
+        runs = [(t, n, "base", False) for n in lengths for t in a.tasks.split(",")]
         runs += [v for v in VARIANTS if v[0] in a.tasks.split(",")]
-        cases = []
-        for task, length, template, rnt in runs:
+        done = {}
+        lock = threading.Lock()
+
+        def write():
+            # the cases finished so far, in the order of `runs`: a long run leaves a usable file
+            cases = [done[r] for r in runs if r in done]
+            out = {"made_by": "scripts/oracle/ruler_gen.py", "versions": vers,
+                   "essays": {"files": n_files, "words": n_words},
+                   "english_words_stand_in": stand_in, "complete": len(cases) == len(runs),
+                   "cases": cases}
+            with open(a.out + ".tmp", "w") as f:
+                json.dump(out, f, indent=1, ensure_ascii=True)
+                f.write("\n")
+            os.replace(a.out + ".tmp", a.out)
+            return len(cases)
+
+        def one(run):
+            task, length, template, rnt = run
             save = os.path.join(tmp, "out_%s_%d_%s_%d" % (task, length, template, rnt))
             rows = run_prepare(data, env, tok_dir, save, task, length, a.samples, template, rnt)
-            cases.append(record(task, length, template, Templates[template], rnt, rows))
-            print("ruler_gen: %s %d %s%s: %d samples" % (task, length, template,
-                                                        " rnt" if rnt else "", len(rows)))
-        out = {"made_by": "scripts/oracle/ruler_gen.py", "versions": vers,
-               "essays": {"files": n_files, "words": n_words},
-               "english_words_stand_in": stand_in, "cases": cases}
-        with open(a.out, "w") as f:
-            json.dump(out, f, indent=1, ensure_ascii=True)
-            f.write("\n")
-        print("ruler_gen: %d cases into %s" % (len(cases), a.out))
+            with lock:
+                done[run] = record(task, length, template, Templates[template], rnt, rows)
+                n = write()
+            print("ruler_gen: %s %d %s%s: %d samples (%d/%d)" % (
+                task, length, template, " rnt" if rnt else "", len(rows), n, len(runs)),
+                flush=True)
+
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(max_workers=max(1, a.jobs)) as pool:
+            list(pool.map(one, runs))
+        print("ruler_gen: %d cases into %s" % (len(runs), a.out))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

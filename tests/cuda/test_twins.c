@@ -1,7 +1,7 @@
 /* tests/cuda/test_twins.c: the CPU oracles of the kernel tests, checked without a GPU (they are
  * the oracle of every kernel test, so they get their own oracles). Most are the CPU path's lib
- * functions behind kernels/cpu_ref.c's bf16 adapters; the prefill and KIVI attention ones are twins
- * in double:
+ * functions behind kernels/cpu_ref.c's bf16 adapters (KIVI attention: the cache's own); the prefill
+ * attention ones are twins in double:
  *   - bf16/fp16 conversions (lib/model, lib/kvcache/half.h): every half bit pattern round-trips;
  *     RNE ties; overflow; subnormals;
  *   - the lib's RoPE inverse frequencies against HF transformers (fixture from scripts/oracle/);
@@ -249,7 +249,9 @@ static void test_attention(int n, int H, int Hkv, int D)
         vw.nv_r = n;
         float *ok = xmalloc(sizeof(float) * H * D);
         kvb_ref_kivi_attn_decode(ok, qd, &vw, &fm, H);
-        /* the KIVI twin sums in double (one f32 rounding), the decode twin in f32 */
+        /* both twins are the CPU cache's f32 attention over the same fp16 rows (KIVI's residual
+         * path and the token store's decode: the same sums, bit-identical here); the decode
+         * bound is kept so that either may change its order */
         close_bound("  kivi(residual only) = decode", od, ok, bo, (size_t)H * D, 0x1p-25, 0x1p-24);
         free(ok);
     }

@@ -116,8 +116,8 @@ Test(kvcache_kivi, bit_identical_to_numpy_and_fused_attention)
         double lg[4096], mx = -INFINITY, sum = 0;
         for (int t = 0; t < T; t++) {
             float sc[4096];
-            kvb_kivi_key_scores(q, kw + (t / G) * wpb, ks + (t / G) * D, km + (t / G) * D, G, D,
-                                bits, sc);
+            kvb_kivi_kernels_pick(NULL)->keys(q, 1, (size_t)D, kw + (t / G) * wpb, ks + (t / G) * D,
+                                              km + (t / G) * D, 1, G, D, bits, sc, (size_t)G);
             double dot = 0;
             for (int d = 0; d < D; d++)
                 dot += (double)q[d] * kd[(size_t)t * D + d];

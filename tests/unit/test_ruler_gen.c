@@ -69,7 +69,8 @@ static void check_case(const kvb_tokenizer *tok, const cJSON *c)
         cr_expect_str_eq(y->answer_prefix, get(x, "answer_prefix")->valuestring,
                          "%s %d %s #%ld: answer prefix", task, length, variant, i);
         const cJSON *outs = get(x, "outputs");
-        cr_assert_eq(y->n_outputs, cJSON_GetArraySize(outs), "%s %d #%ld: outputs", task, length, i);
+        cr_assert_eq(y->n_outputs, cJSON_GetArraySize(outs), "%s %d #%ld: outputs", task, length,
+                     i);
         int k = 0;
         for (const cJSON *out = outs->child; out; out = out->next, k++)
             cr_expect_str_eq(y->outputs[k], out->valuestring, "%s %d #%ld: output %d", task,
@@ -224,6 +225,80 @@ Test(ruler_gen, structure_8k)
     kvb_tokenizer_free(t);
 }
 
+/* the essays as RULER's PaulGrahamEssays.json ({"text": ...}) give the samples the directory
+ * gives; a haystack longer than the essays is flagged */
+Test(ruler_gen, essays_json)
+{
+    kvb_tokenizer *t = smol();
+    kvb_ruler_gen_opts o = opts(t, 1024, 1);
+    kvb_ruler_samples a, b;
+    kvb_error e = { 0 };
+    const kvb_ruler_task *task = kvb_ruler_task_find("niah_single_3");
+    cr_assert_eq(kvb_ruler_generate(task, &o, &a, &e), 0, "%s", e.msg);
+    rg_words w;
+    cr_assert_eq(rg_essay_words_load(&o, &w, &e), 0, "%s", e.msg);
+    cr_assert_eq(w.n, 111877); /* RULER's split of the 49 essays */
+    cr_assert_str_eq(w.w[0], "July");
+    cr_assert_str_eq(w.w[w.n - 1], "this.");
+    rg_words_release(&w);
+    /* the JSON RULER's download script writes: the sorted files' text, concatenated */
+    kvb_strbuf text;
+    kvb_strbuf_init(&text);
+    static const char *const two_essays[] = { "nft.txt", "todo.txt" }; /* 536 words */
+    for (int i = 0; i < 2; i++) {
+        char path[256], *data;
+        size_t len;
+        snprintf(path, sizeof path, "%s/%s", ESSAYS, two_essays[i]);
+        cr_assert_eq(kvb_read_file(path, 1 << 24, &data, &len, &e), 0, "%s", e.msg);
+        cr_assert_eq(kvb_strbuf_add(&text, data, len), 0);
+        free(data);
+    }
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "text", text.buf);
+    char *js = cJSON_PrintUnformatted(j), path[] = "/tmp/kvb_ruler_essays_XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0 && js);
+    cr_assert_eq(write(fd, js, strlen(js)), (ssize_t)strlen(js));
+    close(fd);
+    char dir[] = "/tmp/kvb_ruler_two_XXXXXX", src[512], dst[600];
+    cr_assert(mkdtemp(dir));
+    for (int i = 0; i < 2; i++) { /* the same two essays as a directory */
+        snprintf(dst, sizeof dst, "%s/%s", ESSAYS, two_essays[i]);
+        cr_assert(realpath(dst, src));
+        snprintf(dst, sizeof dst, "%s/%s", dir, two_essays[i]);
+        cr_assert_eq(symlink(src, dst), 0);
+    }
+    o.essays_path = path;
+    cr_assert_eq(rg_essay_words_load(&o, &w, &e), 0, "%s", e.msg);
+    size_t two = w.n;
+    rg_words_release(&w);
+    cr_assert(two > 500 && two < 600, "%zu words", two);
+    /* 4096 tokens need more words than two essays hold: RULER's repeat rule, flagged; the JSON
+     * and the directory give the same bytes */
+    o.max_seq_length = 4096;
+    cr_assert_eq(kvb_ruler_generate(task, &o, &b, &e), 0, "%s", e.msg);
+    cr_assert_eq(b.essays_wrapped, 1);
+    cr_assert_eq(a.essays_wrapped, 0);
+    kvb_ruler_samples c;
+    o.essays_path = dir;
+    cr_assert_eq(kvb_ruler_generate(task, &o, &c, &e), 0, "%s", e.msg);
+    cr_assert_str_eq(c.s[0].input, b.s[0].input);
+    cr_assert_str_eq(c.s[0].outputs[0], b.s[0].outputs[0]);
+    kvb_ruler_samples_release(&c);
+    kvb_ruler_samples_release(&b);
+    for (int i = 0; i < 2; i++) {
+        snprintf(dst, sizeof dst, "%s/%s", dir, two_essays[i]);
+        unlink(dst);
+    }
+    rmdir(dir);
+    unlink(path);
+    free(js);
+    cJSON_Delete(j);
+    kvb_strbuf_release(&text);
+    kvb_ruler_samples_release(&a);
+    kvb_tokenizer_free(t);
+}
+
 /* ---- bad input: one error naming the problem ------------------------------------------------ */
 static void expect_error(const char *task, kvb_ruler_gen_opts o, const char *needle)
 {
@@ -245,6 +320,7 @@ Test(ruler_gen, bad_input)
     expect_error("niah_single_9", opts(t, 4096, 1), "unknown task");
     expect_error("niah_single_1", opts(t, 100, 1), "too small");
     expect_error("fwe", opts(t, 120, 1), "too small");
+    expect_error("cwe", opts(t, 400, 1), "too small"); /* its worked example alone is longer */
     expect_error("qa_1", opts(t, 4096, 1), "SQuAD");
     kvb_ruler_gen_opts o = opts(t, 4096, 1);
     o.words_dir = "/nonexistent-ruler-data";
