@@ -120,7 +120,7 @@ ruler-data:
 # fixtures: regenerate every committed fixture with its oracle script (scripts/oracle/README.md:
 # which script writes what, what it needs, how long it takes), with the Python of $(KVBENCH_VENV);
 # one script after the other, stopping at the first that fails. RULER_DIR=<a RULER checkout> adds
-# RULER's generator oracle (scripts/oracle/ruler_gen.py). The scripts read ../shared
+# RULER's oracles (scripts/oracle/ruler_gen.py, ruler_score.py). The scripts read ../shared
 # (tokenizers, datasets) and the embedded GGUF (`make model`). Then `git status tests/fixtures`
 # shows what changed: a regenerated fixture that differs is a finding, not a fix to commit.
 KVBENCH_VENV ?= $(HOME)/.venv-oracle
@@ -148,7 +148,8 @@ fixtures:
 	done
 	@if [ -n "$(RULER_DIR)" ]; then \
 	    $(KVBENCH_VENV)/bin/python scripts/oracle/ruler_gen.py "$(RULER_DIR)" || { echo "fixtures: FAILED: ruler_gen.py"; exit 1; }; \
-	else echo "fixtures: ruler_gen.py skipped (RULER_DIR=path of a RULER checkout runs it)"; fi
+	    $(KVBENCH_VENV)/bin/python scripts/oracle/ruler_score.py "$(RULER_DIR)" || { echo "fixtures: FAILED: ruler_score.py"; exit 1; }; \
+	else echo "fixtures: ruler_gen.py and ruler_score.py skipped (RULER_DIR=path of a RULER checkout runs them)"; fi
 	@git status --short tests/fixtures
 
 # cuda: the CUDA kernels and their tests (nvcc, sm_80 + sm_90)

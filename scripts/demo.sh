@@ -6,20 +6,28 @@
 # DEMO_QUICK=1 runs a smaller slice (~5 minutes).
 #  - English LongBench present (datasets/longbench, $KVBENCH_DATA or the HF cache): the 16 English
 #    and code tasks, DEMO_LIMIT records each (default 1).
+#  - English LongBench absent: a short RULER slice instead (DEMO_RULER_TASKS at DEMO_RULER_LENGTHS,
+#    DEMO_RULER_SAMPLES samples each; RULER's word lists from `make ruler-data`), English tasks
+#    generated here, so every method is compared on English text too.
 #  - always: the needle-in-a-haystack grid on the Paul Graham essays, and the real Chinese LongBench
 #    records in ../shared/datasets (multifieldqa_zh, passage_retrieval_zh).
-# Knobs: DEMO_METHODS, DEMO_THREADS, DEMO_LIMIT, DEMO_LENGTHS, DEMO_DEPTHS, DEMO_MAX_LENGTH, DEMO_OUT.
+# Knobs: DEMO_METHODS, DEMO_THREADS, DEMO_LIMIT, DEMO_LENGTHS, DEMO_DEPTHS, DEMO_MAX_LENGTH, DEMO_OUT,
+# DEMO_RULER_TASKS, DEMO_RULER_LENGTHS, DEMO_RULER_SAMPLES.
 set -u
 cd "$(dirname "$0")/.."
 kvb=${KVBENCH:-bin/kvbench}
 threads=${DEMO_THREADS:-2}
 methods=${DEMO_METHODS:-full SimLayerKV KIVI SimLayerKV+KIVI PyramidKV ZigZagKV}
+ruler_tasks=${DEMO_RULER_TASKS:-niah_single_1,niah_single_2,niah_multikey_2,vt}
+ruler_samples=${DEMO_RULER_SAMPLES:-2}
 if [ "${DEMO_QUICK:-0}" = 1 ]; then
   lengths=${DEMO_LENGTHS:-1024,2048}; depths=${DEMO_DEPTHS:-10,90}
   limit=${DEMO_LIMIT:-1}; zh_max=${DEMO_MAX_LENGTH:-1024}
+  ruler_lengths=${DEMO_RULER_LENGTHS:-1024}
 else
   lengths=${DEMO_LENGTHS:-1024,2048,4096}; depths=${DEMO_DEPTHS:-10,90}
   limit=${DEMO_LIMIT:-1}; zh_max=${DEMO_MAX_LENGTH:-2048}
+  ruler_lengths=${DEMO_RULER_LENGTHS:-1024,2048}
 fi
 out=${DEMO_OUT:-results/tmp/demo}
 rm -rf "$out"
@@ -49,7 +57,7 @@ run() {
 }
 
 [ -d datasets/paul-graham-essays ] || scripts/fetch_essays.sh
-mkdir -p "$out/niah" "$out/longbench-zh" "$out/longbench-en16"
+mkdir -p "$out/niah" "$out/longbench-zh" "$out/longbench-en16" "$out/ruler"
 english=0
 if have_english; then
   english=1
@@ -58,7 +66,8 @@ else
 demo: the English LongBench records are not on this machine (they are not redistributed with
       kvbench). Get them with:   scripts/fetch_longbench.sh        (downloads data.zip, ~114 MB)
       or point kvbench at a copy: kvbench run --data DIR   /   export KVBENCH_DATA=DIR
-      Running what is real and present instead.
+      Running what is real and present instead, and a short RULER slice ($ruler_tasks at
+      $ruler_lengths tokens, $ruler_samples samples each) for English text.
 MSG
 fi
 echo "demo: methods: $methods"
@@ -71,6 +80,9 @@ for m in $methods; do
     --max-length "$zh_max" || status=1
   if [ $english = 1 ]; then
     run longbench-en16 "$m" --tasks en16 --limit "$limit" || status=1
+  else
+    run ruler "$m" --tasks "$ruler_tasks" --lengths "$ruler_lengths" --samples "$ruler_samples" \
+      || { status=1; grep -q "make ruler-data" "$out/ruler/$m.log" && echo "  (RULER needs its word lists: make ruler-data)"; }
   fi
 done
 
@@ -88,5 +100,6 @@ echo
 echo "full report: $out/report.md"
 [ -f "$out/plots/needle_grid.png" ] && echo "needle heatmap grid: $out/plots/needle_grid.png"
 [ -f "$out/plots/score_vs_compression.png" ] && echo "score vs compression: $out/plots/score_vs_compression.png"
+[ -f "$out/plots/ruler.png" ] && echo "RULER score vs length: $out/plots/ruler.png"
 echo "demo: finished in $(elapsed)"
 exit $status

@@ -12,6 +12,8 @@ Writes PNG files into DIR:
   needle_<run>.png          needle-in-a-haystack heatmap (context length x needle depth,
                             colour = score) for each run with needle cells
   needle_grid.png           the heatmaps of all such runs side by side, one colour scale
+  ruler.png                 RULER: average score vs context length (summary.ruler), one curve
+                            per run, for runs with RULER tasks
 Needs matplotlib (and nothing else); exits 3 with a message when it is missing.
 """
 import argparse
@@ -324,6 +326,35 @@ def plot_needles(plt, runs, labels, out):
     return written
 
 
+def plot_ruler(plt, runs, labels, out):
+    """RULER's average per context length (run.json summary.ruler), one line per run."""
+    have = [(r, l) for r, l in zip(runs, labels) if r["summary"].get("ruler")]
+    if not have:
+        return None
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    lengths = set()
+    for i, (r, l) in enumerate(have):
+        pts = sorted((p["length"], p["average"]) for p in r["summary"]["ruler"])
+        lengths.update(x for x, _ in pts)
+        ax.plot([x for x, _ in pts], [y for _, y in pts], marker=MARKERS[i % len(MARKERS)],
+                markerfacecolor="none", color="C%d" % (i % 10), linewidth=1.6, label=l)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(sorted(lengths))
+    ax.set_xticklabels([("%dk" % (x // 1024)) if x % 1024 == 0 else str(x) for x in sorted(lengths)])
+    ax.minorticks_off()
+    ax.set_ylim(-2, 102)
+    ax.set_xlabel("context length (tokens)")
+    ax.set_ylabel("RULER average score")
+    ax.set_title("RULER: score vs context length (%s)" % have[0][0]["model"]["name"])
+    ax.grid(alpha=0.3)
+    ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=10, frameon=False)
+    fig.tight_layout()
+    p = os.path.join(out, "ruler.png")
+    fig.savefig(p, dpi=120)
+    plt.close(fig)
+    return p
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True, help="directory for the PNG files")
@@ -342,6 +373,7 @@ def main():
                plot_tasks(plt, runs, short, a.out),
                plot_kv_bytes(plt, runs, short, a.out)]
     written += plot_needles(plt, runs, labels, a.out)
+    written.append(plot_ruler(plt, runs, short, a.out))
     for p in written:
         if p:
             print("wrote " + p)

@@ -15,6 +15,7 @@
 #include "modelcli.h"
 #include "options.h"
 #include "results/results.h"
+#include "ruler/source.h"
 #include "suites/suites.h"
 #include "verbs.h"
 
@@ -32,8 +33,10 @@ struct run_opts {
     long trace_every; /* memory trace every k-th decode step; 0 = at most 64 points per record */
     int resume, skip_bad, skip_oversized, dry_run, e_variant;
     int random_weights;
-    long seed; /* of --random-weights */
-    int limit_seen, max_length_seen;
+    long seed; /* of --random-weights, and RULER's when given */
+    long ruler_samples;
+    const char *ruler_template;
+    int limit_seen, max_length_seen, seed_seen;
     long shard_i, shard_n;
     size_t max_memory_bytes; /* 0: available memory */
     kvb_cache_param extra[16]; /* --cache-param names without a flag (the method refuses them) */
@@ -123,7 +126,9 @@ static int run_main(struct run_opts *o, kvb_error *e)
         .out = o->out, .resume = o->resume, .max_memory = o->max_memory_bytes,
         .skip_oversized = o->skip_oversized, .trace_every = o->trace_every,
         .dry_run = o->dry_run, .prompt_len = o->prompt_len, .lengths = o->lengths,
-        .depths = o->depths, .needle = o->needle, .question = o->question };
+        .depths = o->depths, .needle = o->needle, .question = o->question,
+        .ruler_samples = o->ruler_samples, .ruler_seed = o->seed_seen ? o->seed : -1,
+        .ruler_template = o->ruler_template };
     kvb_model_flags f = { .model = o->model, .threads = o->threads,
                           .random_weights = o->random_weights, .seed = o->seed,
                           .weights = o->weights };
@@ -175,10 +180,10 @@ int cmd_run(int argc, char **argv)
     struct kvb_option opts[64] = {
         KVB_OPT_STR_("model", &o.model, "M", "model name, HF directory or .gguf (default smollm2-135m)"),
         KVB_OPT_STR_("type", &o.type, "METHOD", "cache method (kvbench list; default full)"),
-        KVB_OPT_STR_("tasks", &o.tasks, "SET", "en16 (default), all, e, zh, or a comma list; niah = needle-in-a-haystack"),
+        KVB_OPT_STR_("tasks", &o.tasks, "SET", "en16 (default), all, e, zh, or a comma list; niah = needle-in-a-haystack; ruler = RULER (or its task names)"),
         { "limit", KVB_OPT_INT, &o.limit, "N", "first N records of each task", 1, 1e9, &o.limit_seen },
         { "max-length", KVB_OPT_INT, &o.max_length, "N", "prompt budget in tokens (default: the model's)", 16, 1 << 24, &o.max_length_seen },
-        KVB_OPT_STR_("data", &o.data, "DIR", "LongBench data directory (default: search, see docs/longbench.md)"),
+        KVB_OPT_STR_("data", &o.data, "DIR", "LongBench data directory (default: search, see docs/longbench.md); RULER qa_1/qa_2 read squad.json/hotpotqa.json there"),
         KVB_OPT_FLAG_("e", &o.e_variant, "LongBench-E: read <task>_e.jsonl, score length buckets"),
         KVB_OPT_STR_("out", &o.out, "DIR", "run directory (default results/<model>/<method>[-<params>])"),
         KVB_OPT_INT_("threads", &o.threads, "N", "threads (default: all cores)", 0, 4096),
@@ -193,14 +198,19 @@ int cmd_run(int argc, char **argv)
         KVB_MODEL_WEIGHT_OPTS(&o.random_weights, &o.seed, &o.weights),
         KVB_OPT_STR_("cache-param", &o.cache_param, "LIST", "cache parameters name=value,... (one source with --budget etc.; a conflict is an error)"),
         KVB_OPT_INT_("prompt-len", &o.prompt_len, "N", "prompt length for --dry-run", 1, 1 << 24),
-        KVB_OPT_STR_("lengths", &o.lengths, "L,..", "niah context lengths in tokens (default " KVB_NIAH_LENGTHS ")"),
+        KVB_OPT_STR_("lengths", &o.lengths, "L,..", "niah and RULER context lengths in tokens (default niah " KVB_NIAH_LENGTHS ", RULER " KVB_RULER_LENGTHS ")"),
         KVB_OPT_STR_("depths", &o.depths, "D,..", "niah needle depths in percent (default 0,10,...,100)"),
         KVB_OPT_STR_("needle", &o.needle, "TEXT", "niah needle sentence"),
         KVB_OPT_STR_("question", &o.question, "TEXT", "niah question"),
+        KVB_OPT_INT_("samples", &o.ruler_samples, "N", "RULER samples generated per task and length (default 500, RULER's)", 1, 1e7),
+        KVB_OPT_STR_("ruler-template", &o.ruler_template, "NAME", "RULER model template: base, meta-chat, meta-llama3, ... (RULER's template.py) or chat = the model's chat template (default: chat when the model has one, else base)"),
     };
     int k = 0;
-    while (opts[k].name)
-        k++;
+    for (; opts[k].name; k++)
+        if (!strcmp(opts[k].name, "seed")) { /* one --seed: random weights and RULER's samples */
+            opts[k].seen = &o.seed_seen;
+            opts[k].help = "seed of --random-weights (default 0) and of RULER's generator (default 42)";
+        }
     for (size_t i = 0; i < N_PARAMS && k < 63; i++)
         opts[k++] = (struct kvb_option)KVB_OPT_STR_(kvb_cache_param_name((int)i), &o.param_val[i],
                                                     "V", kvb_cache_param_help((int)i));

@@ -104,6 +104,14 @@ typedef struct kvb_run_task {
     int buckets_wanted_;
 } kvb_run_task;
 
+/* RULER's summary at one context length: the average of the RULER tasks ("<task>.<length>",
+ * results/tasks.h) run at that length, as RULER's tables report it per length. */
+typedef struct kvb_run_ruler_len {
+    long length;
+    int n_tasks;
+    double average; /* mean of the task scores (run order), round(..., 2) */
+} kvb_run_ruler_len;
+
 typedef struct kvb_run_file {
     char *task;
     char *sha256; /* hex digest of the task's data file as read */
@@ -134,6 +142,8 @@ typedef struct kvb_run {
     double peak_kv_bytes;     /* max over tasks */
     double decode_ms_per_token, keep_ratio;
     long n_bad;               /* sum of task n_bad */
+    kvb_run_ruler_len *ruler; /* RULER per context length, ascending; NULL when no RULER task */
+    int n_ruler;
 } kvb_run;
 
 /* ---- building and writing a run (kvbench run, merge) -------------------------------------- */

@@ -63,6 +63,7 @@ void kvb_run_release(kvb_run *r)
     for (int i = 0; i < r->n_tasks; i++)
         task_release(&r->tasks[i]);
     free(r->tasks);
+    free(r->ruler);
     memset(r, 0, sizeof(*r));
 }
 
@@ -350,7 +351,7 @@ static int task_finish(kvb_run_task *t, kvb_error *e)
         t->decode_s += x->decode_s;
     }
     t->n = n;
-    t->score = kvb_py_round(100.0 * total / (double)n, 2);
+    t->score = kvb_task_score_of(t->metric, total, n);
     t->kv_bytes_prefill = pre / (double)n;
     t->kv_bytes_decode = dec / (double)n;
     t->kv_full16_bytes = full / (double)n;
@@ -401,6 +402,37 @@ static void run_summary(kvb_run *r)
     r->decode_ms_per_token = gen ? 1000.0 * dec_s / (double)gen : 0.;
 }
 
+/* RULER's average per context length over the "<task>.<length>" tasks, in run order. */
+static int ruler_summary(kvb_run *r, kvb_error *e)
+{
+    free(r->ruler);
+    r->ruler = NULL;
+    r->n_ruler = 0;
+    for (int i = 0; i < r->n_tasks; i++) {
+        long len;
+        if (!kvb_metric_is_ruler(r->tasks[i].metric) ||
+            !kvb_task_length_split(r->tasks[i].name, NULL, 0, &len))
+            continue;
+        int k = 0;
+        while (k < r->n_ruler && r->ruler[k].length < len)
+            k++;
+        if (k == r->n_ruler || r->ruler[k].length != len) {
+            kvb_run_ruler_len *p = kvb_realloc(r->ruler, (size_t)(r->n_ruler + 1) * sizeof(*p));
+            if (!p)
+                return kvb_errorf(e, KVB_ENOMEM, "out of memory");
+            r->ruler = p;
+            memmove(&p[k + 1], &p[k], (size_t)(r->n_ruler - k) * sizeof(*p));
+            p[k] = (kvb_run_ruler_len){ len, 0, 0. };
+            r->n_ruler++;
+        }
+        r->ruler[k].average += r->tasks[i].score; /* a running sum until the loop below */
+        r->ruler[k].n_tasks++;
+    }
+    for (int k = 0; k < r->n_ruler; k++)
+        r->ruler[k].average = kvb_py_round(r->ruler[k].average / r->ruler[k].n_tasks, 2);
+    return 0;
+}
+
 int kvb_run_finish(kvb_run *r, kvb_error *e)
 {
     if (!r->model_name)
@@ -417,7 +449,7 @@ int kvb_run_finish(kvb_run *r, kvb_error *e)
             return rc;
     }
     run_summary(r);
-    return 0;
+    return ruler_summary(r, e);
 }
 
 /* ---- writing ------------------------------------------------------------------------------ */
@@ -599,7 +631,19 @@ char *kvb_run_to_json(const kvb_run *r)
         put_num(&sb, sv[i]);
     }
     put_key(&sb, 4, "n_bad", 0);
-    kvb_strbuf_addf(&sb, "%ld\n  }\n}\n", r->n_bad);
+    kvb_strbuf_addf(&sb, "%ld", r->n_bad);
+    if (r->n_ruler) {
+        put_key(&sb, 4, "ruler", 0);
+        kvb_strbuf_adds(&sb, "[");
+        for (int k = 0; k < r->n_ruler; k++) {
+            kvb_strbuf_addf(&sb, "%s\n      {\"length\": %ld, \"n_tasks\": %d, \"average\": ",
+                            k ? "," : "", r->ruler[k].length, r->ruler[k].n_tasks);
+            put_num(&sb, r->ruler[k].average);
+            kvb_strbuf_adds(&sb, "}");
+        }
+        kvb_strbuf_adds(&sb, "\n    ]");
+    }
+    kvb_strbuf_adds(&sb, "\n  }\n}\n");
     return kvb_strbuf_detach(&sb);
 }
 
@@ -920,6 +964,37 @@ static int read_data(const vctx *v, const cJSON *doc, kvb_run *r)
     return rc;
 }
 
+/* summary.ruler (optional): [{length, n_tasks, average}], lengths ascending */
+static int read_ruler(const vctx *v, const cJSON *a, kvb_run *r)
+{
+    if (!a)
+        return 0;
+    if (!cJSON_IsArray(a) || !cJSON_GetArraySize(a))
+        return bad_type(v, "summary.", "ruler", "a non-empty array");
+    int n = cJSON_GetArraySize(a), rc = 0;
+    r->ruler = kvb_calloc((size_t)n, sizeof(*r->ruler));
+    if (!r->ruler)
+        return kvb_errorf(v->e, KVB_ENOMEM, "out of memory");
+    for (int k = 0; k < n && !rc; k++) {
+        const cJSON *x = cJSON_GetArrayItem(a, k);
+        char path[48];
+        snprintf(path, sizeof(path), "summary.ruler[%d].", k);
+        double len = 0, nt = 0;
+        if (!cJSON_IsObject(x))
+            return bad_type(v, "summary.ruler", "[]", "an array of objects");
+        rc = get_num(v, x, path, "length", 1, 2147483647., 1, &len);
+        rc = rc ? rc : get_num(v, x, path, "n_tasks", 1, 1e6, 1, &nt);
+        rc = rc ? rc : get_num(v, x, path, "average", 0, 100, 0, &r->ruler[k].average);
+        if (!rc && k && len <= r->ruler[k - 1].length)
+            rc = kvb_errorf(v->e, KVB_EINVAL, "%s: field 'summary.ruler' is not sorted by length",
+                            v->file);
+        r->ruler[k].length = (long)len;
+        r->ruler[k].n_tasks = (int)nt;
+        r->n_ruler = k + 1;
+    }
+    return rc;
+}
+
 static int read_summary(const vctx *v, const cJSON *doc, kvb_run *r)
 {
     const cJSON *o;
@@ -940,7 +1015,7 @@ static int read_summary(const vctx *v, const cJSON *doc, kvb_run *r)
         r->has_all = 1;
         rc = get_num(v, o, "summary.", "avg_all", 0, 100, 0, &r->avg_all);
     }
-    return rc;
+    return rc ? rc : read_ruler(v, cJSON_GetObjectItemCaseSensitive(o, "ruler"), r);
 }
 
 int kvb_run_from_json(const cJSON *doc, const char *file, kvb_run *out, kvb_error *e)

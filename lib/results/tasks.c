@@ -1,6 +1,8 @@
 /* The LongBench v1 task table and its sets (see tasks.h). */
 #include "results/tasks.h"
 
+#include "core/pynum.h"
+
 #include <string.h>
 
 /* ---- the table ----------------------------------------------------------------------------- */
@@ -100,4 +102,40 @@ int kvb_task_in_set(const char *set, const char *task)
         if (!strcmp(k_tasks[i].key, task))
             return kvb_task_set_has(set, &k_tasks[i]) == 1;
     return 0;
+}
+
+/* ---- RULER tasks in a run ------------------------------------------------------------------ */
+int kvb_metric_is_ruler(const char *metric)
+{
+    return metric && (!strcmp(metric, "string_match_all") || !strcmp(metric, "string_match_part"));
+}
+
+int kvb_task_length_split(const char *name, char *task, size_t n, long *length)
+{
+    const char *at = strrchr(name, KVB_TASK_LENGTH_SEP);
+    if (!at || at == name || !at[1] || at[1] == '0' || strlen(at + 1) > 10)
+        return 0;
+    long v = 0;
+    for (const char *p = at + 1; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return 0;
+        v = v * 10 + (*p - '0');
+    }
+    if (v >= 2147483648L)
+        return 0;
+    if (task && n) {
+        size_t k = KVB_MIN((size_t)(at - name), n - 1);
+        memcpy(task, name, k);
+        task[k] = 0;
+    }
+    if (length)
+        *length = v;
+    return 1;
+}
+
+double kvb_task_score_of(const char *metric, double total, long n)
+{
+    if (kvb_metric_is_ruler(metric)) /* constants.py: sum([...]) / len(preds) * 100 */
+        return kvb_py_round(total / (double)n * 100, 2);
+    return kvb_py_round(100.0 * total / (double)n, 2); /* eval.py: 100 * total_score / len */
 }

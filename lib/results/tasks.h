@@ -59,4 +59,23 @@ int kvb_task_set_has(const char *set, const kvb_task *t);
 /* The same by task key (exact, no "_e" stem): 0 for a name that is no task or no set. */
 int kvb_task_in_set(const char *set, const char *task);
 
+/* ---- RULER tasks in a run (lib/ruler runs them) -------------------------------------------
+ * A RULER task runs once per context length; in a run (pred/<name>.jsonl, run.json) each run is
+ * a task named "<task>.<length>", e.g. "niah_single_1.4096", scored by one of the metrics of
+ * RULER's scripts/eval/synthetic/constants.py. They are named here because lib/results, below
+ * lib/ruler, computes their task scores and the per-length averages. Not "-<length>": RULER's
+ * evaluate.py takes "<name>-<digits>.jsonl" for a chunk of <name> and merges (and deletes) the
+ * chunks when pointed at such a directory. */
+#define KVB_TASK_LENGTH_SEP '.'
+/* "string_match_all" or "string_match_part" */
+int kvb_metric_is_ruler(const char *metric);
+/* name = "<task>.<length>" with a length in [1, 2^31): 1, the task part (NUL-terminated, cut
+ * to n - 1 bytes) and the length; 0 otherwise. */
+int kvb_task_length_split(const char *name, char *task, size_t n, long *length);
+/* A task's score from total, the sum of its n >= 1 per-record scores added in record order:
+ * RULER's evaluate.py round(sum / n * 100, 2) for its metrics, LongBench's eval.py
+ * round(100 * total / n, 2) for every other. The two differ in the last bit of some sums, and
+ * then in the second decimal (tests/fixtures/ruler/score.json holds such a task). */
+double kvb_task_score_of(const char *metric, double total, long n);
+
 #endif

@@ -49,8 +49,12 @@ typedef struct kvb_run_spec {
     long trace_every;             /* memory trace every k-th decode step; 0: default */
     int dry_run;                  /* plan from the config alone, run nothing */
     long prompt_len;              /* prompt length of the dry-run plan (0: the budget) */
-    /* the needle test (NULL: its defaults) */
+    /* the needle test (NULL: its defaults); lengths is RULER's too */
     const char *lengths, *depths, *needle, *question;
+    /* RULER (lib/ruler/source.h): samples per task (<= 0: RULER's 500), the generator's seed
+     * (< 0: RULER's 42), the model template (NULL: the model's chat template, else "base") */
+    long ruler_samples, ruler_seed;
+    const char *ruler_template;
     /* the suites --tasks is parsed over (NULL: kvb_suite_table of lib/suites) */
     const kvb_suite *const *suites;
 } kvb_run_spec;
@@ -82,6 +86,9 @@ struct kvb_suite {
     /* optional: validate the data (and load what scoring needs) before the model loads, so a
      * bad file fails in a second, not hours into a run */
     int (*preflight)(void *plan, const kvb_run_spec *spec, kvb_error *e);
+    /* optional: checks that need the model (a length beyond its context) and settings that
+     * depend on it, once it is open and before any task runs (in a dry run too) */
+    int (*model_check)(void *plan, const kvb_suite_env *env, kvb_error *e);
     int (*n_tasks)(const void *plan);
     /* Task i's source (released with kvb_source_release). */
     int (*source)(void *plan, int i, const kvb_suite_env *env, kvb_source *s, kvb_error *e);

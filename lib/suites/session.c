@@ -158,6 +158,9 @@ int kvb_session_open(kvb_session **out, const kvb_run_spec *spec, kvb_error *e)
         rc = open_model(s, e);
     if (!rc)
         rc = probe_method(s, e);
+    for (int k = 0; k < s->n_suites && !rc; k++)
+        if (s->selected[k] && s->suites[k]->model_check)
+            rc = s->suites[k]->model_check(s->plans[k], &s->env, e);
     if (rc) {
         kvb_session_free(s);
         return rc;

@@ -5,9 +5,11 @@
 #include "suites/suites.h"
 
 #include "longbench/source.h"
+#include "ruler/source.h"
 
 const kvb_suite *const kvb_suite_table[] = {
     &kvb_lb_suite,   /* LongBench: en16, all, e, zh and the 21 task keys */
     &kvb_niah_suite, /* the needle test: niah */
+    &kvb_ruler_suite, /* RULER: ruler and its 13 task names */
     NULL,
 };

@@ -109,6 +109,20 @@ def edits():
     yield "summary keep 2", put(["summary", "keep_ratio"], 2)
     yield "summary n_bad 0.5", put(["summary", "n_bad"], 0.5)
     yield "avg_en16 string", put(["summary", "avg_en16"], "x")
+    # RULER: a task per (task, length) and RULER's average per length (docs/ruler.md); the order
+    # of the lengths is a C-only rule (test_results_schema.c)
+    R = [{"length": 1024, "n_tasks": 2, "average": 75.0}, {"length": 4096, "n_tasks": 1, "average": 0}]
+    yield "ruler summary", put(["summary", "ruler"], copy.deepcopy(R))
+    yield "ruler task name", lambda d: d["tasks"].__setitem__("niah_single_1.4096", copy.deepcopy(d["tasks"]["niah"]))
+    yield "ruler empty", put(["summary", "ruler"], [])
+    yield "ruler object", put(["summary", "ruler"], {"1024": 75.0})
+    yield "ruler item number", put(["summary", "ruler"], [75.0])
+    yield "ruler length 0", put(["summary", "ruler"], [dict(R[0], length=0)])
+    yield "ruler length 1.5", put(["summary", "ruler"], [dict(R[0], length=1.5)])
+    yield "ruler n_tasks 0", put(["summary", "ruler"], [dict(R[0], n_tasks=0)])
+    yield "ruler average 101", put(["summary", "ruler"], [dict(R[0], average=101)])
+    yield "ruler average string", put(["summary", "ruler"], [dict(R[0], average="75")])
+    yield "ruler no average", put(["summary", "ruler"], [{"length": 1024, "n_tasks": 2}])
     yield "document array", None
 
 
