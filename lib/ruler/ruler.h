@@ -15,7 +15,8 @@
 typedef struct kvb_ruler_task kvb_ruler_task;
 
 int kvb_ruler_task_count(void);
-const kvb_ruler_task *kvb_ruler_task_at(int i);           /* RULER's order: niah_single_1 ... qa_2 */
+/* RULER's order: niah_single_1 ... qa_2 */
+const kvb_ruler_task *kvb_ruler_task_at(int i);
 const kvb_ruler_task *kvb_ruler_task_find(const char *name); /* NULL: unknown */
 const char *kvb_ruler_task_name(const kvb_ruler_task *t);  /* "niah_single_1", "vt", "qa_1", ... */
 const char *kvb_ruler_task_metric(const kvb_ruler_task *t); /* "string_match_all" / "_part" */

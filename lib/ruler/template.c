@@ -55,7 +55,8 @@ int kvb_ruler_model_template(const char *name, const char *chat_family, char **o
         kvb_strbuf_init(&sb);
         int rc = kvb_chat_template_apply(chat_family, SLOT, &sb, e);
         if (!rc && !strstr(sb.buf ? sb.buf : "", SLOT)) /* a template that drops the message */
-            rc = kvb_errorf(e, KVB_EINVAL, "chat template %s: no place for the prompt", chat_family);
+            rc = kvb_errorf(e, KVB_EINVAL, "chat template %s: no place for the prompt",
+                            chat_family);
         if (!rc && !(*out = kvb_strbuf_detach(&sb)))
             rc = kvb_errorf(e, KVB_ENOMEM, "out of memory");
         kvb_strbuf_release(&sb);

@@ -355,7 +355,8 @@ int kvb_session_finish(kvb_session *s, char **summary, kvb_error *e)
                       : kvb_errorf(e, KVB_ENOMEM, "out of memory");
     free(settings);
     s->run.peak_rss_bytes = (double)kvb_peak_rss();
-    char *res = kvb_path_join(s->out_dir, "result.json"), *rj = kvb_path_join(s->out_dir, "run.json");
+    char *res = kvb_path_join(s->out_dir, "result.json");
+    char *rj = kvb_path_join(s->out_dir, "run.json");
     if (!rc && (!res || !rj))
         rc = kvb_errorf(e, KVB_ENOMEM, "out of memory");
     if (!rc)

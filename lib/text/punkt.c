@@ -10,40 +10,25 @@
 #include "text/unitab.h"
 
 /* ---- character classes ------------------------------------------------------------------- */
-static int in_ranges(const uint32_t (*r)[2], size_t n, uint32_t c)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (c < r[mid][0])
-            hi = mid;
-        else if (c > r[mid][1])
-            lo = mid + 1;
-        else
-            return 1;
-    }
-    return 0;
-}
-
 int kvb_punkt_is_word(uint32_t c)
 {
-    return in_ranges(kvb_punkt_uni_word, kvb_punkt_uni_word_n, c);
+    return kvb_uni_in_ranges(kvb_punkt_uni_word, kvb_punkt_uni_word_n, c);
 }
 int kvb_punkt_is_digit(uint32_t c)
 {
-    return in_ranges(kvb_punkt_uni_digit, kvb_punkt_uni_digit_n, c);
+    return kvb_uni_in_ranges(kvb_punkt_uni_digit, kvb_punkt_uni_digit_n, c);
 }
 int kvb_punkt_is_space(uint32_t c)
 {
-    return in_ranges(kvb_punkt_uni_space, kvb_punkt_uni_space_n, c);
+    return kvb_uni_in_ranges(kvb_punkt_uni_space, kvb_punkt_uni_space_n, c);
 }
 int kvb_punkt_is_upper(uint32_t c)
 {
-    return in_ranges(kvb_punkt_uni_upper, kvb_punkt_uni_upper_n, c);
+    return kvb_uni_in_ranges(kvb_punkt_uni_upper, kvb_punkt_uni_upper_n, c);
 }
 int kvb_punkt_is_lower(uint32_t c)
 {
-    return in_ranges(kvb_punkt_uni_lower, kvb_punkt_uni_lower_n, c);
+    return kvb_uni_in_ranges(kvb_punkt_uni_lower, kvb_punkt_uni_lower_n, c);
 }
 
 #define IS_SP(c) kvb_punkt_is_space(c)

@@ -16,6 +16,8 @@ extern const uint32_t kvb_uni_space[][2], kvb_uni_word[][2], kvb_uni_decimal[][2
 extern const size_t kvb_uni_space_n, kvb_uni_word_n, kvb_uni_decimal_n, kvb_uni_cased_n,
     kvb_uni_case_ignorable_n;
 
+/* Whether c lies in one of the n sorted, disjoint inclusive ranges r (binary search). */
+int kvb_uni_in_ranges(const uint32_t (*r)[2], size_t n, uint32_t c);
 int kvb_uni_is_space(uint32_t c);          /* str.isspace(): str.split() separators */
 int kvb_uni_is_word(uint32_t c);           /* re \w: str.isalnum() or '_' */
 int kvb_uni_is_decimal(uint32_t c);        /* re \d: str.isdecimal() */
