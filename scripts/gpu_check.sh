@@ -12,6 +12,11 @@ report=${1:-${OUT:-build/gpu-report}}
 mkdir -p "$report"
 pack=.gpu
 
+# the pack's big libraries travel xz-compressed (OpenBLAS is 35 MB, 4 MB compressed)
+for f in "$pack"/lib/*.xz; do
+  [ -e "$f" ] && [ ! -e "${f%.xz}" ] && python3 -c 'import lzma,sys; open(sys.argv[2],"wb").write(lzma.open(sys.argv[1]).read())' "$f" "${f%.xz}"
+done
+
 # libcublas: CUDA_HOME, the usual toolkit folders, or the pip wheels PyTorch brought
 cublas_dir=""
 for d in "${CUDA_HOME:-/usr/local/cuda}/lib64" /usr/local/cuda*/lib64 /usr/local/cuda*/targets/*/lib \
