@@ -1,6 +1,30 @@
 /* kernels/attn_decode.cu: decode attention of one token over per-head ragged bf16 caches. */
 #include "attn_decode.cuh"
 
+/* 8 consecutive bf16 as floats: one 16-byte load when the caller knows the row is aligned */
+template <bool VEC>
+__device__ __forceinline__ void load8(float f[8], const __nv_bfloat16 *p)
+{
+    if (VEC) {
+        uint4 u = *reinterpret_cast<const uint4 *>(p);
+        const __nv_bfloat162 *h = reinterpret_cast<const __nv_bfloat162 *>(&u);
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            float2 x = __bfloat1622float2(h[i]);
+            f[2 * i] = x.x, f[2 * i + 1] = x.y;
+        }
+    } else {
+#pragma unroll
+        for (int i = 0; i < 8; i++) f[i] = kvb_bf2f(p[i]);
+    }
+}
+
+/* One block per (chunk of tokens, kv head); D % 8 == 0. Rows are read in 8-channel pieces: for the
+ * scores a half-warp takes a key row (16 lanes x 8 channels = D <= 128) and dots it with every
+ * query head of the group; for P.V each thread owns one 8-channel piece of a strided subset of the
+ * chunk's value rows and accumulates it for every query head, then the subsets are summed in
+ * shared memory. Each K/V byte of the chunk is read once from memory. */
+template <bool VEC>
 __global__ void __launch_bounds__(KVB_AD_THREADS)
 attn_decode_kernel(float *work, const float *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v,
                    size_t hs, const int32_t *len, int H, int Hkv, int D, int n_splits, int n_init,
@@ -8,36 +32,40 @@ attn_decode_kernel(float *work, const float *q, const __nv_bfloat16 *k, const __
 {
     __shared__ float sq[KVB_AD_GMAX * KVB_AD_DMAX];
     __shared__ float ss[KVB_AD_GMAX * KVB_AD_CHUNK];
-    __shared__ float sacc[KVB_AD_THREADS];
-    __shared__ float red[32];
+    __shared__ float sacc[KVB_AD_THREADS * 8 * KVB_AD_GMAX]; /* nsub * grp * D <= this */
+    __shared__ float red[32], srow[3 * KVB_AD_GMAX];
     const int split = blockIdx.x, g = blockIdx.y, grp = H / Hkv, tid = threadIdx.x;
-    const int lane = tid & 31, warp = tid >> 5, nwarp = blockDim.x >> 5;
+    const int lane = tid & 31, warp = tid >> 5, nwarp = blockDim.x >> 5, CH = D / 8;
     const int L = len[g], t0 = split * KVB_AD_CHUNK, cnt = max(0, min(L - t0, KVB_AD_CHUNK));
     const __nv_bfloat16 *kg = k + (size_t)g * hs, *vg = v + (size_t)g * hs;
 
     for (int idx = tid; idx < grp * D; idx += blockDim.x) sq[idx] = q[(size_t)g * grp * D + idx] * scale;
     __syncthreads();
-    /* scores: one warp per token, all query heads of the group from one read of the key row */
-    for (int jj = warp; jj < cnt; jj += nwarp) {
-        const __nv_bfloat16 *kr = kg + (size_t)(t0 + jj) * D;
+    /* scores: a half-warp per key row, all query heads of the group from one read of it */
+    const int half = lane >> 4, l16 = lane & 15;
+    for (int jj = 2 * warp + half; jj < cnt; jj += 2 * nwarp) {
         float part[KVB_AD_GMAX];
 #pragma unroll
         for (int a = 0; a < KVB_AD_GMAX; a++) part[a] = 0.f;
-        for (int c = lane; c < D; c += 32) {
-            float kv = kvb_bf2f(kr[c]);
+        for (int c = l16; c < CH; c += 16) {
+            float kf[8];
+            load8<VEC>(kf, kg + (size_t)(t0 + jj) * D + c * 8);
 #pragma unroll
             for (int a = 0; a < KVB_AD_GMAX; a++)
-                if (a < grp) part[a] += sq[a * D + c] * kv;
+                if (a < grp)
+#pragma unroll
+                    for (int i = 0; i < 8; i++) part[a] = fmaf(sq[a * D + c * 8 + i], kf[i], part[a]);
         }
 #pragma unroll
         for (int a = 0; a < KVB_AD_GMAX; a++)
             if (a < grp) {
-                float s = warp_sum(part[a]);
-                if (lane == 0) ss[a * KVB_AD_CHUNK + jj] = s;
+                float s = part[a];
+                for (int o = 8; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+                if (l16 == 0) ss[a * KVB_AD_CHUNK + jj] = s;
             }
     }
     __syncthreads();
-    const int nsub = blockDim.x / D, d = tid % D, sub = tid / D;
+    /* softmax statistics of the chunk per query head; ss becomes the probabilities */
     for (int a = 0; a < grp; a++) {
         float *sa = ss + a * KVB_AD_CHUNK;
         float m = -INFINITY;
@@ -55,25 +83,42 @@ attn_decode_kernel(float *work, const float *q, const __nv_bfloat16 *k, const __
         }
         l = block_sum(l, red);
         sk = block_sum(sk, red);
-        __syncthreads();
-        float acc = 0.f;
-        if (sub < nsub)
-            for (int jj = sub; jj < cnt; jj += nsub) acc += sa[jj] * kvb_bf2f(vg[(size_t)(t0 + jj) * D + d]);
-        sacc[tid] = acc;
-        __syncthreads();
-        const int h = g * grp + a;
-        float *rec = work + ((size_t)h * n_splits + split) * (D + 3);
-        if (tid < D) {
-            float s = 0.f;
-            for (int u = 0; u < nsub; u++) s += sacc[u * D + tid];
-            rec[3 + tid] = s;
+        if (tid == 0) srow[3 * a] = cnt > 0 ? m : -INFINITY, srow[3 * a + 1] = l, srow[3 * a + 2] = sk;
+    }
+    __syncthreads();
+    /* P.V: thread = (subset of rows, 8-channel piece) */
+    const int nsub = blockDim.x / CH, sub = tid / CH, c = tid % CH;
+    float acc[KVB_AD_GMAX][8];
+#pragma unroll
+    for (int a = 0; a < KVB_AD_GMAX; a++)
+#pragma unroll
+        for (int i = 0; i < 8; i++) acc[a][i] = 0.f;
+    if (sub < nsub)
+        for (int jj = sub; jj < cnt; jj += nsub) {
+            float vf[8];
+            load8<VEC>(vf, vg + (size_t)(t0 + jj) * D + c * 8);
+#pragma unroll
+            for (int a = 0; a < KVB_AD_GMAX; a++)
+                if (a < grp) {
+                    const float p = ss[a * KVB_AD_CHUNK + jj];
+#pragma unroll
+                    for (int i = 0; i < 8; i++) acc[a][i] = fmaf(p, vf[i], acc[a][i]);
+                }
         }
-        if (tid == 0) {
-            rec[0] = cnt > 0 ? m : -INFINITY;
-            rec[1] = l;
-            rec[2] = sk;
-        }
-        __syncthreads();
+    if (sub < nsub)
+#pragma unroll
+        for (int a = 0; a < KVB_AD_GMAX; a++)
+            if (a < grp)
+#pragma unroll
+                for (int i = 0; i < 8; i++) sacc[((size_t)sub * grp + a) * D + c * 8 + i] = acc[a][i];
+    __syncthreads();
+    for (int idx = tid; idx < grp * D; idx += blockDim.x) {
+        const int a = idx / D, d = idx % D;
+        float s = 0.f;
+        for (int u = 0; u < nsub; u++) s += sacc[((size_t)u * grp + a) * D + d];
+        float *rec = work + ((size_t)(g * grp + a) * n_splits + split) * (D + 3);
+        rec[3 + d] = s;
+        if (d < 3) rec[d] = srow[3 * a + d];
     }
 }
 
@@ -116,9 +161,9 @@ int kvb_cuda_attn_decode(kvb_cuda *c, float *o, const float *q, const kvb_bf16 *
                          int n_recent, float *work, kvb_error *e)
 {
     KVB_CU_CHECK_ARG(n_heads > 0 && n_kv_heads > 0 && n_heads % n_kv_heads == 0 && head_dim > 0 &&
-                         head_dim <= KVB_AD_DMAX && max_len > 0,
+                         head_dim <= KVB_AD_DMAX && head_dim % 8 == 0 && max_len > 0,
                      e, "cuda: attn_decode: unsupported shape heads=%d kv_heads=%d head_dim=%d "
-                        "max_len=%d (head_dim <= %d)",
+                        "max_len=%d (head_dim a multiple of 8, <= %d)",
                      n_heads, n_kv_heads, head_dim, max_len, KVB_AD_DMAX);
     KVB_CU_CHECK_ARG(n_heads / n_kv_heads <= KVB_AD_GMAX, e,
                      "cuda: attn_decode: %d query heads per kv head (at most %d)",
@@ -127,7 +172,10 @@ int kvb_cuda_attn_decode(kvb_cuda *c, float *o, const float *q, const kvb_bf16 *
                      "cuda: attn_decode: bad kv heads or sink windows");
     int splits = kvb_ad_splits(max_len);
     dim3 grid(splits, n_kv_heads);
-    attn_decode_kernel<<<grid, KVB_AD_THREADS, 0, c->stream>>>(
+    /* 16-byte loads where every row starts 16-byte aligned */
+    bool vec = head_stride % 8 == 0 && ((uintptr_t)k | (uintptr_t)v) % 16 == 0;
+    (vec ? attn_decode_kernel<true> : attn_decode_kernel<false>)<<<grid, KVB_AD_THREADS, 0,
+                                                                     c->stream>>>(
         work, q, as_bf(k), as_bf(v), head_stride, len, n_heads, n_kv_heads, head_dim, splits,
         n_init, n_recent, 1.f / sqrtf((float)head_dim));
     int rc = kvb_cu_launch(e, "attn_decode");

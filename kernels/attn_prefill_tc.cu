@@ -1,116 +1,196 @@
-/* kernels/attn_prefill_tc.cu: causal GQA prefill attention on tensor cores (see the .cuh). */
-#include <mma.h>
-
+/* kernels/attn_prefill_tc.cu: causal GQA prefill attention on tensor cores (see the .cuh).
+ * Fragment layouts are PTX's for mma.m16n8k16 (bf16): lane l holds rows l/4 and l/4 + 8 of the
+ * accumulator, columns 2(l%4) and 2(l%4) + 1 of each 8-column tile. */
 #include "attn_prefill_tc.cuh"
 
-using namespace nvcuda;
+__device__ __forceinline__ unsigned smem_addr(const void *p)
+{
+    return (unsigned)__cvta_generic_to_shared(p);
+}
+
+/* 16 bytes global -> shared; zero-filled when !ok (rows past the prompt). */
+__device__ __forceinline__ void cp_async16(void *dst, const void *src, bool ok)
+{
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
+                 "r"(ok ? 16 : 0));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N> __device__ __forceinline__ void cp_async_wait()
+{
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+__device__ __forceinline__ void ldsm_x4(unsigned r[4], const void *p)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_addr(p)));
+}
+__device__ __forceinline__ void ldsm_x4_t(unsigned r[4], const void *p)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_addr(p)));
+}
+/* c += a . b, 16x8x16, bf16 inputs, fp32 accumulators */
+__device__ __forceinline__ void mma_bf16(float c[4], const unsigned a[4], unsigned b0, unsigned b1)
+{
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, "
+                 "{%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+__device__ __forceinline__ unsigned pack_bf16(float lo, float hi)
+{
+    __nv_bfloat162 p = __floats2bfloat162_rn(lo, hi);
+    return *reinterpret_cast<unsigned *>(&p);
+}
+
+/* Rows [r0, r0 + 64) of one head of x (rows of `stride` elements) into a shared tile. */
+template <int D>
+__device__ __forceinline__ void load_tile(__nv_bfloat16 *dst, const __nv_bfloat16 *x, int r0, int n,
+                                          size_t stride)
+{
+    constexpr int CH = D / 8; /* 16-byte chunks per row */
+    for (int idx = threadIdx.x; idx < KVB_TC_BK * CH; idx += KVB_TC_THREADS) {
+        int row = idx / CH, ch = idx % CH, r = r0 + row;
+        bool ok = r < n;
+        cp_async16(dst + row * tc_layout<D>::LD + ch * 8, x + (ok ? (size_t)r * stride : 0) + ch * 8,
+                   ok);
+    }
+}
 
 template <int D>
 __global__ void __launch_bounds__(KVB_TC_THREADS)
 attn_prefill_tc_kernel(__nv_bfloat16 *o, float *lse, const __nv_bfloat16 *q,
                        const __nv_bfloat16 *k, const __nv_bfloat16 *v, int n, int H, int Hkv,
-                       float scale)
+                       float scale_log2)
 {
     typedef tc_layout<D> Lo;
+    constexpr int LD = Lo::LD, NT = KVB_TC_BK / 8, DT = D / 8;
     extern __shared__ __align__(128) unsigned char smraw[];
-    __nv_bfloat16 *sQ = (__nv_bfloat16 *)smraw, *sK = (__nv_bfloat16 *)(smraw + Lo::OFF_K);
-    __nv_bfloat16 *sV = (__nv_bfloat16 *)(smraw + Lo::OFF_V), *sP = (__nv_bfloat16 *)(smraw + Lo::OFF_P);
-    float *sS = (float *)(smraw + Lo::OFF_S), *sO = (float *)(smraw + Lo::OFF_O);
-    float *sM = (float *)(smraw + Lo::OFF_ROW), *sL = sM + KVB_TC_BQ, *sA = sL + KVB_TC_BQ;
-    const int h = blockIdx.y, g = h / (H / Hkv), q0 = blockIdx.x * KVB_TC_BQ;
-    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, r0 = warp * 16;
+    __nv_bfloat16 *sQ = (__nv_bfloat16 *)smraw;
+    __nv_bfloat16 *sK = sQ + Lo::TILE, *sV = sQ + 3 * Lo::TILE; /* two buffers each */
+    /* the longest (last) query tiles first: causal work grows with the tile index */
+    const int qt = gridDim.x - 1 - blockIdx.x, h = blockIdx.y, g = h / (H / Hkv);
+    const int q0 = qt * KVB_TC_BQ, lane = threadIdx.x & 31, r0 = (threadIdx.x >> 5) * 16;
+    const size_t qs = (size_t)H * D, ks = (size_t)Hkv * D;
+    const __nv_bfloat16 *kh = k + (size_t)g * D, *vh = v + (size_t)g * D;
 
-    for (int idx = tid; idx < KVB_TC_BQ * D; idx += blockDim.x) {
-        int row = idx / D, d = idx % D, qi = q0 + row;
-        sQ[row * Lo::LDH + d] = qi < n ? q[((size_t)qi * H + h) * D + d] : __float2bfloat16_rn(0.f);
-        sO[row * Lo::LDO + d] = 0.f;
-    }
-    if (tid < KVB_TC_BQ) {
-        sM[tid] = -INFINITY;
-        sL[tid] = 0.f;
-    }
-    const int kend = min(n, q0 + KVB_TC_BQ);
-    for (int k0 = 0; k0 < kend; k0 += KVB_TC_BK) {
-        __syncthreads(); /* previous K/V tile consumed by every warp; Q/O/rows initialised */
-        for (int idx = tid; idx < KVB_TC_BK * D; idx += blockDim.x) {
-            int jj = idx / D, d = idx % D, j = k0 + jj;
-            bool ok = j < n;
-            size_t at = ((size_t)j * Hkv + g) * D + d;
-            sK[jj * Lo::LDH + d] = ok ? k[at] : __float2bfloat16_rn(0.f);
-            sV[jj * Lo::LDH + d] = ok ? v[at] : __float2bfloat16_rn(0.f);
+    load_tile<D>(sQ, q + (size_t)h * D, q0, n, qs);
+    load_tile<D>(sK, kh, 0, n, ks);
+    load_tile<D>(sV, vh, 0, n, ks);
+    cp_async_commit();
+
+    unsigned qf[D / 16][4];
+    float acc[DT][4], m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+#pragma unroll
+    for (int j = 0; j < DT; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+    const int rowA = q0 + r0 + lane / 4, ntiles = (KVB_MIN(n, q0 + KVB_TC_BQ) + KVB_TC_BK - 1) / KVB_TC_BK;
+
+    for (int t = 0; t < ntiles; t++) {
+        const int k0 = t * KVB_TC_BK, buf = t & 1;
+        if (t + 1 < ntiles) {
+            load_tile<D>(sK + (buf ^ 1) * Lo::TILE, kh, k0 + KVB_TC_BK, n, ks);
+            load_tile<D>(sV + (buf ^ 1) * Lo::TILE, vh, k0 + KVB_TC_BK, n, ks);
+            cp_async_commit();
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
         }
         __syncthreads();
-        /* S(rows r0..r0+15, 64 keys) = Q.K^T */
-        {
-            wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[KVB_TC_BK / 16];
+        if (t == 0) {
 #pragma unroll
-            for (int j = 0; j < KVB_TC_BK / 16; j++) wmma::fill_fragment(acc[j], 0.f);
-#pragma unroll
-            for (int kk = 0; kk < D / 16; kk++) {
-                wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> a;
-                wmma::load_matrix_sync(a, sQ + r0 * Lo::LDH + kk * 16, Lo::LDH);
-#pragma unroll
-                for (int j = 0; j < KVB_TC_BK / 16; j++) {
-                    wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::col_major> b;
-                    wmma::load_matrix_sync(b, sK + (j * 16) * Lo::LDH + kk * 16, Lo::LDH);
-                    wmma::mma_sync(acc[j], a, b, acc[j]);
-                }
-            }
-#pragma unroll
-            for (int j = 0; j < KVB_TC_BK / 16; j++)
-                wmma::store_matrix_sync(sS + r0 * Lo::LDS + j * 16, acc[j], Lo::LDS, wmma::mem_row_major);
+            for (int kk = 0; kk < D / 16; kk++)
+                ldsm_x4(qf[kk], sQ + (r0 + (lane & 7) + 8 * ((lane >> 3) & 1)) * LD + kk * 16 +
+                                    8 * (lane >> 4));
         }
-        __syncwarp();
-        /* online softmax of the warp's 16 rows: each lane holds keys lane and lane + 32 */
-        for (int rr = 0; rr < 16; rr++) {
-            const int row = r0 + rr, i = q0 + row;
-            float s0 = sS[row * Lo::LDS + lane] * scale, s1 = sS[row * Lo::LDS + lane + 32] * scale;
-            const int j0 = k0 + lane, j1 = k0 + lane + 32;
-            if (j0 > i || j0 >= n) s0 = -INFINITY;
-            if (j1 > i || j1 >= n) s1 = -INFINITY;
-            const float m = sM[row], mnew = fmaxf(m, warp_max(fmaxf(s0, s1)));
-            const float alpha = (m == -INFINITY) ? 0.f : expf(m - mnew);
-            const float p0 = s0 == -INFINITY ? 0.f : expf(s0 - mnew);
-            const float p1 = s1 == -INFINITY ? 0.f : expf(s1 - mnew);
-            const float ls = warp_sum(p0 + p1);
-            sP[row * Lo::LDP + lane] = __float2bfloat16_rn(p0);
-            sP[row * Lo::LDP + lane + 32] = __float2bfloat16_rn(p1);
-            __syncwarp(); /* every lane has read sM[row] before lane 0 updates it */
-            if (lane == 0) {
-                sM[row] = mnew;
-                sL[row] = sL[row] * alpha + ls;
-                sA[row] = alpha;
+        const __nv_bfloat16 *tK = sK + buf * Lo::TILE, *tV = sV + buf * Lo::TILE;
+        /* S = Q . K^T: 16 rows x 64 keys per warp */
+        float s[NT][4];
+#pragma unroll
+        for (int j = 0; j < NT; j++) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.f;
+#pragma unroll
+        for (int kk = 0; kk < D / 16; kk++) {
+#pragma unroll
+            for (int j = 0; j < NT; j += 2) {
+                unsigned b[4];
+                ldsm_x4(b, tK + (j * 8 + (lane & 7) + 8 * (lane >> 4)) * LD + kk * 16 +
+                               8 * ((lane >> 3) & 1));
+                mma_bf16(s[j], qf[kk], b[0], b[1]);
+                mma_bf16(s[j + 1], qf[kk], b[2], b[3]);
             }
         }
-        __syncwarp();
-        for (int idx = lane; idx < 16 * D; idx += 32) {
-            int row = r0 + idx / D, d = idx % D;
-            sO[row * Lo::LDO + d] *= sA[row];
-        }
-        __syncwarp();
-        /* O(rows) += P.V */
+        /* scale (log2 units), causal and length mask, online softmax of rows rowA, rowA + 8 */
+        const bool edge = k0 + KVB_TC_BK > q0 || k0 + KVB_TC_BK > n;
+        float mx[2] = {m[0], m[1]};
 #pragma unroll
-        for (int cc = 0; cc < D / 16; cc++) {
-            wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-            wmma::load_matrix_sync(acc, sO + r0 * Lo::LDO + cc * 16, Lo::LDO, wmma::mem_row_major);
+        for (int j = 0; j < NT; j++)
 #pragma unroll
-            for (int kk = 0; kk < KVB_TC_BK / 16; kk++) {
-                wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> a;
-                wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::row_major> b;
-                wmma::load_matrix_sync(a, sP + r0 * Lo::LDP + kk * 16, Lo::LDP);
-                wmma::load_matrix_sync(b, sV + (kk * 16) * Lo::LDH + cc * 16, Lo::LDH);
-                wmma::mma_sync(acc, a, b, acc);
+            for (int e = 0; e < 4; e++) {
+                const int key = k0 + j * 8 + 2 * (lane & 3) + (e & 1), row = rowA + 8 * (e >> 1);
+                float x = s[j][e] * scale_log2;
+                if (edge && (key > row || key >= n)) x = -INFINITY;
+                s[j][e] = x;
+                mx[e >> 1] = fmaxf(mx[e >> 1], x);
             }
-            wmma::store_matrix_sync(sO + r0 * Lo::LDO + cc * 16, acc, Lo::LDO, wmma::mem_row_major);
+        float alpha[2];
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+            alpha[r] = mx[r] == -INFINITY ? 1.f : exp2f(m[r] - mx[r]);
+            m[r] = mx[r];
+            l[r] *= alpha[r];
         }
-        __syncwarp();
+#pragma unroll
+        for (int j = 0; j < NT; j++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const int r = e >> 1;
+                float p = s[j][e] == -INFINITY ? 0.f : exp2f(s[j][e] - m[r]);
+                s[j][e] = p;
+                l[r] += p;
+            }
+#pragma unroll
+        for (int j = 0; j < DT; j++) {
+            acc[j][0] *= alpha[0], acc[j][1] *= alpha[0];
+            acc[j][2] *= alpha[1], acc[j][3] *= alpha[1];
+        }
+        /* O += P . V: P's accumulator layout is the A operand's, two key tiles per k step */
+#pragma unroll
+        for (int kk = 0; kk < KVB_TC_BK / 16; kk++) {
+            unsigned a[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
+                             pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
+                             pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+#pragma unroll
+            for (int j = 0; j < DT; j += 2) {
+                unsigned b[4];
+                ldsm_x4_t(b, tV + (kk * 16 + (lane & 7) + 8 * ((lane >> 3) & 1)) * LD + j * 8 +
+                                 8 * (lane >> 4));
+                mma_bf16(acc[j], a, b[0], b[1]);
+                mma_bf16(acc[j + 1], a, b[2], b[3]);
+            }
+        }
+        __syncthreads(); /* every warp is done with this buffer before it is refilled */
     }
-    for (int idx = lane; idx < 16 * D; idx += 32) {
-        int row = r0 + idx / D, d = idx % D, i = q0 + row;
-        if (i < n) o[((size_t)i * H + h) * D + d] = kvb_f2bf(sO[row * Lo::LDO + d] / sL[row]);
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
     }
-    if (lane < 16 && q0 + r0 + lane < n)
-        lse[(size_t)h * n + q0 + r0 + lane] = sM[r0 + lane] + logf(sL[r0 + lane]);
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        const int row = rowA + 8 * r;
+        if (row >= n) continue;
+        const float inv = 1.f / l[r];
+        __nv_bfloat16 *orow = o + ((size_t)row * H + h) * D + 2 * (lane & 3);
+#pragma unroll
+        for (int j = 0; j < DT; j++)
+            *reinterpret_cast<__nv_bfloat162 *>(orow + j * 8) =
+                __floats2bfloat162_rn(acc[j][2 * r] * inv, acc[j][2 * r + 1] * inv);
+        if ((lane & 3) == 0) lse[(size_t)h * n + row] = m[r] * 0.69314718055994531f + logf(l[r]);
+    }
 }
 
 template <int D>
@@ -125,7 +205,8 @@ static int launch(kvb_cuda *c, kvb_bf16 *o, float *lse, const kvb_bf16 *q, const
                           "memory: %s", smem, cudaGetErrorString(st));
     dim3 grid(kvb_cdiv(n, KVB_TC_BQ), H);
     attn_prefill_tc_kernel<D><<<grid, KVB_TC_THREADS, smem, c->stream>>>(
-        as_bf(o), lse, as_bf(q), as_bf(k), as_bf(v), n, H, Hkv, 1.f / sqrtf((float)D));
+        as_bf(o), lse, as_bf(q), as_bf(k), as_bf(v), n, H, Hkv,
+        1.4426950408889634f / sqrtf((float)D));
     return kvb_cu_launch(e, "attn_prefill (tensor cores)");
 }
 

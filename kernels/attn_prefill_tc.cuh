@@ -1,11 +1,12 @@
-/* kernels/attn_prefill_tc.cuh: tensor-core version of the prefill attention (bf16 WMMA 16x16x16,
- * fp32 accumulation), head_dim 64 or 128. Same contract and numerics class as the CUDA-core kernel
- * of attn_prefill.cu (which stays as the reference implementation and the fallback for other head
- * sizes): one block per (64-query tile, head), 4 warps, each warp owns 16 query rows end to end.
- * Per 64-key tile: S = Q.K^T with WMMA into shared memory; the owning warp applies the scale, the
- * causal mask and the online softmax to its rows (P rounded to bf16 for the next product, the row
- * sums kept in fp32, as FlashAttention-2 does); O (fp32, shared memory) is rescaled and
- * accumulated with WMMA P.V. Only the K/V tile loads need block-wide barriers. */
+/* kernels/attn_prefill_tc.cuh: tensor-core version of the prefill attention, head_dim 64 or 128,
+ * in the FlashAttention-2 layout: one block per (64-query tile, head), 4 warps, each warp owns 16
+ * query rows end to end with everything in registers: its Q fragments (loaded once), the scores of
+ * a 64-key tile (mma.sync m16n8k16 bf16, fp32 accumulators), the online softmax (row maxima by quad
+ * shuffles, exp2 of pre-scaled scores), P converted in registers to the A operand of P.V (rounded
+ * to bf16, as FlashAttention-2 does; the row sums stay fp32) and the fp32 O accumulators. K/V tiles
+ * stream through shared memory with cp.async, double-buffered, rows padded by 16 bytes so that
+ * ldmatrix is free of bank conflicts. Same contract and numerics class as the CUDA-core kernel of
+ * attn_prefill.cu (the reference implementation and the fallback for other head sizes). */
 #ifndef KVB_CUDA_ATTN_PREFILL_TC_CUH
 #define KVB_CUDA_ATTN_PREFILL_TC_CUH
 #include "common.cuh"
@@ -14,20 +15,11 @@
 #define KVB_TC_BK 64
 #define KVB_TC_THREADS 128
 
-/* Padded leading dimensions (elements): multiples of 8 (bf16) / 4 (fp32) as WMMA requires, and
- * 16-row fragment offsets stay 32-byte aligned. */
+/* Shared memory: Q tile, then two K and two V tiles, bf16, rows of D + 8 elements. */
 template <int D> struct tc_layout {
-    static constexpr int LDH = D + 8;             /* Q, K, V tiles, bf16 */
-    static constexpr int LDP = KVB_TC_BK + 8;     /* P, bf16 */
-    static constexpr int LDS = KVB_TC_BK + 4;     /* S, fp32 */
-    static constexpr int LDO = D + 4;             /* O, fp32 */
-    static constexpr size_t OFF_K = (size_t)KVB_TC_BQ * LDH * 2;
-    static constexpr size_t OFF_V = OFF_K + (size_t)KVB_TC_BK * LDH * 2;
-    static constexpr size_t OFF_P = OFF_V + (size_t)KVB_TC_BK * LDH * 2;
-    static constexpr size_t OFF_S = OFF_P + (size_t)KVB_TC_BQ * LDP * 2;
-    static constexpr size_t OFF_O = OFF_S + (size_t)KVB_TC_BQ * LDS * 4;
-    static constexpr size_t OFF_ROW = OFF_O + (size_t)KVB_TC_BQ * LDO * 4;
-    static constexpr size_t SMEM = OFF_ROW + 3 * KVB_TC_BQ * 4;
+    static constexpr int LD = D + 8;
+    static constexpr size_t TILE = (size_t)KVB_TC_BK * LD; /* elements; BQ == BK */
+    static constexpr size_t SMEM = 5 * TILE * 2;
 };
 
 int kvb_cu_attn_prefill_tc(kvb_cuda *c, kvb_bf16 *o, float *lse, const kvb_bf16 *q,

@@ -52,6 +52,7 @@ cat "$report/host.log"
 for t in "$pack"/bin/test_*; do
   step "$(basename "$t")" 45 "$t"
 done
+step bench_smollm2 60 "$pack/bin/kvb_cuda_bench" --model smollm2-135m --context 2048,8192 --decode-tokens 32
 step bench_llama3_8b 100 "$pack/bin/kvb_cuda_bench" --model llama3-8b --context 2048,8192,32768 --decode-tokens 32
 step peer_llama3_8b 100 python3 scripts/bench/gpu_peer.py --model llama3-8b --context 2048,8192,32768 --decode-tokens 32
 

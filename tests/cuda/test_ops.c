@@ -195,11 +195,12 @@ static int dec_max(const int *s)
     for (int g = 0; g < s[1]; g++) m = dec_len(s, g) > m ? dec_len(s, g) : m;
     return m;
 }
-static size_t dec_hs(const int *s) { return (size_t)dec_max(s) * s[2] + 7; }
-static void decode_in(op_io *io)
+/* pad 7: rows not 16-byte aligned (the kernel's scalar loads); pad 0: aligned (16-byte loads) */
+static size_t dec_hs(const int *s, int pad) { return (size_t)dec_max(s) * s[2] + pad; }
+static void decode_in_pad(op_io *io, int pad)
 {
     int H = io->s[0], Hkv = io->s[1], D = io->s[2];
-    size_t hs = dec_hs(io->s);
+    size_t hs = dec_hs(io->s, pad);
     float *q = rand_f32((size_t)H * D, 2.f);
     kvb_bf16 *k = rand_bf16(hs * Hkv, 2.f), *v = rand_bf16(hs * Hkv, 1.f);
     io_in(io, q, sizeof(float) * H * D);
@@ -213,19 +214,26 @@ static void decode_in(op_io *io)
     /* the kernel against the twin, both f32: check.h decode_bound's (4, 6, 4) */
     decode_bound(io->bound[o], io->bound[sk], q, k, v, hs, len, H, Hkv, D, 4, 64, 4, 6, 4, NULL, NULL);
 }
-static void decode_cpu(op_io *io)
+static void decode_cpu_pad(op_io *io, int pad)
 {
-    kvb_ref_attn_decode(io->ref[0], io->in[0], io->in[1], io->in[2], dec_hs(io->s), io->in[3],
+    kvb_ref_attn_decode(io->ref[0], io->in[0], io->in[1], io->in[2], dec_hs(io->s, pad), io->in[3],
                         dec_max(io->s), io->s[0], io->s[1], io->s[2], io->ref[1], 4, 64);
 }
-static void decode_gpu(op_io *io)
+static void decode_gpu_pad(op_io *io, int pad)
 {
     int H = io->s[0], D = io->s[2], mx = dec_max(io->s);
     float *work = dev_put(io->c, NULL, sizeof(float) * kvb_cuda_decode_work_floats(H, D, mx));
-    CU(kvb_cuda_attn_decode(io->c, io->dout[0], io->din[0], io->din[1], io->din[2], dec_hs(io->s),
+    CU(kvb_cuda_attn_decode(io->c, io->dout[0], io->din[0], io->din[1], io->din[2], dec_hs(io->s, pad),
                             io->din[3], mx, H, io->s[1], D, io->dout[1], 4, 64, work, E));
     kvb_cuda_free(io->c, work);
 }
+
+static void decode_in(op_io *io) { decode_in_pad(io, 7); }
+static void decode_cpu(op_io *io) { decode_cpu_pad(io, 7); }
+static void decode_gpu(op_io *io) { decode_gpu_pad(io, 7); }
+static void decode_a_in(op_io *io) { decode_in_pad(io, 0); }
+static void decode_a_cpu(op_io *io) { decode_cpu_pad(io, 0); }
+static void decode_a_gpu(op_io *io) { decode_gpu_pad(io, 0); }
 
 /* ---- gather of kept tokens (SnapKV-like): s = {n, Hkv, D, keep}; indices from the CPU top-k of
  * random scores, heads keep keep - (g % 3) * keep / 4 rows (AdaKV-like counts) ------------------ */
@@ -406,6 +414,11 @@ static const op_row rows[] = {
     /* op, inputs, shape, gpu, cpu, tolerances */
     {"gemm f32 (SmolLM2 decode shape)", gemm_in, {1, 576, 1536, 0, 0}, gemm_gpu, gemm_cpu, {T_GEMM}},
     {"gemm f32 (odd sizes)", gemm_in, {7, 129, 33, 0, 0}, gemm_gpu, gemm_cpu, {T_GEMM}},
+    /* n = 1 runs the decode GEMV (in % 8 == 0), else cuBLAS */
+    {"gemv (Llama-3 q|k|v)", gemm_in, {1, 4096, 6144, 0, 0}, gemm_gpu, gemm_cpu, {T_GEMM}},
+    {"gemv += (Llama-3 down_proj)", gemm_in, {1, 14336, 4096, 1, 0}, gemm_gpu, gemm_cpu, {T_GEMM}},
+    {"gemv (SmolLM2 lm_head)", gemm_in, {1, 576, 49152, 0, 0}, gemm_gpu, gemm_cpu, {T_GEMM}},
+    {"gemm n=1, in % 8 != 0 (cuBLAS)", gemm_in, {1, 20, 7, 1, 0}, gemm_gpu, gemm_cpu, {T_GEMM}},
     {"gemm f32 (prefill-like)", gemm_in, {300, 256, 192, 0, 0}, gemm_gpu, gemm_cpu, {T_GEMM}},
     {"gemm f32 += (residual add)", gemm_in, {7, 129, 33, 1, 0}, gemm_gpu, gemm_cpu, {T_GEMM}},
     {"gemm f32 += (prefill-like)", gemm_in, {300, 256, 192, 1, 0}, gemm_gpu, gemm_cpu, {T_GEMM}},
@@ -432,7 +445,7 @@ static const op_row rows[] = {
     CC(1, 2, 1, 64), CC(31, 4, 4, 64), CC(65, 9, 3, 64), CC(130, 8, 1, 128), CC(300, 32, 8, 128),
     CC(1000, 4, 2, 64), CC(197, 4, 2, 48),
     TC(1, 2, 1, 64), TC(31, 4, 4, 64), TC(65, 9, 3, 64), TC(130, 8, 1, 128), TC(300, 32, 8, 128),
-    TC(1000, 4, 2, 64),
+    TC(1000, 4, 2, 64), TC(2053, 4, 1, 128), TC(777, 8, 2, 64),
     PREFILL("auto (falls back)", 77, 4, 2, 48, KVB_ATTN_AUTO, T_BF16(1e-4)),
     {"stats window of 8, n=65", stats_in, {65, 9, 3, 64, -8, 0}, stats_gpu, stats_cpu, {T_P, T_P, T_P}},
     {"stats all rows (H2O), n=65", stats_in, {65, 9, 3, 64, 0, 0}, stats_gpu, stats_cpu, {T_P, T_P, T_P}},
@@ -449,6 +462,9 @@ static const op_row rows[] = {
     {"decode GQA 4 equal", decode_in, {32, 8, 128, 700, 700, 700, 700, 700}, decode_gpu, decode_cpu, {T_DEC, T_DEC}},
     {"decode GQA 8 D=48", decode_in, {16, 2, 48, 333, 1, 1, 1, 1}, decode_gpu, decode_cpu, {T_DEC, T_DEC}},
     {"decode GQA 4 long", decode_in, {12, 3, 64, 1029, 4, 900, 1, 1}, decode_gpu, decode_cpu, {T_DEC, T_DEC}},
+    {"decode aligned GQA 4 D=128", decode_a_in, {32, 8, 128, 700, 1029, 3, 256, 257}, decode_a_gpu, decode_a_cpu, {T_DEC, T_DEC}},
+    {"decode aligned GQA 3 D=64", decode_a_in, {9, 3, 64, 1, 300, 513, 1, 1}, decode_a_gpu, decode_a_cpu, {T_DEC, T_DEC}},
+    {"decode aligned GQA 8 D=48", decode_a_in, {16, 2, 48, 333, 1, 1, 1, 1}, decode_a_gpu, decode_a_cpu, {T_DEC, T_DEC}},
     {"gather top-264 of 1000, Hkv=8", gather_in, {1000, 8, 128, 264}, gather_gpu, gather_cpu, {T_EXACT}},
     {"gather top-40 of 77, Hkv=3", gather_in, {77, 3, 64, 40}, gather_gpu, gather_cpu, {T_EXACT}},
 #define KIVI(b, G, D, H, Hk, kq, kr, vq)                                                           \
