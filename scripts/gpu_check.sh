@@ -50,11 +50,11 @@ step() { # step NAME TIMEOUT_S COMMAND...: run, log to REPORT/NAME.log, record s
 cat "$report/host.log"
 
 for t in "$pack"/bin/test_*; do
-  step "$(basename "$t")" 45 "$t"
+  step "$(basename "$t")" 20 "$t"
 done
-step bench_smollm2 60 "$pack/bin/kvb_cuda_bench" --model smollm2-135m --context 2048,8192 --decode-tokens 32
-step bench_llama3_8b 100 "$pack/bin/kvb_cuda_bench" --model llama3-8b --context 2048,8192,32768 --decode-tokens 32
-step peer_llama3_8b 100 python3 scripts/bench/gpu_peer.py --model llama3-8b --context 2048,8192,32768 --decode-tokens 32
+step bench_smollm2 20 "$pack/bin/kvb_cuda_bench" --model smollm2-135m --context 2048,8192 --decode-tokens 32
+step bench_llama3_8b 60 "$pack/bin/kvb_cuda_bench" --model llama3-8b --context 2048,8192,32768 --decode-tokens 32
+step peer_llama3_8b 60 python3 scripts/bench/gpu_peer.py --model llama3-8b --context 2048,8192,32768 --decode-tokens 32
 
 # the JSON object a benchmark printed (from its first '{'), or null
 json_or_null() {
