@@ -4,6 +4,7 @@
 # (.gpu/bin: the CUDA tests and benchmark; .gpu/lib: the third-party shared libraries a bare host
 # lacks). Each step has its own timeout; a failing step is recorded and the rest still runs.
 #   scripts/gpu_check.sh [REPORT_DIR]     (default $OUT, else build/gpu-report)
+# GPU_CHECK_SKIP="step names" leaves those steps out (e.g. the peer, when a run only rechecks kernels).
 # Writes REPORT_DIR/gpu_report.json (steps, their status and seconds, the benchmark JSONs) and the
 # logs of every step beside it; prints a summary. Exit status 1 when any step failed.
 set -u
@@ -28,6 +29,7 @@ export LD_LIBRARY_PATH="$PWD/$pack/lib${cublas_dir:+:$cublas_dir}${LD_LIBRARY_PA
 steps=()
 step() { # step NAME TIMEOUT_S COMMAND...: run, log to REPORT/NAME.log, record status and time
   local name=$1 limit=$2; shift 2
+  case " ${GPU_CHECK_SKIP:-} " in *" $name "*) echo "skipped  $name (GPU_CHECK_SKIP)"; return;; esac
   local t0=$(date +%s%N) rc
   timeout "$limit" "$@" >"$report/$name.log" 2>&1; rc=$?
   local dt=$(( ($(date +%s%N) - t0) / 1000000 ))
