@@ -26,7 +26,8 @@ LDFLAGS  += -fsanitize=address,undefined
 OPT      := -O1
 endif
 
-LIB_SRC  := $(shell find lib -name '*.c' | sort)
+# lib/model/backend_cuda.c needs CUDA: only `make cuda` (kernels/Makefile) compiles it
+LIB_SRC  := $(filter-out lib/model/backend_cuda.c,$(shell find lib -name '*.c' | sort))
 CMD_SRC  := $(sort $(wildcard cmd/kvbench/*.c))
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)

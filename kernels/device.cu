@@ -114,6 +114,9 @@ int kvb_cuda_info_get(kvb_cuda *c, kvb_cuda_info *o, kvb_error *e)
         return kvb_cu_err(e, KVB_EIO, "cuda: cudaMemGetInfo: %s", cudaGetErrorString(st));
     o->mem_free = fr;
     o->mem_total = tot;
+    /* versions for run.json; a failure leaves 0 ("unknown"), never an error */
+    if (cudaDriverGetVersion(&o->driver_version) != cudaSuccess) o->driver_version = 0;
+    if (cudaRuntimeGetVersion(&o->runtime_version) != cudaSuccess) o->runtime_version = 0;
     /* HBM/GDDR are double data rate: bytes/s = 2 * clock * bus width / 8. */
     o->hbm_gbs = 2.0 * o->mem_clock_khz * 1e3 * (o->bus_width_bits / 8.0) / 1e9;
     o->bf16_tflops =

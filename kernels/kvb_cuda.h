@@ -40,6 +40,8 @@ typedef struct kvb_cuda_info {
     double hbm_gbs;      /* floor: 2 (DDR) * memory clock * bus width / 8 */
     double bf16_tflops;  /* floor: dense bf16 tensor-core peak, SMs * per-SM rate * clock */
     int sm_clock_khz;
+    int driver_version;  /* cudaDriverGetVersion: 1000 * major + 10 * minor (12080 = 12.8) */
+    int runtime_version; /* cudaRuntimeGetVersion, same encoding */
 } kvb_cuda_info;
 
 /* 0 when device `device` is usable (driver, runtime and a GPU of compute capability >= 8.0),
@@ -230,6 +232,9 @@ typedef struct kvb_cuda_model_desc {
 
 typedef struct kvb_cuda_model kvb_cuda_model;
 
+/* Device memory kvb_cuda_model_create leaves free beyond the model's own bytes (cuBLAS
+ * workspaces, the CUDA context's own allocations): a model fits when bytes + margin <= free. */
+#define KVB_CUDA_MARGIN_BYTES ((size_t)256 << 20)
 /* Bytes the model needs on the device (weights, cache, activations, scratch). */
 size_t kvb_cuda_model_bytes(const kvb_cuda_model_desc *d);
 /* Refuses, before allocating anything, a model that does not fit: "needs X GiB, Y GiB free". */

@@ -253,8 +253,7 @@ int kvb_cuda_model_create(kvb_cuda *c, kvb_cuda_model **out, const kvb_cuda_mode
     size_t need = kvb_cuda_model_bytes(d);
     kvb_cuda_info info;
     if ((rc = kvb_cuda_info_get(c, &info, e))) return rc;
-    /* keep 256 MiB for cuBLAS workspaces and the CUDA context's own allocations */
-    size_t margin = (size_t)256 << 20;
+    const size_t margin = KVB_CUDA_MARGIN_BYTES;
     if (need + margin > info.mem_free)
         return kvb_cu_err(e, KVB_ENOMEM,
                           "cuda: the model needs %.2f GiB on the device (+0.25 GiB margin), %s has "

@@ -87,7 +87,7 @@ int cmd_bench(int argc, char **argv)
         KVB_OPT_STR_("type", &method, "METHOD", "cache method (default full)"),
         KVB_OPT_STR_("cache-param", &cparams, "LIST", "cache parameters name=value,..."),
         KVB_OPT_FLAG_("json", &json, "print JSON"),
-        KVB_MODEL_WEIGHT_OPTS(&f.random_weights, &f.seed, &f.weights),
+        KVB_MODEL_WEIGHT_OPTS(&f.random_weights, &f.seed, &f.weights, &f.device),
         KVB_OPT_END_,
     };
     int rc = kvb_parse_options(argc, argv, opts,
@@ -95,6 +95,8 @@ int cmd_bench(int argc, char **argv)
                                NULL, NULL);
     if (rc)
         return rc > 0 ? 0 : 2;
+    f.method = method;
+    f.cache_params = cparams;
     kvb_error e = { 0 };
     char **cl = NULL;
     int ncl = 0;

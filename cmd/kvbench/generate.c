@@ -83,7 +83,7 @@ int cmd_generate(int argc, char **argv)
         KVB_OPT_STR_("type", &method, "METHOD", "cache method (default full)"),
         KVB_OPT_STR_("cache-param", &cparams, "LIST", "cache parameters name=value,..."),
         KVB_OPT_INT_("threads", &f.threads, "N", "threads (default: all cores)", 0, 1024),
-        KVB_MODEL_WEIGHT_OPTS(&f.random_weights, &f.seed, &f.weights),
+        KVB_MODEL_WEIGHT_OPTS(&f.random_weights, &f.seed, &f.weights, &f.device),
         KVB_OPT_FLAG_("quiet", &quiet, "no timing summary on stderr"),
         KVB_OPT_END_,
     };
@@ -92,6 +92,8 @@ int cmd_generate(int argc, char **argv)
                                "[--max-new N] [--chat]", NULL, NULL);
     if (rc)
         return rc > 0 ? 0 : 2;
+    f.method = method;
+    f.cache_params = cparams;
     kvb_error e = { 0 };
     if (!!prompt + !!prompt_file + !!ids_s != 1) {
         kvb_errorf(&e, KVB_EINVAL, "give exactly one of --prompt, --prompt-file, --ids");

@@ -87,6 +87,37 @@ static void info_text(kvb_model *m)
            in.prefill);
 }
 
+/* --device: where the model would run; for cuda the planned device bytes against free memory
+ * (kvb_device_plan refuses a model that does not fit, naming both). */
+static void device_json(cJSON *j, const kvb_device_info *d)
+{
+    cJSON *o = cJSON_AddObjectToObject(j, "device");
+    cJSON_AddStringToObject(o, "kind", kvb_device_name(d->device));
+    if (d->device != KVB_DEVICE_CUDA)
+        return;
+    cJSON_AddNumberToObject(o, "index", d->index);
+    cJSON_AddStringToObject(o, "gpu", d->gpu);
+    cJSON_AddStringToObject(o, "cuda_driver", d->driver);
+    cJSON_AddStringToObject(o, "cuda_runtime", d->runtime);
+    cJSON_AddNumberToObject(o, "max_tokens", d->max_tokens);
+    cJSON_AddNumberToObject(o, "model_bytes", (double)d->model_bytes);
+    cJSON_AddNumberToObject(o, "mem_free", (double)d->mem_free);
+    cJSON_AddNumberToObject(o, "mem_total", (double)d->mem_total);
+    cJSON_AddBoolToObject(o, "fits", 1);
+}
+
+static void device_text(const kvb_device_info *d)
+{
+    if (d->device != KVB_DEVICE_CUDA) {
+        printf("device         cpu\n");
+        return;
+    }
+    printf("device         cuda:%d %s (driver %s, runtime %s): needs %.2f GiB (bf16 weights, full "
+           "bf16 cache of %d tokens, activations), %.2f GiB free of %.2f GiB: fits\n", d->index,
+           d->gpu, d->driver, d->runtime, d->model_bytes / 1073741824.0, d->max_tokens,
+           d->mem_free / 1073741824.0, d->mem_total / 1073741824.0);
+}
+
 int cmd_info(int argc, char **argv)
 {
     kvb_model_flags f = { .weights = "bf16", .config_only = 1 };
@@ -94,7 +125,7 @@ int cmd_info(int argc, char **argv)
     const struct kvb_option opts[] = {
         KVB_OPT_STR_("model", &f.model, "M", "model name, HF directory or .gguf file"),
         KVB_OPT_FLAG_("json", &json, "print JSON"),
-        KVB_MODEL_WEIGHT_OPTS(&f.random_weights, &f.seed, &f.weights),
+        KVB_MODEL_WEIGHT_OPTS(&f.random_weights, &f.seed, &f.weights, &f.device),
         KVB_OPT_INT_("threads", &f.threads, "N", "threads (default: all cores)", 0, 1024),
         KVB_OPT_END_,
     };
@@ -103,16 +134,31 @@ int cmd_info(int argc, char **argv)
         return rc > 0 ? 0 : 2;
     kvb_error e = { 0 };
     kvb_model *m;
-    if ((rc = kvb_cli_open_model(&f, &m, &e)))
+    kvb_model_opts o;
+    kvb_device_info di;
+    if (!f.model || !*f.model) /* kvb_cli_open_model's message */
+        return kvb_cli_open_model(&f, &m, &e) ? kvb_die(&e) : 2;
+    if ((rc = kvb_cli_model_opts(&f, &o, &e)))
         return kvb_die(&e);
+    const int device = o.device, index = o.device_index;
+    o.device = KVB_DEVICE_CPU; /* info reads the model on the host; the device is only planned */
+    if ((rc = kvb_model_open(&m, f.model, &o, &e)))
+        return kvb_die(&e);
+    if ((rc = kvb_device_plan(kvb_model_get_config(m), device, index, &di, &e))) {
+        kvb_model_free(m);
+        return kvb_die(&e);
+    }
     if (json) {
         cJSON *j = info_json(m);
+        device_json(j, &di);
         char *s = cJSON_Print(j);
         printf("%s\n", s);
         free(s);
         cJSON_Delete(j);
-    } else
+    } else {
         info_text(m);
+        device_text(&di);
+    }
     kvb_model_free(m);
     return 0;
 }

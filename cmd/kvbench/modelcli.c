@@ -19,7 +19,28 @@ int kvb_cli_model_opts(const kvb_model_flags *f, kvb_model_opts *o, kvb_error *e
     else if (f->weights && strcmp(f->weights, "bf16"))
         return kvb_errorf(e, KVB_EINVAL, "--weights '%s': use bf16, f32, gguf or gguf-q8",
                           f->weights);
+    int rc = kvb_device_parse(f->device ? f->device : "auto", &o->device, &o->device_index, e);
+    if (rc || (rc = kvb_device_probe(o->device, o->device_index, e)))
+        return rc;
+    o->device = kvb_device_resolve(o->device, o->device_index);
+    if (o->device == KVB_DEVICE_CUDA && (o->weights_gguf || !o->weights_bf16))
+        return kvb_errorf(e, KVB_EUNSUP, "--weights %s: the GPU holds bf16 weights only (use "
+                          "--weights bf16, or --device cpu)", f->weights);
     return 0;
+}
+
+/* generate/bench: their --type on the device, before the model loads */
+static int check_method(const kvb_model_flags *f, const kvb_model_opts *o, kvb_error *e)
+{
+    char **items;
+    int n;
+    kvb_cache_param *p;
+    int rc = kvb_cli_parse_cache_params(f->cache_params, &items, &n, &p, e);
+    if (!rc)
+        rc = kvb_device_check_method(o->device, f->method, p, n, e);
+    free(p);
+    kvb_free_strv(items, n);
+    return rc;
 }
 
 int kvb_cli_open_model(const kvb_model_flags *f, kvb_model **m, kvb_error *e)
@@ -29,6 +50,8 @@ int kvb_cli_open_model(const kvb_model_flags *f, kvb_model **m, kvb_error *e)
                           "directory or a .gguf file)");
     kvb_model_opts o;
     int rc = kvb_cli_model_opts(f, &o, e);
+    if (!rc && f->method)
+        rc = check_method(f, &o, e);
     return rc ? rc : kvb_model_open(m, f->model, &o, e);
 }
 

@@ -10,12 +10,18 @@
     "hold weights as bf16 (default), f32, gguf (keep a GGUF's Q4_1/Q8_0 blocks) or gguf-q8 "     \
     "(the same blocks; decode on 8-bit activations in integers, as llama.cpp, one scale per 4)"
 
-/* --random-weights, --seed, --weights: the same three options on every verb that opens a model */
-#define KVB_MODEL_WEIGHT_OPTS(random_weights, seed, weights)                                      \
+#define KVB_DEVICE_HELP                                                                           \
+    "where prefill and decode run: cpu, cuda[:N] (bin/kvbench-cuda only; bf16 weights, --type "  \
+    "full) or auto (default: cuda where this binary has it and a GPU is usable, else cpu)"
+
+/* --random-weights, --seed, --weights, --device: the same options on every verb that opens a
+ * model */
+#define KVB_MODEL_WEIGHT_OPTS(random_weights, seed, weights, device)                              \
     KVB_OPT_FLAG_("random-weights", random_weights,                                               \
                   "seeded random weights from the config (run: tokenizer files too)"),            \
     KVB_OPT_INT_("seed", seed, "N", "seed of --random-weights (default 0)", 0, 2147483647L),     \
-    KVB_OPT_STR_("weights", weights, "T", KVB_WEIGHTS_HELP)
+    KVB_OPT_STR_("weights", weights, "T", KVB_WEIGHTS_HELP),                                      \
+    KVB_OPT_STR_("device", device, "D", KVB_DEVICE_HELP)
 
 typedef struct kvb_model_flags {
     const char *model;   /* --model */
@@ -24,9 +30,14 @@ typedef struct kvb_model_flags {
     long seed;           /* --seed */
     const char *weights; /* --weights bf16|f32|gguf|gguf-q8 */
     int config_only;     /* with random_weights: do not materialize weights (info) */
+    const char *device;  /* --device cpu|cuda[:N]|auto (NULL = auto) */
+    const char *method;  /* --type of generate/bench: checked against the device before loading */
+    const char *cache_params; /* their --cache-param */
 } kvb_model_flags;
 
-/* Flags -> model options (config_only only with random_weights); a bad --weights is refused. */
+/* Flags -> model options (config_only only with random_weights); a bad --weights is refused.
+ * --device is resolved here (auto -> cuda or cpu) and probed: `--device cuda` without the
+ * backend or a usable GPU, or with weights the GPU does not hold, is one line (KVB_EUNSUP). */
 int kvb_cli_model_opts(const kvb_model_flags *f, kvb_model_opts *o, kvb_error *e);
 int kvb_cli_open_model(const kvb_model_flags *f, kvb_model **m, kvb_error *e);
 /* --cache-param "name=value,..." -> params[n] pointing into items (the caller frees both, also on

@@ -27,7 +27,7 @@
 
 struct run_opts {
     const char *model, *type, *tasks, *data, *out, *shard, *chat_template, *max_memory;
-    const char *lengths, *depths, *needle, *question, *weights, *cache_param;
+    const char *lengths, *depths, *needle, *question, *weights, *cache_param, *device;
     const char *param_val[KVB_CACHE_MAX_PARAMS];
     long limit, max_length, threads, prompt_len;
     long trace_every; /* memory trace every k-th decode step; 0 = at most 64 points per record */
@@ -131,8 +131,10 @@ static int run_main(struct run_opts *o, kvb_error *e)
         .ruler_template = o->ruler_template };
     kvb_model_flags f = { .model = o->model, .threads = o->threads,
                           .random_weights = o->random_weights, .seed = o->seed,
-                          .weights = o->weights };
+                          .weights = o->weights, .device = o->device };
     int rc = kvb_cli_model_opts(&f, &sp.model_opts, e);
+    if (!rc) /* before any data or weights are read */
+        rc = kvb_device_check_method(sp.model_opts.device, o->type, params, n_params, e);
     kvb_session *s = NULL;
     if (!rc)
         rc = kvb_session_open(&s, &sp, e);
@@ -195,7 +197,7 @@ int cmd_run(int argc, char **argv)
         KVB_OPT_FLAG_("skip-oversized", &o.skip_oversized, "skip records over --max-memory instead of failing"),
         KVB_OPT_INT_("trace-every", &o.trace_every, "K", "memory trace: KV bytes every K-th decode step (default: at most 64 points per record)", 1, 1 << 24),
         KVB_OPT_FLAG_("dry-run", &o.dry_run, "print the plan (model, method, memory, data) from the config alone and exit"),
-        KVB_MODEL_WEIGHT_OPTS(&o.random_weights, &o.seed, &o.weights),
+        KVB_MODEL_WEIGHT_OPTS(&o.random_weights, &o.seed, &o.weights, &o.device),
         KVB_OPT_STR_("cache-param", &o.cache_param, "LIST", "cache parameters name=value,... (one source with --budget etc.; a conflict is an error)"),
         KVB_OPT_INT_("prompt-len", &o.prompt_len, "N", "prompt length for --dry-run", 1, 1 << 24),
         KVB_OPT_STR_("lengths", &o.lengths, "L,..", "niah and RULER context lengths in tokens (default niah " KVB_NIAH_LENGTHS ", RULER " KVB_RULER_LENGTHS ")"),

@@ -130,6 +130,19 @@ static int full_append(kvb_cache *c, int layer, const float *k, const float *v, 
     return 0;
 }
 
+/* A device keeps the K/V (bf16, 2 bytes like f16): only the lengths live here; the host blocks
+ * are calloc'ed and never written, so they take no resident memory. */
+static int full_hold_external(kvb_cache *c, int n_tokens, kvb_error *e)
+{
+    full_state *s = c->priv;
+    if (!s->f16)
+        return kvb_errorf(e, KVB_EUNSUP, "cache method full with dtype=f32 is not on the GPU (the "
+                          "device cache is bf16)");
+    for (int l = 0; l < c->shape.n_layers && n_tokens; l++)
+        s->len[l] = n_tokens;
+    return 0;
+}
+
 /* ---- decode attention ------------------------------------------------------------------------ */
 static inline __m256 load8(const full_state *s, const unsigned char *blk, size_t i)
 {
@@ -324,6 +337,7 @@ static const struct kvb_cache_ops full_ops = {
     .layer_stats = full_layer_stats,
     .params_json = full_params_json,
     .release = full_release,
+    .hold_external = full_hold_external,
 };
 
 const struct kvb_cache_method kvb_cache_method_full = {

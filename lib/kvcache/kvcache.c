@@ -124,6 +124,26 @@ int kvb_cache_prefill_end(kvb_cache *c, kvb_error *e)
     return rc;
 }
 
+int kvb_cache_hold_external(kvb_cache *c, int n_tokens, kvb_error *e)
+{
+    if (!c->ops->hold_external)
+        return kvb_errorf(e, KVB_EUNSUP, "cache method %s is not on the GPU yet (only full runs "
+                          "there)", c->m->name);
+    if (n_tokens == 0)
+        return c->ops->hold_external(c, 0, e);
+    if (n_tokens < c->n_prompt || n_tokens > c->shape.max_tokens)
+        return kvb_errorf(e, KVB_EINVAL, "cache %s: %d tokens held outside [%d, %d]", c->m->name,
+                          n_tokens, c->n_prompt, c->shape.max_tokens);
+    int rc = c->ops->hold_external(c, n_tokens, e);
+    if (rc)
+        return rc;
+    int prefill = c->n_tokens == 0; /* the first report after a reset is the prompt */
+    c->n_tokens = n_tokens;
+    if (prefill)
+        note_prefill(c);
+    return 0;
+}
+
 int kvb_cache_append(kvb_cache *c, int layer, const float *k, const float *v, kvb_error *e)
 {
     if (layer < 0 || layer >= c->shape.n_layers || !k || !v)

@@ -88,6 +88,15 @@ void kvb_cache_attend_part(kvb_cache *c, int layer, const float *q, int part, in
 void kvb_attend_merge(const float *out, const float *mx, const float *sum, int n_parts, int n_heads,
                       int head_dim, float *merged);
 
+/* ---- K/V held by a device backend ------------------------------------------------------------ */
+/* The CUDA backend keeps a full bf16 K/V cache on the device (kernels/kvb_cuda.h) and never
+ * hands K/V to the cache; it reports instead that every layer now holds n_tokens tokens (after
+ * prefill: the prompt; after each decode step: one more), so bytes, layer stats, traces and
+ * peaks stay the cache's own accounting. Only a method that keeps every token in 16 bits can be
+ * held that way (full with its default dtype); any other: KVB_EUNSUP naming the method.
+ * kvb_cache_hold_external(c, 0, e) is the check alone (nothing changes). */
+int kvb_cache_hold_external(kvb_cache *c, int n_tokens, kvb_error *e);
+
 /* ---- accounting --------------------------------------------------------------------------- */
 typedef struct kvb_cache_layer_stats {
     size_t k_bytes, v_bytes, meta_bytes, residual_bytes; /* bytes really held */

@@ -87,6 +87,10 @@ struct kvb_cache_ops {
     size_t (*peak_bytes)(const kvb_cache *c);
     int (*stored_heads)(const kvb_cache *c);
     void (*head_tokens)(const kvb_cache *c, int layer, long *out);
+    /* Optional (NULL: the method cannot be held by a device): every layer now holds n_tokens
+     * tokens whose K/V a device backend keeps (kvb_cache_hold_external); count them as if they
+     * had been stored here. Returns KVB_EUNSUP with the reason for parameters it cannot honour. */
+    int (*hold_external)(kvb_cache *c, int n_tokens, kvb_error *e);
 };
 
 /* ---- the method descriptor --------------------------------------------------------------- */

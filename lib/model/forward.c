@@ -453,12 +453,16 @@ static int prefill(kvb_model *m, kvb_cache *c, const int32_t *ids, int n, float 
 int kvb_model_prefill(kvb_model *m, kvb_cache *c, const int32_t *ids, int n, float *logits,
                       kvb_error *e)
 {
+    if (m->be)
+        return kvb_device_prefill(m, c, ids, n, logits, e);
     return prefill(m, c, ids, n, logits, 0, e);
 }
 
 int kvb_model_prefill_all(kvb_model *m, kvb_cache *c, const int32_t *ids, int n, float *logits,
                           kvb_error *e)
 {
+    if (m->be) /* the device driver returns the last position's logits only */
+        return kvb_errorf(e, KVB_EUNSUP, "logits of every position: --device cpu only");
     return prefill(m, c, ids, n, logits, 1, e);
 }
 
@@ -645,6 +649,8 @@ static void decode_worker(void *arg, int ith, int nth)
 
 int kvb_model_decode(kvb_model *m, kvb_cache *c, int32_t id, int pos, float *logits, kvb_error *e)
 {
+    if (m->be)
+        return kvb_device_decode(m, c, id, pos, logits, e);
     if (!m->layers || !m->bufs || m->bufs_cache != c)
         return kvb_errorf(e, KVB_EINVAL, "decode needs a prefill with the same cache first");
     if (id < 0 || id >= m->cfg.vocab || pos < 0)

@@ -158,6 +158,10 @@ int kvb_model_open(kvb_model **out, const char *name_or_path, const kvb_model_op
         return rc;
     }
     load_tokenizer(m, dir);
+    if ((rc = kvb_model_attach_device(m, e))) {
+        kvb_model_free(m);
+        return rc;
+    }
     *out = m;
     return 0;
 }
@@ -168,6 +172,7 @@ void kvb_model_free(kvb_model *m)
 {
     if (!m)
         return;
+    kvb_model_detach_device(m);
     if (m->layers)
         for (int l = 0; l < m->cfg.n_layers; l++) {
             kvb_layer_w *L = &m->layers[l];

@@ -31,7 +31,13 @@ typedef struct kvb_model_config {
                                  method defaults per model (kvb_cache_shape.model_family) */
 } kvb_model_config;
 
+/* Where prefill and decode run. AUTO: cuda when this binary has the CUDA backend (make cuda)
+ * and kvb_device_probe finds a usable GPU, else cpu (kvb_device_resolve). */
+enum { KVB_DEVICE_AUTO = 0, KVB_DEVICE_CPU = 1, KVB_DEVICE_CUDA = 2 };
+
 typedef struct kvb_model_opts {
+    int device;         /* KVB_DEVICE_*; the model resolves AUTO at open */
+    int device_index;   /* GPU ordinal for cuda (--device cuda:N) */
     int threads;        /* 0 = all cores */
     int random_weights; /* build from the config alone, seeded */
     uint64_t seed;
@@ -86,6 +92,41 @@ int kvb_model_config_by_name(const char *name, kvb_model_config *out, kvb_error 
 /* Where --model points: a path (HF directory or .gguf file) as given, else a model name resolved
  * as kvb_model_open does ($KVBENCH_MODELS, the HF cache, ./models). out: PATH_MAX bytes. */
 int kvb_model_locate(const char *name_or_path, char *out, size_t n, kvb_error *e);
+
+/* ---- devices (lib/model/device.c; the CUDA backend is lib/model/backend_cuda.c, linked only
+ * into `make cuda` binaries) ---- */
+/* "cpu", "cuda", "cuda:N" or "auto" -> KVB_DEVICE_* and the GPU ordinal. */
+int kvb_device_parse(const char *s, int *device, int *index, kvb_error *e);
+const char *kvb_device_name(int device); /* "cpu" / "cuda" / "auto" */
+/* 0 when `device` can run here; KVB_EUNSUP with one line otherwise: "--device cuda: this binary
+ * has no CUDA backend (build it with make cuda)" or "--device cuda: no CUDA device: <reason>". */
+int kvb_device_probe(int device, int index, kvb_error *e);
+/* AUTO -> cuda if kvb_device_probe(cuda) succeeds, else cpu; others as given (not probed). */
+int kvb_device_resolve(int device, int index);
+/* The cache methods a device runs: 0, or KVB_EUNSUP naming the method (checked before the model
+ * loads: never a silent CPU fallback). The CPU runs every method. */
+int kvb_device_check_method(int device, const char *method, const kvb_cache_param *params,
+                            int n_params, kvb_error *e);
+
+typedef struct kvb_device_info {
+    int device;             /* KVB_DEVICE_CPU or KVB_DEVICE_CUDA */
+    int index;              /* GPU ordinal */
+    char gpu[256];          /* GPU name, "" on cpu */
+    char driver[32];        /* CUDA driver API version "12.8", "" on cpu */
+    char runtime[32];       /* CUDA runtime version the binary runs with, "" on cpu */
+    size_t model_bytes;     /* device bytes the model plans (weights, cache, activations) */
+    size_t peak_bytes;      /* device bytes allocated at most so far (0 before open) */
+    size_t mem_free, mem_total; /* cudaMemGetInfo at the time of the call */
+    int max_tokens;         /* tokens the device cache holds (prompt + generated) */
+    double hbm_gbs;         /* floors of the GPU (kvb_cuda_info): memory bandwidth, GB/s */
+    double bf16_tflops;     /* dense bf16 tensor-core peak, TFLOP/s (0: unknown architecture) */
+} kvb_device_info;
+/* The device of an open model and its figures (the CPU: device = KVB_DEVICE_CPU, rest 0). */
+void kvb_model_device_info(const kvb_model *m, kvb_device_info *out);
+/* Plan a model of config c on a device without loading weights: bytes needed, free, fits.
+ * Refuses (KVB_ENOMEM, naming the bytes needed and free) a model that does not fit. */
+int kvb_device_plan(const kvb_model_config *c, int device, int index, kvb_device_info *out,
+                    kvb_error *e);
 
 /* ---- floors (kvbench bench) ---- */
 double kvb_measure_read_bandwidth(kvb_pool *p); /* bytes/s, all pool threads reading */

@@ -4,6 +4,7 @@
 #define KVB_MODEL_IMPL_H
 
 #include "gguf/gguf.h"
+#include "model/backend.h"
 #include "model/model.h"
 #include "model/ops.h"
 #include "tokenizer/tokenizer.h" /* model.c loads the tokenizer beside the weights */
@@ -91,6 +92,13 @@ struct kvb_model {
     int n_st;
     kvb_gguf *gguf;           /* open GGUF (kept for the tokenizer) */
     kvb_tokenizer *tok;
+
+    int device;               /* KVB_DEVICE_CPU or _CUDA, resolved at open */
+    const kvb_backend *be;    /* NULL: the CPU forward pass (forward.c) */
+    void *be_ctx;
+    int dev_max_tokens;       /* tokens the device cache holds */
+    int dev_pos;              /* tokens the device holds for dev_cache's record */
+    const kvb_cache *dev_cache;
 
     kvb_arena arena;          /* per-request activations, sized at prefill */
     struct kvb_fwd_bufs *bufs;/* decode buffers carved from the arena at prefill */

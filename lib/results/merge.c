@@ -323,6 +323,8 @@ static int copy_head(const kvb_run *a, kvb_run *out, kvb_error *e)
     rc = rc ? rc : kvb_run_set_str(&out->git_commit, a->git_commit, e);
     rc = rc ? rc : kvb_run_set_str(&out->cpu, a->cpu, e);
     rc = rc ? rc : kvb_run_set_machine(out, a->threads, a->flags, a->gpu, e);
+    rc = rc ? rc : kvb_run_set_device(out, a->device, a->cuda_driver, a->cuda_runtime,
+                                      a->device_bytes, e);
     rc = rc ? rc : kvb_run_set_model(out, a->model_name, a->model_repo, a->model_path,
                                      a->model_dtype, a->model_fingerprint, e);
     rc = rc ? rc : kvb_run_set_method(out, a->method_name, a->method_params, e);

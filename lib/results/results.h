@@ -121,6 +121,10 @@ typedef struct kvb_run {
     int schema_version;
     char *tool_version, *git_commit, *created;
     char *cpu, *flags, *gpu; /* gpu: "" on CPU runs */
+    char *device;            /* where the model ran: "cpu" (also for files without the field) or
+                                "cuda" */
+    char *cuda_driver, *cuda_runtime; /* "12.8"; "" on cpu */
+    double device_bytes;     /* cuda: peak device bytes of the model (kvb_cuda_peak_bytes) */
     long threads;
     double peak_rss_bytes;
     char *model_name, *model_repo, *model_path, *model_dtype, *model_fingerprint;
@@ -158,6 +162,9 @@ int kvb_run_set_model(kvb_run *r, const char *name, const char *repo, const char
 /* params_json: a JSON object (as kvb_cache_params_json returns), NULL for "{}". */
 int kvb_run_set_method(kvb_run *r, const char *name, const char *params_json, kvb_error *e);
 int kvb_run_set_machine(kvb_run *r, long threads, const char *flags, const char *gpu, kvb_error *e);
+/* device "cpu" or "cuda"; driver/runtime versions and device bytes (cuda only, else "" and 0) */
+int kvb_run_set_device(kvb_run *r, const char *device, const char *driver, const char *runtime,
+                       double device_bytes, kvb_error *e);
 /* machine.flags of a CPU run: "gemv=<ISA of the GEMV kernels> prefill=<arithmetic of the prefill>
  * weights=<held dtype> cflags=<compile flags of this build>", e.g. "gemv=avx512 prefill=bf16
  * weights=bf16 cflags=-std=c11 -O2 -mavx2 -mfma -mf16c -fno-math-errno". The prefill arithmetic
@@ -222,6 +229,11 @@ void kvb_rundir_free(kvb_rundir *d);
 const char *kvb_rundir_path(const kvb_rundir *d);
 /* The fingerprint's key must hold value (a mismatch is refused, naming both), or gets it. */
 int kvb_rundir_fp_check(kvb_rundir *d, const char *key, const char *value, kvb_error *e);
+/* The same for a key added after run directories existed (e.g. "device"): a fingerprint that
+ * holds other keys but not this one was made when every run had the value `before` ("cpu"), so
+ * resuming it with another value is refused too. */
+int kvb_rundir_fp_check_since(kvb_rundir *d, const char *key, const char *value,
+                              const char *before, kvb_error *e);
 /* Write fingerprint.json atomically when a check added a key. */
 int kvb_rundir_fp_save(kvb_rundir *d, kvb_error *e);
 /* Start a task. Existing pred/memory files are refused without resume; with resume a torn last

@@ -331,6 +331,18 @@ int kvb_rundir_fp_check(kvb_rundir *d, const char *key, const char *value, kvb_e
     return 0;
 }
 
+int kvb_rundir_fp_check_since(kvb_rundir *d, const char *key, const char *value,
+                              const char *before, kvb_error *e)
+{
+    /* keys but not this one: the directory predates the key */
+    if (d->fp->child && !cJSON_GetObjectItemCaseSensitive(d->fp, key)) {
+        int rc = kvb_rundir_fp_check(d, key, before, e);
+        if (rc)
+            return rc;
+    }
+    return kvb_rundir_fp_check(d, key, value, e);
+}
+
 int kvb_rundir_fp_save(kvb_rundir *d, kvb_error *e)
 {
     if (!d->fp_dirty)

@@ -32,6 +32,9 @@ void kvb_run_init(kvb_run *r)
     r->cpu = kvb_strdup(buf);
     r->flags = kvb_strdup("");
     r->gpu = kvb_strdup("");
+    r->device = kvb_strdup("cpu");
+    r->cuda_driver = kvb_strdup("");
+    r->cuda_runtime = kvb_strdup("");
     r->threads = kvb_cpu_count() > 0 ? kvb_cpu_count() : 1;
     r->method_params = kvb_strdup("{}");
     r->settings = kvb_strdup("{}");
@@ -50,7 +53,7 @@ static void task_release(kvb_run_task *t)
 void kvb_run_release(kvb_run *r)
 {
     char **strs[] = { &r->tool_version, &r->git_commit, &r->created, &r->cpu, &r->flags, &r->gpu,
-                      &r->model_name, &r->model_repo, &r->model_path, &r->model_dtype,
+                      &r->device, &r->cuda_driver, &r->cuda_runtime, &r->model_name, &r->model_repo, &r->model_path, &r->model_dtype,
                       &r->model_fingerprint, &r->method_name, &r->method_params,
                       &r->chat_template, &r->data_dir, &r->settings };
     for (size_t i = 0; i < KVB_ARRAY_SIZE(strs); i++)
@@ -123,6 +126,21 @@ int kvb_run_set_machine(kvb_run *r, long threads, const char *flags, const char 
     r->threads = threads;
     int rc = kvb_run_set_str(&r->flags, flags, e);
     return rc ? rc : kvb_run_set_str(&r->gpu, gpu, e);
+}
+
+int kvb_run_set_device(kvb_run *r, const char *device, const char *driver, const char *runtime,
+                       double device_bytes, kvb_error *e)
+{
+    int cuda = !strcmp(device, "cuda");
+    if (!cuda && strcmp(device, "cpu"))
+        return kvb_errorf(e, KVB_EINVAL, "run record: device '%s' is not cpu or cuda", device);
+    if (!(device_bytes >= 0))
+        return kvb_errorf(e, KVB_EINVAL, "run record: device bytes %g out of range", device_bytes);
+    int rc = kvb_run_set_str(&r->device, device, e);
+    rc = rc ? rc : kvb_run_set_str(&r->cuda_driver, cuda ? driver : "", e);
+    rc = rc ? rc : kvb_run_set_str(&r->cuda_runtime, cuda ? runtime : "", e);
+    r->device_bytes = cuda ? device_bytes : 0;
+    return rc;
 }
 
 void kvb_run_machine_flags(char *out, size_t n, const char *gemv, const char *prefill,
@@ -580,6 +598,16 @@ char *kvb_run_to_json(const kvb_run *r)
     put_str(&sb, r->flags);
     kvb_strbuf_adds(&sb, ", \"gpu\": ");
     put_str(&sb, r->gpu);
+    kvb_strbuf_adds(&sb, ", \"device\": ");
+    put_str(&sb, r->device);
+    if (!strcmp(r->device, "cuda")) {
+        kvb_strbuf_adds(&sb, ", \"cuda_driver\": ");
+        put_str(&sb, r->cuda_driver);
+        kvb_strbuf_adds(&sb, ", \"cuda_runtime\": ");
+        put_str(&sb, r->cuda_runtime);
+        kvb_strbuf_adds(&sb, ", \"device_bytes\": ");
+        put_num(&sb, r->device_bytes);
+    }
     kvb_strbuf_adds(&sb, ", \"peak_rss_bytes\": ");
     put_num(&sb, r->peak_rss_bytes);
     kvb_strbuf_adds(&sb, "},\n  \"model\": {\"name\": ");
@@ -900,6 +928,24 @@ static int read_tasks(const vctx *v, const cJSON *tasks, kvb_run *r)
     return rc;
 }
 
+/* machine.device (optional: files written before devices existed ran on the CPU) */
+static int read_device(const vctx *v, const cJSON *o, kvb_run *r)
+{
+    if (!cJSON_GetObjectItemCaseSensitive(o, "device"))
+        return 0;
+    int rc = get_str(v, o, "machine.", "device", 1, &r->device);
+    if (rc)
+        return rc;
+    if (!strcmp(r->device, "cpu"))
+        return 0;
+    if (strcmp(r->device, "cuda"))
+        return kvb_errorf(v->e, KVB_EINVAL, "%s: field 'machine.device' = '%.32s' is not cpu or "
+                          "cuda", v->file, r->device);
+    rc = get_str(v, o, "machine.", "cuda_driver", 1, &r->cuda_driver);
+    rc = rc ? rc : get_str(v, o, "machine.", "cuda_runtime", 1, &r->cuda_runtime);
+    return rc ? rc : get_num(v, o, "machine.", "device_bytes", 0, BIG, 1, &r->device_bytes);
+}
+
 static int read_head(const vctx *v, const cJSON *doc, kvb_run *r)
 {
     const cJSON *o;
@@ -922,6 +968,7 @@ static int read_head(const vctx *v, const cJSON *doc, kvb_run *r)
     rc = rc ? rc : get_str(v, o, "machine.", "flags", 0, &r->flags);
     rc = rc ? rc : get_str(v, o, "machine.", "gpu", 0, &r->gpu);
     rc = rc ? rc : get_num(v, o, "machine.", "peak_rss_bytes", 0, BIG, 0, &r->peak_rss_bytes);
+    rc = rc ? rc : read_device(v, o, r);
     rc = rc ? rc : get_obj(v, doc, "", "model", &o);
     if (rc)
         return rc;

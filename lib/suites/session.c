@@ -243,7 +243,12 @@ static int fingerprint_check(kvb_session *s, kvb_error *e)
         if (rc)
             return rc;
     }
-    return kvb_rundir_fp_save(s->dir, e);
+    /* a CPU run's predictions are not resumed by a GPU run (bf16 activations pick other
+     * near-tied tokens); directories made before devices existed ran on the CPU */
+    kvb_device_info di;
+    kvb_model_device_info(s->m, &di);
+    int rc = kvb_rundir_fp_check_since(s->dir, "device", kvb_device_name(di.device), "cpu", e);
+    return rc ? rc : kvb_rundir_fp_save(s->dir, e);
 }
 
 /* run.json's head: model, method, machine, prompt settings. */
@@ -258,12 +263,18 @@ static int describe_run(kvb_session *s, kvb_error *e)
     char mflags[512];
     kvb_run_machine_flags(mflags, sizeof(mflags), mi.isa, mi.prefill, mi.held_dtype);
     const char *chat = s->env.chat_family ? s->env.chat_family : "none";
+    /* the device model allocates everything at open, so its peak is known here */
+    kvb_device_info di;
+    kvb_model_device_info(s->m, &di);
     int rc;
     if ((rc = kvb_run_set_model(&s->run, s->cfg->name, s->cfg->repo_id,
                                 mi.source ? mi.source : sp->model,
                                 mi.held_dtype ? mi.held_dtype : "", mfp, e)) ||
         (rc = kvb_run_set_method(&s->run, s->method, s->params_json, e)) ||
-        (rc = kvb_run_set_machine(&s->run, kvb_pool_size(kvb_model_pool(s->m)), mflags, "", e)) ||
+        (rc = kvb_run_set_machine(&s->run, kvb_pool_size(kvb_model_pool(s->m)), mflags, di.gpu,
+                                  e)) ||
+        (rc = kvb_run_set_device(&s->run, kvb_device_name(di.device), di.driver, di.runtime,
+                                 (double)di.peak_bytes, e)) ||
         (rc = kvb_run_set_str(&s->run.chat_template, chat, e)) ||
         (rc = kvb_run_set_str(&s->run.data_dir, sp->data ? sp->data : "", e)))
         return rc;

@@ -1,0 +1,57 @@
+/* lib/model private header: the compute backends behind kvb_model_prefill / kvb_model_decode
+ * (ggml's backend idea). The CPU forward pass (forward.c) is the default and needs no entry; a
+ * device backend is a table of function pointers the model calls instead, so the verbs, the
+ * runner and lib/longbench never know which one runs.
+ *
+ * The CUDA backend (backend_cuda.c) is compiled only by `make cuda` (kernels/Makefile) and
+ * linked only into bin/kvbench-cuda and the tests/cuda programs; device.c refers to it weakly,
+ * so the CPU build has no CUDA symbol and `&kvb_backend_cuda == NULL` there. */
+#ifndef KVB_MODEL_BACKEND_H
+#define KVB_MODEL_BACKEND_H
+
+#include "model/model.h"
+
+struct kvb_model;
+
+typedef struct kvb_backend {
+    const char *name; /* "cuda" */
+    /* 0 when GPU `index` is usable, else KVB_EUNSUP/KVB_EINVAL with "no CUDA device: ..." */
+    int (*probe)(int index, kvb_error *e);
+    /* Bytes a model of config c holding max_tokens tokens needs on GPU `index`, the free and
+     * total memory there, and its name and versions (out->model_bytes etc.); nothing allocated. */
+    int (*plan)(const kvb_model_config *c, int max_tokens, int index, kvb_device_info *out,
+                kvb_error *e);
+    /* Upload the weights m holds on the host (loaded as bf16) into a device model of
+     * max_tokens tokens; *ctx is the backend's state. Refuses a model that does not fit before
+     * allocating anything. */
+    int (*open)(struct kvb_model *m, int max_tokens, void **ctx, kvb_error *e);
+    /* Prompt at positions 0..n-1 / one token at pos: logits of the last position (host). The
+     * backend holds the K/V itself (full, bf16). */
+    int (*prefill)(void *ctx, const int32_t *ids, int n, float *logits, kvb_error *e);
+    int (*decode)(void *ctx, int32_t id, int pos, float *logits, kvb_error *e);
+    void (*info)(const void *ctx, kvb_device_info *out);
+    void (*close)(void *ctx);
+} kvb_backend;
+
+extern const kvb_backend kvb_backend_cuda __attribute__((weak));
+
+/* device.c: after the weights are loaded (kvb_model_open), move the model onto its device when
+ * that is not the CPU: upload, then free the host copy of the weights nothing needs any more. */
+int kvb_model_attach_device(struct kvb_model *m, kvb_error *e);
+void kvb_model_detach_device(struct kvb_model *m);
+/* The forward entry points of a model on a device (model.c dispatches here when m->be). */
+int kvb_device_prefill(struct kvb_model *m, kvb_cache *c, const int32_t *ids, int n,
+                       float *logits, kvb_error *e);
+int kvb_device_decode(struct kvb_model *m, kvb_cache *c, int32_t id, int pos, float *logits,
+                      kvb_error *e);
+
+/* cuda_desc.c (CPU library: the struct only, no CUDA symbol): the device model's shapes from a
+ * config; weight pointers NULL. Tokens the device cache holds for a config: its context, capped
+ * at the driver's limit (KVB_CUDA_MAX_TOKENS). */
+#define KVB_CUDA_MAX_TOKENS 65535
+int kvb_cuda_max_tokens(const kvb_model_config *c);
+struct kvb_cuda_model_desc;
+void kvb_cuda_desc_from_config(const kvb_model_config *c, int max_tokens,
+                               struct kvb_cuda_model_desc *d);
+
+#endif
