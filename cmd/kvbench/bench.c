@@ -2,7 +2,9 @@
  * floor reached: decode = (weights + KV bytes per step) / measured read bandwidth, prefill =
  * (matmul + attention FLOPs) / the CPU's FMA peak from its clock and vector width
  * (kvb_cpu_fma_peak, for the arithmetic the prefill uses: f32 or bf16 dot products) and / a
- * measured sgemm. Prompts are seeded random token ids. */
+ * measured sgemm. On --device cuda the floors are the GPU's (kvb_cuda_info: HBM bandwidth from
+ * the memory clock and bus width, the dense bf16 tensor-core peak). Prompts are seeded random
+ * token ids. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,10 +118,22 @@ int cmd_bench(int argc, char **argv)
     }
     const kvb_model_config *cf = kvb_model_get_config(m);
     kvb_pool *pool = kvb_model_pool(m);
-    double bw = kvb_measure_read_bandwidth(pool), peak = kvb_measure_gemm_peak(pool);
+    kvb_device_info di;
+    kvb_model_device_info(m, &di);
+    const int gpu = di.device == KVB_DEVICE_CUDA;
+    double bw, peak, fma;
     char fma_desc[256];
-    double fma = kvb_cpu_fma_peak(kvb_pool_size(pool), kvb_model_prefill_is_bf16(m), fma_desc,
-                                  sizeof(fma_desc));
+    if (gpu) { /* the GPU's floors (kvb_cuda_info): HBM bandwidth and the bf16 tensor-core peak */
+        bw = di.hbm_gbs * 1e9;
+        peak = fma = di.bf16_tflops * 1e12;
+        snprintf(fma_desc, sizeof(fma_desc), "bf16 tensor cores %.0f TFLOP/s (%.60s)",
+                 di.bf16_tflops, di.gpu);
+    } else {
+        bw = kvb_measure_read_bandwidth(pool);
+        peak = kvb_measure_gemm_peak(pool);
+        fma = kvb_cpu_fma_peak(kvb_pool_size(pool), kvb_model_prefill_is_bf16(m), fma_desc,
+                               sizeof(fma_desc));
+    }
     bench_run *runs = kvb_calloc((size_t)ncl, sizeof(*runs));
     for (int i = 0; i < ncl && !rc; i++)
         rc = run_one(m, method, cparams, (int)ctx[i], (int)gen, &runs[i], &e);
@@ -145,13 +159,22 @@ int cmd_bench(int argc, char **argv)
     cJSON_AddNumberToObject(j, "threads", kvb_pool_size(pool));
     cJSON_AddStringToObject(j, "gemv_kernels", in.isa);
     cJSON_AddStringToObject(j, "cpu", cpu);
+    cJSON_AddStringToObject(j, "device", kvb_device_name(di.device));
+    cJSON_AddStringToObject(j, "gpu", di.gpu);
+    cJSON_AddNumberToObject(j, "device_bytes", (double)di.peak_bytes);
     cJSON_AddNumberToObject(j, "read_bandwidth_gbs", bw / 1e9);
     cJSON_AddNumberToObject(j, "sgemm_peak_gflops", peak / 1e9);
     cJSON_AddStringToObject(j, "prefill_arithmetic", in.prefill);
     cJSON_AddNumberToObject(j, "fma_peak_gflops", fma / 1e9);
     cJSON_AddStringToObject(j, "fma_peak_formula", fma_desc);
     cJSON *arr = cJSON_AddArrayToObject(j, "runs");
-    if (!json)
+    if (!json && gpu)
+        printf("%s (%s weights, %s) on %s (cuda): HBM %.0f GB/s, bf16 peak %.0f TFLOP/s, %.2f GiB "
+               "on the device\n%8s %12s %10s %10s %12s %10s %10s %10s\n", cf->name, in.held_dtype,
+               method, di.gpu, bw / 1e9, peak / 1e12, di.peak_bytes / 1073741824.0, "context",
+               "prefill t/s", "of peak", "of peak", "decode ms/t", "decode t/s", "of floor",
+               "KV MB");
+    else if (!json)
         printf("%s (%s weights, %s) on %s, %d threads: read %.1f GB/s, sgemm %.1f GFLOP/s\n"
                "prefill %s; FMA peak %s\n%8s %12s %10s %10s %12s %10s %10s %10s\n", cf->name,
                in.held_dtype, method, cpu, kvb_pool_size(pool), bw / 1e9, peak / 1e9, in.prefill,
@@ -160,7 +183,7 @@ int cmd_bench(int argc, char **argv)
     for (int i = 0; i < ncl; i++) {
         bench_run *r = &runs[i];
         double ptps = r->context / r->prefill_s, ms = 1e3 * r->decode_s / r->gen;
-        double pfrac = kvb_model_prefill_flops(cf, r->context) / r->prefill_s / peak;
+        double pfrac = peak > 0 ? kvb_model_prefill_flops(cf, r->context) / r->prefill_s / peak : 0;
         double ffrac = fma > 0 ? kvb_model_prefill_flops(cf, r->context) / r->prefill_s / fma : 0;
         double dfrac = (double)r->step_bytes / bw / (r->decode_s / r->gen);
         cJSON *o = cJSON_CreateObject();
