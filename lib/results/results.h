@@ -229,9 +229,9 @@ void kvb_rundir_free(kvb_rundir *d);
 const char *kvb_rundir_path(const kvb_rundir *d);
 /* The fingerprint's key must hold value (a mismatch is refused, naming both), or gets it. */
 int kvb_rundir_fp_check(kvb_rundir *d, const char *key, const char *value, kvb_error *e);
-/* The same for a key added after run directories existed (e.g. "device"): a fingerprint that
- * holds other keys but not this one was made when every run had the value `before` ("cpu"), so
- * resuming it with another value is refused too. */
+/* The same for a key added after run directories existed (e.g. "device"): a fingerprint.json on
+ * disk without this key was made when every run had the value `before` ("cpu"), so resuming it
+ * with another value is refused too; a new directory records `value`. */
 int kvb_rundir_fp_check_since(kvb_rundir *d, const char *key, const char *value,
                               const char *before, kvb_error *e);
 /* Write fingerprint.json atomically when a check added a key. */

@@ -21,6 +21,7 @@ struct kvb_rundir {
     int resume;
     cJSON *fp; /* fingerprint.json */
     int fp_dirty;
+    int fp_on_disk; /* fp was read from an existing fingerprint.json (a resumed directory) */
     char *pred_path, *mem_path; /* of the current task */
     char **ids;                 /* _ids committed in the current task */
     long n_ids, cap_ids;
@@ -281,6 +282,7 @@ int kvb_rundir_open(kvb_rundir **out, const char *dir, int resume, kvb_error *e)
             goto out;
         if (!cJSON_IsObject(d->fp))
             rc = kvb_errorf(e, KVB_EINVAL, "%s: not a JSON object", path);
+        d->fp_on_disk = 1;
     } else {
         d->fp = cJSON_CreateObject();
         cJSON_AddStringToObject(d->fp, "kind", "kvbench-run-fingerprint");
@@ -334,8 +336,8 @@ int kvb_rundir_fp_check(kvb_rundir *d, const char *key, const char *value, kvb_e
 int kvb_rundir_fp_check_since(kvb_rundir *d, const char *key, const char *value,
                               const char *before, kvb_error *e)
 {
-    /* keys but not this one: the directory predates the key */
-    if (d->fp->child && !cJSON_GetObjectItemCaseSensitive(d->fp, key)) {
+    /* written to disk without this key: the directory predates the key */
+    if (d->fp_on_disk && !cJSON_GetObjectItemCaseSensitive(d->fp, key)) {
         int rc = kvb_rundir_fp_check(d, key, before, e);
         if (rc)
             return rc;
