@@ -32,4 +32,11 @@ for t in build/cuda/tests/test_*; do
   fi
 done
 echo "cuda tests: $passed passed, $skipped skipped (no GPU), $([ $fail = 0 ] && echo 0 || echo some) failed"
+# --device on both binaries (make cuda builds bin/kvbench-cuda): refusals without a GPU, and with
+# one a run on the GPU whose run.json names the device
+if [ -x bin/kvbench-cuda ]; then
+  if KVBENCH=build/kvbench KVBENCH_CUDA=bin/kvbench-cuda bash tests/e2e/device.sh >build/cuda/e2e-device.log 2>&1
+  then echo "ok   e2e device.sh (both binaries)"
+  else fail=1; echo "FAIL e2e device.sh"; grep '^FAIL' build/cuda/e2e-device.log | head -20; fi
+fi
 exit $fail

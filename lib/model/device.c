@@ -70,7 +70,7 @@ int kvb_device_check_method(int device, const char *method, const kvb_cache_para
                           method);
     for (int i = 0; i < n; i++)
         if (!strcmp(p[i].name, "dtype") && strcmp(p[i].value, "f16"))
-            return kvb_errorf(e, KVB_EUNSUP, "--dtype %s: the GPU's full cache is bf16 (16 bits, "
+            return kvb_errorf(e, KVB_EUNSUP, "dtype=%s: the GPU's full cache is bf16 (16 bits, "
                               "as dtype=f16 on the CPU); use --device cpu for dtype=%s",
                               p[i].value, p[i].value);
     return 0;

@@ -38,14 +38,28 @@ out=$("$K" generate --device cpu --model "$TINY" --ids 1,17,33 --max-new 3 --qui
 if [ "$(echo $out | wc -w)" = 3 ]; then echo "ok: generate --device cpu"; else echo "FAIL: generate --device cpu: $out"; fail=1; fi
 
 if [ -x "$KC" ]; then
-  if "$KC" info --device cuda --model "$TINY" >"$tmp/out" 2>"$tmp/err"; then
+  if "$KC" info --device cuda --model "$TINY" >"$tmp/info" 2>"$tmp/err"; then
     echo "note: a usable GPU is present: checking the GPU refusals"
     bad "$KC" "--device cuda --type SnapKV" "--type SnapKV: cache method SnapKV is not on the GPU yet" \
         generate --device cuda --type SnapKV --model "$TINY" --ids 1,2
     bad "$KC" "--device cuda --weights f32" "--weights f32: the GPU holds bf16 weights only" \
         generate --device cuda --weights f32 --model "$TINY" --ids 1,2
-    bad "$KC" "--device cuda dtype=f32" "--dtype f32: the GPU's full cache is bf16" \
+    bad "$KC" "--device cuda dtype=f32" "dtype=f32: the GPU's full cache is bf16" \
         generate --device cuda --cache-param dtype=f32 --model "$TINY" --ids 1,2
+    if grep -q ': fits$' "$tmp/info"; then echo "ok: info --device cuda plans and fits ($(grep '^device' "$tmp/info"))"
+    else echo "FAIL: info --device cuda: $(cat "$tmp/info")"; fail=1; fi
+    if [ -f models/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf ]; then
+      # a one-record run on the GPU: run.json names the device; the CPU may not resume it
+      python3 datasets/gen_synthetic.py --out "$tmp/gdata" --n 1 --paragraphs 2 --words 12
+      gargs=(--tasks passage_count --data "$tmp/gdata" --limit 1 --max-length 300)
+      if "$KC" run "${gargs[@]}" --device cuda --out "$tmp/g" >/dev/null 2>"$tmp/err" &&
+         grep -q '"device": "cuda", "cuda_driver": "[0-9]' "$tmp/g/run.json" &&
+         grep -q '"device_bytes": [1-9]' "$tmp/g/run.json" && grep -q '"gpu": "[^"]' "$tmp/g/run.json"
+      then echo "ok: run --device cuda: $(grep -o '"gpu": "[^"]*"' "$tmp/g/run.json"), $(grep -o '"cuda_driver": "[^"]*"' "$tmp/g/run.json")"
+      else echo "FAIL: run --device cuda: $(cat "$tmp/err"; grep machine "$tmp/g/run.json")"; fail=1; fi
+      bad "$KC" "--resume of a cuda run on the cpu" ".*made with device = cuda, this run has cpu" \
+          run "${gargs[@]}" --device cpu --out "$tmp/g" --resume
+    fi
   else
     bad "$KC" "kvbench-cuda --device cuda without a GPU" "--device cuda: no CUDA device: " \
         info --device cuda --model "$TINY"
