@@ -75,6 +75,20 @@ def edits():
     yield "threads string", put(["machine", "threads"], "2")
     yield "threads 0", put(["machine", "threads"], 0)
     yield "threads 1.5", put(["machine", "threads"], 1.5)
+    cuda = {"device": "cuda", "cuda_driver": "12.8", "cuda_runtime": "13.0", "device_bytes": 1 << 30}
+
+    def machine(**kv):
+        def f(d):
+            d["machine"].update(kv)
+        return f
+    yield "device cpu", machine(device="cpu")
+    yield "device cuda", machine(**cuda)
+    yield "device gpu", machine(device="gpu")
+    yield "device cuda no driver", machine(device="cuda", cuda_runtime="13.0", device_bytes=1)
+    yield "device cuda no device_bytes", machine(device="cuda", cuda_driver="12.8", cuda_runtime="13.0")
+    yield "device cuda empty runtime", machine(**dict(cuda, cuda_runtime=""))
+    yield "device_bytes negative", machine(**dict(cuda, device_bytes=-1))
+    yield "device_bytes 1.5", machine(**dict(cuda, device_bytes=1.5))
     yield "model name empty", put(["model", "name"], "")
     yield "model name number", put(["model", "name"], 7)
     yield "params array", put(["method", "params"], [1])
