@@ -157,7 +157,7 @@ static int fill_weights(const kvb_model *m, kvb_cuda_model_desc *d, kvb_cuda_lay
     return ok ? 0 : KVB_ENOMEM;
 }
 
-/* ---- the backend ------------------------------------------------------------------------------ */
+/* ---- the backend ----------------------------------------------------------------------------- */
 static void cuda_close(void *p)
 {
     cuda_ctx *x = p;

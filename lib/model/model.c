@@ -214,6 +214,10 @@ void kvb_model_get_info(const kvb_model *m, kvb_model_info *out)
     out->held_dtype = m->opts.weights_gguf && m->gguf ? (m->opts.gguf_act_q8 ? "gguf-q8" : "gguf") : m->opts.weights_bf16 ? "bf16" : "f32";
     out->isa = m->gemv_kernels;
     out->prefill = m->prefill_bf16 ? "bf16 (avx512_bf16)" : "f32";
+    if (m->be) { /* the CPU kernels bound at load do not run: say what does */
+        out->isa = m->be->name;
+        out->prefill = "bf16 (cuda: bf16 GEMM inputs, f32 accumulation)";
+    }
     size_t per_layer = (size_t)c->hidden * c->head_dim * (2 * c->n_heads + 2 * c->n_kv_heads) +
                        3 * (size_t)c->hidden * c->intermediate + 2 * (size_t)c->hidden;
     out->n_params = (size_t)c->n_layers * per_layer + (size_t)c->vocab * c->hidden *

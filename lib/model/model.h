@@ -80,8 +80,10 @@ int kvb_model_prefill_all(kvb_model *m, kvb_cache *c, const int32_t *ids, int n,
 /* Human-readable facts for `kvbench info`: source file/dir, format, dtype of the file(s) and
  * of the weights held, GEMV kernel set. Pointers live as long as the model. */
 typedef struct kvb_model_info {
-    const char *source, *format, *file_dtype, *held_dtype, *isa;
-    const char *prefill;    /* arithmetic of the prefill: "bf16 (avx512_bf16)" or "f32" */
+    const char *source, *format, *file_dtype, *held_dtype;
+    const char *isa;        /* GEMV kernel set ("avx512+avx2"), or the device backend ("cuda") */
+    const char *prefill;    /* arithmetic of the prefill: "bf16 (avx512_bf16)", "f32" or, on a
+                               device, "bf16 (cuda: ...)" */
     size_t n_params;
 } kvb_model_info;
 void kvb_model_get_info(const kvb_model *m, kvb_model_info *out);

@@ -64,6 +64,8 @@ static int check_shards(const kvb_run *s, const char *const *paths, int n, kvb_e
         const kvb_run *b = &s[i];
         int rc = differ("model", a->model_name, b->model_name, paths[0], paths[i], e);
         rc = rc ? rc : differ("model fingerprint", a->model_fingerprint, b->model_fingerprint, paths[0], paths[i], e);
+        /* a GPU shard's bf16 activations can pick other near-tied tokens than a CPU shard's */
+        rc = rc ? rc : differ("device", a->device, b->device, paths[0], paths[i], e);
         rc = rc ? rc : differ("method", a->method_name, b->method_name, paths[0], paths[i], e);
         rc = rc ? rc : differ("method parameters", a->method_params, b->method_params, paths[0], paths[i], e);
         rc = rc ? rc : differ("settings", a->settings, b->settings, paths[0], paths[i], e);

@@ -53,7 +53,8 @@ static void task_release(kvb_run_task *t)
 void kvb_run_release(kvb_run *r)
 {
     char **strs[] = { &r->tool_version, &r->git_commit, &r->created, &r->cpu, &r->flags, &r->gpu,
-                      &r->device, &r->cuda_driver, &r->cuda_runtime, &r->model_name, &r->model_repo, &r->model_path, &r->model_dtype,
+                      &r->device, &r->cuda_driver, &r->cuda_runtime, &r->model_name,
+                      &r->model_repo, &r->model_path, &r->model_dtype,
                       &r->model_fingerprint, &r->method_name, &r->method_params,
                       &r->chat_template, &r->data_dir, &r->settings };
     for (size_t i = 0; i < KVB_ARRAY_SIZE(strs); i++)
@@ -599,8 +600,8 @@ char *kvb_run_to_json(const kvb_run *r)
     kvb_strbuf_adds(&sb, ", \"gpu\": ");
     put_str(&sb, r->gpu);
     kvb_strbuf_adds(&sb, ", \"device\": ");
-    put_str(&sb, r->device);
-    if (!strcmp(r->device, "cuda")) {
+    put_str(&sb, r->device ? r->device : "cpu"); /* a record never given one ran on the CPU */
+    if (r->device && !strcmp(r->device, "cuda")) {
         kvb_strbuf_adds(&sb, ", \"cuda_driver\": ");
         put_str(&sb, r->cuda_driver);
         kvb_strbuf_adds(&sb, ", \"cuda_runtime\": ");
@@ -931,9 +932,11 @@ static int read_tasks(const vctx *v, const cJSON *tasks, kvb_run *r)
 /* machine.device (optional: files written before devices existed ran on the CPU) */
 static int read_device(const vctx *v, const cJSON *o, kvb_run *r)
 {
-    if (!cJSON_GetObjectItemCaseSensitive(o, "device"))
-        return 0;
-    int rc = get_str(v, o, "machine.", "device", 1, &r->device);
+    int rc = kvb_run_set_str(&r->cuda_driver, "", v->e);
+    rc = rc ? rc : kvb_run_set_str(&r->cuda_runtime, "", v->e);
+    if (!rc && !cJSON_GetObjectItemCaseSensitive(o, "device"))
+        return kvb_run_set_str(&r->device, "cpu", v->e);
+    rc = rc ? rc : get_str(v, o, "machine.", "device", 1, &r->device);
     if (rc)
         return rc;
     if (!strcmp(r->device, "cpu"))

@@ -124,7 +124,8 @@ static void run_case(const char *name, side *g, side *c, side *bf16, const int32
             }
     }
     size_t bg = kvb_cache_bytes(g->c), bc = kvb_cache_bytes(c->c);
-    printf("%-4s %-44s cache bytes gpu %zu, cpu %zu\n", bg == bc && bg ? "ok" : "FAIL", name, bg, bc);
+    printf("%-4s %-44s cache bytes gpu %zu, cpu %zu\n", bg == bc && bg ? "ok" : "FAIL", name, bg,
+           bc);
     if (bg != bc || !bg)
         g_fail = 1;
 }

@@ -4,7 +4,8 @@
  * --device resolution, attach (upload, then the host weights dropped), prefill/decode through
  * kvb_model_* and kvb_generate, the cache's accounting of K/V the device holds, the refusals
  * (another method, a position the device does not hold, logits of every position) and the
- * device info. Greedy tokens and logits must equal the CPU model's bit for bit (same arithmetic). */
+ * device info. Greedy tokens and logits must equal the CPU model's bit for bit (same
+ * arithmetic). */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,6 +130,10 @@ Test(backend, auto_resolves_to_the_backend_and_drops_host_weights)
     cr_assert_null(m->layers[0].w_down.data);
     cr_assert_null(m->st);
     cr_assert_gt(kvb_model_weight_bytes(m), 0); /* what the file held is still reported */
+    kvb_model_info in;
+    kvb_model_get_info(m, &in);
+    cr_assert_str_eq(in.isa, "cuda");
+    cr_assert(!strncmp(in.prefill, "bf16 (cuda", 10), "%s", in.prefill);
     kvb_model_free(m);
     kvb_error e = { 0 };
     cr_assert_eq(kvb_device_probe(KVB_DEVICE_CUDA, 1, &e), KVB_EUNSUP);
