@@ -54,4 +54,12 @@ struct kvb_cuda_model_desc;
 void kvb_cuda_desc_from_config(const kvb_model_config *c, int max_tokens,
                                struct kvb_cuda_model_desc *d);
 
+/* backend_cuda.c (make cuda only): the device model's description with m's weights as host
+ * bf16 arrays (m's own where it holds bf16, else converted), as the backend uploads them; the
+ * conversions live in *keep until kvb_cuda_desc_release(keep) (also after an error). Used by the
+ * upload and by tests/cuda/test_device.c, which runs the driver's CPU twin on the same desc. */
+int kvb_cuda_desc_host(const struct kvb_model *m, int max_tokens, struct kvb_cuda_model_desc *d,
+                       void **keep, kvb_error *e);
+void kvb_cuda_desc_release(void *keep);
+
 #endif

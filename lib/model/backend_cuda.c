@@ -168,22 +168,46 @@ static void cuda_close(void *p)
     free(x);
 }
 
+/* The host side of a desc: the layer table and the conversions its pointers may point into. */
+typedef struct host_desc {
+    kvb_cuda_layer_w *layers;
+    tmp_list t;
+} host_desc;
+
+void kvb_cuda_desc_release(void *keep)
+{
+    host_desc *h = keep;
+    if (!h)
+        return;
+    tmp_free(&h->t);
+    free(h->layers);
+    free(h);
+}
+
+int kvb_cuda_desc_host(const kvb_model *m, int max_tokens, kvb_cuda_model_desc *d, void **keep,
+                       kvb_error *e)
+{
+    kvb_cuda_desc_from_config(&m->cfg, max_tokens, d);
+    host_desc *h = kvb_calloc(1, sizeof(*h));
+    *keep = h;
+    if (!h || !(h->layers = kvb_calloc((size_t)m->cfg.n_layers, sizeof(*h->layers))) ||
+        fill_weights(m, d, h->layers, &h->t))
+        return kvb_errorf(e, KVB_ENOMEM, "cuda: out of host memory converting the weights to bf16");
+    return 0;
+}
+
 static int cuda_open(kvb_model *m, int max_tokens, void **out, kvb_error *e)
 {
     *out = NULL;
     cuda_ctx *x = kvb_calloc(1, sizeof(*x));
-    kvb_cuda_layer_w *lw = kvb_calloc((size_t)m->cfg.n_layers, sizeof(*lw));
-    tmp_list t = { 0 };
     kvb_cuda_model_desc d;
-    kvb_cuda_desc_from_config(&m->cfg, max_tokens, &d);
-    int rc = x && lw ? fill_weights(m, &d, lw, &t) : KVB_ENOMEM;
-    if (rc)
-        rc = kvb_errorf(e, KVB_ENOMEM, "cuda: out of host memory converting the weights to bf16");
+    void *keep = NULL;
+    int rc = x ? kvb_cuda_desc_host(m, max_tokens, &d, &keep, e)
+               : kvb_errorf(e, KVB_ENOMEM, "out of memory");
     if (!rc && !(rc = kvb_cuda_open(&x->c, m->opts.device_index, e)) &&
         !(rc = kvb_cuda_model_create(x->c, &x->m, &d, e)))
         rc = kvb_cuda_sync(x->c, e); /* uploads done before the host copies go */
-    tmp_free(&t);
-    free(lw);
+    kvb_cuda_desc_release(keep);
     if (rc) {
         cuda_close(x);
         return rc;
