@@ -66,7 +66,7 @@ int kvb_device_check_method(int device, const char *method, const kvb_cache_para
         return 0;
     if (strcasecmp(method, "full"))
         return kvb_errorf(e, KVB_EUNSUP, "--type %s: cache method %s is not on the GPU yet "
-                          "(--device cuda runs --type full only; use --device cpu)", method,
+                          "(the GPU runs --type full only; use --device cpu)", method,
                           method);
     for (int i = 0; i < n; i++)
         if (!strcmp(p[i].name, "dtype") && strcmp(p[i].value, "f16"))
