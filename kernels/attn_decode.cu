@@ -43,11 +43,13 @@ attn_decode_kernel(float *work, const float *q, const __nv_bfloat16 *k, const __
     __syncthreads();
     /* scores: a half-warp per key row, all query heads of the group from one read of it */
     const int half = lane >> 4, l16 = lane & 15;
-    for (int jj = 2 * warp + half; jj < cnt; jj += 2 * nwarp) {
+    /* the loop runs alike for both halves of a warp (the shuffles need all 32 lanes) */
+    for (int j0 = 2 * warp; j0 < cnt; j0 += 2 * nwarp) {
+        const int jj = j0 + half;
         float part[KVB_AD_GMAX];
 #pragma unroll
         for (int a = 0; a < KVB_AD_GMAX; a++) part[a] = 0.f;
-        for (int c = l16; c < CH; c += 16) {
+        for (int c = l16; c < CH && jj < cnt; c += 16) {
             float kf[8];
             load8<VEC>(kf, kg + (size_t)(t0 + jj) * D + c * 8);
 #pragma unroll
@@ -61,7 +63,7 @@ attn_decode_kernel(float *work, const float *q, const __nv_bfloat16 *k, const __
             if (a < grp) {
                 float s = part[a];
                 for (int o = 8; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
-                if (l16 == 0) ss[a * KVB_AD_CHUNK + jj] = s;
+                if (l16 == 0 && jj < cnt) ss[a * KVB_AD_CHUNK + jj] = s;
             }
     }
     __syncthreads();
