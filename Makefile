@@ -16,8 +16,6 @@ endif
 ifeq ($(BLAS),none)
 BUILD    ?= build/blas-none
 BIN      ?= $(BUILD)/bin
-# in CFLAGS, not CPPFLAGS, so that run.json's machine.flags records it
-CFLAGS   += -DKVB_BLAS_NONE
 CPPFLAGS += -Ilib/core/blas_none
 BLAS_LIBS :=
 else
@@ -33,6 +31,10 @@ GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 VERSION  := 0.1.0
 CPPFLAGS += -Ilib -Icmd/kvbench -D_GNU_SOURCE -DKVB_VERSION='"$(VERSION)"' -DKVB_GIT_COMMIT='"$(GIT_COMMIT)"'
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -g $(OPT) $(ARCH) -fno-math-errno -MMD -MP
+ifeq ($(BLAS),none)
+# in CFLAGS, not CPPFLAGS: run.json's machine.flags records it
+CFLAGS   += -DKVB_BLAS_NONE
+endif
 # the code-generating flags, recorded in run.json's machine.flags (warnings, -g, -M* left out)
 CPPFLAGS += -DKVB_BUILD_CFLAGS='"$(strip $(filter-out -W% -g -MMD -MP,$(CFLAGS)))"'
 LDLIBS   += -lcjson -lpcre2-8 -lz $(BLAS_LIBS) -lm -lpthread

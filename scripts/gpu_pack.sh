@@ -34,7 +34,8 @@ fi
 # ---- 2. collect -------------------------------------------------------------------------------
 rm -rf "$pack" .gpu-?
 mkdir -p "$pack/bin" "$pack/lib"
-bins=("$build"/cuda/tests/test_* "$build/cuda/kvb_cuda_bench" "$build/kvbench")
+bins=("$build/cuda/kvb_cuda_bench" "$build/kvbench")
+for f in "$build"/cuda/tests/test_*; do case $f in *.*) ;; *) bins+=("$f") ;; esac; done # not the .d
 # kvbench-cuda (both backends; branch `device`): wherever that build put it under build/gpu-pack
 while IFS= read -r f; do bins+=("$f"); done < <(find "$build" -name kvbench-cuda -type f -perm -u+x)
 for f in "${bins[@]}"; do
@@ -68,7 +69,7 @@ if [ -f "$model" ]; then
     dir=$pack; [ $letter = A ] || dir=.gpu-$(echo $letter | tr A-Z a-z)
     len=$(( size - off < room ? size - off : room ))
     mkdir -p "$dir"
-    tail -c +$((off + 1)) "$model" | head -c "$len" >"$dir/model.part$letter"
+    dd if="$model" of="$dir/model.part$letter" bs=1M iflag=skip_bytes,count_bytes skip=$off count=$len status=none
     parts+=("$dir/model.part$letter")
     off=$((off + len)) room=$((limit - 65536))
   done
