@@ -43,7 +43,8 @@ step() { # step NAME TIMEOUT_S COMMAND...: run, log to REPORT/NAME.log, record s
   if [ $dry = 1 ]; then printf '%-28s %4d s  %s\n' "$name" "$limit" "$*"; return; fi
   local t0 rc dt status=ok
   t0=$(date +%s%N)
-  timeout "$limit" "$@" >"$report/$name.log" 2>&1; rc=$?
+  # a step may be a function of this script: timeout runs it in a bash that has them (export -f)
+  timeout "$limit" bash -c '"$@"' step "$@" >"$report/$name.log" 2>&1; rc=$?
   dt=$(( ($(date +%s%N) - t0) / 1000000 )); dt=$(printf '%d.%03d' $((dt / 1000)) $((dt % 1000)))
   [ $rc = 0 ] || status=fail; [ $rc = 124 ] && status=timeout
   # no GPU (a rehearsal): the tests print SKIP, the benchmark names the missing device
@@ -64,7 +65,8 @@ has_rows() { [ "$(json_or_null "$1")" != null ] && grep -q '"rows": *\[ *{' <(js
 # the pack's files against the checksums gpu_pack.sh wrote (model parts still to come are fine)
 check_pack() {
   [ -f "$pack/SHA256SUMS" ] || { echo "no $pack/SHA256SUMS: run scripts/gpu_pack.sh here and carry $pack"; return 1; }
-  sha256sum -c --ignore-missing --quiet "$pack/SHA256SUMS" && cat "$pack/PACK.txt"
+  sha256sum -c --ignore-missing --quiet "$pack/SHA256SUMS" || return 1
+  cat "$pack/PACK.txt"
   for f in $(awk '{ print $2 }' "$pack/SHA256SUMS"); do [ -e "$f" ] || echo "not here yet: $f"; done
 }
 
@@ -108,6 +110,9 @@ project() {
   python3 scripts/gpu_project.py --bench "$report/bench_llama3_8b.log" "${peer[@]}"
 }
 
+export -f json_or_null has_rows check_pack assemble_model generate_cpu generate_cuda_vs_cpu project
+export pack model prompt report py
+
 # ---- the host ---------------------------------------------------------------------------------
 # libcublas: CUDA_HOME, the usual toolkit folders, or the pip wheels PyTorch brought (nvidia/cu13,
 # nvidia/cublas)
@@ -122,7 +127,7 @@ if [ $dry = 0 ]; then
   mkdir -p "$report"
   {
     echo "date: $(date -u +%FT%TZ)"
-    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv 2>&1 || echo "nvidia-smi: none"
+    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv 2>/dev/null || echo "nvidia-smi: none"
     nvcc --version 2>/dev/null | tail -2
     lscpu | grep -E '^(Model name|CPU\(s\))'; grep -o -w -E 'avx512f|avx512_bf16|avx2' /proc/cpuinfo | sort | uniq -c
     echo "glibc: $(ldd --version | head -1)"
