@@ -157,6 +157,7 @@ FIXTURE_SCRIPTS := \
 	"q8_llamacpp.py" \
 	"cuda_rope_inv_freq.py" \
 	"cuda_tiny_llama.py" \
+	"gpu_en16_lengths.py" \
 	"pyrandom.py" \
 	"punkt.py"
 fixtures:
