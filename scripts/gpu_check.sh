@@ -55,10 +55,10 @@ step() { # step NAME TIMEOUT_S COMMAND...: run, log to REPORT/NAME.log, record s
   case $status in ok|skip) ;; *) tail -25 "$report/$name.log" ;; esac
 }
 
-# the JSON object a log holds (from its first '{'), or null
+# the first JSON object in a log (lines before it and after it, e.g. stderr's, are left out), or null
 json_or_null() {
   [ -f "$1" ] || { echo null; return; }
-  python3 -c 'import json,sys; t=open(sys.argv[1]).read(); print(json.dumps(json.loads(t[t.index("{"):])))' "$1" 2>/dev/null || echo null
+  python3 -c 'import json,sys; t=open(sys.argv[1]).read(); print(json.dumps(json.JSONDecoder().raw_decode(t[t.index("{"):])[0]))' "$1" 2>/dev/null || echo null
 }
 has_rows() { [ "$(json_or_null "$1")" != null ] && grep -q '"rows": *\[ *{' <(json_or_null "$1"); }
 

@@ -42,8 +42,8 @@ def load_json(path, what):
             text = f.read()
     except OSError as e:
         raise InputError("%s: cannot read %s: %s" % (path, what, e.strerror))
-    try:  # a benchmark log may carry lines before its JSON object
-        return json.loads(text[text.index("{"):] if "{" in text else text)
+    try:  # a benchmark log may carry lines (stderr's) before and after its JSON object
+        return json.JSONDecoder().raw_decode(text[text.index("{"):] if "{" in text else text)[0]
     except ValueError as e:
         raise InputError("%s: %s is not JSON: %s" % (path, what, e))
 
