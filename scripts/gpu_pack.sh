@@ -25,10 +25,15 @@ bytes_of() { du -sb "$@" | awk '{ s += $1 } END { print s + 0 }'; }
 # ---- 1. build ---------------------------------------------------------------------------------
 # static pcre2 and zlib; libcjson.so.1 found beside the binary ('$$' survives make, the quotes the shell)
 third="-Wl,-rpath,'\$\$ORIGIN/../lib' -lcjson -Wl,-Bstatic -lpcre2-8 -lz -Wl,-Bdynamic"
+# LDLIBS on the command line replaces the main Makefile's list: the CPU CLI is linked the same way,
+# whichever make builds it (kvbench-cuda's build makes it too); BIN keeps kvbench-cuda in $build
+flags=(BLAS=none BUILD=$build BIN=$build/bin THIRD_LIBS="$third" CUDART="-lcudart_static -ldl -lrt"
+       LDLIBS="$third -lm -lpthread")
 if [ "${1:-}" != --no-build ]; then
-  nice make -j2 BLAS=none BUILD=$build cuda THIRD_LIBS="$third" CUDART="-lcudart_static -ldl -lrt"
-  # the CPU CLI, linked the same way (LDLIBS on the command line replaces the Makefile's list)
-  nice make -j2 BLAS=none BUILD=$build $build/kvbench LDLIBS="$third -lm -lpthread"
+  # relink every binary: make does not notice that link flags changed
+  rm -f "$build"/cuda/kvb_cuda_bench "$build"/cuda/tests/test_* "$build"/kvbench "$build"/bin/kvbench-cuda
+  nice make -j2 "${flags[@]}" cuda
+  nice make -j2 "${flags[@]}" $build/kvbench
 fi
 
 # ---- 2. collect -------------------------------------------------------------------------------
@@ -83,7 +88,7 @@ sha256sum "$pack"/bin/* "$pack"/lib/* "${parts[@]}" >"$pack/SHA256SUMS"
 {
   echo "commit: $(git rev-parse HEAD)$(git diff --quiet HEAD || echo ' (dirty)')"
   echo "made: $(date -u +%FT%TZ) on $(uname -m), $(ldd --version | head -1)"
-  echo "build: make BLAS=none BUILD=$build cuda THIRD_LIBS=\"$third\" CUDART=\"-lcudart_static -ldl -lrt\""
+  echo "build: make $(printf '%q ' "${flags[@]}")cuda"
   echo "needs on the host: glibc >= ${glibc#GLIBC_}, libstdc++.so.6, libcublas/libcublasLt (CUDA 13)"
   echo "model parts: ${parts[*]:-none}"
 } >"$pack/PACK.txt"
