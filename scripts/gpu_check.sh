@@ -47,9 +47,11 @@ step() { # step NAME TIMEOUT_S COMMAND...: run, log to REPORT/NAME.log, record s
   timeout "$limit" bash -c '"$@"' step "$@" >"$report/$name.log" 2>&1; rc=$?
   dt=$(( ($(date +%s%N) - t0) / 1000000 )); dt=$(printf '%d.%03d' $((dt / 1000)) $((dt % 1000)))
   [ $rc = 0 ] || status=fail; [ $rc = 124 ] && status=timeout
-  # no GPU (a rehearsal): the tests print SKIP, the benchmark names the missing device
+  # no GPU (a rehearsal): the tests print SKIP, the benchmark names the missing device; a step
+  # that found no CUDA device while nvidia-smi lists one fails (a driver or runtime mismatch)
   if [ $rc = 0 ] && grep -qE '^SKIP:|"skipped"' "$report/$name.log"; then status=skip; fi
   if [ $rc != 0 ] && [ $rc != 124 ] && grep -q 'no CUDA device' "$report/$name.log"; then status=skip; fi
+  if [ $status = skip ] && [ $gpu = 1 ] && grep -q 'no CUDA device' "$report/$name.log"; then status=fail; fi
   steps+=("{\"step\": \"$name\", \"status\": \"$status\", \"rc\": $rc, \"seconds\": $dt}")
   printf '%-8s %-28s %6.1f s\n' "$status" "$name" "$dt"
   case $status in ok|skip) ;; *) tail -25 "$report/$name.log" ;; esac
@@ -113,6 +115,8 @@ project() {
   python3 scripts/gpu_project.py --bench "$report/bench_llama3_8b.log" "${peer[@]}"
 }
 
+gpu=0 # a GPU that nvidia-smi lists
+nvidia-smi -L 2>/dev/null | grep -q '^GPU ' && gpu=1
 export -f json_or_null has_rows check_pack assemble_model generate_cpu generate_cuda_vs_cpu project
 export pack model prompt report py
 
