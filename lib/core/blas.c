@@ -111,11 +111,22 @@ static void pack_b(const gemm_args *g, int p0, int j0, int kc, int nc, float *pb
  * values are not read), later blocks accumulate */
 static void store_tile(const gemm_args *g, float *c, int mr, int nr, const float *t, int first)
 {
+    float a = g->alpha, b = first ? g->beta : 1.0f; /* later blocks: c + alpha t (c * 1 is exact) */
+    int overwrite = first && g->beta == 0.0f;
+    if (nr == NR) { /* whole rows: two vectors each, the branch hoisted out of the loop */
+        __m256 va = _mm256_set1_ps(a), vb = _mm256_set1_ps(b);
+        for (int i = 0; i < mr; i++, c += g->ldc, t += NR)
+            for (int h = 0; h < NR; h += 8) {
+                __m256 v = _mm256_mul_ps(va, _mm256_loadu_ps(t + h));
+                if (!overwrite)
+                    v = _mm256_fmadd_ps(vb, _mm256_loadu_ps(c + h), v);
+                _mm256_storeu_ps(c + h, v);
+            }
+        return;
+    }
     for (int i = 0; i < mr; i++, c += g->ldc, t += NR)
-        for (int j = 0; j < nr; j++) {
-            float v = g->alpha * t[j];
-            c[j] = !first ? c[j] + v : g->beta == 0.0f ? v : v + g->beta * c[j];
-        }
+        for (int j = 0; j < nr; j++)
+            c[j] = overwrite ? a * t[j] : a * t[j] + b * c[j];
 }
 
 /* C = beta * C: alpha == 0 or k == 0 (BLAS reads neither A nor B then) */
