@@ -79,8 +79,9 @@ if [ -f "$model" ]; then
     off=$((off + len)) room=$((limit - 65536))
   done
   [ "$off" -eq "$size" ] || { echo "gpu_pack: the model needs more than ${#parts[@]} parts" >&2; exit 1; }
-  (cd "$(dirname "$model")" && sha256sum "$(basename "$model")") | sed "s|  |  $(dirname "$model")/|" >"$pack/model.sha256"
-  sha256sum -c --quiet "$pack/model.sha256" # the model itself is the one fetch_model.sh checked
+  # the model's sha256 as scripts/fetch_model.sh states it (one copy of that fact), checked here
+  echo "$(sed -n 's/^sha=//p' scripts/fetch_model.sh)  $model" >"$pack/model.sha256"
+  sha256sum -c --quiet "$pack/model.sha256" || { echo "gpu_pack: $model is not the model fetch_model.sh names" >&2; exit 1; }
 else
   echo "gpu_pack: $model absent (make model): no model parts, gpu_check.sh will skip the model steps"
 fi
