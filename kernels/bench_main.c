@@ -101,7 +101,7 @@ int main(int argc, char **argv)
                r.prefill_ratio, r.decode_ms, r.decode_floor_ms, r.decode_ratio);
         fflush(stdout);
     }
-    printf("\n]}\n");
+    printf("\n], \"decode_graph\": %s}\n", kvb_cuda_model_decode_graph(m) ? "true" : "false");
     kvb_cuda_model_free(m);
     kvb_cuda_close(c);
     if (rc) fprintf(stderr, "kvb_cuda_bench: error: %s\n", e.msg);

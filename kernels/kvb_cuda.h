@@ -244,6 +244,10 @@ int kvb_cuda_model_prefill(kvb_cuda_model *m, const int32_t *ids, int n, float *
 int kvb_cuda_model_decode(kvb_cuda_model *m, int32_t id, int pos, float *logits, int32_t *next,
                           kvb_error *e);
 
+/* 1 when decode runs as one captured CUDA graph per step (after the first decode), 0 when it
+ * runs eagerly (before the first step, or where capture failed). */
+int kvb_cuda_model_decode_graph(const kvb_cuda_model *m);
+
 /* Throughput against the physical floors of the detected GPU, random weights or not.
  * prefill floor: FLOPs (2 * matmul params * n + causal attention 2 * n^2 * n_heads * head_dim
  * per layer) / bf16 peak; decode floor: bytes read per token (weights + K/V cache at that

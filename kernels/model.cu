@@ -22,16 +22,30 @@ __global__ void kv_store_kernel(__nv_bfloat16 *dst, const __nv_bfloat16 *src, in
         dst[((size_t)g * cap + t0 + t) * D + d] = src[((size_t)t * Hkv + g) * D + d];
 }
 
+/* Decode reads its token and position from the device (step = {id, pos}), so that one captured
+ * graph serves every step. */
+__global__ void decode_len_kernel(int32_t *len, int n, const int32_t *step)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) len[i] = step[1] + 1;
+}
+
+/* The new token's K and V rows (Hkv, D) into the caches (Hkv, cap, D) at position step[1]. */
+__global__ void kv_append_kernel(__nv_bfloat16 *kc, __nv_bfloat16 *vc, const __nv_bfloat16 *kb,
+                                 const __nv_bfloat16 *vb, int D, int cap, const int32_t *step)
+{
+    const int g = blockIdx.x;
+    const size_t at = ((size_t)g * cap + step[1]) * D;
+    for (int d = threadIdx.x; d < D; d += blockDim.x) {
+        kc[at + d] = kb[(size_t)g * D + d];
+        vc[at + d] = vb[(size_t)g * D + d];
+    }
+}
+
 __global__ void bf16_to_f32_kernel(float *o, const __nv_bfloat16 *x, int n)
 {
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x)
         o[i] = kvb_bf2f(x[i]);
-}
-
-__global__ void fill_i32_kernel(int32_t *p, int n, int v)
-{
-    int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n) p[i] = v;
 }
 
 __global__ void iota_kernel(int32_t *p, int n)
@@ -66,8 +80,11 @@ struct kvb_cuda_model {
     layer_dev *L;
     float *x, *qkv, *gu, *logits, *qf, *of, *lse, *work, *inv_freq;
     __nv_bfloat16 *xb, *qb, *kb, *vb, *att, *act;
-    int32_t *pos, *ids, *len, *next;
+    int32_t *pos, *ids, *len, *next, *step;
     void **ptr;
+    /* decode as one CUDA graph (captured at the first step): 0 not tried, 1 ready, -1 eager */
+    int graph_state;
+    cudaGraphExec_t graph;
     size_t *size;
     int n_ptr, cap_ptr;
 };
@@ -124,6 +141,7 @@ static int for_each_buffer(kvb_cuda_model *m, const kvb_cuda_model_desc *d, buf_
     BUF(p->ids, T * 4);
     BUF(p->len, (size_t)d->n_kv_heads * 4);
     BUF(p->next, 4);
+    BUF(p->step, 8);
 #undef BUF
     if (tied) p->lm_head = p->embed;
     return 0;
@@ -182,6 +200,7 @@ size_t kvb_cuda_model_bytes(const kvb_cuda_model_desc *d)
 void kvb_cuda_model_free(kvb_cuda_model *m)
 {
     if (!m) return;
+    if (m->graph_state == 1) cudaGraphExecDestroy(m->graph);
     for (int i = 0; i < m->n_ptr; i++) kvb_cuda_free(m->c, m->ptr[i]);
     free(m->ptr);
     free(m->size);
@@ -345,8 +364,8 @@ static int kv_store(kvb_cuda_model *m, const layer_dev *L, int t0, int n, kvb_er
     return kvb_cu_launch(e, "kv_store");
 }
 
-/* Final norm of row `row` of x, logits, argmax; download what the caller asked for. */
-static int head(kvb_cuda_model *m, int row, float *logits, int32_t *next, kvb_error *e)
+/* Final norm of row `row` of x, logits and (want_next) their argmax, on the device. */
+static int head_compute(kvb_cuda_model *m, int row, int want_next, kvb_error *e)
 {
     const kvb_cuda_model_desc *d = &m->d;
     kvb_cuda *c = m->c;
@@ -354,11 +373,15 @@ static int head(kvb_cuda_model *m, int row, float *logits, int32_t *next, kvb_er
                          (kvb_bf16 *)m->final_norm, 1, d->hidden, d->rms_eps, e));
     TRY(kvb_cuda_gemm(c, m->logits, KVB_DT_F32, (kvb_bf16 *)m->xb, (kvb_bf16 *)m->lm_head, 1,
                       d->hidden, d->vocab, 0, e));
-    if (next) {
-        TRY(kvb_cuda_topk(c, m->next, m->logits, 1, d->vocab, d->vocab, 1, e));
-        TRY(kvb_cuda_download(c, next, m->next, 4, e));
-    }
-    if (logits) TRY(kvb_cuda_download(c, logits, m->logits, sizeof(float) * d->vocab, e));
+    return want_next ? kvb_cuda_topk(c, m->next, m->logits, 1, d->vocab, d->vocab, 1, e) : 0;
+}
+
+/* Download what the caller asked for (host pointers or NULL). */
+static int head_fetch(kvb_cuda_model *m, float *logits, int32_t *next, kvb_error *e)
+{
+    kvb_cuda *c = m->c;
+    if (next) TRY(kvb_cuda_download(c, next, m->next, 4, e));
+    if (logits) TRY(kvb_cuda_download(c, logits, m->logits, sizeof(float) * m->d.vocab, e));
     return kvb_cuda_sync(c, e);
 }
 
@@ -390,22 +413,20 @@ int kvb_cuda_model_prefill(kvb_cuda_model *m, const int32_t *ids, int n, float *
                                   d->n_kv_heads, d->head_dim, e));
         for (int t0 = 0; t0 < n; t0 += m->chunk) TRY(out_mlp_chunk(m, L, t0, KVB_MIN(m->chunk, n - t0), e));
     }
-    return head(m, n - 1, logits, next, e);
+    TRY(head_compute(m, n - 1, next != NULL, e));
+    return head_fetch(m, logits, next, e);
 }
 
-int kvb_cuda_model_decode(kvb_cuda_model *m, int32_t id, int pos, float *logits, int32_t *next,
-                          kvb_error *e)
+/* One decode step for the token and position in m->step, everything on the device: the body of the
+ * decode graph. Attention is launched for the whole cache (max_tokens); chunks past len exit. */
+static int decode_body(kvb_cuda_model *m, kvb_error *e)
 {
     const kvb_cuda_model_desc *d = &m->d;
     kvb_cuda *c = m->c;
-    KVB_CU_CHECK_ARG(pos > 0 && pos < d->max_tokens, e,
-                     "cuda: model: decode position %d outside (0, %d)", pos, d->max_tokens);
-    TRY(ids_ok(m, &id, 1, e));
-    TRY(kvb_cuda_upload(c, m->ids, &id, sizeof id, e));
-    embed_kernel<<<1, 256, 0, c->stream>>>(m->x, m->embed, m->ids, d->hidden);
-    fill_i32_kernel<<<1, 256, 0, c->stream>>>(m->len, d->n_kv_heads, pos + 1);
+    const int32_t *pos = m->step + 1;
+    embed_kernel<<<1, 256, 0, c->stream>>>(m->x, m->embed, m->step, d->hidden);
+    decode_len_kernel<<<1, 256, 0, c->stream>>>(m->len, d->n_kv_heads, m->step);
     TRY(kvb_cu_launch(e, "embed"));
-    /* decode reuses row 0 of the activations; rope reads the position from pos[pos] */
     for (int l = 0; l < d->n_layers; l++) {
         const layer_dev *L = &m->L[l];
         TRY(kvb_cuda_rmsnorm(c, (kvb_bf16 *)m->xb, m->x, (kvb_bf16 *)L->attn_norm, 1, d->hidden,
@@ -413,26 +434,63 @@ int kvb_cuda_model_decode(kvb_cuda_model *m, int32_t id, int pos, float *logits,
         TRY(kvb_cuda_gemm(c, m->qkv, KVB_DT_F32, (kvb_bf16 *)m->xb, (kvb_bf16 *)L->wqkv, 1,
                           d->hidden, m->QKV, 0, e));
         TRY(kvb_cuda_rope(c, (kvb_bf16 *)m->qb, m->HD, m->qkv, m->QKV, 1, d->n_heads, d->head_dim,
-                          m->pos + pos, m->inv_freq, e));
+                          pos, m->inv_freq, e));
         TRY(kvb_cuda_rope(c, (kvb_bf16 *)m->kb, m->KD, m->qkv + m->HD, m->QKV, 1, d->n_kv_heads,
-                          d->head_dim, m->pos + pos, m->inv_freq, e));
+                          d->head_dim, pos, m->inv_freq, e));
         TRY(kvb_cuda_to_bf16(c, (kvb_bf16 *)m->vb, m->KD, m->qkv + m->HD + m->KD, m->QKV, 1,
                              m->KD, e));
-        dim3 grid(1, d->n_kv_heads);
-        kv_store_kernel<<<grid, 128, 0, c->stream>>>(L->kc, m->kb, d->n_kv_heads, d->head_dim,
-                                                     d->max_tokens, pos);
-        kv_store_kernel<<<grid, 128, 0, c->stream>>>(L->vc, m->vb, d->n_kv_heads, d->head_dim,
-                                                     d->max_tokens, pos);
+        kv_append_kernel<<<d->n_kv_heads, 128, 0, c->stream>>>(L->kc, L->vc, m->kb, m->vb,
+                                                               d->head_dim, d->max_tokens, m->step);
         bf16_to_f32_kernel<<<1, 256, 0, c->stream>>>(m->qf, m->qb, m->HD);
-        TRY(kvb_cu_launch(e, "decode kv_store"));
+        TRY(kvb_cu_launch(e, "decode kv_append"));
         TRY(kvb_cuda_attn_decode(c, m->of, m->qf, (kvb_bf16 *)L->kc, (kvb_bf16 *)L->vc,
-                                 (size_t)d->max_tokens * d->head_dim, m->len, pos + 1, d->n_heads,
-                                 d->n_kv_heads, d->head_dim, NULL, 0, 0, m->work, e));
+                                 (size_t)d->max_tokens * d->head_dim, m->len, d->max_tokens,
+                                 d->n_heads, d->n_kv_heads, d->head_dim, NULL, 0, 0, m->work, e));
         TRY(kvb_cuda_to_bf16(c, (kvb_bf16 *)m->att, m->HD, m->of, m->HD, 1, m->HD, e));
         TRY(out_mlp_chunk(m, L, 0, 1, e));
     }
-    return head(m, 0, logits, next, e);
+    return head_compute(m, 0, 1, e);
 }
+
+/* Capture decode_body once into a graph (about 15 launches per layer replayed without the host's
+ * launch latency, which dominated decode); where capture fails, decode stays eager. */
+static void decode_capture(kvb_cuda_model *m)
+{
+    cudaStream_t s = m->c->stream;
+    cudaGraph_t g = NULL;
+    kvb_error ignored;
+    memset(&ignored, 0, sizeof ignored);
+    m->graph_state = -1;
+    if (cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed) != cudaSuccess) return;
+    int rc = decode_body(m, &ignored);
+    cudaError_t st = cudaStreamEndCapture(s, &g);
+    if (!rc && st == cudaSuccess && cudaGraphInstantiate(&m->graph, g, 0) == cudaSuccess)
+        m->graph_state = 1;
+    if (g) cudaGraphDestroy(g);
+    cudaGetLastError(); /* a failed capture leaves nothing behind: decode runs eagerly */
+}
+
+int kvb_cuda_model_decode(kvb_cuda_model *m, int32_t id, int pos, float *logits, int32_t *next,
+                          kvb_error *e)
+{
+    const kvb_cuda_model_desc *d = &m->d;
+    KVB_CU_CHECK_ARG(pos > 0 && pos < d->max_tokens, e,
+                     "cuda: model: decode position %d outside (0, %d)", pos, d->max_tokens);
+    TRY(ids_ok(m, &id, 1, e));
+    int32_t step[2] = {id, pos};
+    TRY(kvb_cuda_upload(m->c, m->step, step, sizeof step, e));
+    if (m->graph_state == 0) decode_capture(m);
+    if (m->graph_state == 1) {
+        cudaError_t st = cudaGraphLaunch(m->graph, m->c->stream);
+        if (st != cudaSuccess)
+            return kvb_cu_err(e, KVB_EIO, "cuda: decode graph launch: %s", cudaGetErrorString(st));
+    } else {
+        TRY(decode_body(m, e));
+    }
+    return head_fetch(m, logits, next, e);
+}
+
+int kvb_cuda_model_decode_graph(const kvb_cuda_model *m) { return m->graph_state == 1; }
 
 /* ---- benchmark ----------------------------------------------------------------------------- */
 int kvb_cuda_model_bench(kvb_cuda_model *m, int context, int decode_tokens, kvb_cuda_bench_row *r,
@@ -452,8 +510,11 @@ int kvb_cuda_model_bench(kvb_cuda_model *m, int context, int decode_tokens, kvb_
     cudaEvent_t a = NULL, b = NULL;
     if (!rc && (cudaEventCreate(&a) != cudaSuccess || cudaEventCreate(&b) != cudaSuccess))
         rc = kvb_cu_err(e, KVB_EIO, "cuda: bench: cannot create events");
-    /* warm-up (cuBLAS heuristics, first-launch costs), then one timed prefill */
-    if (!rc) rc = kvb_cuda_model_prefill(m, ids, KVB_MIN(context, 256), NULL, &next, e);
+    /* warm-up (cuBLAS heuristics, first-launch costs, the decode graph's capture), then one timed
+     * prefill */
+    const int warm = KVB_MIN(context, 256);
+    if (!rc) rc = kvb_cuda_model_prefill(m, ids, warm, NULL, &next, e);
+    if (!rc) rc = kvb_cuda_model_decode(m, next, warm, NULL, &next, e);
     float ms = 0;
     if (!rc) {
         cudaEventRecord(a, m->c->stream);
