@@ -38,6 +38,10 @@ attn_decode_kernel(float *work, const float *q, const __nv_bfloat16 *k, const __
     const int lane = tid & 31, warp = tid >> 5, nwarp = blockDim.x >> 5, CH = D / 8;
     const int L = len[g], t0 = split * KVB_AD_CHUNK, cnt = max(0, min(L - t0, KVB_AD_CHUNK));
     const __nv_bfloat16 *kg = k + (size_t)g * hs, *vg = v + (size_t)g * hs;
+    if (cnt == 0) { /* a chunk past this head's length (the decode graph launches all of them) */
+        if (tid < grp) work[((size_t)(g * grp + tid) * n_splits + split) * (D + 3)] = -INFINITY;
+        return;
+    }
 
     for (int idx = tid; idx < grp * D; idx += blockDim.x) sq[idx] = q[(size_t)g * grp * D + idx] * scale;
     __syncthreads();

@@ -3,6 +3,7 @@
 
 #define GEMV_THREADS 256
 #define GEMV_MAX_IN 16384 /* x staged in shared memory as bf16: 32 KiB */
+#define GEMV_BATCH 4
 
 /* One warp per output row at a time: 16-byte weight loads that bypass L1 (each weight byte is
  * read once per token), x from shared memory, fp32 sums, one warp reduction per row. */
@@ -17,16 +18,24 @@ gemv_kernel(float *y, const __nv_bfloat16 *x, const __nv_bfloat16 *w, int in, in
     for (int row = blockIdx.x * warps + (threadIdx.x >> 5); row < out; row += gridDim.x * warps) {
         const uint4 *wr = reinterpret_cast<const uint4 *>(w + (size_t)row * in);
         float acc = 0.f;
-#pragma unroll 4
-        for (int c = lane; c < chunks; c += 32) {
-            uint4 wv = __ldcs(wr + c), xv = reinterpret_cast<const uint4 *>(sx)[c];
-            const __nv_bfloat162 *wp = reinterpret_cast<const __nv_bfloat162 *>(&wv);
-            const __nv_bfloat162 *xp = reinterpret_cast<const __nv_bfloat162 *>(&xv);
+        /* four 16-byte loads in flight per lane before their multiply-adds */
+        for (int c0 = lane; c0 < chunks; c0 += 32 * GEMV_BATCH) {
+            uint4 wv[GEMV_BATCH];
 #pragma unroll
-            for (int i = 0; i < 4; i++) {
-                float2 a = __bfloat1622float2(wp[i]), b = __bfloat1622float2(xp[i]);
-                acc = fmaf(a.x, b.x, acc);
-                acc = fmaf(a.y, b.y, acc);
+            for (int u = 0; u < GEMV_BATCH; u++)
+                wv[u] = c0 + 32 * u < chunks ? __ldcs(wr + c0 + 32 * u) : make_uint4(0, 0, 0, 0);
+#pragma unroll
+            for (int u = 0; u < GEMV_BATCH; u++) {
+                if (c0 + 32 * u >= chunks) break;
+                uint4 xv = reinterpret_cast<const uint4 *>(sx)[c0 + 32 * u];
+                const __nv_bfloat162 *wp = reinterpret_cast<const __nv_bfloat162 *>(&wv[u]);
+                const __nv_bfloat162 *xp = reinterpret_cast<const __nv_bfloat162 *>(&xv);
+#pragma unroll
+                for (int i = 0; i < 4; i++) {
+                    float2 a = __bfloat1622float2(wp[i]), b = __bfloat1622float2(xp[i]);
+                    acc = fmaf(a.x, b.x, acc);
+                    acc = fmaf(a.y, b.y, acc);
+                }
             }
         }
         acc = warp_sum(acc);
