@@ -85,6 +85,9 @@ struct kvb_cuda_model {
     /* decode as one CUDA graph (captured at the first step): 0 not tried, 1 ready, -1 eager */
     int graph_state;
     cudaGraphExec_t graph;
+    /* decode profile (bench): events recorded between parts while prof_ev is set */
+    cudaEvent_t *prof_ev;
+    int *prof_part, prof_n, prof_cap;
     size_t *size;
     int n_ptr, cap_ptr;
 };
@@ -317,6 +320,21 @@ int kvb_cuda_model_create(kvb_cuda *c, kvb_cuda_model **out, const kvb_cuda_mode
         if (rc_) return rc_;                                                                       \
     } while (0)
 
+static const char *const PROF_NAMES[KVB_PROF_N] = {"norm", "qkv", "rope_kv", "attention", "o_proj",
+                                                   "gate_up", "swiglu", "down", "head"};
+const char *kvb_cuda_prof_name(int part)
+{
+    return part >= 0 && part < KVB_PROF_N ? PROF_NAMES[part] : "?";
+}
+
+/* Start of a part of the decode step (profiling only; a no-op otherwise). */
+static void prof_mark(kvb_cuda_model *m, int part)
+{
+    if (!m->prof_ev || m->prof_n >= m->prof_cap) return;
+    cudaEventRecord(m->prof_ev[m->prof_n], m->c->stream);
+    m->prof_part[m->prof_n++] = part;
+}
+
 /* Projections of tokens [t0, t0 + n): q, k (rotated) and v into qb/kb/vb at row t0. */
 static int qkv_chunk(kvb_cuda_model *m, const layer_dev *L, int t0, int n, kvb_error *e)
 {
@@ -340,14 +358,19 @@ static int out_mlp_chunk(kvb_cuda_model *m, const layer_dev *L, int t0, int n, k
     const kvb_cuda_model_desc *d = &m->d;
     kvb_cuda *c = m->c;
     float *x = m->x + (size_t)t0 * d->hidden;
+    prof_mark(m, KVB_PROF_O);
     TRY(kvb_cuda_gemm(c, x, KVB_DT_F32, (kvb_bf16 *)(m->att + (size_t)t0 * m->HD),
                       (kvb_bf16 *)L->wo, n, m->HD, d->hidden, 1, e));
+    prof_mark(m, KVB_PROF_NORM);
     TRY(kvb_cuda_rmsnorm(c, (kvb_bf16 *)m->xb, x, (kvb_bf16 *)L->ffn_norm, n, d->hidden,
                          d->rms_eps, e));
+    prof_mark(m, KVB_PROF_GATE_UP);
     TRY(kvb_cuda_gemm(c, m->gu, KVB_DT_F32, (kvb_bf16 *)m->xb, (kvb_bf16 *)L->wgu, n, d->hidden,
                       2 * d->intermediate, 0, e));
+    prof_mark(m, KVB_PROF_SWIGLU);
     TRY(kvb_cuda_swiglu(c, (kvb_bf16 *)m->act, m->gu, m->gu + d->intermediate,
                         2 * d->intermediate, n, d->intermediate, e));
+    prof_mark(m, KVB_PROF_DOWN);
     return kvb_cuda_gemm(c, x, KVB_DT_F32, (kvb_bf16 *)m->act, (kvb_bf16 *)L->wdown, n,
                          d->intermediate, d->hidden, 1, e);
 }
@@ -429,10 +452,13 @@ static int decode_body(kvb_cuda_model *m, kvb_error *e)
     TRY(kvb_cu_launch(e, "embed"));
     for (int l = 0; l < d->n_layers; l++) {
         const layer_dev *L = &m->L[l];
+        prof_mark(m, KVB_PROF_NORM);
         TRY(kvb_cuda_rmsnorm(c, (kvb_bf16 *)m->xb, m->x, (kvb_bf16 *)L->attn_norm, 1, d->hidden,
                              d->rms_eps, e));
+        prof_mark(m, KVB_PROF_QKV);
         TRY(kvb_cuda_gemm(c, m->qkv, KVB_DT_F32, (kvb_bf16 *)m->xb, (kvb_bf16 *)L->wqkv, 1,
                           d->hidden, m->QKV, 0, e));
+        prof_mark(m, KVB_PROF_ROPE_KV);
         TRY(kvb_cuda_rope(c, (kvb_bf16 *)m->qb, m->HD, m->qkv, m->QKV, 1, d->n_heads, d->head_dim,
                           pos, m->inv_freq, e));
         TRY(kvb_cuda_rope(c, (kvb_bf16 *)m->kb, m->KD, m->qkv + m->HD, m->QKV, 1, d->n_kv_heads,
@@ -443,12 +469,14 @@ static int decode_body(kvb_cuda_model *m, kvb_error *e)
                                                                d->head_dim, d->max_tokens, m->step);
         bf16_to_f32_kernel<<<1, 256, 0, c->stream>>>(m->qf, m->qb, m->HD);
         TRY(kvb_cu_launch(e, "decode kv_append"));
+        prof_mark(m, KVB_PROF_ATTN);
         TRY(kvb_cuda_attn_decode(c, m->of, m->qf, (kvb_bf16 *)L->kc, (kvb_bf16 *)L->vc,
                                  (size_t)d->max_tokens * d->head_dim, m->len, d->max_tokens,
                                  d->n_heads, d->n_kv_heads, d->head_dim, NULL, 0, 0, m->work, e));
         TRY(kvb_cuda_to_bf16(c, (kvb_bf16 *)m->att, m->HD, m->of, m->HD, 1, m->HD, e));
         TRY(out_mlp_chunk(m, L, 0, 1, e));
     }
+    prof_mark(m, KVB_PROF_HEAD);
     return head_compute(m, 0, 1, e);
 }
 
@@ -492,6 +520,35 @@ int kvb_cuda_model_decode(kvb_cuda_model *m, int32_t id, int pos, float *logits,
 
 int kvb_cuda_model_decode_graph(const kvb_cuda_model *m) { return m->graph_state == 1; }
 
+/* One eager decode step of token id at pos with events between its parts: part_ms[] gets the sums. */
+static int decode_profile(kvb_cuda_model *m, int32_t id, int pos, double *part_ms, kvb_error *e)
+{
+    const int cap = m->d.n_layers * 12 + 8;
+    m->prof_ev = (cudaEvent_t *)calloc(cap, sizeof(cudaEvent_t));
+    m->prof_part = (int *)calloc(cap, sizeof(int));
+    int rc = m->prof_ev && m->prof_part ? 0 : kvb_cu_err(e, KVB_ENOMEM, "cuda: out of host memory");
+    int made = 0;
+    for (; !rc && made < cap; made++)
+        if (cudaEventCreate(&m->prof_ev[made]) != cudaSuccess)
+            rc = kvb_cu_err(e, KVB_EIO, "cuda: bench: cannot create events");
+    int32_t step[2] = {id, pos};
+    m->prof_n = 0, m->prof_cap = cap - 1;
+    if (!rc) rc = kvb_cuda_upload(m->c, m->step, step, sizeof step, e);
+    if (!rc) rc = decode_body(m, e);
+    m->prof_cap = cap;
+    prof_mark(m, KVB_PROF_N); /* end */
+    if (!rc) rc = kvb_cuda_sync(m->c, e);
+    for (int i = 0; !rc && i + 1 < m->prof_n; i++) {
+        float ms = 0;
+        cudaEventElapsedTime(&ms, m->prof_ev[i], m->prof_ev[i + 1]);
+        part_ms[m->prof_part[i]] += ms;
+    }
+    for (int i = 0; i < made; i++) cudaEventDestroy(m->prof_ev[i]);
+    free(m->prof_ev), free(m->prof_part);
+    m->prof_ev = NULL, m->prof_part = NULL, m->prof_n = m->prof_cap = 0;
+    return rc;
+}
+
 /* ---- benchmark ----------------------------------------------------------------------------- */
 int kvb_cuda_model_bench(kvb_cuda_model *m, int context, int decode_tokens, kvb_cuda_bench_row *r,
                          kvb_error *e)
@@ -533,6 +590,7 @@ int kvb_cuda_model_bench(kvb_cuda_model *m, int context, int decode_tokens, kvb_
         cudaEventElapsedTime(&ms, a, b);
         r->decode_ms = ms / decode_tokens;
     }
+    if (!rc) rc = decode_profile(m, next, context + decode_tokens - 1, r->decode_part_ms, e);
     if (a) cudaEventDestroy(a);
     if (b) cudaEventDestroy(b);
     free(ids);
