@@ -33,7 +33,7 @@ attn_decode_kernel(float *work, const float *q, const __nv_bfloat16 *k, const __
     __shared__ float sq[KVB_AD_GMAX * KVB_AD_DMAX];
     __shared__ float ss[KVB_AD_GMAX * KVB_AD_CHUNK];
     __shared__ float sacc[KVB_AD_THREADS * 8 * KVB_AD_GMAX]; /* nsub * grp * D <= this */
-    __shared__ float red[32], srow[3 * KVB_AD_GMAX];
+    __shared__ float srow[3 * KVB_AD_GMAX];
     const int split = blockIdx.x, g = blockIdx.y, grp = H / Hkv, tid = threadIdx.x;
     const int lane = tid & 31, warp = tid >> 5, nwarp = blockDim.x >> 5, CH = D / 8;
     const int L = len[g], t0 = split * KVB_AD_CHUNK, cnt = max(0, min(L - t0, KVB_AD_CHUNK));
@@ -71,15 +71,14 @@ attn_decode_kernel(float *work, const float *q, const __nv_bfloat16 *k, const __
             }
     }
     __syncthreads();
-    /* softmax statistics of the chunk per query head; ss becomes the probabilities */
-    for (int a = 0; a < grp; a++) {
+    /* softmax statistics of the chunk, one warp per query head; ss becomes the probabilities */
+    for (int a = warp; a < grp; a += nwarp) {
         float *sa = ss + a * KVB_AD_CHUNK;
         float m = -INFINITY;
-        for (int jj = tid; jj < cnt; jj += blockDim.x) m = fmaxf(m, sa[jj]);
-        m = block_max(m, red);
+        for (int jj = lane; jj < cnt; jj += 32) m = fmaxf(m, sa[jj]);
+        m = warp_max(m);
         float l = 0.f, sk = 0.f;
-        __syncthreads(); /* everyone has read the max before sa is overwritten */
-        for (int jj = tid; jj < cnt; jj += blockDim.x) {
+        for (int jj = lane; jj < cnt; jj += 32) {
             float p = expf(sa[jj] - m);
             sa[jj] = p;
             l += p;
@@ -87,9 +86,9 @@ attn_decode_kernel(float *work, const float *q, const __nv_bfloat16 *k, const __
             if (j < n_init) sk += p;
             if (j >= L - n_recent) sk += p;
         }
-        l = block_sum(l, red);
-        sk = block_sum(sk, red);
-        if (tid == 0) srow[3 * a] = cnt > 0 ? m : -INFINITY, srow[3 * a + 1] = l, srow[3 * a + 2] = sk;
+        l = warp_sum(l);
+        sk = warp_sum(sk);
+        if (lane == 0) srow[3 * a] = m, srow[3 * a + 1] = l, srow[3 * a + 2] = sk;
     }
     __syncthreads();
     /* P.V: thread = (subset of rows, 8-channel piece) */
@@ -128,14 +127,18 @@ attn_decode_kernel(float *work, const float *q, const __nv_bfloat16 *k, const __
     }
 }
 
-__global__ void decode_combine_kernel(float *o, float *sink, const float *work, int D, int n_splits)
+/* Merge the chunk records of query head blockIdx.x. With len (per kv head, device), only the chunks
+ * that hold tokens are read (the decode graph launches chunks for the whole cache). */
+__global__ void decode_combine_kernel(float *o, float *sink, const float *work, int D, int n_splits,
+                                      const int32_t *len, int grp, int chunk)
 {
     const int h = blockIdx.x, d = threadIdx.x;
     const float *base = work + (size_t)h * n_splits * (D + 3);
+    const int used = len ? min(n_splits, (len[h / grp] + chunk - 1) / chunk) : n_splits;
     float M = -INFINITY;
-    for (int s = 0; s < n_splits; s++) M = fmaxf(M, base[(size_t)s * (D + 3)]);
+    for (int s = 0; s < used; s++) M = fmaxf(M, base[(size_t)s * (D + 3)]);
     float L = 0.f, acc = 0.f, sk = 0.f;
-    for (int s = 0; s < n_splits; s++) {
+    for (int s = 0; s < used; s++) {
         const float *rec = base + (size_t)s * (D + 3);
         if (rec[0] == -INFINITY) continue;
         float w = expf(rec[0] - M);
@@ -148,10 +151,12 @@ __global__ void decode_combine_kernel(float *o, float *sink, const float *work, 
 }
 
 int kvb_cu_decode_combine(kvb_cuda *c, float *o, float *sink_mass, const float *work, int n_heads,
-                          int head_dim, int n_splits, kvb_error *e)
+                          int head_dim, int n_splits, const int32_t *len, int grp, int chunk,
+                          kvb_error *e)
 {
     int threads = (head_dim + 31) / 32 * 32;
-    decode_combine_kernel<<<n_heads, threads, 0, c->stream>>>(o, sink_mass, work, head_dim, n_splits);
+    decode_combine_kernel<<<n_heads, threads, 0, c->stream>>>(o, sink_mass, work, head_dim, n_splits,
+                                                              len, grp, chunk);
     return kvb_cu_launch(e, "attn_decode combine");
 }
 
@@ -185,7 +190,8 @@ int kvb_cuda_attn_decode(kvb_cuda *c, float *o, const float *q, const kvb_bf16 *
         work, q, as_bf(k), as_bf(v), head_stride, len, n_heads, n_kv_heads, head_dim, splits,
         n_init, n_recent, 1.f / sqrtf((float)head_dim));
     int rc = kvb_cu_launch(e, "attn_decode");
-    return rc ? rc : kvb_cu_decode_combine(c, o, sink_mass, work, n_heads, head_dim, splits, e);
+    return rc ? rc : kvb_cu_decode_combine(c, o, sink_mass, work, n_heads, head_dim, splits, len,
+                                           n_heads / n_kv_heads, KVB_AD_CHUNK, e);
 }
 
 /* ---- gather of kept tokens ----------------------------------------------------------------- */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "model.cuh"
+#include "rope.cuh"
 
 /* ---- small kernels ------------------------------------------------------------------------- */
 __global__ void embed_kernel(float *x, const __nv_bfloat16 *emb, const int32_t *ids, int hidden)
@@ -30,22 +31,35 @@ __global__ void decode_len_kernel(int32_t *len, int n, const int32_t *step)
     if (i < n) len[i] = step[1] + 1;
 }
 
-/* The new token's K and V rows (Hkv, D) into the caches (Hkv, cap, D) at position step[1]. */
-__global__ void kv_append_kernel(__nv_bfloat16 *kc, __nv_bfloat16 *vc, const __nv_bfloat16 *kb,
-                                 const __nv_bfloat16 *vb, int D, int cap, const int32_t *step)
+/* After the fused q|k|v projection of the decode token (f32, qkv): block b < H rotates query head b
+ * into qf (rounded to bf16 and back, as the prompt path's bf16 q), b < H + Hkv rotates key head
+ * b - H into the key cache at position step[1], the rest round value heads into the value cache.
+ * One launch instead of rope(q), rope(k), to_bf16(v), the cache append and bf16_to_f32(q). */
+__global__ void decode_qkv_post_kernel(float *qf, __nv_bfloat16 *kc, __nv_bfloat16 *vc,
+                                       const float *qkv, int H, int Hkv, int D, int cap,
+                                       const float *inv_freq, const int32_t *step)
 {
-    const int g = blockIdx.x;
-    const size_t at = ((size_t)g * cap + step[1]) * D;
-    for (int d = threadIdx.x; d < D; d += blockDim.x) {
-        kc[at + d] = kb[(size_t)g * D + d];
-        vc[at + d] = vb[(size_t)g * D + d];
+    const int b = blockIdx.x, half = D / 2, pos = step[1];
+    const float p = (float)pos;
+    if (b < H + Hkv) {
+        const float *x = qkv + (size_t)b * D; /* q heads, then k heads */
+        for (int i = threadIdx.x; i < half; i += blockDim.x) {
+            __nv_bfloat16 oa, ob;
+            kvb_rope_pair(x[i], x[i + half], p, inv_freq[i], &oa, &ob);
+            if (b < H) {
+                qf[(size_t)b * D + i] = kvb_bf2f(oa);
+                qf[(size_t)b * D + i + half] = kvb_bf2f(ob);
+            } else {
+                __nv_bfloat16 *row = kc + ((size_t)(b - H) * cap + pos) * D;
+                row[i] = oa, row[i + half] = ob;
+            }
+        }
+    } else {
+        const int g = b - H - Hkv;
+        const float *x = qkv + (size_t)(H + Hkv + g) * D;
+        __nv_bfloat16 *row = vc + ((size_t)g * cap + pos) * D;
+        for (int i = threadIdx.x; i < D; i += blockDim.x) row[i] = kvb_f2bf(x[i]);
     }
-}
-
-__global__ void bf16_to_f32_kernel(float *o, const __nv_bfloat16 *x, int n)
-{
-    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x)
-        o[i] = kvb_bf2f(x[i]);
 }
 
 __global__ void iota_kernel(int32_t *p, int n)
@@ -446,7 +460,6 @@ static int decode_body(kvb_cuda_model *m, kvb_error *e)
 {
     const kvb_cuda_model_desc *d = &m->d;
     kvb_cuda *c = m->c;
-    const int32_t *pos = m->step + 1;
     embed_kernel<<<1, 256, 0, c->stream>>>(m->x, m->embed, m->step, d->hidden);
     decode_len_kernel<<<1, 256, 0, c->stream>>>(m->len, d->n_kv_heads, m->step);
     TRY(kvb_cu_launch(e, "embed"));
@@ -459,16 +472,10 @@ static int decode_body(kvb_cuda_model *m, kvb_error *e)
         TRY(kvb_cuda_gemm(c, m->qkv, KVB_DT_F32, (kvb_bf16 *)m->xb, (kvb_bf16 *)L->wqkv, 1,
                           d->hidden, m->QKV, 0, e));
         prof_mark(m, KVB_PROF_ROPE_KV);
-        TRY(kvb_cuda_rope(c, (kvb_bf16 *)m->qb, m->HD, m->qkv, m->QKV, 1, d->n_heads, d->head_dim,
-                          pos, m->inv_freq, e));
-        TRY(kvb_cuda_rope(c, (kvb_bf16 *)m->kb, m->KD, m->qkv + m->HD, m->QKV, 1, d->n_kv_heads,
-                          d->head_dim, pos, m->inv_freq, e));
-        TRY(kvb_cuda_to_bf16(c, (kvb_bf16 *)m->vb, m->KD, m->qkv + m->HD + m->KD, m->QKV, 1,
-                             m->KD, e));
-        kv_append_kernel<<<d->n_kv_heads, 128, 0, c->stream>>>(L->kc, L->vc, m->kb, m->vb,
-                                                               d->head_dim, d->max_tokens, m->step);
-        bf16_to_f32_kernel<<<1, 256, 0, c->stream>>>(m->qf, m->qb, m->HD);
-        TRY(kvb_cu_launch(e, "decode kv_append"));
+        decode_qkv_post_kernel<<<d->n_heads + 2 * d->n_kv_heads, 64, 0, c->stream>>>(
+            m->qf, L->kc, L->vc, m->qkv, d->n_heads, d->n_kv_heads, d->head_dim, d->max_tokens,
+            m->inv_freq, m->step);
+        TRY(kvb_cu_launch(e, "decode q/k/v rotation and cache append"));
         prof_mark(m, KVB_PROF_ATTN);
         TRY(kvb_cuda_attn_decode(c, m->of, m->qf, (kvb_bf16 *)L->kc, (kvb_bf16 *)L->vc,
                                  (size_t)d->max_tokens * d->head_dim, m->len, d->max_tokens,
