@@ -215,12 +215,11 @@ int kvb_cuda_kivi_attn_decode(kvb_cuda *c, float *o, const float *q, const kvb_k
                          f->head_dim <= KVB_AD_DMAX,
                      e, "cuda: kivi_attn: unsupported heads=%d kv_heads=%d head_dim=%d", n_heads,
                      Hkv, f->head_dim);
-    int splits = (int)kvb_cdiv(S, KVB_KIVI_CHUNK); /* <= kvb_ad_splits(S): the work fits */
+    int splits = (int)kvb_cdiv(S, KVB_KIVI_CHUNK);
     dim3 grid(splits, Hkv);
     kivi_attn_kernel<<<grid, KVB_AD_THREADS, 0, c->stream>>>(work, q, *v, n_heads, Hkv,
                                                               f->head_dim, f->group, f->bits,
                                                               splits, 1.f / sqrtf((float)f->head_dim));
     rc = kvb_cu_launch(e, "kivi_attn");
-    return rc ? rc : kvb_cu_decode_combine(c, o, NULL, work, n_heads, f->head_dim, splits, NULL, 0,
-                                           KVB_KIVI_CHUNK, e);
+    return rc ? rc : kvb_cu_decode_combine(c, o, NULL, work, n_heads, f->head_dim, splits, e);
 }

@@ -8,7 +8,6 @@
 #include "cpu_ref.h"
 
 #define KVB_KQ_THREADS 128
-#define KVB_KIVI_CHUNK 256 /* tokens per block of the fused KIVI decode attention */
 
 /* Dequantization with the twin's exact rounding (no FMA contraction). */
 __device__ __forceinline__ float kivi_deq(uint32_t code, float s, float z)

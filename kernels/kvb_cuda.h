@@ -254,7 +254,7 @@ int kvb_cuda_model_decode_graph(const kvb_cuda_model *m);
  * context) / HBM bandwidth. Ratios are measured time / floor (1.0 = at the floor). */
 /* Where one decode step's time goes (one eager step timed with events between the parts, after
  * the timed steps): KVB_PROF_N parts named by kvb_cuda_prof_name(). */
-enum { KVB_PROF_NORM, KVB_PROF_QKV, KVB_PROF_ROPE_KV, KVB_PROF_ATTN, KVB_PROF_O, KVB_PROF_GATE_UP,
+enum { KVB_PROF_QKV, KVB_PROF_ROPE_KV, KVB_PROF_ATTN, KVB_PROF_O, KVB_PROF_GATE_UP,
        KVB_PROF_SWIGLU, KVB_PROF_DOWN, KVB_PROF_HEAD, KVB_PROF_N };
 const char *kvb_cuda_prof_name(int part);
 

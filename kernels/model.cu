@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm.cuh"
 #include "model.cuh"
 #include "rope.cuh"
 
@@ -334,8 +335,9 @@ int kvb_cuda_model_create(kvb_cuda *c, kvb_cuda_model **out, const kvb_cuda_mode
         if (rc_) return rc_;                                                                       \
     } while (0)
 
-static const char *const PROF_NAMES[KVB_PROF_N] = {"norm", "qkv", "rope_kv", "attention", "o_proj",
-                                                   "gate_up", "swiglu", "down", "head"};
+/* each GEMV that follows an RMSNorm includes it (fused in decode) */
+static const char *const PROF_NAMES[KVB_PROF_N] = {"norm_qkv", "rope_kv", "attention", "o_proj",
+                                                   "norm_gate_up", "swiglu", "down", "head"};
 const char *kvb_cuda_prof_name(int part)
 {
     return part >= 0 && part < KVB_PROF_N ? PROF_NAMES[part] : "?";
@@ -349,15 +351,30 @@ static void prof_mark(kvb_cuda_model *m, int part)
     m->prof_part[m->prof_n++] = part;
 }
 
+/* y (n, out) = bf16(RMSNorm(x) * norm_w) . W^T through xb; one fused GEMV for a single row. */
+static int norm_gemm(kvb_cuda_model *m, float *y, const float *x, const __nv_bfloat16 *norm_w,
+                     const __nv_bfloat16 *w, int n, int out, kvb_error *e)
+{
+    const kvb_cuda_model_desc *d = &m->d;
+    kvb_cuda *c = m->c;
+    if (n == 1) {
+        kvb_error ignored;
+        int rc = kvb_cu_gemv_rmsnorm(c, y, x, (const kvb_bf16 *)norm_w, d->rms_eps,
+                                     (const kvb_bf16 *)w, d->hidden, out, 0, &ignored);
+        if (rc != KVB_EUNSUP) return rc ? (*e = ignored, rc) : 0;
+    }
+    TRY(kvb_cuda_rmsnorm(c, (kvb_bf16 *)m->xb, x, (const kvb_bf16 *)norm_w, n, d->hidden,
+                         d->rms_eps, e));
+    return kvb_cuda_gemm(c, y, KVB_DT_F32, (kvb_bf16 *)m->xb, (const kvb_bf16 *)w, n, d->hidden,
+                         out, 0, e);
+}
+
 /* Projections of tokens [t0, t0 + n): q, k (rotated) and v into qb/kb/vb at row t0. */
 static int qkv_chunk(kvb_cuda_model *m, const layer_dev *L, int t0, int n, kvb_error *e)
 {
     const kvb_cuda_model_desc *d = &m->d;
     kvb_cuda *c = m->c;
-    TRY(kvb_cuda_rmsnorm(c, (kvb_bf16 *)m->xb, m->x + (size_t)t0 * d->hidden,
-                         (kvb_bf16 *)L->attn_norm, n, d->hidden, d->rms_eps, e));
-    TRY(kvb_cuda_gemm(c, m->qkv, KVB_DT_F32, (kvb_bf16 *)m->xb, (kvb_bf16 *)L->wqkv, n, d->hidden,
-                      m->QKV, 0, e));
+    TRY(norm_gemm(m, m->qkv, m->x + (size_t)t0 * d->hidden, L->attn_norm, L->wqkv, n, m->QKV, e));
     TRY(kvb_cuda_rope(c, (kvb_bf16 *)(m->qb + (size_t)t0 * m->HD), m->HD, m->qkv, m->QKV, n,
                       d->n_heads, d->head_dim, m->pos + t0, m->inv_freq, e));
     TRY(kvb_cuda_rope(c, (kvb_bf16 *)(m->kb + (size_t)t0 * m->KD), m->KD, m->qkv + m->HD, m->QKV, n,
@@ -375,12 +392,8 @@ static int out_mlp_chunk(kvb_cuda_model *m, const layer_dev *L, int t0, int n, k
     prof_mark(m, KVB_PROF_O);
     TRY(kvb_cuda_gemm(c, x, KVB_DT_F32, (kvb_bf16 *)(m->att + (size_t)t0 * m->HD),
                       (kvb_bf16 *)L->wo, n, m->HD, d->hidden, 1, e));
-    prof_mark(m, KVB_PROF_NORM);
-    TRY(kvb_cuda_rmsnorm(c, (kvb_bf16 *)m->xb, x, (kvb_bf16 *)L->ffn_norm, n, d->hidden,
-                         d->rms_eps, e));
-    prof_mark(m, KVB_PROF_GATE_UP);
-    TRY(kvb_cuda_gemm(c, m->gu, KVB_DT_F32, (kvb_bf16 *)m->xb, (kvb_bf16 *)L->wgu, n, d->hidden,
-                      2 * d->intermediate, 0, e));
+    prof_mark(m, KVB_PROF_GATE_UP); /* with ffn_norm */
+    TRY(norm_gemm(m, m->gu, x, L->ffn_norm, L->wgu, n, 2 * d->intermediate, e));
     prof_mark(m, KVB_PROF_SWIGLU);
     TRY(kvb_cuda_swiglu(c, (kvb_bf16 *)m->act, m->gu, m->gu + d->intermediate,
                         2 * d->intermediate, n, d->intermediate, e));
@@ -406,10 +419,8 @@ static int head_compute(kvb_cuda_model *m, int row, int want_next, kvb_error *e)
 {
     const kvb_cuda_model_desc *d = &m->d;
     kvb_cuda *c = m->c;
-    TRY(kvb_cuda_rmsnorm(c, (kvb_bf16 *)m->xb, m->x + (size_t)row * d->hidden,
-                         (kvb_bf16 *)m->final_norm, 1, d->hidden, d->rms_eps, e));
-    TRY(kvb_cuda_gemm(c, m->logits, KVB_DT_F32, (kvb_bf16 *)m->xb, (kvb_bf16 *)m->lm_head, 1,
-                      d->hidden, d->vocab, 0, e));
+    TRY(norm_gemm(m, m->logits, m->x + (size_t)row * d->hidden, m->final_norm, m->lm_head, 1,
+                  d->vocab, e));
     return want_next ? kvb_cuda_topk(c, m->next, m->logits, 1, d->vocab, d->vocab, 1, e) : 0;
 }
 
@@ -465,12 +476,8 @@ static int decode_body(kvb_cuda_model *m, kvb_error *e)
     TRY(kvb_cu_launch(e, "embed"));
     for (int l = 0; l < d->n_layers; l++) {
         const layer_dev *L = &m->L[l];
-        prof_mark(m, KVB_PROF_NORM);
-        TRY(kvb_cuda_rmsnorm(c, (kvb_bf16 *)m->xb, m->x, (kvb_bf16 *)L->attn_norm, 1, d->hidden,
-                             d->rms_eps, e));
-        prof_mark(m, KVB_PROF_QKV);
-        TRY(kvb_cuda_gemm(c, m->qkv, KVB_DT_F32, (kvb_bf16 *)m->xb, (kvb_bf16 *)L->wqkv, 1,
-                          d->hidden, m->QKV, 0, e));
+        prof_mark(m, KVB_PROF_QKV); /* with attn_norm */
+        TRY(norm_gemm(m, m->qkv, m->x, L->attn_norm, L->wqkv, 1, m->QKV, e));
         prof_mark(m, KVB_PROF_ROPE_KV);
         decode_qkv_post_kernel<<<d->n_heads + 2 * d->n_kv_heads, 64, 0, c->stream>>>(
             m->qf, L->kc, L->vc, m->qkv, d->n_heads, d->n_kv_heads, d->head_dim, d->max_tokens,
