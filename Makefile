@@ -6,6 +6,21 @@
 #   kernels/*.cu        -> `make cuda` (nvcc; the CPU build never needs CUDA)
 
 CC       ?= gcc
+# BLAS=openblas (default) links OpenBLAS; BLAS=none links none: lib/core/blas.c's portable sgemm,
+# sscal and saxpy serve the cblas calls (its cblas.h: lib/core/blas_none/), for hosts without
+# OpenBLAS (a bare GPU host, scripts/gpu_pack.sh). Its objects go to their own BUILD and BIN.
+BLAS     ?= openblas
+ifeq ($(filter openblas none,$(BLAS)),)
+$(error BLAS=$(BLAS): expected openblas or none)
+endif
+ifeq ($(BLAS),none)
+BUILD    ?= build/blas-none
+BIN      ?= $(BUILD)/bin
+CPPFLAGS += -Ilib/core/blas_none
+BLAS_LIBS :=
+else
+BLAS_LIBS := -lopenblas
+endif
 BUILD    ?= build
 BIN      ?= bin
 # Baseline ISA for x86-64 machines of this project (AVX2+FMA+F16C); AVX-512 kernels are chosen
@@ -16,9 +31,13 @@ GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 VERSION  := 0.1.0
 CPPFLAGS += -Ilib -Icmd/kvbench -D_GNU_SOURCE -DKVB_VERSION='"$(VERSION)"' -DKVB_GIT_COMMIT='"$(GIT_COMMIT)"'
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -g $(OPT) $(ARCH) -fno-math-errno -MMD -MP
+ifeq ($(BLAS),none)
+# in CFLAGS, not CPPFLAGS: run.json's machine.flags records it
+CFLAGS   += -DKVB_BLAS_NONE
+endif
 # the code-generating flags, recorded in run.json's machine.flags (warnings, -g, -M* left out)
 CPPFLAGS += -DKVB_BUILD_CFLAGS='"$(strip $(filter-out -W% -g -MMD -MP,$(CFLAGS)))"'
-LDLIBS   += -lcjson -lpcre2-8 -lz -lopenblas -lm -lpthread
+LDLIBS   += -lcjson -lpcre2-8 -lz $(BLAS_LIBS) -lm -lpthread
 # SAN=1: AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer, part of ASan on Linux)
 ifeq ($(SAN),1)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -139,6 +158,7 @@ FIXTURE_SCRIPTS := \
 	"q8_llamacpp.py" \
 	"cuda_rope_inv_freq.py" \
 	"cuda_tiny_llama.py" \
+	"gpu_en16_lengths.py" \
 	"pyrandom.py" \
 	"punkt.py"
 fixtures:

@@ -19,11 +19,14 @@ __device__ __forceinline__ void load8(float f[8], const __nv_bfloat16 *p)
     }
 }
 
-/* One block per (chunk of tokens, kv head); D % 8 == 0. Rows are read in 8-channel pieces: for the
- * scores a half-warp takes a key row (16 lanes x 8 channels = D <= 128) and dots it with every
- * query head of the group; for P.V each thread owns one 8-channel piece of a strided subset of the
- * chunk's value rows and accumulates it for every query head, then the subsets are summed in
- * shared memory. Each K/V byte of the chunk is read once from memory. */
+/* One block per (split, kv head); D % 8 == 0. A kv head's len[g] tokens are cut into n_splits
+ * contiguous ranges read from the device (so one launch shape serves every length: the decode
+ * graph), and a block walks its range in chunks of KVB_AD_CHUNK tokens with an online softmax.
+ * Rows are read in 8-channel pieces: for the scores a half-warp takes a key row (16 lanes x 8
+ * channels = D <= 128) and dots it with every query head of the group; for P.V each thread owns
+ * one 8-channel piece of a strided subset of the chunk's value rows and accumulates it for every
+ * query head in registers; the subsets are summed in shared memory at the end. Each K/V byte is
+ * read once from memory. */
 template <bool VEC>
 __global__ void __launch_bounds__(KVB_AD_THREADS)
 attn_decode_kernel(float *work, const float *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v,
@@ -33,80 +36,103 @@ attn_decode_kernel(float *work, const float *q, const __nv_bfloat16 *k, const __
     __shared__ float sq[KVB_AD_GMAX * KVB_AD_DMAX];
     __shared__ float ss[KVB_AD_GMAX * KVB_AD_CHUNK];
     __shared__ float sacc[KVB_AD_THREADS * 8 * KVB_AD_GMAX]; /* nsub * grp * D <= this */
-    __shared__ float red[32], srow[3 * KVB_AD_GMAX];
+    __shared__ float srow[3 * KVB_AD_GMAX], salpha[KVB_AD_GMAX]; /* per head: m, l, sink; rescale */
     const int split = blockIdx.x, g = blockIdx.y, grp = H / Hkv, tid = threadIdx.x;
     const int lane = tid & 31, warp = tid >> 5, nwarp = blockDim.x >> 5, CH = D / 8;
-    const int L = len[g], t0 = split * KVB_AD_CHUNK, cnt = max(0, min(L - t0, KVB_AD_CHUNK));
+    const int L = len[g], per = (L + n_splits - 1) / n_splits;
+    const int t_begin = split * per, t_end = min(L, t_begin + per);
     const __nv_bfloat16 *kg = k + (size_t)g * hs, *vg = v + (size_t)g * hs;
-
+    if (t_begin >= t_end) { /* nothing here: a record the combine skips */
+        if (tid < grp) work[((size_t)(g * grp + tid) * n_splits + split) * (D + 3)] = -INFINITY;
+        return;
+    }
     for (int idx = tid; idx < grp * D; idx += blockDim.x) sq[idx] = q[(size_t)g * grp * D + idx] * scale;
-    __syncthreads();
-    /* scores: a half-warp per key row, all query heads of the group from one read of it */
+    if (tid < grp) srow[3 * tid] = -INFINITY, srow[3 * tid + 1] = 0.f, srow[3 * tid + 2] = 0.f;
     const int half = lane >> 4, l16 = lane & 15;
-    /* the loop runs alike for both halves of a warp (the shuffles need all 32 lanes) */
-    for (int j0 = 2 * warp; j0 < cnt; j0 += 2 * nwarp) {
-        const int jj = j0 + half;
-        float part[KVB_AD_GMAX];
-#pragma unroll
-        for (int a = 0; a < KVB_AD_GMAX; a++) part[a] = 0.f;
-        for (int c = l16; c < CH && jj < cnt; c += 16) {
-            float kf[8];
-            load8<VEC>(kf, kg + (size_t)(t0 + jj) * D + c * 8);
-#pragma unroll
-            for (int a = 0; a < KVB_AD_GMAX; a++)
-                if (a < grp)
-#pragma unroll
-                    for (int i = 0; i < 8; i++) part[a] = fmaf(sq[a * D + c * 8 + i], kf[i], part[a]);
-        }
-#pragma unroll
-        for (int a = 0; a < KVB_AD_GMAX; a++)
-            if (a < grp) {
-                float s = part[a];
-                for (int o = 8; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
-                if (l16 == 0 && jj < cnt) ss[a * KVB_AD_CHUNK + jj] = s;
-            }
-    }
-    __syncthreads();
-    /* softmax statistics of the chunk per query head; ss becomes the probabilities */
-    for (int a = 0; a < grp; a++) {
-        float *sa = ss + a * KVB_AD_CHUNK;
-        float m = -INFINITY;
-        for (int jj = tid; jj < cnt; jj += blockDim.x) m = fmaxf(m, sa[jj]);
-        m = block_max(m, red);
-        float l = 0.f, sk = 0.f;
-        __syncthreads(); /* everyone has read the max before sa is overwritten */
-        for (int jj = tid; jj < cnt; jj += blockDim.x) {
-            float p = expf(sa[jj] - m);
-            sa[jj] = p;
-            l += p;
-            int j = t0 + jj;
-            if (j < n_init) sk += p;
-            if (j >= L - n_recent) sk += p;
-        }
-        l = block_sum(l, red);
-        sk = block_sum(sk, red);
-        if (tid == 0) srow[3 * a] = cnt > 0 ? m : -INFINITY, srow[3 * a + 1] = l, srow[3 * a + 2] = sk;
-    }
-    __syncthreads();
-    /* P.V: thread = (subset of rows, 8-channel piece) */
     const int nsub = blockDim.x / CH, sub = tid / CH, c = tid % CH;
     float acc[KVB_AD_GMAX][8];
 #pragma unroll
     for (int a = 0; a < KVB_AD_GMAX; a++)
 #pragma unroll
         for (int i = 0; i < 8; i++) acc[a][i] = 0.f;
-    if (sub < nsub)
-        for (int jj = sub; jj < cnt; jj += nsub) {
-            float vf[8];
-            load8<VEC>(vf, vg + (size_t)(t0 + jj) * D + c * 8);
+
+    for (int t0 = t_begin; t0 < t_end; t0 += KVB_AD_CHUNK) {
+        const int cnt = min(KVB_AD_CHUNK, t_end - t0);
+        __syncthreads(); /* q and the row state are set; the previous chunk's ss is consumed */
+        /* scores: the loop runs alike for both halves of a warp (the shuffles need all 32 lanes) */
+        for (int j0 = 2 * warp; j0 < cnt; j0 += 2 * nwarp) {
+            const int jj = j0 + half;
+            float part[KVB_AD_GMAX];
+#pragma unroll
+            for (int a = 0; a < KVB_AD_GMAX; a++) part[a] = 0.f;
+            for (int cc = l16; cc < CH && jj < cnt; cc += 16) {
+                float kf[8];
+                load8<VEC>(kf, kg + (size_t)(t0 + jj) * D + cc * 8);
+#pragma unroll
+                for (int a = 0; a < KVB_AD_GMAX; a++)
+                    if (a < grp)
+#pragma unroll
+                        for (int i = 0; i < 8; i++)
+                            part[a] = fmaf(sq[a * D + cc * 8 + i], kf[i], part[a]);
+            }
 #pragma unroll
             for (int a = 0; a < KVB_AD_GMAX; a++)
                 if (a < grp) {
-                    const float p = ss[a * KVB_AD_CHUNK + jj];
-#pragma unroll
-                    for (int i = 0; i < 8; i++) acc[a][i] = fmaf(p, vf[i], acc[a][i]);
+                    float sc = part[a];
+                    for (int o = 8; o > 0; o >>= 1) sc += __shfl_xor_sync(0xffffffffu, sc, o);
+                    if (l16 == 0 && jj < cnt) ss[a * KVB_AD_CHUNK + jj] = sc;
                 }
         }
+        __syncthreads();
+        /* online softmax, one warp per query head; ss becomes the probabilities */
+        for (int a = warp; a < grp; a += nwarp) {
+            float *sa = ss + a * KVB_AD_CHUNK;
+            float mc = -INFINITY;
+            for (int jj = lane; jj < cnt; jj += 32) mc = fmaxf(mc, sa[jj]);
+            mc = warp_max(mc);
+            const float m_old = srow[3 * a], m = fmaxf(m_old, mc);
+            float l = 0.f, sk = 0.f;
+            for (int jj = lane; jj < cnt; jj += 32) {
+                float p = expf(sa[jj] - m);
+                sa[jj] = p;
+                l += p;
+                int j = t0 + jj;
+                if (j < n_init) sk += p;
+                if (j >= L - n_recent) sk += p;
+            }
+            l = warp_sum(l);
+            sk = warp_sum(sk);
+            if (lane == 0) {
+                const float alpha = m_old == -INFINITY ? 0.f : expf(m_old - m);
+                srow[3 * a] = m;
+                srow[3 * a + 1] = srow[3 * a + 1] * alpha + l;
+                srow[3 * a + 2] = srow[3 * a + 2] * alpha + sk;
+                salpha[a] = alpha;
+            }
+        }
+        __syncthreads();
+        /* P.V into the registers, rescaled to the new maxima */
+        if (sub < nsub) {
+#pragma unroll
+            for (int a = 0; a < KVB_AD_GMAX; a++)
+                if (a < grp) {
+                    const float al = salpha[a];
+#pragma unroll
+                    for (int i = 0; i < 8; i++) acc[a][i] *= al;
+                }
+            for (int jj = sub; jj < cnt; jj += nsub) {
+                float vf[8];
+                load8<VEC>(vf, vg + (size_t)(t0 + jj) * D + c * 8);
+#pragma unroll
+                for (int a = 0; a < KVB_AD_GMAX; a++)
+                    if (a < grp) {
+                        const float p = ss[a * KVB_AD_CHUNK + jj];
+#pragma unroll
+                        for (int i = 0; i < 8; i++) acc[a][i] = fmaf(p, vf[i], acc[a][i]);
+                    }
+            }
+        }
+    }
     if (sub < nsub)
 #pragma unroll
         for (int a = 0; a < KVB_AD_GMAX; a++)
@@ -116,14 +142,15 @@ attn_decode_kernel(float *work, const float *q, const __nv_bfloat16 *k, const __
     __syncthreads();
     for (int idx = tid; idx < grp * D; idx += blockDim.x) {
         const int a = idx / D, d = idx % D;
-        float s = 0.f;
-        for (int u = 0; u < nsub; u++) s += sacc[((size_t)u * grp + a) * D + d];
+        float sum = 0.f;
+        for (int u = 0; u < nsub; u++) sum += sacc[((size_t)u * grp + a) * D + d];
         float *rec = work + ((size_t)(g * grp + a) * n_splits + split) * (D + 3);
-        rec[3 + d] = s;
+        rec[3 + d] = sum;
         if (d < 3) rec[d] = srow[3 * a + d];
     }
 }
 
+/* Merge the split records of query head blockIdx.x (empty splits have max -inf). */
 __global__ void decode_combine_kernel(float *o, float *sink, const float *work, int D, int n_splits)
 {
     const int h = blockIdx.x, d = threadIdx.x;
@@ -154,7 +181,7 @@ int kvb_cu_decode_combine(kvb_cuda *c, float *o, float *sink_mass, const float *
 size_t kvb_cuda_decode_work_floats(int n_heads, int head_dim, int max_len)
 {
     if (n_heads <= 0 || head_dim <= 0 || max_len <= 0) return 0;
-    return (size_t)n_heads * kvb_ad_splits(max_len) * kvb_ad_rec(head_dim);
+    return (size_t)n_heads * kvb_ad_records(max_len) * kvb_ad_rec(head_dim);
 }
 
 int kvb_cuda_attn_decode(kvb_cuda *c, float *o, const float *q, const kvb_bf16 *k,

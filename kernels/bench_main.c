@@ -96,12 +96,16 @@ int main(int argc, char **argv)
         if (rc) break;
         printf("%s\n  {\"context\": %d, \"prefill_s\": %.4f, \"prefill_tok_s\": %.1f, "
                "\"prefill_floor_s\": %.4f, \"prefill_x_floor\": %.2f, \"decode_ms\": %.3f, "
-               "\"decode_floor_ms\": %.3f, \"decode_x_floor\": %.2f}",
+               "\"decode_floor_ms\": %.3f, \"decode_x_floor\": %.2f",
                i ? "," : "", r.context, r.prefill_s, r.prefill_tok_s, r.prefill_floor_s,
                r.prefill_ratio, r.decode_ms, r.decode_floor_ms, r.decode_ratio);
+        printf(", \"decode_parts_ms\": {");
+        for (int p = 0; p < KVB_PROF_N; p++)
+            printf("%s\"%s\": %.3f", p ? ", " : "", kvb_cuda_prof_name(p), r.decode_part_ms[p]);
+        printf("}}");
         fflush(stdout);
     }
-    printf("\n]}\n");
+    printf("\n], \"decode_graph\": %s}\n", kvb_cuda_model_decode_graph(m) ? "true" : "false");
     kvb_cuda_model_free(m);
     kvb_cuda_close(c);
     if (rc) fprintf(stderr, "kvb_cuda_bench: error: %s\n", e.msg);

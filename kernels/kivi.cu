@@ -109,13 +109,13 @@ kivi_attn_kernel(float *work, const float *q, kvb_kivi_view vw, int H, int Hkv, 
                  int bits, int n_splits, float scale)
 {
     __shared__ float sq[KVB_AD_GMAX * KVB_AD_DMAX];
-    __shared__ float ss[KVB_AD_GMAX * KVB_AD_CHUNK];
+    __shared__ float ss[KVB_AD_GMAX * KVB_KIVI_CHUNK];
     __shared__ float sacc[KVB_AD_THREADS];
     __shared__ float red[32];
     const int split = blockIdx.x, g = blockIdx.y, grp = H / Hkv, tid = threadIdx.x;
     const int lane = tid & 31, warp = tid >> 5, nwarp = blockDim.x >> 5;
-    const int S = vw.nk_q + vw.nk_r, t0 = split * KVB_AD_CHUNK;
-    const int cnt = max(0, min(S - t0, KVB_AD_CHUNK));
+    const int S = vw.nk_q + vw.nk_r, t0 = split * KVB_KIVI_CHUNK;
+    const int cnt = max(0, min(S - t0, KVB_KIVI_CHUNK));
     const int per = 32 / bits, wpg = G * bits / 32, wpt = D * bits / 32;
     const uint32_t mask = (1u << bits) - 1;
     const uint32_t *kq = vw.kq + g * vw.kq_head_stride, *vq = vw.vq + g * vw.vq_head_stride;
@@ -150,13 +150,13 @@ kivi_attn_kernel(float *work, const float *q, kvb_kivi_view vw, int H, int Hkv, 
         for (int a = 0; a < KVB_AD_GMAX; a++)
             if (a < grp) {
                 float s = warp_sum(part[a]);
-                if (lane == 0) ss[a * KVB_AD_CHUNK + jj] = s;
+                if (lane == 0) ss[a * KVB_KIVI_CHUNK + jj] = s;
             }
     }
     __syncthreads();
     const int nsub = blockDim.x / D, d = tid % D, sub = tid / D;
     for (int a = 0; a < grp; a++) {
-        float *sa = ss + a * KVB_AD_CHUNK;
+        float *sa = ss + a * KVB_KIVI_CHUNK;
         float m = -INFINITY;
         for (int jj = tid; jj < cnt; jj += blockDim.x) m = fmaxf(m, sa[jj]);
         m = block_max(m, red);
@@ -215,7 +215,7 @@ int kvb_cuda_kivi_attn_decode(kvb_cuda *c, float *o, const float *q, const kvb_k
                          f->head_dim <= KVB_AD_DMAX,
                      e, "cuda: kivi_attn: unsupported heads=%d kv_heads=%d head_dim=%d", n_heads,
                      Hkv, f->head_dim);
-    int splits = kvb_ad_splits(S);
+    int splits = (int)kvb_cdiv(S, KVB_KIVI_CHUNK);
     dim3 grid(splits, Hkv);
     kivi_attn_kernel<<<grid, KVB_AD_THREADS, 0, c->stream>>>(work, q, *v, n_heads, Hkv,
                                                               f->head_dim, f->group, f->bits,

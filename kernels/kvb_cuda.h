@@ -249,14 +249,25 @@ int kvb_cuda_model_prefill(kvb_cuda_model *m, const int32_t *ids, int n, float *
 int kvb_cuda_model_decode(kvb_cuda_model *m, int32_t id, int pos, float *logits, int32_t *next,
                           kvb_error *e);
 
+/* 1 when decode runs as one captured CUDA graph per step (after the first decode), 0 when it
+ * runs eagerly (before the first step, or where capture failed). */
+int kvb_cuda_model_decode_graph(const kvb_cuda_model *m);
+
 /* Throughput against the physical floors of the detected GPU, random weights or not.
  * prefill floor: FLOPs (2 * matmul params * n + causal attention 2 * n^2 * n_heads * head_dim
  * per layer) / bf16 peak; decode floor: bytes read per token (weights + K/V cache at that
  * context) / HBM bandwidth. Ratios are measured time / floor (1.0 = at the floor). */
+/* Where one decode step's time goes (one eager step timed with events between the parts, after
+ * the timed steps): KVB_PROF_N parts named by kvb_cuda_prof_name(). */
+enum { KVB_PROF_QKV, KVB_PROF_ROPE_KV, KVB_PROF_ATTN, KVB_PROF_O, KVB_PROF_GATE_UP,
+       KVB_PROF_SWIGLU, KVB_PROF_DOWN, KVB_PROF_HEAD, KVB_PROF_N };
+const char *kvb_cuda_prof_name(int part);
+
 typedef struct kvb_cuda_bench_row {
     int context;
     double prefill_s, prefill_tok_s, prefill_floor_s, prefill_ratio;
     double decode_ms, decode_floor_ms, decode_ratio;
+    double decode_part_ms[KVB_PROF_N]; /* sums over the layers of one eager step */
 } kvb_cuda_bench_row;
 int kvb_cuda_model_bench(kvb_cuda_model *m, int context, int decode_tokens, kvb_cuda_bench_row *out,
                          kvb_error *e);

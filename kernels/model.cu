@@ -3,7 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm.cuh"
 #include "model.cuh"
+#include "rope.cuh"
 
 /* ---- small kernels ------------------------------------------------------------------------- */
 __global__ void embed_kernel(float *x, const __nv_bfloat16 *emb, const int32_t *ids, int hidden)
@@ -22,16 +24,43 @@ __global__ void kv_store_kernel(__nv_bfloat16 *dst, const __nv_bfloat16 *src, in
         dst[((size_t)g * cap + t0 + t) * D + d] = src[((size_t)t * Hkv + g) * D + d];
 }
 
-__global__ void bf16_to_f32_kernel(float *o, const __nv_bfloat16 *x, int n)
-{
-    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x)
-        o[i] = kvb_bf2f(x[i]);
-}
-
-__global__ void fill_i32_kernel(int32_t *p, int n, int v)
+/* Decode reads its token and position from the device (step = {id, pos}), so that one captured
+ * graph serves every step. */
+__global__ void decode_len_kernel(int32_t *len, int n, const int32_t *step)
 {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n) p[i] = v;
+    if (i < n) len[i] = step[1] + 1;
+}
+
+/* After the fused q|k|v projection of the decode token (f32, qkv): block b < H rotates query head b
+ * into qf (rounded to bf16 and back, as the prompt path's bf16 q), b < H + Hkv rotates key head
+ * b - H into the key cache at position step[1], the rest round value heads into the value cache.
+ * One launch instead of rope(q), rope(k), to_bf16(v), the cache append and bf16_to_f32(q). */
+__global__ void decode_qkv_post_kernel(float *qf, __nv_bfloat16 *kc, __nv_bfloat16 *vc,
+                                       const float *qkv, int H, int Hkv, int D, int cap,
+                                       const float *inv_freq, const int32_t *step)
+{
+    const int b = blockIdx.x, half = D / 2, pos = step[1];
+    const float p = (float)pos;
+    if (b < H + Hkv) {
+        const float *x = qkv + (size_t)b * D; /* q heads, then k heads */
+        for (int i = threadIdx.x; i < half; i += blockDim.x) {
+            __nv_bfloat16 oa, ob;
+            kvb_rope_pair(x[i], x[i + half], p, inv_freq[i], &oa, &ob);
+            if (b < H) {
+                qf[(size_t)b * D + i] = kvb_bf2f(oa);
+                qf[(size_t)b * D + i + half] = kvb_bf2f(ob);
+            } else {
+                __nv_bfloat16 *row = kc + ((size_t)(b - H) * cap + pos) * D;
+                row[i] = oa, row[i + half] = ob;
+            }
+        }
+    } else {
+        const int g = b - H - Hkv;
+        const float *x = qkv + (size_t)(H + Hkv + g) * D;
+        __nv_bfloat16 *row = vc + ((size_t)g * cap + pos) * D;
+        for (int i = threadIdx.x; i < D; i += blockDim.x) row[i] = kvb_f2bf(x[i]);
+    }
 }
 
 __global__ void iota_kernel(int32_t *p, int n)
@@ -66,8 +95,14 @@ struct kvb_cuda_model {
     layer_dev *L;
     float *x, *qkv, *gu, *logits, *qf, *of, *lse, *work, *inv_freq;
     __nv_bfloat16 *xb, *qb, *kb, *vb, *att, *act;
-    int32_t *pos, *ids, *len, *next;
+    int32_t *pos, *ids, *len, *next, *step;
     void **ptr;
+    /* decode as one CUDA graph (captured at the first step): 0 not tried, 1 ready, -1 eager */
+    int graph_state;
+    cudaGraphExec_t graph;
+    /* decode profile (bench): events recorded between parts while prof_ev is set */
+    cudaEvent_t *prof_ev;
+    int *prof_part, prof_n, prof_cap;
     size_t *size;
     int n_ptr, cap_ptr;
 };
@@ -124,6 +159,7 @@ static int for_each_buffer(kvb_cuda_model *m, const kvb_cuda_model_desc *d, buf_
     BUF(p->ids, T * 4);
     BUF(p->len, (size_t)d->n_kv_heads * 4);
     BUF(p->next, 4);
+    BUF(p->step, 8);
 #undef BUF
     if (tied) p->lm_head = p->embed;
     return 0;
@@ -182,6 +218,7 @@ size_t kvb_cuda_model_bytes(const kvb_cuda_model_desc *d)
 void kvb_cuda_model_free(kvb_cuda_model *m)
 {
     if (!m) return;
+    if (m->graph_state == 1) cudaGraphExecDestroy(m->graph);
     for (int i = 0; i < m->n_ptr; i++) kvb_cuda_free(m->c, m->ptr[i]);
     free(m->ptr);
     free(m->size);
@@ -297,15 +334,46 @@ int kvb_cuda_model_create(kvb_cuda *c, kvb_cuda_model **out, const kvb_cuda_mode
         if (rc_) return rc_;                                                                       \
     } while (0)
 
+/* each GEMV that follows an RMSNorm includes it (fused in decode) */
+static const char *const PROF_NAMES[KVB_PROF_N] = {"norm_qkv", "rope_kv", "attention", "o_proj",
+                                                   "norm_gate_up", "swiglu", "down", "head"};
+const char *kvb_cuda_prof_name(int part)
+{
+    return part >= 0 && part < KVB_PROF_N ? PROF_NAMES[part] : "?";
+}
+
+/* Start of a part of the decode step (profiling only; a no-op otherwise). */
+static void prof_mark(kvb_cuda_model *m, int part)
+{
+    if (!m->prof_ev || m->prof_n >= m->prof_cap) return;
+    cudaEventRecord(m->prof_ev[m->prof_n], m->c->stream);
+    m->prof_part[m->prof_n++] = part;
+}
+
+/* y (n, out) = bf16(RMSNorm(x) * norm_w) . W^T through xb; one fused GEMV for a single row. */
+static int norm_gemm(kvb_cuda_model *m, float *y, const float *x, const __nv_bfloat16 *norm_w,
+                     const __nv_bfloat16 *w, int n, int out, kvb_error *e)
+{
+    const kvb_cuda_model_desc *d = &m->d;
+    kvb_cuda *c = m->c;
+    if (n == 1) {
+        kvb_error ignored;
+        int rc = kvb_cu_gemv_rmsnorm(c, y, x, (const kvb_bf16 *)norm_w, d->rms_eps,
+                                     (const kvb_bf16 *)w, d->hidden, out, 0, &ignored);
+        if (rc != KVB_EUNSUP) return rc ? (*e = ignored, rc) : 0;
+    }
+    TRY(kvb_cuda_rmsnorm(c, (kvb_bf16 *)m->xb, x, (const kvb_bf16 *)norm_w, n, d->hidden,
+                         d->rms_eps, e));
+    return kvb_cuda_gemm(c, y, KVB_DT_F32, (kvb_bf16 *)m->xb, (const kvb_bf16 *)w, n, d->hidden,
+                         out, 0, e);
+}
+
 /* Projections of tokens [t0, t0 + n): q, k (rotated) and v into qb/kb/vb at row t0. */
 static int qkv_chunk(kvb_cuda_model *m, const layer_dev *L, int t0, int n, kvb_error *e)
 {
     const kvb_cuda_model_desc *d = &m->d;
     kvb_cuda *c = m->c;
-    TRY(kvb_cuda_rmsnorm(c, (kvb_bf16 *)m->xb, m->x + (size_t)t0 * d->hidden,
-                         (kvb_bf16 *)L->attn_norm, n, d->hidden, d->rms_eps, e));
-    TRY(kvb_cuda_gemm(c, m->qkv, KVB_DT_F32, (kvb_bf16 *)m->xb, (kvb_bf16 *)L->wqkv, n, d->hidden,
-                      m->QKV, 0, e));
+    TRY(norm_gemm(m, m->qkv, m->x + (size_t)t0 * d->hidden, L->attn_norm, L->wqkv, n, m->QKV, e));
     TRY(kvb_cuda_rope(c, (kvb_bf16 *)(m->qb + (size_t)t0 * m->HD), m->HD, m->qkv, m->QKV, n,
                       d->n_heads, d->head_dim, m->pos + t0, m->inv_freq, e));
     TRY(kvb_cuda_rope(c, (kvb_bf16 *)(m->kb + (size_t)t0 * m->KD), m->KD, m->qkv + m->HD, m->QKV, n,
@@ -320,14 +388,15 @@ static int out_mlp_chunk(kvb_cuda_model *m, const layer_dev *L, int t0, int n, k
     const kvb_cuda_model_desc *d = &m->d;
     kvb_cuda *c = m->c;
     float *x = m->x + (size_t)t0 * d->hidden;
+    prof_mark(m, KVB_PROF_O);
     TRY(kvb_cuda_gemm(c, x, KVB_DT_F32, (kvb_bf16 *)(m->att + (size_t)t0 * m->HD),
                       (kvb_bf16 *)L->wo, n, m->HD, d->hidden, 1, e));
-    TRY(kvb_cuda_rmsnorm(c, (kvb_bf16 *)m->xb, x, (kvb_bf16 *)L->ffn_norm, n, d->hidden,
-                         d->rms_eps, e));
-    TRY(kvb_cuda_gemm(c, m->gu, KVB_DT_F32, (kvb_bf16 *)m->xb, (kvb_bf16 *)L->wgu, n, d->hidden,
-                      2 * d->intermediate, 0, e));
+    prof_mark(m, KVB_PROF_GATE_UP); /* with ffn_norm */
+    TRY(norm_gemm(m, m->gu, x, L->ffn_norm, L->wgu, n, 2 * d->intermediate, e));
+    prof_mark(m, KVB_PROF_SWIGLU);
     TRY(kvb_cuda_swiglu(c, (kvb_bf16 *)m->act, m->gu, m->gu + d->intermediate,
                         2 * d->intermediate, n, d->intermediate, e));
+    prof_mark(m, KVB_PROF_DOWN);
     return kvb_cuda_gemm(c, x, KVB_DT_F32, (kvb_bf16 *)m->act, (kvb_bf16 *)L->wdown, n,
                          d->intermediate, d->hidden, 1, e);
 }
@@ -344,20 +413,22 @@ static int kv_store(kvb_cuda_model *m, const layer_dev *L, int t0, int n, kvb_er
     return kvb_cu_launch(e, "kv_store");
 }
 
-/* Final norm of row `row` of x, logits, argmax; download what the caller asked for. */
-static int head(kvb_cuda_model *m, int row, float *logits, int32_t *next, kvb_error *e)
+/* Final norm of row `row` of x, logits and (want_next) their argmax, on the device. */
+static int head_compute(kvb_cuda_model *m, int row, int want_next, kvb_error *e)
 {
     const kvb_cuda_model_desc *d = &m->d;
     kvb_cuda *c = m->c;
-    TRY(kvb_cuda_rmsnorm(c, (kvb_bf16 *)m->xb, m->x + (size_t)row * d->hidden,
-                         (kvb_bf16 *)m->final_norm, 1, d->hidden, d->rms_eps, e));
-    TRY(kvb_cuda_gemm(c, m->logits, KVB_DT_F32, (kvb_bf16 *)m->xb, (kvb_bf16 *)m->lm_head, 1,
-                      d->hidden, d->vocab, 0, e));
-    if (next) {
-        TRY(kvb_cuda_topk(c, m->next, m->logits, 1, d->vocab, d->vocab, 1, e));
-        TRY(kvb_cuda_download(c, next, m->next, 4, e));
-    }
-    if (logits) TRY(kvb_cuda_download(c, logits, m->logits, sizeof(float) * d->vocab, e));
+    TRY(norm_gemm(m, m->logits, m->x + (size_t)row * d->hidden, m->final_norm, m->lm_head, 1,
+                  d->vocab, e));
+    return want_next ? kvb_cuda_topk(c, m->next, m->logits, 1, d->vocab, d->vocab, 1, e) : 0;
+}
+
+/* Download what the caller asked for (host pointers or NULL). */
+static int head_fetch(kvb_cuda_model *m, float *logits, int32_t *next, kvb_error *e)
+{
+    kvb_cuda *c = m->c;
+    if (next) TRY(kvb_cuda_download(c, next, m->next, 4, e));
+    if (logits) TRY(kvb_cuda_download(c, logits, m->logits, sizeof(float) * m->d.vocab, e));
     return kvb_cuda_sync(c, e);
 }
 
@@ -389,48 +460,106 @@ int kvb_cuda_model_prefill(kvb_cuda_model *m, const int32_t *ids, int n, float *
                                   d->n_kv_heads, d->head_dim, e));
         for (int t0 = 0; t0 < n; t0 += m->chunk) TRY(out_mlp_chunk(m, L, t0, KVB_MIN(m->chunk, n - t0), e));
     }
-    return head(m, n - 1, logits, next, e);
+    TRY(head_compute(m, n - 1, next != NULL, e));
+    return head_fetch(m, logits, next, e);
+}
+
+/* One decode step for the token and position in m->step, everything on the device: the body of the
+ * decode graph. Attention is launched for the whole cache (max_tokens); chunks past len exit. */
+static int decode_body(kvb_cuda_model *m, kvb_error *e)
+{
+    const kvb_cuda_model_desc *d = &m->d;
+    kvb_cuda *c = m->c;
+    embed_kernel<<<1, 256, 0, c->stream>>>(m->x, m->embed, m->step, d->hidden);
+    decode_len_kernel<<<1, 256, 0, c->stream>>>(m->len, d->n_kv_heads, m->step);
+    TRY(kvb_cu_launch(e, "embed"));
+    for (int l = 0; l < d->n_layers; l++) {
+        const layer_dev *L = &m->L[l];
+        prof_mark(m, KVB_PROF_QKV); /* with attn_norm */
+        TRY(norm_gemm(m, m->qkv, m->x, L->attn_norm, L->wqkv, 1, m->QKV, e));
+        prof_mark(m, KVB_PROF_ROPE_KV);
+        decode_qkv_post_kernel<<<d->n_heads + 2 * d->n_kv_heads, 64, 0, c->stream>>>(
+            m->qf, L->kc, L->vc, m->qkv, d->n_heads, d->n_kv_heads, d->head_dim, d->max_tokens,
+            m->inv_freq, m->step);
+        TRY(kvb_cu_launch(e, "decode q/k/v rotation and cache append"));
+        prof_mark(m, KVB_PROF_ATTN);
+        TRY(kvb_cuda_attn_decode(c, m->of, m->qf, (kvb_bf16 *)L->kc, (kvb_bf16 *)L->vc,
+                                 (size_t)d->max_tokens * d->head_dim, m->len, d->max_tokens,
+                                 d->n_heads, d->n_kv_heads, d->head_dim, NULL, 0, 0, m->work, e));
+        TRY(kvb_cuda_to_bf16(c, (kvb_bf16 *)m->att, m->HD, m->of, m->HD, 1, m->HD, e));
+        TRY(out_mlp_chunk(m, L, 0, 1, e));
+    }
+    prof_mark(m, KVB_PROF_HEAD);
+    return head_compute(m, 0, 1, e);
+}
+
+/* Capture decode_body once into a graph (about 15 launches per layer replayed without the host's
+ * launch latency, which dominated decode); where capture fails, decode stays eager. */
+static void decode_capture(kvb_cuda_model *m)
+{
+    cudaStream_t s = m->c->stream;
+    cudaGraph_t g = NULL;
+    kvb_error ignored;
+    memset(&ignored, 0, sizeof ignored);
+    m->graph_state = -1;
+    if (cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed) != cudaSuccess) return;
+    int rc = decode_body(m, &ignored);
+    cudaError_t st = cudaStreamEndCapture(s, &g);
+    if (!rc && st == cudaSuccess && cudaGraphInstantiate(&m->graph, g, 0) == cudaSuccess)
+        m->graph_state = 1;
+    if (g) cudaGraphDestroy(g);
+    cudaGetLastError(); /* a failed capture leaves nothing behind: decode runs eagerly */
 }
 
 int kvb_cuda_model_decode(kvb_cuda_model *m, int32_t id, int pos, float *logits, int32_t *next,
                           kvb_error *e)
 {
     const kvb_cuda_model_desc *d = &m->d;
-    kvb_cuda *c = m->c;
     KVB_CU_CHECK_ARG(pos > 0 && pos < d->max_tokens, e,
                      "cuda: model: decode position %d outside (0, %d)", pos, d->max_tokens);
     TRY(ids_ok(m, &id, 1, e));
-    TRY(kvb_cuda_upload(c, m->ids, &id, sizeof id, e));
-    embed_kernel<<<1, 256, 0, c->stream>>>(m->x, m->embed, m->ids, d->hidden);
-    fill_i32_kernel<<<1, 256, 0, c->stream>>>(m->len, d->n_kv_heads, pos + 1);
-    TRY(kvb_cu_launch(e, "embed"));
-    /* decode reuses row 0 of the activations; rope reads the position from pos[pos] */
-    for (int l = 0; l < d->n_layers; l++) {
-        const layer_dev *L = &m->L[l];
-        TRY(kvb_cuda_rmsnorm(c, (kvb_bf16 *)m->xb, m->x, (kvb_bf16 *)L->attn_norm, 1, d->hidden,
-                             d->rms_eps, e));
-        TRY(kvb_cuda_gemm(c, m->qkv, KVB_DT_F32, (kvb_bf16 *)m->xb, (kvb_bf16 *)L->wqkv, 1,
-                          d->hidden, m->QKV, 0, e));
-        TRY(kvb_cuda_rope(c, (kvb_bf16 *)m->qb, m->HD, m->qkv, m->QKV, 1, d->n_heads, d->head_dim,
-                          m->pos + pos, m->inv_freq, e));
-        TRY(kvb_cuda_rope(c, (kvb_bf16 *)m->kb, m->KD, m->qkv + m->HD, m->QKV, 1, d->n_kv_heads,
-                          d->head_dim, m->pos + pos, m->inv_freq, e));
-        TRY(kvb_cuda_to_bf16(c, (kvb_bf16 *)m->vb, m->KD, m->qkv + m->HD + m->KD, m->QKV, 1,
-                             m->KD, e));
-        dim3 grid(1, d->n_kv_heads);
-        kv_store_kernel<<<grid, 128, 0, c->stream>>>(L->kc, m->kb, d->n_kv_heads, d->head_dim,
-                                                     d->max_tokens, pos);
-        kv_store_kernel<<<grid, 128, 0, c->stream>>>(L->vc, m->vb, d->n_kv_heads, d->head_dim,
-                                                     d->max_tokens, pos);
-        bf16_to_f32_kernel<<<1, 256, 0, c->stream>>>(m->qf, m->qb, m->HD);
-        TRY(kvb_cu_launch(e, "decode kv_store"));
-        TRY(kvb_cuda_attn_decode(c, m->of, m->qf, (kvb_bf16 *)L->kc, (kvb_bf16 *)L->vc,
-                                 (size_t)d->max_tokens * d->head_dim, m->len, pos + 1, d->n_heads,
-                                 d->n_kv_heads, d->head_dim, NULL, 0, 0, m->work, e));
-        TRY(kvb_cuda_to_bf16(c, (kvb_bf16 *)m->att, m->HD, m->of, m->HD, 1, m->HD, e));
-        TRY(out_mlp_chunk(m, L, 0, 1, e));
+    int32_t step[2] = {id, pos};
+    TRY(kvb_cuda_upload(m->c, m->step, step, sizeof step, e));
+    if (m->graph_state == 0) decode_capture(m);
+    if (m->graph_state == 1) {
+        cudaError_t st = cudaGraphLaunch(m->graph, m->c->stream);
+        if (st != cudaSuccess)
+            return kvb_cu_err(e, KVB_EIO, "cuda: decode graph launch: %s", cudaGetErrorString(st));
+    } else {
+        TRY(decode_body(m, e));
     }
-    return head(m, 0, logits, next, e);
+    return head_fetch(m, logits, next, e);
+}
+
+int kvb_cuda_model_decode_graph(const kvb_cuda_model *m) { return m->graph_state == 1; }
+
+/* One eager decode step of token id at pos with events between its parts: part_ms[] gets the sums. */
+static int decode_profile(kvb_cuda_model *m, int32_t id, int pos, double *part_ms, kvb_error *e)
+{
+    const int cap = m->d.n_layers * 12 + 8;
+    m->prof_ev = (cudaEvent_t *)calloc(cap, sizeof(cudaEvent_t));
+    m->prof_part = (int *)calloc(cap, sizeof(int));
+    int rc = m->prof_ev && m->prof_part ? 0 : kvb_cu_err(e, KVB_ENOMEM, "cuda: out of host memory");
+    int made = 0;
+    for (; !rc && made < cap; made++)
+        if (cudaEventCreate(&m->prof_ev[made]) != cudaSuccess)
+            rc = kvb_cu_err(e, KVB_EIO, "cuda: bench: cannot create events");
+    int32_t step[2] = {id, pos};
+    m->prof_n = 0, m->prof_cap = cap - 1;
+    if (!rc) rc = kvb_cuda_upload(m->c, m->step, step, sizeof step, e);
+    if (!rc) rc = decode_body(m, e);
+    m->prof_cap = cap;
+    prof_mark(m, KVB_PROF_N); /* end */
+    if (!rc) rc = kvb_cuda_sync(m->c, e);
+    for (int i = 0; !rc && i + 1 < m->prof_n; i++) {
+        float ms = 0;
+        cudaEventElapsedTime(&ms, m->prof_ev[i], m->prof_ev[i + 1]);
+        part_ms[m->prof_part[i]] += ms;
+    }
+    for (int i = 0; i < made; i++) cudaEventDestroy(m->prof_ev[i]);
+    free(m->prof_ev), free(m->prof_part);
+    m->prof_ev = NULL, m->prof_part = NULL, m->prof_n = m->prof_cap = 0;
+    return rc;
 }
 
 /* ---- benchmark ----------------------------------------------------------------------------- */
@@ -451,8 +580,11 @@ int kvb_cuda_model_bench(kvb_cuda_model *m, int context, int decode_tokens, kvb_
     cudaEvent_t a = NULL, b = NULL;
     if (!rc && (cudaEventCreate(&a) != cudaSuccess || cudaEventCreate(&b) != cudaSuccess))
         rc = kvb_cu_err(e, KVB_EIO, "cuda: bench: cannot create events");
-    /* warm-up (cuBLAS heuristics, first-launch costs), then one timed prefill */
-    if (!rc) rc = kvb_cuda_model_prefill(m, ids, KVB_MIN(context, 256), NULL, &next, e);
+    /* warm-up (cuBLAS heuristics, first-launch costs, the decode graph's capture), then one timed
+     * prefill */
+    const int warm = KVB_MIN(context, 256);
+    if (!rc) rc = kvb_cuda_model_prefill(m, ids, warm, NULL, &next, e);
+    if (!rc) rc = kvb_cuda_model_decode(m, next, warm, NULL, &next, e);
     float ms = 0;
     if (!rc) {
         cudaEventRecord(a, m->c->stream);
@@ -471,6 +603,7 @@ int kvb_cuda_model_bench(kvb_cuda_model *m, int context, int decode_tokens, kvb_
         cudaEventElapsedTime(&ms, a, b);
         r->decode_ms = ms / decode_tokens;
     }
+    if (!rc) rc = decode_profile(m, next, context + decode_tokens - 1, r->decode_part_ms, e);
     if (a) cudaEventDestroy(a);
     if (b) cudaEventDestroy(b);
     free(ids);

@@ -11,12 +11,8 @@ __global__ void rope_kernel(__nv_bfloat16 *o, int o_stride, const float *x, int 
     __nv_bfloat16 *ot = o + (size_t)t * o_stride;
     for (int idx = threadIdx.x; idx < n_heads * half; idx += blockDim.x) {
         int h = idx / half, i = idx % half;
-        float ang = __fmul_rn(p, inv_freq[i]);
-        float s, co;
-        sincosf(ang, &s, &co); /* full-precision sincosf: the CPU twin uses sinf/cosf */
-        float a = xt[h * head_dim + i], b = xt[h * head_dim + i + half];
-        ot[h * head_dim + i] = kvb_f2bf(__fsub_rn(__fmul_rn(a, co), __fmul_rn(b, s)));
-        ot[h * head_dim + i + half] = kvb_f2bf(__fadd_rn(__fmul_rn(b, co), __fmul_rn(a, s)));
+        kvb_rope_pair(xt[h * head_dim + i], xt[h * head_dim + i + half], p, inv_freq[i],
+                      &ot[h * head_dim + i], &ot[h * head_dim + i + half]);
     }
 }
 

@@ -147,11 +147,42 @@ mass_count_kernel(int32_t *count, const float *x, int n, int ld, float tau)
     }
 }
 
+/* k = 1 (greedy decoding's argmax over the vocabulary): one pass, no histograms. Each thread keeps
+ * its first maximum (its indices only grow), then the block keeps the lower index of equal maxima:
+ * the same answer as top-k's ties to the lower index. */
+__global__ void __launch_bounds__(KVB_ARGMAX_THREADS) argmax_kernel(int32_t *idx, const float *x, int n, int ld)
+{
+    __shared__ float sv[32];
+    __shared__ int si[32];
+    const float *row = x + (size_t)blockIdx.x * ld;
+    float bv = -INFINITY;
+    int bi = n; /* above every index: loses every tie */
+    for (int j = threadIdx.x; j < n; j += blockDim.x)
+        if (row[j] > bv || bi == n) bv = row[j], bi = j;
+    for (int o = 16; o > 0; o >>= 1) {
+        float ov = __shfl_xor_sync(0xffffffffu, bv, o);
+        int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+        if (ov > bv || (ov == bv && oi < bi)) bv = ov, bi = oi;
+    }
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    if (lane == 0) sv[warp] = bv, si[warp] = bi;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        for (int w = 1; w < nw; w++)
+            if (sv[w] > bv || (sv[w] == bv && si[w] < bi)) bv = sv[w], bi = si[w];
+        idx[blockIdx.x] = bi;
+    }
+}
+
 int kvb_cuda_topk(kvb_cuda *c, int32_t *idx, const float *x, int rows, int n, int ld, int k,
                   kvb_error *e)
 {
     KVB_CU_CHECK_ARG(rows > 0 && n > 0 && ld >= n && k > 0 && k <= n, e,
                      "cuda: topk: bad shape rows=%d n=%d ld=%d k=%d", rows, n, ld, k);
+    if (k == 1) {
+        argmax_kernel<<<rows, KVB_ARGMAX_THREADS, 0, c->stream>>>(idx, x, n, ld);
+        return kvb_cu_launch(e, "argmax");
+    }
     topk_kernel<<<rows, KVB_TOPK_THREADS, 0, c->stream>>>(idx, x, n, ld, k);
     return kvb_cu_launch(e, "topk");
 }

@@ -4,11 +4,13 @@
  * histograms (shared-memory atomics) find the k-th largest key (top-k) or the key where the
  * descending cumulative mass crosses tau * total (mass count) without sorting the row. Top-k then
  * compacts the selected indices in index order with ballot/popc scans, so the output is ascending
- * and ties at the threshold go to the lower indices, exactly as a stable sort would choose. */
+ * and ties at the threshold go to the lower indices, exactly as a stable sort would choose.
+ * k = 1 takes a one-pass argmax (same tie rule). */
 #ifndef KVB_CUDA_TOPK_CUH
 #define KVB_CUDA_TOPK_CUH
 #include "common.cuh"
 #define KVB_TOPK_THREADS 256
+#define KVB_ARGMAX_THREADS 1024
 
 __device__ __forceinline__ uint32_t kvb_fkey(float f)
 {

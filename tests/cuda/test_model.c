@@ -72,6 +72,10 @@ int main(void)
         compare(what, lg, lr, V);
         compare("  vs transformers", lg, t.logits + (size_t)p * V, V);
     }
+    int graph_ok = kvb_cuda_model_decode_graph(m);
+    printf("%-4s %-48s %s\n", graph_ok ? "ok" : "FAIL", "decode steps replay one CUDA graph",
+           graph_ok ? "captured at the first step" : "capture failed: decode ran eagerly");
+    if (!graph_ok) g_fail = 1;
     kvb_cuda_model_free(m);
     int freed_ok = kvb_cuda_bytes(c) == b0;
     printf("%-4s %-48s %zu bytes held after free (%zu before)\n", freed_ok ? "ok" : "FAIL",

@@ -465,6 +465,7 @@ static const op_row rows[] = {
     {"decode aligned GQA 4 D=128", decode_a_in, {32, 8, 128, 700, 1029, 3, 256, 257}, decode_a_gpu, decode_a_cpu, {T_DEC, T_DEC}},
     {"decode aligned GQA 3 D=64", decode_a_in, {9, 3, 64, 1, 300, 513, 1, 1}, decode_a_gpu, decode_a_cpu, {T_DEC, T_DEC}},
     {"decode aligned GQA 8 D=48", decode_a_in, {16, 2, 48, 333, 1, 1, 1, 1}, decode_a_gpu, decode_a_cpu, {T_DEC, T_DEC}},
+    {"decode aligned GQA 4 D=128 long", decode_a_in, {32, 8, 128, 4099, 64, 65, 2048, 1}, decode_a_gpu, decode_a_cpu, {T_DEC, T_DEC}},
     {"gather top-264 of 1000, Hkv=8", gather_in, {1000, 8, 128, 264}, gather_gpu, gather_cpu, {T_EXACT}},
     {"gather top-40 of 77, Hkv=3", gather_in, {77, 3, 64, 40}, gather_gpu, gather_cpu, {T_EXACT}},
 #define KIVI(b, G, D, H, Hk, kq, kr, vq)                                                           \
@@ -479,6 +480,7 @@ static const op_row rows[] = {
 #define T_TOPK {0, 0, 0, "integer results; ties to the lower index on both sides"}
     {"topk n=1 k=1", topk_in, {3, 1, 1, 0}, topk_gpu, topk_cpu, {T_TOPK}},
     {"topk argmax", topk_in, {9, 1000, 1, 0}, topk_gpu, topk_cpu, {T_TOPK}},
+    {"topk argmax (Llama-3 vocabulary, ties)", topk_in, {2, 128256, 1, 1}, topk_gpu, topk_cpu, {T_TOPK}},
     {"topk k=1000 of 4093", topk_in, {8, 4093, 1000, 0}, topk_gpu, topk_cpu, {T_TOPK}},
     {"topk k=1000 of 4093 (ties)", topk_in, {8, 4093, 1000, 1}, topk_gpu, topk_cpu, {T_TOPK}},
     {"topk k=n (ties)", topk_in, {32, 333, 333, 1}, topk_gpu, topk_cpu, {T_TOPK}},
