@@ -12,10 +12,11 @@
 # 3. splits SmolLM2 (models/smollm2-135m, 94 MiB) into parts that each fit one call: part A in .gpu/
 #    beside the binaries, parts B, C... in .gpu-b/, .gpu-c/...; .gpu/SHA256SUMS lists every packed
 #    file and part, .gpu/model.sha256 the whole model (gpu_check.sh reassembles and verifies).
-# GPU_PACK_LIMIT_MIB (default 40): what one call may carry. Prints the carry plan.
+# 4. puts the first 3 records of each LongBench sample task and jieba's tables beside the last part.
+# GPU_PACK_LIMIT_MIB (default 42): what one call may carry. Prints the carry plan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-limit_mib=${GPU_PACK_LIMIT_MIB:-40}
+limit_mib=${GPU_PACK_LIMIT_MIB:-42} # 64 MiB a call, less the tracked tree (19.7 MiB), less a margin
 build=build/gpu-pack
 pack=.gpu
 model=models/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf
@@ -85,7 +86,25 @@ if [ -f "$model" ]; then
 else
   echo "gpu_pack: $model absent (make model): no model parts, gpu_check.sh will skip the model steps"
 fi
-sha256sum "$pack"/bin/* "$pack"/lib/* "${parts[@]}" >"$pack/SHA256SUMS"
+# ---- 4. data of the model checks --------------------------------------------------------------
+# `run` on both devices reads the first 3 records of each task of ../shared/datasets/longbench-sample
+# (third-party data: carried, never committed) and scores the zh tasks with jieba's dictionary and
+# HMM tables: both go with the last part, in the call that runs the model checks
+data=()
+lb=${KVBENCH_LONGBENCH_SAMPLE:-../shared/datasets/longbench-sample}
+jieba=${KVBENCH_JIEBA_DIR:-/usr/lib/python3/dist-packages/jieba}
+if [ ${#parts[@]} -gt 0 ] && [ -d "$lb" ] && [ -f "$jieba/dict.txt" ]; then
+  ddir=$(dirname "${parts[-1]}")
+  mkdir -p "$ddir/longbench" "$ddir/jieba/finalseg"
+  for f in "$lb"/*.jsonl; do head -n 3 "$f" >"$ddir/longbench/$(basename "$f")"; done
+  cp "$jieba/dict.txt" "$ddir/jieba/"
+  cp "$jieba"/finalseg/prob_*.py "$ddir/jieba/finalseg/"
+  [ "$(bytes_of "$ddir")" -le "$limit" ] || { echo "gpu_pack: $ddir over ${limit_mib} MiB with the run data" >&2; exit 1; }
+  data=("$ddir"/longbench/*.jsonl "$ddir"/jieba/dict.txt "$ddir"/jieba/finalseg/*)
+else
+  echo "gpu_pack: no LongBench sample ($lb) or jieba ($jieba): gpu_check.sh will skip the run comparison"
+fi
+sha256sum "$pack"/bin/* "$pack"/lib/* "${parts[@]}" "${data[@]}" >"$pack/SHA256SUMS"
 {
   echo "commit: $(git rev-parse HEAD)$(git diff --quiet HEAD || echo ' (dirty)')"
   echo "made: $(date -u +%FT%TZ) on $(uname -m), $(ldd --version | head -1)"
