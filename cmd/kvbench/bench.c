@@ -6,6 +6,7 @@
  * the memory clock and bus width, the dense bf16 tensor-core peak). Prompts are seeded random
  * token ids. */
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,11 @@ int cmd_bench(int argc, char **argv)
         if (kvb_parse_long(cl[i], 1, 1 << 22, &ctx[i]))
             rc = kvb_errorf(&e, KVB_EINVAL, "--context: '%s' is not a length in [1, 4194304]", cl[i]);
     kvb_free_strv(cl, ncl);
+    /* a GPU cache is allocated once: it holds the longest context and its decode steps (the CPU
+     * cache grows as it goes); past the driver's limit the device refuses with one line */
+    long longest = 0;
+    for (int i = 0; i < ncl; i++) longest = ctx[i] > longest ? ctx[i] : longest;
+    f.device_tokens = (int)KVB_MIN(longest + gen + 1, (long)INT_MAX);
     kvb_model *m = NULL;
     if (rc || (rc = kvb_cli_open_model(&f, &m, &e))) {
         free(ctx);

@@ -8,7 +8,8 @@ int kvb_cli_model_opts(const kvb_model_flags *f, kvb_model_opts *o, kvb_error *e
 {
     *o = (kvb_model_opts){ .threads = (int)f->threads, .random_weights = f->random_weights,
                            .seed = (uint64_t)f->seed, .weights_bf16 = 1, .prefill_bf16 = 1,
-                           .config_only = f->random_weights && f->config_only };
+                           .config_only = f->random_weights && f->config_only,
+                           .device_tokens = f->device_tokens };
     /* the exact modes (f32, gguf) keep an f32 prefill; bf16 and gguf-q8 round to bf16 there too */
     if (f->weights && !strcmp(f->weights, "f32"))
         o->weights_bf16 = o->prefill_bf16 = 0;

@@ -33,6 +33,7 @@ typedef struct kvb_model_flags {
     const char *device;  /* --device cpu|cuda[:N]|auto (NULL = auto) */
     const char *method;  /* --type of generate/bench: checked against the device before loading */
     const char *cache_params; /* their --cache-param */
+    int device_tokens;   /* tokens the GPU cache must hold (0 = the model's context) */
 } kvb_model_flags;
 
 /* Flags -> model options (config_only only with random_weights); a bad --weights is refused.

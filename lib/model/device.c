@@ -141,7 +141,11 @@ int kvb_model_attach_device(kvb_model *m, kvb_error *e)
     if (m->opts.config_only)
         return 0; /* planning only (info, dry runs): nothing to upload */
     m->be = backend_of(m->device);
-    m->dev_max_tokens = kvb_cuda_max_tokens(&m->cfg);
+    if (m->opts.device_tokens > KVB_CUDA_MAX_TOKENS)
+        return kvb_errorf(e, KVB_EINVAL, "the GPU cache holds at most %d tokens (%d asked)",
+                          KVB_CUDA_MAX_TOKENS, m->opts.device_tokens);
+    m->dev_max_tokens = m->opts.device_tokens > 0 ? m->opts.device_tokens
+                                                  : kvb_cuda_max_tokens(&m->cfg);
     if ((rc = m->be->open(m, m->dev_max_tokens, &m->be_ctx, e))) {
         m->be = NULL;
         return rc;

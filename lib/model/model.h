@@ -38,6 +38,8 @@ enum { KVB_DEVICE_AUTO = 0, KVB_DEVICE_CPU = 1, KVB_DEVICE_CUDA = 2 };
 typedef struct kvb_model_opts {
     int device;         /* KVB_DEVICE_*; the model resolves AUTO at open */
     int device_index;   /* GPU ordinal for cuda (--device cuda:N) */
+    int device_tokens;  /* tokens the GPU cache holds (prompt + generated); 0 = the model's context
+                           (at most KVB_CUDA_MAX_TOKENS): bench sets its longest context + steps */
     int threads;        /* 0 = all cores */
     int random_weights; /* build from the config alone, seeded */
     uint64_t seed;

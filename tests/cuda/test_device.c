@@ -19,6 +19,12 @@
  * layers: the CPU's own bf16 prefill path moved the fixture prompts' logits by 0.82%/0.97%/1.38%
  * at 12/488/3939 tokens). Measured 2026-12-04 on the EPYC development machine. The CPU bf16
  * path's spread is printed beside each SmolLM2 line where this CPU has AVX-512 BF16.
+ * On a GPU (H200, 2026-12-04) SmolLM2 went past that: prefill at most 1.03%, but decode step 3
+ * after the 488-token prompt 2.77% (the 16 steps: 0.38-2.77%, argmax equal at every step). The
+ * 0.75% GPU-vs-twin figure is test_model.c's 4-layer model; over SmolLM2's 30 layers the bf16
+ * roundings that differ (the tensor-core prefill rounds P before P.V) compound further. So the
+ * GPU side of SmolLM2 is held to 4%, a measured bound (1.4x the worst seen), not a derived one;
+ * a wrong kernel moves logits by tens of percent, and the argmax check stays exact.
  * Also checked: the cache's accounting of the K/V the GPU holds equals the CPU cache's, and the
  * device bytes reported are the planned ones.
  * The CPU half runs everywhere, first: the twin, built from the same host bf16 weights the backend
@@ -255,7 +261,7 @@ static void smollm2(int gpu)
             break;
         twin_check("SmolLM2-135M", &c, &d, ids, n, 0.025);
         if (gpu)
-            run_case("SmolLM2-135M", &g, &c, bf16, ids, n, 8, 0.025);
+            run_case("SmolLM2-135M", &g, &c, bf16, ids, n, 8, 0.04);
         free(ids);
     }
 out:

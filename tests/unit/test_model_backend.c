@@ -116,6 +116,22 @@ static kvb_cache *full_cache(kvb_model *m, const char *method, int max_tokens)
     return k;
 }
 
+Test(backend, device_tokens_size_the_gpu_cache)
+{
+    kvb_model *m = NULL;
+    kvb_error e = { 0 };
+    kvb_model_opts o = { .device = KVB_DEVICE_CUDA, .threads = 1, .weights_bf16 = 1,
+                         .device_tokens = 8225 };
+    cr_assert_eq(kvb_model_open(&m, TINY, &o, &e), 0, "%s", e.msg);
+    kvb_device_info di;
+    kvb_model_device_info(m, &di);
+    cr_assert_eq(di.max_tokens, 8225, "bench asks for its longest context + steps");
+    kvb_model_free(m);
+    o.device_tokens = 65536;
+    cr_assert_eq(kvb_model_open(&m, TINY, &o, &e), KVB_EINVAL);
+    cr_assert(strstr(e.msg, "at most 65535 tokens (65536 asked)"), "%s", e.msg);
+}
+
 Test(backend, auto_resolves_to_the_backend_and_drops_host_weights)
 {
     g_open_saw_weights = 0;
