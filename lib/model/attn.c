@@ -124,16 +124,27 @@ static void finish(const kvb_fa_item *t, const float *O, const float *m, const f
     }
 }
 
+/* The work item's scratch, laid out and started alike by both kernels: packed bf16 queries qb,
+ * then O (rows x hd, zeroed), the running maxima m (-inf) and sums l (0) of the M rows. */
+static void fa_begin(const kvb_fa_item *t, float *scratch, uint16_t **qb, float **O, float **m,
+                     float **l)
+{
+    const int hd = t->hd, M = t->gn * t->rows;
+    *qb = (uint16_t *)(void *)scratch;
+    *O = scratch + (size_t)M * hd, *m = *O + (size_t)M * hd, *l = *m + M;
+    pack_q(t, *qb);
+    memset(*O, 0, sizeof(float) * (size_t)M * hd);
+    for (int r = 0; r < M; r++)
+        (*m)[r] = -INFINITY, (*l)[r] = 0;
+}
+
 /* ---- scalar twin ------------------------------------------------------------------------------------- */
 void kvb_fa_block_ref(const kvb_fa_item *t, float *scratch)
 {
     const int hd = t->hd, M = t->gn * t->rows, nk = t->r0 + t->rows, half = hd / 2;
-    uint16_t *qb = (uint16_t *)(void *)scratch;
-    float *O = scratch + (size_t)M * hd, *m = O + (size_t)M * hd, *l = m + M;
-    pack_q(t, qb);
-    memset(O, 0, sizeof(float) * (size_t)M * hd);
-    for (int r = 0; r < M; r++)
-        m[r] = -INFINITY, l[r] = 0;
+    uint16_t *qb;
+    float *O, *m, *l;
+    fa_begin(t, scratch, &qb, &O, &m, &l);
     for (int j0 = 0; j0 < nk; j0 += KVB_ATTN_B) {
         for (int r = 0; r < M; r++) {
             int qpos = t->r0 + r % t->rows, valid = KVB_MIN(KVB_ATTN_B, qpos + 1 - j0);
@@ -267,13 +278,10 @@ tile(const kvb_fa_item *t, const uint16_t *qb, float *O, float *m, float *l, int
 
 FA_TARGET void kvb_fa_block_avx512(const kvb_fa_item *t, float *scratch)
 {
-    const int hd = t->hd, M = t->gn * t->rows, nk = t->r0 + t->rows;
-    uint16_t *qb = (uint16_t *)(void *)scratch;
-    float *O = scratch + (size_t)M * hd, *m = O + (size_t)M * hd, *l = m + M;
-    pack_q(t, qb);
-    memset(O, 0, sizeof(float) * (size_t)M * hd);
-    for (int r = 0; r < M; r++)
-        m[r] = -INFINITY, l[r] = 0;
+    const int M = t->gn * t->rows, nk = t->r0 + t->rows;
+    uint16_t *qb;
+    float *O, *m, *l;
+    fa_begin(t, scratch, &qb, &O, &m, &l);
     /* every key block once for all rows: K and V of a block stay in L1 across the tiles */
     for (int j0 = 0; j0 < nk; j0 += KVB_ATTN_B) {
         int r = 0;
