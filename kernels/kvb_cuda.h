@@ -245,6 +245,27 @@ void kvb_cuda_model_free(kvb_cuda_model *m);
  * `logits` (vocab floats) when not NULL; *next (when not NULL) gets the argmax token. */
 int kvb_cuda_model_prefill(kvb_cuda_model *m, const int32_t *ids, int n, float *logits,
                            int32_t *next, kvb_error *e);
+/* The same, and each layer's statistics of the prompt's attention (the cache methods' inputs,
+ * lib/kvcache) into host arrays (n_layers, n_heads, n), each NULL when not wanted: colsum[l][h][j]
+ * = sum over every query i of P[h, i, j] (kvb_cuda_attn_prefill_stats with row0 = 0),
+ * window_attn the same over the last min(window, n) queries. */
+typedef struct kvb_cuda_prefill_stats {
+    float *colsum, *window_attn;
+    int window;
+} kvb_cuda_prefill_stats;
+int kvb_cuda_model_prefill_stats(kvb_cuda_model *m, const int32_t *ids, int n, float *logits,
+                                 int32_t *next, const kvb_cuda_prefill_stats *st, kvb_error *e);
+/* After a prefill of n tokens: layer l, kv head g keeps its prompt positions
+ * idx[(l * n_kv_heads + g) * stride + 0 .. count[l * n_kv_heads + g]) (host arrays; ascending, in
+ * [0, n), 1 <= count <= n, stride >= n). A layer whose heads keep fewer than n gets a cache of its
+ * own (n_kv_heads x (its largest count + max_tokens - n) rows: room for every later token), the
+ * kept rows gathered into it; decode appends each head after its kept rows and attends over
+ * them. The next prefill frees those caches. */
+int kvb_cuda_model_keep(kvb_cuda_model *m, const int32_t *idx, const int32_t *count, int stride,
+                        kvb_error *e);
+/* Bytes of the K/V decode reads now: the full cache's (n_kv_heads x max_tokens per layer) or the
+ * kept caches (kvb_cuda_model_keep), K and V. */
+size_t kvb_cuda_model_kv_bytes(const kvb_cuda_model *m);
 /* One token at absolute position pos (== tokens already cached). */
 int kvb_cuda_model_decode(kvb_cuda_model *m, int32_t id, int pos, float *logits, int32_t *next,
                           kvb_error *e);

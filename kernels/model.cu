@@ -1,5 +1,6 @@
-/* kernels/model.cu: Llama-family forward pass on the device (prefill + decode with a full bf16
- * KV cache), random-weight generation, and the benchmark against the physical floors. */
+/* kernels/model.cu: Llama-family forward pass on the device (prefill + decode with a bf16 KV
+ * cache: every token, or per layer the tokens a cache method kept), random-weight generation, and
+ * the benchmark against the physical floors. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,20 +26,23 @@ __global__ void kv_store_kernel(__nv_bfloat16 *dst, const __nv_bfloat16 *src, in
 }
 
 /* Decode reads its token and position from the device (step = {id, pos}), so that one captured
- * graph serves every step. */
-__global__ void decode_len_kernel(int32_t *len, int n, const int32_t *step)
+ * graph serves every step. Head i of the (layer, kv head) table holds pos + 1 - drop[i] tokens
+ * after the step: drop counts the prompt tokens its cache method did not keep. */
+__global__ void decode_len_kernel(int32_t *len, const int32_t *drop, int n, const int32_t *step)
 {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n) len[i] = step[1] + 1;
+    if (i < n) len[i] = step[1] + 1 - drop[i];
 }
 
 /* After the fused q|k|v projection of the decode token (f32, qkv): block b < H rotates query head b
  * into qf (rounded to bf16 and back, as the prompt path's bf16 q), b < H + Hkv rotates key head
- * b - H into the key cache at position step[1], the rest round value heads into the value cache.
- * One launch instead of rope(q), rope(k), to_bf16(v), the cache append and bf16_to_f32(q). */
+ * b - H into the key cache at position step[1] (rotated by it) and row step[1] - drop[head], the
+ * rest round value heads into the value cache. One launch instead of rope(q), rope(k),
+ * to_bf16(v), the cache append and bf16_to_f32(q). */
 __global__ void decode_qkv_post_kernel(float *qf, __nv_bfloat16 *kc, __nv_bfloat16 *vc,
                                        const float *qkv, int H, int Hkv, int D, int cap,
-                                       const float *inv_freq, const int32_t *step)
+                                       const int32_t *drop, const float *inv_freq,
+                                       const int32_t *step)
 {
     const int b = blockIdx.x, half = D / 2, pos = step[1];
     const float p = (float)pos;
@@ -51,14 +55,14 @@ __global__ void decode_qkv_post_kernel(float *qf, __nv_bfloat16 *kc, __nv_bfloat
                 qf[(size_t)b * D + i] = kvb_bf2f(oa);
                 qf[(size_t)b * D + i + half] = kvb_bf2f(ob);
             } else {
-                __nv_bfloat16 *row = kc + ((size_t)(b - H) * cap + pos) * D;
+                __nv_bfloat16 *row = kc + ((size_t)(b - H) * cap + pos - drop[b - H]) * D;
                 row[i] = oa, row[i + half] = ob;
             }
         }
     } else {
         const int g = b - H - Hkv;
         const float *x = qkv + (size_t)(H + Hkv + g) * D;
-        __nv_bfloat16 *row = vc + ((size_t)g * cap + pos) * D;
+        __nv_bfloat16 *row = vc + ((size_t)g * cap + pos - drop[g]) * D;
         for (int i = threadIdx.x; i < D; i += blockDim.x) row[i] = kvb_f2bf(x[i]);
     }
 }
@@ -85,6 +89,11 @@ __global__ void random_kernel(__nv_bfloat16 *w, size_t n, uint64_t seed, float s
 /* ---- model --------------------------------------------------------------------------------- */
 typedef struct layer_dev {
     __nv_bfloat16 *attn_norm, *wqkv, *wo, *ffn_norm, *wgu, *wdown, *kc, *vc;
+    /* the cache decode reads: kc/vc (every token, cap = max_tokens), or after
+     * kvb_cuda_model_keep a compact copy of the kept tokens (own allocations, cap = the most any
+     * head kept + the room left for decode) */
+    __nv_bfloat16 *dk, *dv;
+    int cap;
 } layer_dev;
 
 struct kvb_cuda_model {
@@ -95,7 +104,9 @@ struct kvb_cuda_model {
     layer_dev *L;
     float *x, *qkv, *gu, *logits, *qf, *of, *lse, *work, *inv_freq;
     __nv_bfloat16 *xb, *qb, *kb, *vb, *att, *act;
-    int32_t *pos, *ids, *len, *next, *step;
+    int32_t *pos, *ids, *len, *drop, *kidx, *next, *step;
+    float *stat;  /* (n_heads, max_tokens): one layer's prefill statistics */
+    int n_prompt; /* tokens of the last prefill */
     void **ptr;
     /* decode as one CUDA graph (captured at the first step): 0 not tried, 1 ready, -1 eager */
     int graph_state;
@@ -157,7 +168,10 @@ static int for_each_buffer(kvb_cuda_model *m, const kvb_cuda_model_desc *d, buf_
     BUF(p->inv_freq, (size_t)d->head_dim / 2 * 4);
     BUF(p->pos, T * 4);
     BUF(p->ids, T * 4);
-    BUF(p->len, (size_t)d->n_kv_heads * 4);
+    BUF(p->len, (size_t)d->n_layers * d->n_kv_heads * 4);
+    BUF(p->drop, (size_t)d->n_layers * d->n_kv_heads * 4);
+    BUF(p->kidx, (size_t)d->n_kv_heads * T * 4);
+    BUF(p->stat, (size_t)d->n_heads * T * 4);
     BUF(p->next, 4);
     BUF(p->step, 8);
 #undef BUF
@@ -215,10 +229,14 @@ size_t kvb_cuda_model_bytes(const kvb_cuda_model_desc *d)
     return n;
 }
 
+static void drop_graph(kvb_cuda_model *m);
+static void free_compact(kvb_cuda_model *m);
+
 void kvb_cuda_model_free(kvb_cuda_model *m)
 {
     if (!m) return;
-    if (m->graph_state == 1) cudaGraphExecDestroy(m->graph);
+    drop_graph(m);
+    if (m->L) free_compact(m);
     for (int i = 0; i < m->n_ptr; i++) kvb_cuda_free(m->c, m->ptr[i]);
     free(m->ptr);
     free(m->size);
@@ -317,8 +335,11 @@ int kvb_cuda_model_create(kvb_cuda *c, kvb_cuda_model **out, const kvb_cuda_mode
     float inv[64];
     kvb_rope_inv_freq(inv, d->head_dim, d->rope_theta, d->rope_factor, d->rope_low_freq_factor,
                       d->rope_high_freq_factor, d->rope_original_max_position);
+    for (int l = 0; l < d->n_layers; l++)
+        m->L[l].dk = m->L[l].kc, m->L[l].dv = m->L[l].vc, m->L[l].cap = d->max_tokens;
     iota_kernel<<<64, 256, 0, c->stream>>>(m->pos, d->max_tokens);
     if ((rc = kvb_cu_launch(e, "iota")) ||
+        (rc = kvb_cuda_memset0(c, m->drop, sizeof(int32_t) * d->n_layers * d->n_kv_heads, e)) ||
         (rc = kvb_cuda_upload(c, m->inv_freq, inv, sizeof(float) * (d->head_dim / 2), e))) {
         kvb_cuda_model_free(m);
         return rc;
@@ -441,13 +462,145 @@ static int ids_ok(const kvb_cuda_model *m, const int32_t *ids, int n, kvb_error 
     return 0;
 }
 
+/* ---- caches of the kept tokens (kvb_cuda_model_keep) ---------------------------------------- */
+/* The decode graph holds the cache pointers: it is captured again after they change. */
+static void drop_graph(kvb_cuda_model *m)
+{
+    if (m->graph_state == 1) cudaGraphExecDestroy(m->graph);
+    if (m->graph_state == 1) m->graph_state = 0;
+}
+
+static void free_compact(kvb_cuda_model *m)
+{
+    for (int l = 0; l < m->d.n_layers; l++) {
+        layer_dev *L = &m->L[l];
+        if (L->dk != L->kc) kvb_cuda_free(m->c, L->dk), kvb_cuda_free(m->c, L->dv);
+        L->dk = L->kc, L->dv = L->vc, L->cap = m->d.max_tokens;
+    }
+}
+
+/* Back to every token in kc/vc (a new prompt): compact caches freed, nothing dropped. */
+static int restore_full(kvb_cuda_model *m, kvb_error *e)
+{
+    int compact = 0;
+    for (int l = 0; l < m->d.n_layers; l++) compact |= m->L[l].dk != m->L[l].kc;
+    if (!compact) return 0;
+    drop_graph(m);
+    free_compact(m);
+    return kvb_cuda_memset0(m->c, m->drop, sizeof(int32_t) * m->d.n_layers * m->d.n_kv_heads, e);
+}
+
+/* Layer l keeps count[g] of its prompt tokens per kv head g (positions idx[g * stride + i]):
+ * gathered from kc/vc (head-major, so one gather per head, seen as a one-head tensor) into
+ * compact buffers with room for the rest of the device's tokens. */
+static int keep_layer(kvb_cuda_model *m, int l, const int32_t *idx, const int32_t *count,
+                      int stride, kvb_error *e)
+{
+    const kvb_cuda_model_desc *d = &m->d;
+    const int n = m->n_prompt, KV = d->n_kv_heads, D = d->head_dim, T = d->max_tokens;
+    int most = 0, all = 1;
+    int32_t drop[1024];
+    KVB_CU_CHECK_ARG(KV <= (int)(sizeof drop / sizeof drop[0]), e, "cuda: keep: %d kv heads", KV);
+    for (int g = 0; g < KV; g++) {
+        KVB_CU_CHECK_ARG(count[g] >= 1 && count[g] <= n, e,
+                         "cuda: keep: layer %d head %d keeps %d of %d tokens", l, g, count[g], n);
+        for (int i = 0; i < count[g]; i++)
+            KVB_CU_CHECK_ARG(idx[(size_t)g * stride + i] >= 0 && idx[(size_t)g * stride + i] < n &&
+                                 (i == 0 || idx[(size_t)g * stride + i] > idx[(size_t)g * stride + i - 1]),
+                             e, "cuda: keep: layer %d head %d: positions not ascending in [0, %d)",
+                             l, g, n);
+        most = count[g] > most ? count[g] : most;
+        all &= count[g] == n;
+        drop[g] = n - count[g];
+    }
+    if (all) return 0; /* every token kept: decode reads kc/vc */
+    layer_dev *L = &m->L[l];
+    const int cap = most + (T - n);
+    const size_t bytes = (size_t)KV * cap * D * 2;
+    TRY(kvb_cuda_alloc(m->c, (void **)&L->dk, bytes, e));
+    int rc = kvb_cuda_alloc(m->c, (void **)&L->dv, bytes, e);
+    if (rc) {
+        kvb_cuda_free(m->c, L->dk);
+        L->dk = L->kc, L->dv = L->vc;
+        return rc;
+    }
+    L->cap = cap;
+    TRY(kvb_cuda_upload(m->c, m->kidx, idx, sizeof(int32_t) * KV * stride, e));
+    TRY(kvb_cuda_upload(m->c, m->drop + (size_t)l * KV, drop, sizeof(int32_t) * KV, e));
+    for (int g = 0; g < KV; g++) {
+        const size_t src = (size_t)g * T * D, dst = (size_t)g * cap * D;
+        TRY(kvb_cuda_gather_kv(m->c, (kvb_bf16 *)(L->dk + dst), (size_t)cap * D,
+                               (const kvb_bf16 *)(L->kc + src), n, 1, D, m->kidx + (size_t)g * stride,
+                               stride, count[g], NULL, e));
+        TRY(kvb_cuda_gather_kv(m->c, (kvb_bf16 *)(L->dv + dst), (size_t)cap * D,
+                               (const kvb_bf16 *)(L->vc + src), n, 1, D, m->kidx + (size_t)g * stride,
+                               stride, count[g], NULL, e));
+    }
+    return kvb_cuda_sync(m->c, e); /* kidx is reused by the next layer */
+}
+
+int kvb_cuda_model_keep(kvb_cuda_model *m, const int32_t *idx, const int32_t *count, int stride,
+                        kvb_error *e)
+{
+    const kvb_cuda_model_desc *d = &m->d;
+    KVB_CU_CHECK_ARG(m->n_prompt > 0 && stride >= m->n_prompt && stride <= d->max_tokens, e,
+                     "cuda: keep: needs a prefill first and a stride >= its %d tokens", m->n_prompt);
+    TRY(restore_full(m, e));
+    drop_graph(m);
+    for (int l = 0; l < d->n_layers; l++) {
+        const size_t at = (size_t)l * d->n_kv_heads;
+        int rc = keep_layer(m, l, idx + at * stride, count + at, stride, e);
+        if (rc) {
+            kvb_error ignored;
+            restore_full(m, &ignored);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+size_t kvb_cuda_model_kv_bytes(const kvb_cuda_model *m)
+{
+    size_t b = 0;
+    for (int l = 0; l < m->d.n_layers; l++)
+        b += (size_t)2 * m->d.n_kv_heads * m->L[l].cap * m->d.head_dim * 2;
+    return b;
+}
+
+/* One layer's statistics of the prompt's attention into the host arrays of st (row l). */
+static int layer_stats(kvb_cuda_model *m, int l, int n, const kvb_cuda_prefill_stats *st,
+                       kvb_error *e)
+{
+    const kvb_cuda_model_desc *d = &m->d;
+    const size_t per = (size_t)d->n_heads * n, off = (size_t)l * per;
+    float *host[2] = {st->colsum, st->window_attn};
+    const int row0[2] = {0, n - (st->window < n ? st->window : n)};
+    for (int i = 0; i < 2; i++) {
+        if (!host[i]) continue;
+        kvb_attn_stats s = {m->stat, NULL, NULL, row0[i], 0, 0};
+        TRY(kvb_cuda_attn_prefill_stats(m->c, &s, m->lse, (kvb_bf16 *)m->qb, (kvb_bf16 *)m->kb, n,
+                                        d->n_heads, d->n_kv_heads, d->head_dim, e));
+        TRY(kvb_cuda_download(m->c, host[i] + off, m->stat, sizeof(float) * per, e));
+    }
+    return 0;
+}
+
 int kvb_cuda_model_prefill(kvb_cuda_model *m, const int32_t *ids, int n, float *logits,
                            int32_t *next, kvb_error *e)
+{
+    return kvb_cuda_model_prefill_stats(m, ids, n, logits, next, NULL, e);
+}
+
+int kvb_cuda_model_prefill_stats(kvb_cuda_model *m, const int32_t *ids, int n, float *logits,
+                                 int32_t *next, const kvb_cuda_prefill_stats *st, kvb_error *e)
 {
     const kvb_cuda_model_desc *d = &m->d;
     KVB_CU_CHECK_ARG(n > 0 && n <= d->max_tokens, e,
                      "cuda: model: prompt of %d tokens (the cache holds %d)", n, d->max_tokens);
+    KVB_CU_CHECK_ARG(!st || st->window >= 0, e, "cuda: model: negative statistics window");
     TRY(ids_ok(m, ids, n, e));
+    TRY(restore_full(m, e));
+    m->n_prompt = n;
     TRY(kvb_cuda_upload(m->c, m->ids, ids, sizeof(int32_t) * n, e));
     embed_kernel<<<n, 256, 0, m->c->stream>>>(m->x, m->embed, m->ids, d->hidden);
     TRY(kvb_cu_launch(e, "embed"));
@@ -458,6 +611,7 @@ int kvb_cuda_model_prefill(kvb_cuda_model *m, const int32_t *ids, int n, float *
         TRY(kvb_cuda_attn_prefill(m->c, (kvb_bf16 *)m->att, m->lse, (kvb_bf16 *)m->qb,
                                   (kvb_bf16 *)m->kb, (kvb_bf16 *)m->vb, n, d->n_heads,
                                   d->n_kv_heads, d->head_dim, e));
+        if (st) TRY(layer_stats(m, l, n, st, e));
         for (int t0 = 0; t0 < n; t0 += m->chunk) TRY(out_mlp_chunk(m, L, t0, KVB_MIN(m->chunk, n - t0), e));
     }
     TRY(head_compute(m, n - 1, next != NULL, e));
@@ -470,22 +624,25 @@ static int decode_body(kvb_cuda_model *m, kvb_error *e)
 {
     const kvb_cuda_model_desc *d = &m->d;
     kvb_cuda *c = m->c;
+    const int heads = d->n_layers * d->n_kv_heads;
     embed_kernel<<<1, 256, 0, c->stream>>>(m->x, m->embed, m->step, d->hidden);
-    decode_len_kernel<<<1, 256, 0, c->stream>>>(m->len, d->n_kv_heads, m->step);
+    decode_len_kernel<<<kvb_cdiv(heads, 256), 256, 0, c->stream>>>(m->len, m->drop, heads, m->step);
     TRY(kvb_cu_launch(e, "embed"));
     for (int l = 0; l < d->n_layers; l++) {
         const layer_dev *L = &m->L[l];
         prof_mark(m, KVB_PROF_QKV); /* with attn_norm */
         TRY(norm_gemm(m, m->qkv, m->x, L->attn_norm, L->wqkv, 1, m->QKV, e));
         prof_mark(m, KVB_PROF_ROPE_KV);
+        const int32_t *drop = m->drop + (size_t)l * d->n_kv_heads;
         decode_qkv_post_kernel<<<d->n_heads + 2 * d->n_kv_heads, 64, 0, c->stream>>>(
-            m->qf, L->kc, L->vc, m->qkv, d->n_heads, d->n_kv_heads, d->head_dim, d->max_tokens,
+            m->qf, L->dk, L->dv, m->qkv, d->n_heads, d->n_kv_heads, d->head_dim, L->cap, drop,
             m->inv_freq, m->step);
         TRY(kvb_cu_launch(e, "decode q/k/v rotation and cache append"));
         prof_mark(m, KVB_PROF_ATTN);
-        TRY(kvb_cuda_attn_decode(c, m->of, m->qf, (kvb_bf16 *)L->kc, (kvb_bf16 *)L->vc,
-                                 (size_t)d->max_tokens * d->head_dim, m->len, d->max_tokens,
-                                 d->n_heads, d->n_kv_heads, d->head_dim, NULL, 0, 0, m->work, e));
+        TRY(kvb_cuda_attn_decode(c, m->of, m->qf, (kvb_bf16 *)L->dk, (kvb_bf16 *)L->dv,
+                                 (size_t)L->cap * d->head_dim, m->len + (size_t)l * d->n_kv_heads,
+                                 L->cap, d->n_heads, d->n_kv_heads, d->head_dim, NULL, 0, 0,
+                                 m->work, e));
         TRY(kvb_cuda_to_bf16(c, (kvb_bf16 *)m->att, m->HD, m->of, m->HD, 1, m->HD, e));
         TRY(out_mlp_chunk(m, L, 0, 1, e));
     }

@@ -3,6 +3,7 @@
  * (see engine.h and kvcache_impl.h). */
 #include "kvcache/engine.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -180,12 +181,15 @@ int kvb_kv_fill(kvb_kv *kv, const kvb_prefill_layer *pl, int head, const int *id
         m = pl->n_tokens;
     const int D = kv->shape.head_dim, Hkv = kv->shape.n_kv_heads;
     const int g = kv->gqa_query ? head / kv->group : head;
-    if (kvb_seq_init(s, D, 0, 0, m + kv->room))
+    if (kv->external ? kvb_seq_init_positions(s, D, m + kv->room)
+                     : kvb_seq_init(s, D, 0, 0, m + kv->room))
         return kvb_errorf(e, KVB_ENOMEM, "kvcache: out of memory");
-    kvb_kv_gather_rows(s->k, sizeof(kvb_half), pl->k, sizeof(float), pl->n_tokens, Hkv, D, g, idx,
-                       m, f2h_row);
-    kvb_kv_gather_rows(s->v, sizeof(kvb_half), pl->v, sizeof(float), pl->n_tokens, Hkv, D, g, idx,
-                       m, f2h_row);
+    if (!kv->external) {
+        kvb_kv_gather_rows(s->k, sizeof(kvb_half), pl->k, sizeof(float), pl->n_tokens, Hkv, D, g,
+                           idx, m, f2h_row);
+        kvb_kv_gather_rows(s->v, sizeof(kvb_half), pl->v, sizeof(float), pl->n_tokens, Hkv, D, g,
+                           idx, m, f2h_row);
+    }
     for (int i = 0; i < m; i++)
         s->pos[i] = idx ? idx[i] : i;
     s->n = m;
@@ -385,8 +389,9 @@ static int kv_append(kvb_kv *kv, int layer, const float *k, const float *v, kvb_
     for (int h = 0; h < kv->S; h++) {
         const int kvh = kv->gqa_query ? h / kv->group : h;
         const size_t i = (size_t)layer * kv->S + h;
-        int rc = kv->layer_quant[layer] ? kvb_qseq_append(&kv->qseq[i], k + kvh * D, v + kvh * D)
-                                        : kvb_seq_push(&kv->seq[i], k + kvh * D, v + kvh * D, pos);
+        int rc = kv->external            ? kvb_seq_push(&kv->seq[i], NULL, NULL, pos)
+                 : kv->layer_quant[layer] ? kvb_qseq_append(&kv->qseq[i], k + kvh * D, v + kvh * D)
+                                         : kvb_seq_push(&kv->seq[i], k + kvh * D, v + kvh * D, pos);
         if (rc)
             return kvb_errorf(e, KVB_EINVAL, "kvcache: layer %d head %d is full", layer, h);
     }
@@ -408,6 +413,11 @@ static void kv_attend(kvb_kv *kv, int layer, const float *q, float *out, int h0,
                       float *scratch)
 {
     const int D = kv->shape.head_dim;
+    if (kv->external) { /* the device attends; a caller that asks here gets NaN, not a number */
+        for (size_t i = (size_t)h0 * D; i < (size_t)h1 * D; i++)
+            out[i] = NAN;
+        return;
+    }
     for (int h = h0; h < h1; h++) {
         const int s = kv->gqa_query ? h : h / kv->group;
         const size_t i = (size_t)layer * kv->S + s;
@@ -586,6 +596,34 @@ static void st_head_tokens(const kvb_cache *c, int layer, long *out)
     }
 }
 
+/* Methods that select prompt tokens at prefill (descriptor on_device) on kv heads: the device
+ * holds the rows, the stores here positions and counts. */
+static int st_hold_selected(kvb_cache *c, kvb_error *e)
+{
+    kvb_kv *kv = c->priv;
+    if (!kv->m->on_device)
+        return kvb_errorf(e, KVB_EUNSUP, "cache method %s is not on the GPU yet (the GPU runs "
+                          "full, SnapKV, PyramidKV, H2O, StreamingLLM and ZigZagKV; use --device cpu)",
+                          kv->m->name);
+    if (kv->gqa_query)
+        return kvb_errorf(e, KVB_EUNSUP, "cache method %s with gqa=query_head is not on the GPU "
+                          "(the GPU stores kv heads: use gqa=kv_head)", kv->m->name);
+    kv->external = 1;
+    return 0;
+}
+
+static unsigned st_device_stats(const kvb_cache *c, int *window)
+{
+    const kvb_kv *kv = c->priv;
+    *window = kv->m->device_window ? kv->m->device_window(kv->params) : 0;
+    return kv->m->device_needs;
+}
+
+static int st_kept_positions(const kvb_cache *c, int layer, int head, int *pos, int max)
+{
+    return kvb_kv_kept_positions(c->priv, layer, head, pos, max);
+}
+
 const struct kvb_cache_ops kvb_store_ops = {
     .init = st_init,
     .reset = st_reset,
@@ -601,4 +639,7 @@ const struct kvb_cache_ops kvb_store_ops = {
     .peak_bytes = st_peak_bytes,
     .stored_heads = st_stored_heads,
     .head_tokens = st_head_tokens,
+    .hold_selected = st_hold_selected,
+    .device_stats = st_device_stats,
+    .kept_positions = st_kept_positions,
 };

@@ -61,6 +61,8 @@ struct kvb_kv {
     int room;         /* decode tokens the stores must still accept */
     long generated;   /* tokens appended since prefill (per layer 0) */
     int prefilled;    /* layers seen at prefill in this record */
+    int external;     /* a device holds the K/V (KVB_DEVICE_HOLDS_SELECTED): the stores keep
+                         positions and counts only, the scorers read the device's statistics */
     kvb_seq *seq;     /* (L, S) fp16 stores */
     kvb_qseq *qseq;   /* (L, S) KIVI stores */
     const kvb_kivi_kernels *kivi; /* their decode kernels: the best, or $KVBENCH_ISA's, at create */
@@ -114,6 +116,9 @@ int kvb_kv_keep_topk(kvb_kv *kv, const kvb_prefill_layer *pl, const float *score
 /* SnapKV's layer: window scores (when cap >= 0) then kvb_kv_keep_topk. */
 int kvb_kv_snap_layer(kvb_kv *kv, const kvb_prefill_layer *pl, const kvb_snap_params *sp,
                       int cap, kvb_kv_fill_fn fill, kvb_error *e);
+/* The observation window of a method whose params start with kvb_snap_method_params (the
+ * descriptor's device_window). */
+int kvb_snap_window(const void *params);
 /* Prompt tokens SnapKV selects from the prefix (window excluded), or -1 = keep everything. */
 int kvb_snap_cap(const kvb_snap_params *sp, int n);
 /* The budget includes the window, so it must exceed it. */

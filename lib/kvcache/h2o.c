@@ -53,6 +53,8 @@ const struct kvb_cache_method kvb_cache_method_h2o = {
     .check = h2o_check,
     .needs = KVB_NEED_COLSUM,
     .ops = &kvb_store_ops,
+    .on_device = 1,
+    .device_needs = KVB_NEED_COLSUM,
     .plan = h2o_plan,
     .prefill_layer = h2o_prefill,
 };

@@ -102,10 +102,23 @@ static void note_prefill(kvb_cache *c)
         c->prefill_peak = b;
 }
 
+/* The inputs a prefill call must carry: the tensors, or on a device that holds the selection
+ * only the statistics the method decides with. */
+static int prefill_inputs_ok(const kvb_cache *c, const kvb_prefill_layer *pl)
+{
+    if (c->device_mode == KVB_DEVICE_HOLDS_SELECTED) {
+        int w;
+        const unsigned need = kvb_cache_device_stats(c, &w);
+        return (!(need & KVB_NEED_COLSUM) || pl->colsum) &&
+               (!(need & KVB_NEED_WINDOW) || pl->window_attn);
+    }
+    return pl->q && pl->k && pl->v && (!(c->needs & KVB_NEED_COLSUM) || pl->colsum);
+}
+
 int kvb_cache_prefill_layer(kvb_cache *c, const kvb_prefill_layer *pl, kvb_error *e)
 {
     if (pl->layer < 0 || pl->layer >= c->shape.n_layers || pl->n_tokens != c->n_prompt ||
-        !pl->q || !pl->k || !pl->v || ((c->needs & KVB_NEED_COLSUM) && !pl->colsum))
+        !prefill_inputs_ok(c, pl))
         return kvb_errorf(e, KVB_EINVAL, "cache %s: bad prefill call (layer %d, %d tokens, prompt %d)",
                           c->m->name, pl->layer, pl->n_tokens, c->n_prompt);
     int rc = c->ops->prefill_layer(c, pl, e);
@@ -122,6 +135,52 @@ int kvb_cache_prefill_end(kvb_cache *c, kvb_error *e)
     if (!rc)
         note_prefill(c);
     return rc;
+}
+
+int kvb_cache_device_mode(kvb_cache *c, kvb_error *e)
+{
+    if (c->device_mode)
+        return c->device_mode;
+    int rc;
+    if (c->ops->hold_external) {
+        if ((rc = c->ops->hold_external(c, 0, e)))
+            return rc;
+        return c->device_mode = KVB_DEVICE_HOLDS_ALL;
+    }
+    if (!c->ops->hold_selected)
+        return kvb_errorf(e, KVB_EUNSUP, "cache method %s is not on the GPU yet (use --device "
+                          "cpu)", c->m->name);
+    if ((rc = c->ops->hold_selected(c, e)))
+        return rc;
+    return c->device_mode = KVB_DEVICE_HOLDS_SELECTED;
+}
+
+int kvb_cache_device_check(const char *method, const kvb_cache_param *params, int n_params,
+                           kvb_error *e)
+{
+    /* a small Llama-like shape: the methods' parameter checks pass for what a real model takes */
+    const kvb_cache_shape probe = { 2, 8, 2, 128, 64, "llama3" };
+    kvb_cache *c;
+    int rc = kvb_cache_create(&c, method, &probe, params, n_params, NULL, e);
+    if (rc)
+        return rc;
+    rc = kvb_cache_device_mode(c, e);
+    kvb_cache_free(c);
+    return rc < 0 ? rc : 0;
+}
+
+unsigned kvb_cache_device_stats(const kvb_cache *c, int *window)
+{
+    *window = 0;
+    return c->device_mode == KVB_DEVICE_HOLDS_SELECTED ? c->ops->device_stats(c, window) : 0;
+}
+
+int kvb_cache_kept_positions(const kvb_cache *c, int layer, int head, int *pos, int max)
+{
+    if (c->device_mode != KVB_DEVICE_HOLDS_SELECTED || layer < 0 ||
+        layer >= c->shape.n_layers || max < 0)
+        return 0;
+    return c->ops->kept_positions(c, layer, head, pos, max);
 }
 
 int kvb_cache_hold_external(kvb_cache *c, int n_tokens, kvb_error *e)
@@ -146,7 +205,9 @@ int kvb_cache_hold_external(kvb_cache *c, int n_tokens, kvb_error *e)
 
 int kvb_cache_append(kvb_cache *c, int layer, const float *k, const float *v, kvb_error *e)
 {
-    if (layer < 0 || layer >= c->shape.n_layers || !k || !v)
+    /* a device holding the selection appends K/V itself: only the count changes here */
+    const int external = c->device_mode == KVB_DEVICE_HOLDS_SELECTED;
+    if (layer < 0 || layer >= c->shape.n_layers || (external ? k || v : !k || !v))
         return kvb_errorf(e, KVB_EINVAL, "cache %s: bad append (layer %d)", c->m->name, layer);
     if (layer == 0) {
         if (c->n_tokens >= c->shape.max_tokens)

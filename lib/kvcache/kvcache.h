@@ -35,6 +35,8 @@ typedef struct kvb_cache_shape {
 /* What the forward pass must compute at prefill for this method (bit flags). */
 enum {
     KVB_NEED_COLSUM = 1u << 0, /* H2O: per query head, sum over all queries of attention probs */
+    KVB_NEED_WINDOW = 1u << 1, /* a device backend only (the CPU path computes it from q and k):
+                                  per query head, sum over the observation window's queries */
 };
 
 /* One layer's prefill, all tensors row-major, token-major, after RoPE. */
@@ -45,6 +47,10 @@ typedef struct kvb_prefill_layer {
     const float *k;      /* (n_tokens, n_kv_heads, head_dim) */
     const float *v;      /* (n_tokens, n_kv_heads, head_dim) */
     const float *colsum; /* (n_heads, n_tokens) when KVB_NEED_COLSUM, else NULL */
+    /* (n_heads, n_tokens): sum over the last min(window, n_tokens) queries i of the causal
+     * softmax P[h, i, j] (kvb_cache_device_stats' window), or NULL: the methods on the SnapKV
+     * scorer then compute it from q and k */
+    const float *window_attn;
 } kvb_prefill_layer;
 
 /* Method parameters as given on the command line: name -> value strings.
@@ -96,6 +102,29 @@ void kvb_attend_merge(const float *out, const float *mx, const float *sum, int n
  * held that way (full with its default dtype); any other: KVB_EUNSUP naming the method.
  * kvb_cache_hold_external(c, 0, e) is the check alone (nothing changes). */
 int kvb_cache_hold_external(kvb_cache *c, int n_tokens, kvb_error *e);
+
+/* The methods that select prompt tokens at prefill and append every generated token (SnapKV,
+ * PyramidKV, H2O, StreamingLLM, ZigZagKV with gqa=kv_head) can be held by a device too: the
+ * device computes the statistics they decide with, the decisions stay here. Protocol:
+ *   kvb_cache_device_mode(c)           KVB_DEVICE_HOLDS_ALL (full: kvb_cache_hold_external as
+ *                                      above) or KVB_DEVICE_HOLDS_SELECTED; from then on (every
+ *                                      record) the cache keeps positions and counts, no K/V
+ *   kvb_cache_device_stats(c, &w)      what to compute per layer: KVB_NEED_COLSUM (all queries)
+ *                                      and/or KVB_NEED_WINDOW (the last w queries)
+ *   kvb_cache_reset, then per layer kvb_cache_prefill_layer with q = k = v = NULL and the
+ *   statistics, kvb_cache_prefill_end; kvb_cache_kept_positions per layer and stored head: the
+ *   prompt positions the device must keep (ascending); per decode token and layer
+ *   kvb_cache_append(c, layer, NULL, NULL) (the device appended the K/V).
+ * Any other method: KVB_EUNSUP naming it. */
+enum { KVB_DEVICE_HOLDS_ALL = 1, KVB_DEVICE_HOLDS_SELECTED = 2 };
+int kvb_cache_device_mode(kvb_cache *c, kvb_error *e);
+/* The same answer for a method and its parameters before any model is loaded (0 or the error of
+ * kvb_cache_device_mode; parameter errors as kvb_cache_create gives them). */
+int kvb_cache_device_check(const char *method, const kvb_cache_param *params, int n_params,
+                           kvb_error *e);
+unsigned kvb_cache_device_stats(const kvb_cache *c, int *window);
+/* Positions held by stored head `head` of a layer, ascending (at most max); returns the count. */
+int kvb_cache_kept_positions(const kvb_cache *c, int layer, int head, int *pos, int max);
 
 /* ---- accounting --------------------------------------------------------------------------- */
 typedef struct kvb_cache_layer_stats {

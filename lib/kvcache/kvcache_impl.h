@@ -91,6 +91,12 @@ struct kvb_cache_ops {
      * tokens whose K/V a device backend keeps (kvb_cache_hold_external); count them as if they
      * had been stored here. Returns KVB_EUNSUP with the reason for parameters it cannot honour. */
     int (*hold_external)(kvb_cache *c, int n_tokens, kvb_error *e);
+    /* Optional (NULL: not on a device): switch to KVB_DEVICE_HOLDS_SELECTED bookkeeping
+     * (positions only) and return 0, or KVB_EUNSUP with the reason. */
+    int (*hold_selected)(kvb_cache *c, kvb_error *e);
+    /* With hold_selected: statistics and positions (kvb_cache_device_stats, _kept_positions). */
+    unsigned (*device_stats)(const kvb_cache *c, int *window);
+    int (*kept_positions)(const kvb_cache *c, int layer, int head, int *pos, int max);
 };
 
 /* ---- the method descriptor --------------------------------------------------------------- */
@@ -112,6 +118,12 @@ struct kvb_cache_method {
      * set. Methods that cannot plan return KVB_EUNSUP with the reason in why. */
     int (*plan)(const void *params, const kvb_cache_shape *shape, int n,
                 kvb_cache_plan_layer *out, char *why, size_t whylen);
+    /* A device can hold it (kvb_cache_device_mode): the method selects prompt tokens at prefill
+     * from the statistics device_needs (KVB_NEED_*; window from device_window, NULL = none) and
+     * keeps every generated token. */
+    int on_device;
+    unsigned device_needs;
+    int (*device_window)(const void *params);
 
     /* Hooks on the shared store (engine.h), all but prefill_layer optional. */
     int (*init)(kvb_kv *kv, kvb_error *e);  /* allocate kv->state (once) */
@@ -142,6 +154,7 @@ struct kvb_cache {
     kvb_pool *pool;            /* may be NULL (single-threaded) */
     unsigned needs;            /* starts as m->needs */
     int n_prompt;              /* prompt tokens of the current record */
+    int device_mode;           /* 0, or KVB_DEVICE_HOLDS_* once kvb_cache_device_mode said so */
     int n_tokens;              /* true sequence length so far: n_prompt + appended tokens (after
                                   every layer of a step got its append: counted on layer 0) */
     size_t prefill_peak;       /* largest ops->bytes() seen from the reset to the end of prefill */

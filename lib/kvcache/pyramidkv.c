@@ -52,6 +52,9 @@ const struct kvb_cache_method kvb_cache_method_pyramidkv = {
     .params_size = sizeof(pyramidkv_params),
     .check = kvb_snap_check,
     .ops = &kvb_store_ops,
+    .on_device = 1,
+    .device_needs = KVB_NEED_WINDOW,
+    .device_window = kvb_snap_window,
     .plan = pyramidkv_plan,
     .prefill_layer = pyramidkv_prefill,
 };

@@ -68,9 +68,13 @@ void kvb_kv_window_scores(kvb_kv *kv, const kvb_prefill_layer *pl, const kvb_sna
 {
     const int n = pl->n_tokens;
     const int w = KVB_MIN(sp->window, n), m = n - w;
-    head_job job = { kv, pl, w };
-    run_heads(kv, window_worker, &job);
-    reduce_heads(kv, kv->sc_attn, n, m, kv->sc_red);
+    const float *attn = pl->window_attn; /* a device's statistics, or computed here */
+    if (!attn) {
+        head_job job = { kv, pl, w };
+        run_heads(kv, window_worker, &job);
+        attn = kv->sc_attn;
+    }
+    reduce_heads(kv, attn, n, m, kv->sc_red);
     for (int s = 0; s < kv->S; s++) {
         if (raw)
             memcpy(raw + (size_t)s * m, kv->sc_red + (size_t)s * m, (size_t)m * sizeof(float));
@@ -92,6 +96,11 @@ void kvb_kv_colsum_scores(kvb_kv *kv, const kvb_prefill_layer *pl, int window, f
 }
 
 /* ---- SnapKV's selection, shared by the methods built on its scorer --------------------------- */
+
+int kvb_snap_window(const void *params)
+{
+    return ((const kvb_snap_method_params *)params)->snap.window;
+}
 
 int kvb_snap_cap(const kvb_snap_params *sp, int n)
 {

@@ -34,6 +34,9 @@ const struct kvb_cache_method kvb_cache_method_snapkv = {
     .params_size = sizeof(snapkv_params),
     .check = kvb_snap_check,
     .ops = &kvb_store_ops,
+    .on_device = 1,
+    .device_needs = KVB_NEED_WINDOW,
+    .device_window = kvb_snap_window,
     .plan = snapkv_plan,
     .prefill_layer = snapkv_prefill,
 };

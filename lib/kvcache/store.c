@@ -76,6 +76,16 @@ int kvb_seq_init(kvb_seq *s, int D, int n_thin, int n_ch, int cap)
     return 0;
 }
 
+int kvb_seq_init_positions(kvb_seq *s, int D, int cap)
+{
+    memset(s, 0, sizeof(*s));
+    s->D = D;
+    s->cap = cap;
+    s->n_ch = D;
+    s->pos = kvb_malloc((size_t)(cap > 0 ? cap : 1) * sizeof(int));
+    return s->pos ? 0 : KVB_ENOMEM;
+}
+
 void kvb_seq_release(kvb_seq *s)
 {
     free(s->k);
@@ -88,10 +98,12 @@ void kvb_seq_release(kvb_seq *s)
 
 int kvb_seq_push(kvb_seq *s, const float *k, const float *v, int pos)
 {
-    if (s->n >= s->cap)
+    if (s->n >= s->cap || !k != !s->k || !v != !s->v)
         return -1;
-    kvb_f2h_row(s->k + (size_t)s->n * s->D, k, s->D);
-    kvb_f2h_row(s->v + (size_t)(s->n_thin + s->n) * s->D, v, s->D);
+    if (s->k) {
+        kvb_f2h_row(s->k + (size_t)s->n * s->D, k, s->D);
+        kvb_f2h_row(s->v + (size_t)(s->n_thin + s->n) * s->D, v, s->D);
+    }
     s->pos[s->n_thin + s->n] = pos;
     s->n++;
     return 0;
@@ -103,9 +115,11 @@ void kvb_seq_keep(kvb_seq *s, const int *idx, int m)
     for (int i = 0; i < m; i++) {
         if (idx[i] == i)
             continue;
-        memmove(s->k + (size_t)i * s->D, s->k + (size_t)idx[i] * s->D, row);
-        memmove(s->v + (size_t)(s->n_thin + i) * s->D, s->v + (size_t)(s->n_thin + idx[i]) * s->D,
-                row);
+        if (s->k) {
+            memmove(s->k + (size_t)i * s->D, s->k + (size_t)idx[i] * s->D, row);
+            memmove(s->v + (size_t)(s->n_thin + i) * s->D,
+                    s->v + (size_t)(s->n_thin + idx[i]) * s->D, row);
+        }
         s->pos[s->n_thin + i] = s->pos[s->n_thin + idx[i]];
     }
     s->n = m;

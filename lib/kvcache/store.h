@@ -30,8 +30,12 @@ typedef struct kvb_seq {
 
 /* Allocate for n_thin thin tokens of n_ch channels and cap full-width tokens. */
 int kvb_seq_init(kvb_seq *s, int D, int n_thin, int n_ch, int cap);
+/* Bookkeeping only (a device holds the rows): positions of up to cap tokens, k and v NULL;
+ * push (with k = v = NULL), keep and the byte counts work as for a store with data. */
+int kvb_seq_init_positions(kvb_seq *s, int D, int cap);
 void kvb_seq_release(kvb_seq *s);
-/* Append one full-width token at position pos (fp32 in, stored fp16). Fails (-1) when full. */
+/* Append one full-width token at position pos (fp32 in, stored fp16; k = v = NULL for a
+ * positions-only store). Fails (-1) when full. */
 int kvb_seq_push(kvb_seq *s, const float *k, const float *v, int pos);
 /* Keep only the full-width tokens idx[0..m) (ascending), in place. */
 void kvb_seq_keep(kvb_seq *s, const int *idx, int m);

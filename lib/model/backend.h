@@ -13,6 +13,16 @@
 
 struct kvb_model;
 
+/* The statistics of a prompt's attention a selecting cache method decides with
+ * (kvb_cache_device_stats), (n_layers, n_heads, n) host floats each, NULL when not wanted:
+ * colsum[l][h][j] sums the causal softmax P[h, i, j] over every query i, window_attn over the
+ * last min(window, n) queries. */
+typedef struct kvb_prefill_stats {
+    float *colsum;
+    float *window_attn;
+    int window;
+} kvb_prefill_stats;
+
 typedef struct kvb_backend {
     const char *name; /* "cuda" */
     /* 0 when GPU `index` is usable, else KVB_EUNSUP/KVB_EINVAL with "no CUDA device: ..." */
@@ -26,8 +36,15 @@ typedef struct kvb_backend {
      * allocating anything. */
     int (*open)(struct kvb_model *m, int max_tokens, void **ctx, kvb_error *e);
     /* Prompt at positions 0..n-1 / one token at pos: logits of the last position (host). The
-     * backend holds the K/V itself (full, bf16). */
-    int (*prefill)(void *ctx, const int32_t *ids, int n, float *logits, kvb_error *e);
+     * backend holds the K/V itself (bf16): every token after prefill; with st (not NULL) it also
+     * writes each layer's statistics of the prompt's attention into st's host arrays, for the
+     * cache method to decide with (lib/kvcache). */
+    int (*prefill)(void *ctx, const int32_t *ids, int n, float *logits,
+                   const struct kvb_prefill_stats *st, kvb_error *e);
+    /* After such a prefill: layer l, kv head g keeps the prompt positions
+     * idx[(l * n_kv_heads + g) * stride + 0 .. count[l * n_kv_heads + g]) (ascending), and
+     * decode appends after them; count == n everywhere keeps all. */
+    int (*keep)(void *ctx, const int32_t *idx, const int32_t *count, int stride, kvb_error *e);
     int (*decode)(void *ctx, int32_t id, int pos, float *logits, kvb_error *e);
     void (*info)(const void *ctx, kvb_device_info *out);
     void (*close)(void *ctx);

@@ -218,10 +218,20 @@ static int cuda_open(kvb_model *m, int max_tokens, void **out, kvb_error *e)
     return 0;
 }
 
-static int cuda_prefill(void *p, const int32_t *ids, int n, float *logits, kvb_error *e)
+static int cuda_prefill(void *p, const int32_t *ids, int n, float *logits,
+                        const kvb_prefill_stats *st, kvb_error *e)
 {
     cuda_ctx *x = p;
-    return kvb_cuda_model_prefill(x->m, ids, n, logits, NULL, e);
+    if (!st)
+        return kvb_cuda_model_prefill(x->m, ids, n, logits, NULL, e);
+    kvb_cuda_prefill_stats cs = { st->colsum, st->window_attn, st->window };
+    return kvb_cuda_model_prefill_stats(x->m, ids, n, logits, NULL, &cs, e);
+}
+
+static int cuda_keep(void *p, const int32_t *idx, const int32_t *count, int stride, kvb_error *e)
+{
+    cuda_ctx *x = p;
+    return kvb_cuda_model_keep(x->m, idx, count, stride, e);
 }
 
 static int cuda_decode(void *p, int32_t id, int pos, float *logits, kvb_error *e)
@@ -238,6 +248,7 @@ static void cuda_info(const void *p, kvb_device_info *out)
         fill_info(&ci, out);
     out->model_bytes = x->model_bytes;
     out->peak_bytes = kvb_cuda_peak_bytes(x->c);
+    out->kv_bytes = kvb_cuda_model_kv_bytes(x->m);
     out->max_tokens = x->max_tokens;
 }
 
@@ -247,6 +258,7 @@ const kvb_backend kvb_backend_cuda = {
     .plan = cuda_plan,
     .open = cuda_open,
     .prefill = cuda_prefill,
+    .keep = cuda_keep,
     .decode = cuda_decode,
     .info = cuda_info,
     .close = cuda_close,

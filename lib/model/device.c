@@ -56,24 +56,18 @@ int kvb_device_resolve(int device, int index)
                : KVB_DEVICE_CPU;
 }
 
-/* The device model keeps the full cache in bf16 (kernels/model.cu): `full` with its default
- * 16-bit dtype is what runs there. The cache itself refuses anything else again at prefill
- * (kvb_cache_hold_external), so nothing falls back to the CPU silently. */
+/* What a device holds is the cache's decision (kvb_cache_device_mode: full in bf16, or the
+ * methods that select prompt tokens at prefill); asked before the model loads, and again by the
+ * cache at prefill, so nothing falls back to the CPU silently. */
 int kvb_device_check_method(int device, const char *method, const kvb_cache_param *p, int n,
                             kvb_error *e)
 {
     if (device != KVB_DEVICE_CUDA)
         return 0;
-    if (strcasecmp(method, "full"))
-        return kvb_errorf(e, KVB_EUNSUP, "--type %s: cache method %s is not on the GPU yet "
-                          "(the GPU runs --type full only; use --device cpu)", method,
-                          method);
-    for (int i = 0; i < n; i++)
-        if (!strcmp(p[i].name, "dtype") && strcmp(p[i].value, "f16"))
-            return kvb_errorf(e, KVB_EUNSUP, "dtype=%s: the GPU's full cache is bf16 (16 bits, "
-                              "as dtype=f16 on the CPU); use --device cpu for dtype=%s",
-                              p[i].value, p[i].value);
-    return 0;
+    int rc = kvb_cache_device_check(method, p, n, e);
+    if (rc == KVB_EUNSUP)
+        kvb_error_prefix(e, "--type %s", method);
+    return rc;
 }
 
 /* ---- plan and info --------------------------------------------------------------------------- */
@@ -163,12 +157,8 @@ void kvb_model_detach_device(kvb_model *m)
 }
 
 /* ---- forward on the device ------------------------------------------------------------------- */
-int kvb_device_prefill(kvb_model *m, kvb_cache *c, const int32_t *ids, int n, float *logits,
-                       kvb_error *e)
+static int prefill_args_ok(const kvb_model *m, const int32_t *ids, int n, kvb_error *e)
 {
-    int rc = kvb_cache_hold_external(c, 0, e); /* the method can be held by the device */
-    if (rc)
-        return rc;
     if (n <= 0 || n > m->dev_max_tokens)
         return kvb_errorf(e, KVB_EINVAL, "prefill of %d tokens: the device cache holds 1 to %d",
                           n, m->dev_max_tokens);
@@ -176,9 +166,94 @@ int kvb_device_prefill(kvb_model *m, kvb_cache *c, const int32_t *ids, int n, fl
         if (ids[i] < 0 || ids[i] >= m->cfg.vocab)
             return kvb_errorf(e, KVB_EINVAL, "prefill: token %d at %d is not in [0, %d)", ids[i],
                               i, m->cfg.vocab);
+    return 0;
+}
+
+/* Hand the device's statistics to the cache layer by layer, as the CPU forward hands it the
+ * tensors: the method decides here. */
+static int feed_stats(const kvb_model *m, kvb_cache *c, const kvb_prefill_stats *st, int n,
+                      kvb_error *e)
+{
+    const size_t per_layer = (size_t)m->cfg.n_heads * n;
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        kvb_prefill_layer pl = {
+            .layer = l, .n_tokens = n,
+            .colsum = st->colsum ? st->colsum + l * per_layer : NULL,
+            .window_attn = st->window_attn ? st->window_attn + l * per_layer : NULL,
+        };
+        int rc = kvb_cache_prefill_layer(c, &pl, e);
+        if (rc)
+            return rc;
+    }
+    return kvb_cache_prefill_end(c, e);
+}
+
+/* The positions the method kept, per layer and kv head, to the device. */
+static int keep_kept(kvb_model *m, kvb_cache *c, int n, kvb_error *e)
+{
+    const int L = m->cfg.n_layers, KV = m->cfg.n_kv_heads;
+    int32_t *idx = kvb_malloc((size_t)L * KV * n * sizeof(int32_t));
+    int32_t *count = kvb_malloc((size_t)L * KV * sizeof(int32_t));
+    int *pos = kvb_malloc((size_t)n * sizeof(int));
+    int rc = idx && count && pos ? 0 : kvb_errorf(e, KVB_ENOMEM, "out of memory");
+    for (int l = 0; l < L && !rc; l++)
+        for (int g = 0; g < KV; g++) {
+            const size_t row = (size_t)l * KV + g;
+            count[row] = kvb_cache_kept_positions(c, l, g, pos, n);
+            for (int i = 0; i < count[row]; i++)
+                idx[row * n + i] = pos[i];
+        }
+    if (!rc)
+        rc = m->be->keep(m->be_ctx, idx, count, n, e);
+    free(idx);
+    free(count);
+    free(pos);
+    return rc;
+}
+
+static int prefill_selected(kvb_model *m, kvb_cache *c, const int32_t *ids, int n, float *logits,
+                            kvb_error *e)
+{
+    kvb_prefill_stats st = { 0 };
+    const unsigned need = kvb_cache_device_stats(c, &st.window);
+    const size_t bytes = (size_t)m->cfg.n_layers * m->cfg.n_heads * n * sizeof(float);
+    if (need & KVB_NEED_COLSUM)
+        st.colsum = kvb_malloc(bytes);
+    if (need & KVB_NEED_WINDOW)
+        st.window_attn = kvb_malloc(bytes);
+    int rc = (!(need & KVB_NEED_COLSUM) || st.colsum) && (!(need & KVB_NEED_WINDOW) ||
+                                                          st.window_attn)
+                 ? 0 : kvb_errorf(e, KVB_ENOMEM, "out of memory for the prefill statistics");
+    if (!rc)
+        rc = m->be->prefill(m->be_ctx, ids, n, logits, &st, e);
+    if (!rc)
+        rc = feed_stats(m, c, &st, n, e);
+    if (!rc)
+        rc = keep_kept(m, c, n, e);
+    free(st.colsum);
+    free(st.window_attn);
+    return rc;
+}
+
+/* The cache says what the device holds (kvb_cache_device_mode): every token, or the method's
+ * selection. */
+int kvb_device_prefill(kvb_model *m, kvb_cache *c, const int32_t *ids, int n, float *logits,
+                       kvb_error *e)
+{
+    const int mode = kvb_cache_device_mode(c, e);
+    if (mode < 0)
+        return mode;
+    int rc = prefill_args_ok(m, ids, n, e);
+    if (rc)
+        return rc;
     m->dev_cache = NULL;
-    if ((rc = m->be->prefill(m->be_ctx, ids, n, logits, e)) ||
-        (rc = kvb_cache_hold_external(c, n, e)))
+    if (mode == KVB_DEVICE_HOLDS_ALL)
+        rc = m->be->prefill(m->be_ctx, ids, n, logits, NULL, e);
+    else
+        rc = prefill_selected(m, c, ids, n, logits, e);
+    if (!rc && mode == KVB_DEVICE_HOLDS_ALL)
+        rc = kvb_cache_hold_external(c, n, e);
+    if (rc)
         return rc;
     m->dev_cache = c;
     m->dev_pos = n;
@@ -194,8 +269,13 @@ int kvb_device_decode(kvb_model *m, kvb_cache *c, int32_t id, int pos, float *lo
         return kvb_errorf(e, KVB_EINVAL, "decode: token %d at position %d is invalid (the device "
                           "holds %d of %d tokens)", id, pos, m->dev_pos, m->dev_max_tokens);
     int rc = m->be->decode(m->be_ctx, id, pos, logits, e);
-    if (!rc)
+    if (rc)
+        return rc;
+    if (kvb_cache_device_mode(c, e) == KVB_DEVICE_HOLDS_ALL)
         rc = kvb_cache_hold_external(c, pos + 1, e);
+    else
+        for (int l = 0; l < m->cfg.n_layers && !rc; l++)
+            rc = kvb_cache_append(c, l, NULL, NULL, e);
     if (!rc)
         m->dev_pos = pos + 1;
     return rc;

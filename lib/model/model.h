@@ -120,6 +120,9 @@ typedef struct kvb_device_info {
     char runtime[32];       /* CUDA runtime version the binary runs with, "" on cpu */
     size_t model_bytes;     /* device bytes the model plans (weights, cache, activations) */
     size_t peak_bytes;      /* device bytes allocated at most so far (0 before open) */
+    size_t kv_bytes;        /* device bytes of the K/V decode reads now: the full cache, or the
+                               caches of the tokens a method kept (allocated with room for the
+                               tokens still to come) */
     size_t mem_free, mem_total; /* cudaMemGetInfo at the time of the call */
     int max_tokens;         /* tokens the device cache holds (prompt + generated) */
     double hbm_gbs;         /* floors of the GPU (kvb_cuda_info): memory bandwidth, GB/s */

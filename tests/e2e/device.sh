@@ -40,8 +40,14 @@ if [ "$(echo $out | wc -w)" = 3 ]; then echo "ok: generate --device cpu"; else e
 if [ -x "$KC" ]; then
   if "$KC" info --device cuda --model "$TINY" >"$tmp/info" 2>"$tmp/err"; then
     echo "note: a usable GPU is present: checking the GPU refusals"
-    bad "$KC" "--device cuda --type SnapKV" "--type SnapKV: cache method SnapKV is not on the GPU yet" \
-        generate --device cuda --type SnapKV --model "$TINY" --ids 1,2
+    bad "$KC" "--device cuda --type KIVI" "--type KIVI: cache method KIVI is not on the GPU yet" \
+        generate --device cuda --type KIVI --model "$TINY" --ids 1,2
+    # a selecting method on the GPU: the device's statistics, the host's decision, kept tokens
+    snap=(generate --type SnapKV --cache-param budget=8,window=2 --model "$TINY" --ignore-eos
+          --ids 1,17,33,250,7,99,3,64,5,6,7,8,9,10,11,12,13,14,15,16 --max-new 4 --quiet --threads 1)
+    if out=$("$KC" "${snap[@]}" --device cuda 2>"$tmp/err") && [ "$(echo $out | wc -w)" = 4 ]; then
+      echo "ok: generate --device cuda --type SnapKV: $out (cpu: $("$KC" "${snap[@]}" --device cpu))"
+    else echo "FAIL: generate --device cuda --type SnapKV: $out $(cat "$tmp/err")"; fail=1; fi
     bad "$KC" "--device cuda --weights f32" "--weights f32: the GPU holds bf16 weights only" \
         generate --device cuda --weights f32 --model "$TINY" --ids 1,2
     bad "$KC" "--device cuda dtype=f32" "dtype=f32: the GPU's full cache is bf16" \

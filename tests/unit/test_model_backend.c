@@ -5,11 +5,21 @@
  * kvb_model_* and kvb_generate, the cache's accounting of K/V the device holds, the refusals
  * (another method, a position the device does not hold, logits of every position) and the
  * device info. Greedy tokens and logits must equal the CPU model's bit for bit (same
- * arithmetic). */
+ * arithmetic).
+ *
+ * The selecting methods (SnapKV, PyramidKV, H2O, StreamingLLM, ZigZagKV) run through the same
+ * protocol as on the GPU: the fake device computes the statistics (with lib/kvcache's own
+ * scorers over its q and k, as kernels/ does with kvb_cuda_attn_prefill_stats), the host cache
+ * decides from them alone, and the device keeps the positions it is told. Its storage is a test
+ * method ("DeviceTwin") that holds every prompt token in fp16 like the methods do and drops
+ * what keep() says; so the device's kept sets, bytes and logits must equal the CPU method's. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "kvcache/engine.h"
+#include "kvcache/select.h"
 #include "model/model_impl.h"
 #include "runner/generate.h"
 
@@ -17,9 +27,41 @@
 
 typedef struct fake {
     kvb_model *inner;
-    kvb_cache *cache;
+    kvb_cache *cache;  /* full: the device holds every token */
+    kvb_cache *twin[2]; /* DeviceTwin (window statistics), DeviceTwinColsum (column sums) */
+    kvb_cache *cur;     /* the one the last prefill used */
     int max_tokens;
 } fake;
+
+/* ---- the device's storage for the selecting methods ------------------------------------------ */
+static const kvb_prefill_stats *g_stats; /* what the running prefill must compute */
+
+static int twin_prefill(kvb_kv *kv, const kvb_prefill_layer *pl, kvb_error *e)
+{
+    const int n = pl->n_tokens, H = kv->shape.n_heads, D = kv->shape.head_dim;
+    const size_t at = (size_t)pl->layer * H * n;
+    if (g_stats->window_attn) {
+        float *scratch = malloc(sizeof(float) * n);
+        kvb_sel_window_attn(pl->q, pl->k, n, H, kv->shape.n_kv_heads, D, g_stats->window, 0,
+                            g_stats->window_attn + at, scratch);
+        free(scratch);
+    }
+    if (g_stats->colsum)
+        memcpy(g_stats->colsum + at, pl->colsum, sizeof(float) * H * n);
+    return kvb_kv_fill_all(kv, pl, NULL, n, e);
+}
+
+static const kvb_method_param twin_table[] = { KVB_PARAM(kvb_kv_params, gqa, gqa_query, 0) };
+
+static const struct kvb_cache_method twin_window = {
+    .name = "DeviceTwin", .params = twin_table, .n_params = 1,
+    .params_size = sizeof(kvb_kv_params), .ops = &kvb_store_ops, .prefill_layer = twin_prefill,
+};
+static const struct kvb_cache_method twin_colsum = {
+    .name = "DeviceTwinColsum", .params = twin_table, .n_params = 1,
+    .params_size = sizeof(kvb_kv_params), .needs = KVB_NEED_COLSUM, .ops = &kvb_store_ops,
+    .prefill_layer = twin_prefill,
+};
 
 static int g_open_saw_weights; /* the host weights were there when the backend uploaded */
 
@@ -52,22 +94,55 @@ static int fake_open(kvb_model *m, int max_tokens, void **ctx, kvb_error *e)
                            c->family };
     if (!rc)
         rc = kvb_cache_create(&f->cache, "full", &sh, NULL, 0, NULL, e);
+    if (!kvb_cache_method_find("DeviceTwin")) {
+        kvb_cache_method_register(&twin_window);
+        kvb_cache_method_register(&twin_colsum);
+    }
+    if (!rc)
+        rc = kvb_cache_create(&f->twin[0], "DeviceTwin", &sh, NULL, 0, NULL, e);
+    if (!rc)
+        rc = kvb_cache_create(&f->twin[1], "DeviceTwinColsum", &sh, NULL, 0, NULL, e);
     f->max_tokens = max_tokens;
     *ctx = f;
     return rc;
 }
 
-static int fake_prefill(void *p, const int32_t *ids, int n, float *logits, kvb_error *e)
+static int g_keep_calls;
+
+static int fake_prefill(void *p, const int32_t *ids, int n, float *logits,
+                        const kvb_prefill_stats *st, kvb_error *e)
 {
     fake *f = p;
-    int rc = kvb_cache_reset(f->cache, n, e);
-    return rc ? rc : kvb_model_prefill(f->inner, f->cache, ids, n, logits, e);
+    f->cur = !st ? f->cache : f->twin[st->colsum != NULL];
+    cr_assert(!st || !st->colsum || !st->window_attn, "no method needs both");
+    g_stats = st;
+    int rc = kvb_cache_reset(f->cur, n, e);
+    return rc ? rc : kvb_model_prefill(f->inner, f->cur, ids, n, logits, e);
+}
+
+/* Layer l, kv head g keeps the listed positions of the prompt it holds in full. */
+static int fake_keep(void *p, const int32_t *idx, const int32_t *count, int stride, kvb_error *e)
+{
+    fake *f = p;
+    kvb_kv *kv = f->cur->priv;
+    g_keep_calls++;
+    int *pos = malloc(sizeof(int) * stride);
+    for (int l = 0; l < kv->L; l++)
+        for (int g = 0; g < kv->S; g++) {
+            const size_t row = (size_t)l * kv->S + g;
+            for (int i = 0; i < count[row]; i++)
+                pos[i] = idx[row * stride + i];
+            kvb_seq_keep(kvb_kv_seq(kv, l, g), pos, count[row]);
+        }
+    free(pos);
+    (void)e;
+    return 0;
 }
 
 static int fake_decode(void *p, int32_t id, int pos, float *logits, kvb_error *e)
 {
     fake *f = p;
-    return kvb_model_decode(f->inner, f->cache, id, pos, logits, e);
+    return kvb_model_decode(f->inner, f->cur, id, pos, logits, e);
 }
 
 static void fake_info(const void *p, kvb_device_info *out)
@@ -86,13 +161,16 @@ static void fake_close(void *p)
     if (!f)
         return;
     kvb_cache_free(f->cache);
+    kvb_cache_free(f->twin[0]);
+    kvb_cache_free(f->twin[1]);
     kvb_model_free(f->inner);
     free(f);
 }
 
 const kvb_backend kvb_backend_cuda = {
     .name = "cuda", .probe = fake_probe, .plan = fake_plan, .open = fake_open,
-    .prefill = fake_prefill, .decode = fake_decode, .info = fake_info, .close = fake_close,
+    .prefill = fake_prefill, .keep = fake_keep, .decode = fake_decode, .info = fake_info,
+    .close = fake_close,
 };
 
 static kvb_model *open_on(int device, int index)
@@ -105,15 +183,21 @@ static kvb_model *open_on(int device, int index)
     return m;
 }
 
-static kvb_cache *full_cache(kvb_model *m, const char *method, int max_tokens)
+static kvb_cache *method_cache(kvb_model *m, const char *method, const kvb_cache_param *p, int np,
+                               int max_tokens)
 {
     const kvb_model_config *c = kvb_model_get_config(m);
     kvb_cache_shape sh = { c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim, max_tokens,
                            c->family };
     kvb_cache *k;
     kvb_error e = { 0 };
-    cr_assert_eq(kvb_cache_create(&k, method, &sh, NULL, 0, NULL, &e), 0, "%s", e.msg);
+    cr_assert_eq(kvb_cache_create(&k, method, &sh, p, np, NULL, &e), 0, "%s", e.msg);
     return k;
+}
+
+static kvb_cache *full_cache(kvb_model *m, const char *method, int max_tokens)
+{
+    return method_cache(m, method, NULL, 0, max_tokens);
 }
 
 Test(backend, device_tokens_size_the_gpu_cache)
@@ -212,10 +296,19 @@ Test(backend, refusals)
     const int32_t ids[] = { 1, 2, 3, 4 };
     float *lg = malloc(sizeof(float) * kvb_model_get_config(g)->vocab);
     kvb_error e = { 0 };
-    kvb_cache *k = full_cache(g, "SnapKV", 16);
+    const char *not_yet[] = { "SimLayerKV", "ThinK" }; /* KIVI: test_model_device (head_dim 8) */
+    for (size_t i = 0; i < KVB_ARRAY_SIZE(not_yet); i++) {
+        kvb_cache *k = full_cache(g, not_yet[i], 16);
+        cr_assert_eq(kvb_cache_reset(k, 4, &e), 0);
+        cr_assert_eq(kvb_model_prefill(g, k, ids, 4, lg, &e), KVB_EUNSUP);
+        cr_assert(strstr(e.msg, "is not on the GPU yet"), "%s: %s", not_yet[i], e.msg);
+        kvb_cache_free(k);
+    }
+    const kvb_cache_param qh = { "gqa", "query_head" };
+    kvb_cache *k = method_cache(g, "SnapKV", &qh, 1, 16);
     cr_assert_eq(kvb_cache_reset(k, 4, &e), 0);
     cr_assert_eq(kvb_model_prefill(g, k, ids, 4, lg, &e), KVB_EUNSUP);
-    cr_assert(strstr(e.msg, "SnapKV is not on the GPU yet"), "%s", e.msg);
+    cr_assert(strstr(e.msg, "gqa=query_head is not on the GPU"), "%s", e.msg);
     kvb_cache_free(k);
     k = full_cache(g, "full", 16);
     cr_assert_eq(kvb_model_decode(g, k, 1, 0, lg, &e), KVB_EINVAL); /* no prefill yet */
@@ -229,4 +322,115 @@ Test(backend, refusals)
     kvb_model *m = NULL;
     cr_assert_eq(kvb_model_open(&m, TINY, &o, &e), KVB_EUNSUP);
     cr_assert(strstr(e.msg, "bf16 weights only"), "%s", e.msg);
+}
+
+/* Every selecting method on the device: the host decides from the device's statistics alone and
+ * must keep what the CPU method keeps from the tensors, layer by layer and head by head; bytes,
+ * tokens and greedy logits equal the CPU run's bit for bit. Prompts longer than the budget, so
+ * every method compresses (PyramidKV and ZigZagKV with per-layer budgets). */
+static void check_same_as_cpu(const char *method, const kvb_cache_param *p, int np)
+{
+    kvb_model *g = open_on(KVB_DEVICE_CUDA, 0), *c = open_on(KVB_DEVICE_CPU, 0);
+    enum { N = 41, GEN = 6 };
+    int32_t ids[N];
+    for (int i = 0; i < N; i++)
+        ids[i] = (int32_t)((i * 2654435761u) % 251u) + 3;
+    kvb_cache *kg = method_cache(g, method, p, np, N + GEN), *kc = method_cache(c, method, p, np,
+                                                                               N + GEN);
+    const kvb_model_config *cfg = kvb_model_get_config(c);
+    const int V = cfg->vocab;
+    float *lg = malloc(sizeof(float) * V), *lc = malloc(sizeof(float) * V);
+    kvb_error e = { 0 };
+    const int keeps = g_keep_calls;
+    cr_assert_eq(kvb_cache_reset(kg, N, &e), 0);
+    cr_assert_eq(kvb_cache_reset(kc, N, &e), 0);
+    cr_assert_eq(kvb_model_prefill(g, kg, ids, N, lg, &e), 0, "%s: %s", method, e.msg);
+    cr_assert_eq(kvb_model_prefill(c, kc, ids, N, lc, &e), 0, "%s: %s", method, e.msg);
+    cr_assert_eq(g_keep_calls, keeps + 1, "%s: the device was told what to keep", method);
+    cr_assert_eq(memcmp(lg, lc, sizeof(float) * V), 0, "%s: prefill logits", method);
+    long kept = 0;
+    int pg[N + GEN], pc[N + GEN];
+    for (int l = 0; l < cfg->n_layers; l++)
+        for (int h = 0; h < cfg->n_kv_heads; h++) {
+            int ng = kvb_cache_kept_positions(kg, l, h, pg, N + GEN);
+            int nc = kvb_kv_kept_positions(kc->priv, l, h, pc, N + GEN);
+            cr_assert_eq(ng, nc, "%s: layer %d head %d keeps %d vs %d", method, l, h, ng, nc);
+            cr_assert_eq(memcmp(pg, pc, sizeof(int) * nc), 0, "%s: layer %d head %d", method, l,
+                         h);
+            kept += nc;
+        }
+    cr_assert_lt(kept, (long)N * cfg->n_layers * cfg->n_kv_heads, "%s compressed", method);
+    cr_assert_eq(kvb_cache_bytes(kg), kvb_cache_bytes(kc), "%s: bytes", method);
+    int32_t next = 0;
+    for (int v = 1; v < V; v++)
+        next = lc[v] > lc[next] ? v : next;
+    for (int t = 0; t < GEN; t++) {
+        cr_assert_eq(kvb_model_decode(g, kg, next, N + t, lg, &e), 0, "%s: %s", method, e.msg);
+        cr_assert_eq(kvb_model_decode(c, kc, next, N + t, lc, &e), 0, "%s: %s", method, e.msg);
+        cr_assert_eq(memcmp(lg, lc, sizeof(float) * V), 0, "%s: decode step %d", method, t);
+        cr_assert_eq(kvb_cache_bytes(kg), kvb_cache_bytes(kc), "%s: bytes at step %d", method, t);
+        for (int v = 1; v < V; v++)
+            next = lc[v] > lc[next] ? v : next;
+    }
+    kvb_cache_layer_stats sg, sc;
+    kvb_cache_layer_stats_get(kg, 1, &sg);
+    kvb_cache_layer_stats_get(kc, 1, &sc);
+    cr_assert_eq(memcmp(&sg, &sc, sizeof(sg)), 0, "%s: layer stats", method);
+    cr_assert_eq(kvb_cache_peak_bytes(kg), kvb_cache_peak_bytes(kc), "%s: peak", method);
+    /* the host cache holds no K/V of its own there: its attention is refused loudly */
+    float q[1024], o[1024];
+    const int D = cfg->head_dim;
+    for (int i = 0; i < D * cfg->n_heads; i++)
+        q[i] = 0.5f;
+    float *scratch = malloc(sizeof(float) * kvb_cache_scratch_floats(kg));
+    kvb_cache_attend(kg, 0, q, o, 0, 1, scratch);
+    cr_assert(isnan(o[0]), "%s: attention over positions only must not give a number", method);
+    free(scratch);
+    free(lg);
+    free(lc);
+    kvb_cache_free(kg);
+    kvb_cache_free(kc);
+    kvb_model_free(g);
+    kvb_model_free(c);
+}
+
+Test(backend, selecting_methods_equal_the_cpu)
+{
+    const kvb_cache_param snap[] = { { "budget", "16" }, { "window", "4" }, { "kernel", "3" } };
+    check_same_as_cpu("SnapKV", snap, 3);
+    check_same_as_cpu("PyramidKV", snap, 3);
+    check_same_as_cpu("ZigZagKV", snap, 3);
+    const kvb_cache_param h2o[] = { { "budget", "16" }, { "window", "4" } };
+    check_same_as_cpu("H2O", h2o, 2);
+    const kvb_cache_param stream[] = { { "budget", "16" }, { "sink", "4" } };
+    check_same_as_cpu("StreamingLLM", stream, 2);
+}
+
+/* What the device must compute comes from the method (window = its observation window), and a
+ * selecting cache on the device refuses a prefill call without those statistics. */
+Test(backend, device_protocol_of_the_cache)
+{
+    kvb_model *g = open_on(KVB_DEVICE_CPU, 0);
+    const kvb_cache_param snap[] = { { "window", "6" } };
+    kvb_cache *k = method_cache(g, "SnapKV", snap, 1, 64);
+    kvb_error e = { 0 };
+    int w = -1;
+    cr_assert_eq(kvb_cache_device_stats(k, &w), 0u, "nothing before the device mode is set");
+    cr_assert_eq(kvb_cache_device_mode(k, &e), KVB_DEVICE_HOLDS_SELECTED, "%s", e.msg);
+    cr_assert_eq(kvb_cache_device_stats(k, &w), (unsigned)KVB_NEED_WINDOW);
+    cr_assert_eq(w, 6);
+    cr_assert_eq(kvb_cache_reset(k, 10, &e), 0);
+    kvb_prefill_layer pl = { .layer = 0, .n_tokens = 10 };
+    cr_assert_eq(kvb_cache_prefill_layer(k, &pl, &e), KVB_EINVAL);
+    float k1[64] = { 0 };
+    cr_assert_eq(kvb_cache_append(k, 0, k1, k1, &e), KVB_EINVAL, "the device appends, not us");
+    kvb_cache_free(k);
+    k = full_cache(g, "H2O", 64);
+    cr_assert_eq(kvb_cache_device_mode(k, &e), KVB_DEVICE_HOLDS_SELECTED, "%s", e.msg);
+    cr_assert_eq(kvb_cache_device_stats(k, &w), (unsigned)KVB_NEED_COLSUM);
+    kvb_cache_free(k);
+    k = full_cache(g, "full", 64);
+    cr_assert_eq(kvb_cache_device_mode(k, &e), KVB_DEVICE_HOLDS_ALL, "%s", e.msg);
+    kvb_cache_free(k);
+    kvb_model_free(g);
 }
