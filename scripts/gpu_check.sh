@@ -149,6 +149,46 @@ sys.exit(0 if same == total and total == 9 else 1)
 PY
 }
 
+# The selecting methods on both devices of kvbench-cuda over one ~3,000-token LongBench prompt: the
+# prompt positions each layer and kv head kept (generate --kept) and the 16 generated tokens. The
+# two devices' q and k differ by bf16 rounding, so near-tied scores may swap a few positions:
+# reported as the share of identical heads and the mean Jaccard overlap per method; the step
+# fails below 0.9 mean overlap (a first bound, to be replaced by the measured spread) or when
+# StreamingLLM (no scores: positions only) differs at all.
+methods_cuda_vs_cpu() {
+  [ -x "$pack/bin/kvbench-cuda" ] || { echo "SKIP: the pack has no kvbench-cuda"; return 0; }
+  [ -f "$model" ] || { echo "SKIP: no model"; return 0; }
+  local src m d dir=$report/methods
+  src=$(ls .gpu-*/longbench/multifieldqa_zh.jsonl 2>/dev/null | head -1)
+  [ -f "$src" ] || { echo "SKIP: no LongBench records carried (gpu_pack.sh)"; return 0; }
+  mkdir -p "$dir"
+  python3 -c 'import json,sys; r=json.loads(open(sys.argv[1]).readline()); print(r["context"][:1500] + "\n\n" + r["input"])' \
+    "$src" >"$dir/prompt.txt" || return 1
+  for m in SnapKV PyramidKV H2O StreamingLLM ZigZagKV; do
+    for d in cpu cuda; do
+      "$pack/bin/kvbench-cuda" generate --device $d --type $m --cache-param budget=512 \
+        --model smollm2-135m --prompt-file "$dir/prompt.txt" --chat --max-new 16 --ignore-eos \
+        --quiet --kept "$dir/$m.$d.json" >"$dir/$m.$d.txt" || return 1
+    done
+  done
+  python3 - "$dir" <<'PY'
+import json, os, sys
+d, bad = sys.argv[1], 0
+for m in ("SnapKV", "PyramidKV", "H2O", "StreamingLLM", "ZigZagKV"):
+    a, b = (json.load(open(os.path.join(d, "%s.%s.json" % (m, x)))) for x in ("cpu", "cuda"))
+    heads = [(set(x), set(y)) for la, lb in zip(a["layers"], b["layers"]) for x, y in zip(la, lb)]
+    same = sum(x == y for x, y in heads)
+    jac = sum(len(x & y) / max(1, len(x | y)) for x, y in heads) / len(heads)
+    kept = sum(len(x) for x, _ in heads) / len(heads)
+    ta, tb = (open(os.path.join(d, "%s.%s.txt" % (m, x))).read().strip() for x in ("cpu", "cuda"))
+    print("%-12s prompt %d tokens, %.0f kept per head: %d of %d heads identical, mean Jaccard %.4f; "
+          "generated text %s" % (m, a["prompt_tokens"], kept, same, len(heads), jac,
+                                 "identical" if ta == tb else "differs: cpu %r | cuda %r" % (ta, tb)))
+    bad |= jac < 0.9 or (m == "StreamingLLM" and same != len(heads))
+sys.exit(bad)
+PY
+}
+
 project() {
   has_rows "$report/bench_llama3_8b.log" || { echo "SKIP: no benchmark rows for llama3-8b"; return 0; }
   local peer=()
@@ -156,10 +196,20 @@ project() {
   python3 scripts/gpu_project.py --bench "$report/bench_llama3_8b.log" "${peer[@]}"
 }
 
+# decode ms/token per method at 8k and 32k on the GPU (random SmolLM2 weights), one JSON line each
+bench_methods() {
+  local m
+  for m in full SnapKV PyramidKV H2O StreamingLLM ZigZagKV; do
+    "$pack/bin/kvbench-cuda" bench --device cuda --model smollm2-135m --random-weights --type $m \
+      --context 8192,32768 --gen 32 --json | tr -d '\n' || return 1
+    echo
+  done
+}
+
 gpu=0 # a GPU that nvidia-smi lists
 nvidia-smi -L 2>/dev/null | grep -q '^GPU ' && gpu=1
 export -f json_or_null has_rows check_pack assemble_model generate_cpu generate_cuda_vs_cpu project \
-  run_cuda_vs_cpu
+  run_cuda_vs_cpu methods_cuda_vs_cpu bench_methods
 export pack model prompt report py
 
 # ---- the host ---------------------------------------------------------------------------------
@@ -198,6 +248,8 @@ if want bench; then
   # the same driver through the verbs (random weights made on the host, as the CPU path makes them)
   [ -x "$pack/bin/kvbench-cuda" ] && step bench_verbs_smollm2 20 "$pack/bin/kvbench-cuda" bench \
     --device cuda --model smollm2-135m --random-weights --context 2048,8192 --gen 32 --json
+  # every method the GPU runs, at 8k and 32k (issue 17: compressed decode faster than full at 32k)
+  [ -x "$pack/bin/kvbench-cuda" ] && step bench_methods_smollm2 45 bench_methods
 fi
 if want peer && [ -f scripts/bench/gpu_peer.py ]; then
   step peer_llama3_8b 50 "$py" scripts/bench/gpu_peer.py --model llama3-8b --context 2048,8192,32768 --decode-tokens 32
@@ -209,6 +261,7 @@ if want model; then
   step generate_cuda_vs_cpu 40 generate_cuda_vs_cpu
   [ -x "$pack/bin/test_device" ] && step test_device_smollm2 30 "$pack/bin/test_device"
   step run_cuda_vs_cpu 90 run_cuda_vs_cpu
+  step methods_cuda_vs_cpu 60 methods_cuda_vs_cpu
   [ -x "$pack/bin/kvbench-cuda" ] && step e2e_device 45 env KVBENCH="$pack/bin/kvbench" \
     KVBENCH_CUDA="$pack/bin/kvbench-cuda" bash tests/e2e/device.sh
 fi

@@ -66,10 +66,45 @@ static int on_token(void *arg, int32_t id, int step, kvb_error *e)
     return 0;
 }
 
+/* {"method": M, "prompt_tokens": n, "layers": [[[positions of head 0], ...], ...]}: the prompt
+ * positions each stored head kept (decode's own tokens left out), for comparing selections
+ * across devices and methods (scripts/gpu_check.sh). */
+static int write_kept(const kvb_cache *c, int L, int n, const char *path, kvb_error *e)
+{
+    const int S = kvb_cache_stored_heads(c);
+    if (kvb_cache_kept_positions(c, 0, 0, NULL, 0) < 0)
+        return kvb_errorf(e, KVB_EINVAL, "--kept: cache method %s keeps every token (no selection "
+                          "to write)", kvb_cache_method_name(c));
+    int *pos = malloc(sizeof(int) * (size_t)n);
+    if (!pos)
+        return kvb_errorf(e, KVB_ENOMEM, "out of memory");
+    kvb_strbuf sb;
+    kvb_strbuf_init(&sb);
+    kvb_strbuf_addf(&sb, "{\"method\": \"%s\", \"prompt_tokens\": %d, \"layers\": [",
+                    kvb_cache_method_name(c), n);
+    for (int l = 0; l < L; l++) {
+        kvb_strbuf_adds(&sb, l ? ", [" : "[");
+        for (int h = 0; h < S; h++) {
+            const int k = kvb_cache_kept_positions(c, l, h, pos, n);
+            kvb_strbuf_adds(&sb, h ? ", [" : "[");
+            for (int i = 0; i < k && pos[i] < n; i++)
+                kvb_strbuf_addf(&sb, "%s%d", i ? ", " : "", pos[i]);
+            kvb_strbuf_adds(&sb, "]");
+        }
+        kvb_strbuf_adds(&sb, "]");
+    }
+    kvb_strbuf_adds(&sb, "]}\n");
+    free(pos);
+    int rc = kvb_write_file_atomic(path, sb.buf, sb.len, e);
+    kvb_strbuf_release(&sb);
+    return rc;
+}
+
 int cmd_generate(int argc, char **argv)
 {
     kvb_model_flags f = { .weights = "bf16" };
     const char *prompt = NULL, *prompt_file = NULL, *ids_s = NULL, *method = "full", *cparams = NULL;
+    const char *kept = NULL;
     long max_new = 128;
     int chat = 0, ignore_eos = 0, quiet = 0;
     const struct kvb_option opts[] = {
@@ -85,6 +120,8 @@ int cmd_generate(int argc, char **argv)
         KVB_OPT_INT_("threads", &f.threads, "N", "threads (default: all cores)", 0, 1024),
         KVB_MODEL_WEIGHT_OPTS(&f.random_weights, &f.seed, &f.weights, &f.device),
         KVB_OPT_FLAG_("quiet", &quiet, "no timing summary on stderr"),
+        KVB_OPT_STR_("kept", &kept, "FILE", "write the prompt positions the cache method kept, per "
+                     "layer and stored head, as JSON (methods that select tokens)"),
         KVB_OPT_END_,
     };
     int rc = kvb_parse_options(argc, argv, opts,
@@ -137,6 +174,8 @@ int cmd_generate(int argc, char **argv)
         if (!(rc = kvb_detok_stream_flush(&st.ds, &st.out, &e)))
             fwrite(st.out.buf ? st.out.buf : "", 1, st.out.len, stdout);
     }
+    if (!rc && kept)
+        rc = write_kept(c, cf->n_layers, n, kept, &e);
     int produced = (int)g.out.n - g.stopped_by;
     printf("\n");
     fflush(stdout);

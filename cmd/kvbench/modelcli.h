@@ -11,8 +11,9 @@
     "(the same blocks; decode on 8-bit activations in integers, as llama.cpp, one scale per 4)"
 
 #define KVB_DEVICE_HELP                                                                           \
-    "where prefill and decode run: cpu, cuda[:N] (bin/kvbench-cuda only; bf16 weights, --type "  \
-    "full) or auto (default: cuda where this binary has it and a GPU is usable, else cpu)"
+    "where prefill and decode run: cpu, cuda[:N] (bin/kvbench-cuda only; bf16 weights; full, "   \
+    "SnapKV, PyramidKV, H2O, StreamingLLM, ZigZagKV) or auto (default: cuda where this binary "  \
+    "has it and a GPU is usable, else cpu)"
 
 /* --random-weights, --seed, --weights, --device: the same options on every verb that opens a
  * model */

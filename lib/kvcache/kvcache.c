@@ -177,8 +177,9 @@ unsigned kvb_cache_device_stats(const kvb_cache *c, int *window)
 
 int kvb_cache_kept_positions(const kvb_cache *c, int layer, int head, int *pos, int max)
 {
-    if (c->device_mode != KVB_DEVICE_HOLDS_SELECTED || layer < 0 ||
-        layer >= c->shape.n_layers || max < 0)
+    if (!c->ops->kept_positions)
+        return -1;
+    if (layer < 0 || layer >= c->shape.n_layers || max < 0)
         return 0;
     return c->ops->kept_positions(c, layer, head, pos, max);
 }

@@ -123,7 +123,9 @@ int kvb_cache_device_mode(kvb_cache *c, kvb_error *e);
 int kvb_cache_device_check(const char *method, const kvb_cache_param *params, int n_params,
                            kvb_error *e);
 unsigned kvb_cache_device_stats(const kvb_cache *c, int *window);
-/* Positions held by stored head `head` of a layer, ascending (at most max); returns the count. */
+/* Positions held by stored head `head` of a layer, ascending (at most max); returns the count
+ * (0 for KIVI's quantized layers), or -1 for a method that keeps no positions (full). Methods on
+ * the shared store, on either device. */
 int kvb_cache_kept_positions(const kvb_cache *c, int layer, int head, int *pos, int max);
 
 /* ---- accounting --------------------------------------------------------------------------- */

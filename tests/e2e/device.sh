@@ -37,6 +37,17 @@ if echo "$out" | grep -q '^device  *cpu$'; then echo "ok: info --device cpu"; el
 out=$("$K" generate --device cpu --model "$TINY" --ids 1,17,33 --max-new 3 --quiet --ignore-eos --threads 1)
 if [ "$(echo $out | wc -w)" = 3 ]; then echo "ok: generate --device cpu"; else echo "FAIL: generate --device cpu: $out"; fail=1; fi
 
+# --kept: the positions a selecting method kept, per layer and head (what gpu_check compares)
+"$K" generate --device cpu --model "$TINY" --type SnapKV --cache-param budget=8,window=2 --ignore-eos \
+  --ids 1,17,33,250,7,99,3,64,5,6,7,8,9,10,11,12,13,14,15,16 --max-new 3 --quiet --threads 1 \
+  --kept "$tmp/kept.json" >/dev/null
+if python3 -c 'import json,sys; k=json.load(open(sys.argv[1])); assert k["prompt_tokens"] == 20
+assert all(len(h) == 8 and h == sorted(h) and h[-2:] == [18, 19] for l in k["layers"] for h in l)' "$tmp/kept.json"
+then echo "ok: generate --kept (8 of 20 positions per head, the window included)"
+else echo "FAIL: generate --kept: $(cat "$tmp/kept.json")"; fail=1; fi
+bad "$K" "generate --kept with full" "--kept: cache method full keeps every token" \
+  generate --model "$TINY" --ids 1,2,3 --max-new 1 --kept "$tmp/k2.json"
+
 if [ -x "$KC" ]; then
   if "$KC" info --device cuda --model "$TINY" >"$tmp/info" 2>"$tmp/err"; then
     echo "note: a usable GPU is present: checking the GPU refusals"
