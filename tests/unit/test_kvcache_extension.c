@@ -189,7 +189,7 @@ static void run_stride(int stride, const char *gqa)
     }
     cr_assert_eq(kvb_cache_reset(c, N, &e), 0, "%s", e.msg);
     for (int l = 0; l < L; l++) {
-        kvb_prefill_layer pl = { l, N, q[l], k[l], v[l], NULL };
+        kvb_prefill_layer pl = { l, N, q[l], k[l], v[l], NULL, NULL };
         cr_assert_eq(kvb_cache_prefill_layer(c, &pl, &e), 0, "%s", e.msg);
     }
     cr_assert_eq(kvb_cache_prefill_end(c, &e), 0, "%s", e.msg);
