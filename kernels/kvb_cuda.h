@@ -255,12 +255,14 @@ typedef struct kvb_cuda_prefill_stats {
 } kvb_cuda_prefill_stats;
 int kvb_cuda_model_prefill_stats(kvb_cuda_model *m, const int32_t *ids, int n, float *logits,
                                  int32_t *next, const kvb_cuda_prefill_stats *st, kvb_error *e);
-/* After a prefill of n tokens: layer l, kv head g keeps its prompt positions
- * idx[(l * n_kv_heads + g) * stride + 0 .. count[l * n_kv_heads + g]) (host arrays; ascending, in
- * [0, n), 1 <= count <= n, stride >= n). A layer whose heads keep fewer than n gets a cache of its
- * own (n_kv_heads x (its largest count + max_tokens - n) rows: room for every later token), the
- * kept rows gathered into it; decode appends each head after its kept rows and attends over
- * them. The next prefill frees those caches. */
+/* Of the `stride` tokens the model holds now (after a prefill or a decode step: exactly that
+ * many), layer l, kv head g keeps positions idx[(l * n_kv_heads + g) * stride + 0 ..
+ * count[l * n_kv_heads + g]) (host arrays; ascending, in [0, stride), count >= 1). A layer whose
+ * heads keep fewer than all gets a cache of its own (n_kv_heads x (its largest count +
+ * max_tokens - stride) rows: room for every later token), the kept rows gathered into it; decode
+ * appends each head after its kept rows and attends over them. A layer that has its own cache
+ * already must keep what it holds (a layer is cut once per prompt). The next prefill frees those
+ * caches. */
 int kvb_cuda_model_keep(kvb_cuda_model *m, const int32_t *idx, const int32_t *count, int stride,
                         kvb_error *e);
 /* Bytes of the K/V decode reads now: the full cache's (n_kv_heads x max_tokens per layer) or the
@@ -269,6 +271,15 @@ size_t kvb_cuda_model_kv_bytes(const kvb_cuda_model *m);
 /* One token at absolute position pos (== tokens already cached). */
 int kvb_cuda_model_decode(kvb_cuda_model *m, int32_t id, int pos, float *logits, int32_t *next,
                           kvb_error *e);
+/* The same, and each layer's per-query-head attention mass on the first `sink` and the last
+ * `recent` held tokens (kvb_cuda_attn_decode's sink_mass) into the host array sink_mass
+ * (n_layers, n_heads): SimLayerKV's decode score. Runs eagerly (not the captured graph). */
+typedef struct kvb_cuda_decode_stats {
+    float *sink_mass;
+    int sink, recent;
+} kvb_cuda_decode_stats;
+int kvb_cuda_model_decode_stats(kvb_cuda_model *m, int32_t id, int pos, float *logits,
+                                int32_t *next, const kvb_cuda_decode_stats *ds, kvb_error *e);
 
 /* 1 when decode runs as one captured CUDA graph per step (after the first decode), 0 when it
  * runs eagerly (before the first step, or where capture failed). */

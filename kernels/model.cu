@@ -106,7 +106,9 @@ struct kvb_cuda_model {
     __nv_bfloat16 *xb, *qb, *kb, *vb, *att, *act;
     int32_t *pos, *ids, *len, *drop, *kidx, *next, *step;
     float *stat;  /* (n_heads, max_tokens): one layer's prefill statistics */
-    int n_prompt; /* tokens of the last prefill */
+    float *sink;  /* (n_layers, n_heads): a decode step's window masses (SimLayerKV) */
+    int held;     /* tokens held now: the prompt after prefill, + 1 per decode step */
+    int32_t *hdrop; /* host copy of drop */
     void **ptr;
     /* decode as one CUDA graph (captured at the first step): 0 not tried, 1 ready, -1 eager */
     int graph_state;
@@ -172,6 +174,7 @@ static int for_each_buffer(kvb_cuda_model *m, const kvb_cuda_model_desc *d, buf_
     BUF(p->drop, (size_t)d->n_layers * d->n_kv_heads * 4);
     BUF(p->kidx, (size_t)d->n_kv_heads * T * 4);
     BUF(p->stat, (size_t)d->n_heads * T * 4);
+    BUF(p->sink, (size_t)d->n_layers * d->n_heads * 4);
     BUF(p->next, 4);
     BUF(p->step, 8);
 #undef BUF
@@ -237,6 +240,7 @@ void kvb_cuda_model_free(kvb_cuda_model *m)
     if (!m) return;
     drop_graph(m);
     if (m->L) free_compact(m);
+    free(m->hdrop);
     for (int i = 0; i < m->n_ptr; i++) kvb_cuda_free(m->c, m->ptr[i]);
     free(m->ptr);
     free(m->size);
@@ -316,7 +320,9 @@ int kvb_cuda_model_create(kvb_cuda *c, kvb_cuda_model **out, const kvb_cuda_mode
                           need / 1073741824.0, info.name, info.mem_free / 1073741824.0,
                           info.mem_total / 1073741824.0);
     kvb_cuda_model *m = (kvb_cuda_model *)calloc(1, sizeof *m);
-    if (!m || !(m->L = (layer_dev *)calloc(d->n_layers, sizeof(layer_dev)))) {
+    if (!m || !(m->L = (layer_dev *)calloc(d->n_layers, sizeof(layer_dev))) ||
+        !(m->hdrop = (int32_t *)calloc((size_t)d->n_layers * d->n_kv_heads, sizeof(int32_t)))) {
+        if (m) free(m->L);
         free(m);
         return kvb_cu_err(e, KVB_ENOMEM, "cuda: out of host memory");
     }
@@ -487,35 +493,47 @@ static int restore_full(kvb_cuda_model *m, kvb_error *e)
     if (!compact) return 0;
     drop_graph(m);
     free_compact(m);
+    memset(m->hdrop, 0, sizeof(int32_t) * m->d.n_layers * m->d.n_kv_heads);
     return kvb_cuda_memset0(m->c, m->drop, sizeof(int32_t) * m->d.n_layers * m->d.n_kv_heads, e);
 }
 
-/* Layer l keeps count[g] of its prompt tokens per kv head g (positions idx[g * stride + i]):
+/* Layer l keeps count[g] of the `held` tokens per kv head g (positions idx[g * stride + i]):
  * gathered from kc/vc (head-major, so one gather per head, seen as a one-head tensor) into
  * compact buffers with room for the rest of the device's tokens. */
+static int keep_check(const kvb_cuda_model *m, int l, const int32_t *idx, const int32_t *count,
+                      int stride, kvb_error *e)
+{
+    const int held = m->held;
+    for (int g = 0; g < m->d.n_kv_heads; g++) {
+        const int32_t *p = idx + (size_t)g * stride;
+        KVB_CU_CHECK_ARG(count[g] >= 1 && count[g] <= held, e,
+                         "cuda: keep: layer %d head %d keeps %d of %d tokens", l, g, count[g], held);
+        for (int i = 0; i < count[g]; i++)
+            KVB_CU_CHECK_ARG(p[i] >= 0 && p[i] < held && (i == 0 || p[i] > p[i - 1]), e,
+                             "cuda: keep: layer %d head %d: positions not ascending in [0, %d)", l,
+                             g, held);
+    }
+    return 0;
+}
+
 static int keep_layer(kvb_cuda_model *m, int l, const int32_t *idx, const int32_t *count,
                       int stride, kvb_error *e)
 {
     const kvb_cuda_model_desc *d = &m->d;
-    const int n = m->n_prompt, KV = d->n_kv_heads, D = d->head_dim, T = d->max_tokens;
-    int most = 0, all = 1;
-    int32_t drop[1024];
-    KVB_CU_CHECK_ARG(KV <= (int)(sizeof drop / sizeof drop[0]), e, "cuda: keep: %d kv heads", KV);
-    for (int g = 0; g < KV; g++) {
-        KVB_CU_CHECK_ARG(count[g] >= 1 && count[g] <= n, e,
-                         "cuda: keep: layer %d head %d keeps %d of %d tokens", l, g, count[g], n);
-        for (int i = 0; i < count[g]; i++)
-            KVB_CU_CHECK_ARG(idx[(size_t)g * stride + i] >= 0 && idx[(size_t)g * stride + i] < n &&
-                                 (i == 0 || idx[(size_t)g * stride + i] > idx[(size_t)g * stride + i - 1]),
-                             e, "cuda: keep: layer %d head %d: positions not ascending in [0, %d)",
-                             l, g, n);
-        most = count[g] > most ? count[g] : most;
-        all &= count[g] == n;
-        drop[g] = n - count[g];
-    }
-    if (all) return 0; /* every token kept: decode reads kc/vc */
+    const int held = m->held, KV = d->n_kv_heads, D = d->head_dim, T = d->max_tokens;
+    int32_t *drop = m->hdrop + (size_t)l * KV;
     layer_dev *L = &m->L[l];
-    const int cap = most + (T - n);
+    TRY(keep_check(m, l, idx, count, stride, e));
+    int most = 0, all = 1, same = 1;
+    for (int g = 0; g < KV; g++) {
+        most = count[g] > most ? count[g] : most;
+        all &= count[g] == held;
+        same &= count[g] == held - drop[g];
+    }
+    if (L->dk != L->kc) /* cut already: what it holds stays */
+        return same ? 0 : kvb_cu_err(e, KVB_EINVAL, "cuda: keep: layer %d was cut already", l);
+    if (all) return 0; /* every token kept: decode reads kc/vc */
+    const int cap = most + (T - held);
     const size_t bytes = (size_t)KV * cap * D * 2;
     TRY(kvb_cuda_alloc(m->c, (void **)&L->dk, bytes, e));
     int rc = kvb_cuda_alloc(m->c, (void **)&L->dv, bytes, e);
@@ -525,16 +543,18 @@ static int keep_layer(kvb_cuda_model *m, int l, const int32_t *idx, const int32_
         return rc;
     }
     L->cap = cap;
+    for (int g = 0; g < KV; g++) drop[g] = held - count[g];
     TRY(kvb_cuda_upload(m->c, m->kidx, idx, sizeof(int32_t) * KV * stride, e));
     TRY(kvb_cuda_upload(m->c, m->drop + (size_t)l * KV, drop, sizeof(int32_t) * KV, e));
     for (int g = 0; g < KV; g++) {
         const size_t src = (size_t)g * T * D, dst = (size_t)g * cap * D;
+        const int32_t *gi = m->kidx + (size_t)g * stride;
         TRY(kvb_cuda_gather_kv(m->c, (kvb_bf16 *)(L->dk + dst), (size_t)cap * D,
-                               (const kvb_bf16 *)(L->kc + src), n, 1, D, m->kidx + (size_t)g * stride,
-                               stride, count[g], NULL, e));
+                               (const kvb_bf16 *)(L->kc + src), held, 1, D, gi, stride, count[g],
+                               NULL, e));
         TRY(kvb_cuda_gather_kv(m->c, (kvb_bf16 *)(L->dv + dst), (size_t)cap * D,
-                               (const kvb_bf16 *)(L->vc + src), n, 1, D, m->kidx + (size_t)g * stride,
-                               stride, count[g], NULL, e));
+                               (const kvb_bf16 *)(L->vc + src), held, 1, D, gi, stride, count[g],
+                               NULL, e));
     }
     return kvb_cuda_sync(m->c, e); /* kidx is reused by the next layer */
 }
@@ -543,18 +563,12 @@ int kvb_cuda_model_keep(kvb_cuda_model *m, const int32_t *idx, const int32_t *co
                         kvb_error *e)
 {
     const kvb_cuda_model_desc *d = &m->d;
-    KVB_CU_CHECK_ARG(m->n_prompt > 0 && stride >= m->n_prompt && stride <= d->max_tokens, e,
-                     "cuda: keep: needs a prefill first and a stride >= its %d tokens", m->n_prompt);
-    TRY(restore_full(m, e));
+    KVB_CU_CHECK_ARG(m->held > 0 && stride == m->held, e,
+                     "cuda: keep: the stride must be the %d tokens held (%d given)", m->held, stride);
     drop_graph(m);
     for (int l = 0; l < d->n_layers; l++) {
         const size_t at = (size_t)l * d->n_kv_heads;
-        int rc = keep_layer(m, l, idx + at * stride, count + at, stride, e);
-        if (rc) {
-            kvb_error ignored;
-            restore_full(m, &ignored);
-            return rc;
-        }
+        TRY(keep_layer(m, l, idx + at * stride, count + at, stride, e));
     }
     return 0;
 }
@@ -600,7 +614,7 @@ int kvb_cuda_model_prefill_stats(kvb_cuda_model *m, const int32_t *ids, int n, f
     KVB_CU_CHECK_ARG(!st || st->window >= 0, e, "cuda: model: negative statistics window");
     TRY(ids_ok(m, ids, n, e));
     TRY(restore_full(m, e));
-    m->n_prompt = n;
+    m->held = n;
     TRY(kvb_cuda_upload(m->c, m->ids, ids, sizeof(int32_t) * n, e));
     embed_kernel<<<n, 256, 0, m->c->stream>>>(m->x, m->embed, m->ids, d->hidden);
     TRY(kvb_cu_launch(e, "embed"));
@@ -620,7 +634,7 @@ int kvb_cuda_model_prefill_stats(kvb_cuda_model *m, const int32_t *ids, int n, f
 
 /* One decode step for the token and position in m->step, everything on the device: the body of the
  * decode graph. Attention is launched for the whole cache (max_tokens); chunks past len exit. */
-static int decode_body(kvb_cuda_model *m, kvb_error *e)
+static int decode_body(kvb_cuda_model *m, const kvb_cuda_decode_stats *ds, kvb_error *e)
 {
     const kvb_cuda_model_desc *d = &m->d;
     kvb_cuda *c = m->c;
@@ -641,8 +655,9 @@ static int decode_body(kvb_cuda_model *m, kvb_error *e)
         prof_mark(m, KVB_PROF_ATTN);
         TRY(kvb_cuda_attn_decode(c, m->of, m->qf, (kvb_bf16 *)L->dk, (kvb_bf16 *)L->dv,
                                  (size_t)L->cap * d->head_dim, m->len + (size_t)l * d->n_kv_heads,
-                                 L->cap, d->n_heads, d->n_kv_heads, d->head_dim, NULL, 0, 0,
-                                 m->work, e));
+                                 L->cap, d->n_heads, d->n_kv_heads, d->head_dim,
+                                 ds ? m->sink + (size_t)l * d->n_heads : NULL, ds ? ds->sink : 0,
+                                 ds ? ds->recent : 0, m->work, e));
         TRY(kvb_cuda_to_bf16(c, (kvb_bf16 *)m->att, m->HD, m->of, m->HD, 1, m->HD, e));
         TRY(out_mlp_chunk(m, L, 0, 1, e));
     }
@@ -660,7 +675,7 @@ static void decode_capture(kvb_cuda_model *m)
     memset(&ignored, 0, sizeof ignored);
     m->graph_state = -1;
     if (cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed) != cudaSuccess) return;
-    int rc = decode_body(m, &ignored);
+    int rc = decode_body(m, NULL, &ignored);
     cudaError_t st = cudaStreamEndCapture(s, &g);
     if (!rc && st == cudaSuccess && cudaGraphInstantiate(&m->graph, g, 0) == cudaSuccess)
         m->graph_state = 1;
@@ -671,20 +686,32 @@ static void decode_capture(kvb_cuda_model *m)
 int kvb_cuda_model_decode(kvb_cuda_model *m, int32_t id, int pos, float *logits, int32_t *next,
                           kvb_error *e)
 {
+    return kvb_cuda_model_decode_stats(m, id, pos, logits, next, NULL, e);
+}
+
+int kvb_cuda_model_decode_stats(kvb_cuda_model *m, int32_t id, int pos, float *logits,
+                                int32_t *next, const kvb_cuda_decode_stats *ds, kvb_error *e)
+{
     const kvb_cuda_model_desc *d = &m->d;
     KVB_CU_CHECK_ARG(pos > 0 && pos < d->max_tokens, e,
                      "cuda: model: decode position %d outside (0, %d)", pos, d->max_tokens);
+    KVB_CU_CHECK_ARG(!ds || (ds->sink_mass && ds->sink >= 0 && ds->recent >= 0), e,
+                     "cuda: model: bad decode statistics request");
     TRY(ids_ok(m, &id, 1, e));
     int32_t step[2] = {id, pos};
     TRY(kvb_cuda_upload(m->c, m->step, step, sizeof step, e));
-    if (m->graph_state == 0) decode_capture(m);
-    if (m->graph_state == 1) {
+    if (m->graph_state == 0 && !ds) decode_capture(m);
+    if (m->graph_state == 1 && !ds) {
         cudaError_t st = cudaGraphLaunch(m->graph, m->c->stream);
         if (st != cudaSuccess)
             return kvb_cu_err(e, KVB_EIO, "cuda: decode graph launch: %s", cudaGetErrorString(st));
     } else {
-        TRY(decode_body(m, e));
+        TRY(decode_body(m, ds, e));
     }
+    m->held = pos + 1;
+    if (ds)
+        TRY(kvb_cuda_download(m->c, ds->sink_mass, m->sink,
+                              sizeof(float) * d->n_layers * d->n_heads, e));
     return head_fetch(m, logits, next, e);
 }
 
@@ -704,7 +731,7 @@ static int decode_profile(kvb_cuda_model *m, int32_t id, int pos, double *part_m
     int32_t step[2] = {id, pos};
     m->prof_n = 0, m->prof_cap = cap - 1;
     if (!rc) rc = kvb_cuda_upload(m->c, m->step, step, sizeof step, e);
-    if (!rc) rc = decode_body(m, e);
+    if (!rc) rc = decode_body(m, NULL, e);
     m->prof_cap = cap;
     prof_mark(m, KVB_PROF_N); /* end */
     if (!rc) rc = kvb_cuda_sync(m->c, e);

@@ -184,9 +184,10 @@ int cmd_generate(int argc, char **argv)
     kvb_strbuf_release(&st.out);
     if (!rc && !quiet)
         fprintf(stderr, "kvbench: %d prompt tokens in %.2f s (%.1f tok/s), %d generated in %.2f s "
-                "(%.1f tok/s), cache %s %.1f MB\n", n, g.t_prefill, n / g.t_prefill, produced,
-                g.t_decode, produced > 1 ? (produced - 1) / g.t_decode : 0.0, kvb_cache_method_name(c),
-                (double)kvb_cache_bytes(c) / 1e6);
+                "(%.1f tok/s), cache %s %.1f MB, smallest top-2 logit gap %.4g at step %d\n", n,
+                g.t_prefill, n / g.t_prefill, produced, g.t_decode,
+                produced > 1 ? (produced - 1) / g.t_decode : 0.0, kvb_cache_method_name(c),
+                (double)kvb_cache_bytes(c) / 1e6, g.margin, g.margin_step);
     kvb_gen_result_release(&g);
     free(ids);
     free(text);

@@ -603,7 +603,8 @@ static int st_hold_selected(kvb_cache *c, kvb_error *e)
     kvb_kv *kv = c->priv;
     if (!kv->m->on_device)
         return kvb_errorf(e, KVB_EUNSUP, "cache method %s is not on the GPU yet (the GPU runs "
-                          "full, SnapKV, PyramidKV, H2O, StreamingLLM and ZigZagKV; use --device cpu)",
+                          "full, SnapKV, PyramidKV, H2O, StreamingLLM, ZigZagKV and SimLayerKV; use --device "
+                          "cpu)",
                           kv->m->name);
     if (kv->gqa_query)
         return kvb_errorf(e, KVB_EUNSUP, "cache method %s with gqa=query_head is not on the GPU "
@@ -617,6 +618,19 @@ static unsigned st_device_stats(const kvb_cache *c, int *window)
     const kvb_kv *kv = c->priv;
     *window = kv->m->device_window ? kv->m->device_window(kv->params) : 0;
     return kv->m->device_needs;
+}
+
+static unsigned st_device_decode_stats(const kvb_cache *c, int *sink, int *recent)
+{
+    const kvb_kv *kv = c->priv;
+    return kv->m->device_decode_needs ? kv->m->device_decode_needs(kv, sink, recent) : 0;
+}
+
+static void st_decode_stats(kvb_cache *c, int layer, const float *sink_mass)
+{
+    kvb_kv *kv = c->priv;
+    if (kv->m->decode_stats)
+        kv->m->decode_stats(kv, layer, sink_mass);
 }
 
 static int st_kept_positions(const kvb_cache *c, int layer, int head, int *pos, int max)
@@ -641,5 +655,7 @@ const struct kvb_cache_ops kvb_store_ops = {
     .head_tokens = st_head_tokens,
     .hold_selected = st_hold_selected,
     .device_stats = st_device_stats,
+    .device_decode_stats = st_device_decode_stats,
+    .decode_stats = st_decode_stats,
     .kept_positions = st_kept_positions,
 };

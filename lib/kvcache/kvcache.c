@@ -175,6 +175,23 @@ unsigned kvb_cache_device_stats(const kvb_cache *c, int *window)
     return c->device_mode == KVB_DEVICE_HOLDS_SELECTED ? c->ops->device_stats(c, window) : 0;
 }
 
+unsigned kvb_cache_device_decode_stats(const kvb_cache *c, int *sink, int *recent)
+{
+    *sink = *recent = 0;
+    return c->device_mode == KVB_DEVICE_HOLDS_SELECTED && c->ops->device_decode_stats
+               ? c->ops->device_decode_stats(c, sink, recent) : 0;
+}
+
+int kvb_cache_decode_stats(kvb_cache *c, int layer, const float *sink_mass, kvb_error *e)
+{
+    if (c->device_mode != KVB_DEVICE_HOLDS_SELECTED || !c->ops->decode_stats || layer < 0 ||
+        layer >= c->shape.n_layers || !sink_mass)
+        return kvb_errorf(e, KVB_EINVAL, "cache %s: decode statistics not expected (layer %d)",
+                          c->m->name, layer);
+    c->ops->decode_stats(c, layer, sink_mass);
+    return 0;
+}
+
 int kvb_cache_kept_positions(const kvb_cache *c, int layer, int head, int *pos, int max)
 {
     if (!c->ops->kept_positions)

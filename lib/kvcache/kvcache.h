@@ -37,6 +37,8 @@ enum {
     KVB_NEED_COLSUM = 1u << 0, /* H2O: per query head, sum over all queries of attention probs */
     KVB_NEED_WINDOW = 1u << 1, /* a device backend only (the CPU path computes it from q and k):
                                   per query head, sum over the observation window's queries */
+    KVB_NEED_SINK = 1u << 2,   /* a device backend's decode step: per query head, the attention
+                                  mass on the first `sink` and the last `recent` held tokens */
 };
 
 /* One layer's prefill, all tensors row-major, token-major, after RoPE. */
@@ -103,9 +105,9 @@ void kvb_attend_merge(const float *out, const float *mx, const float *sum, int n
  * kvb_cache_hold_external(c, 0, e) is the check alone (nothing changes). */
 int kvb_cache_hold_external(kvb_cache *c, int n_tokens, kvb_error *e);
 
-/* The methods that select prompt tokens at prefill and append every generated token (SnapKV,
- * PyramidKV, H2O, StreamingLLM, ZigZagKV with gqa=kv_head) can be held by a device too: the
- * device computes the statistics they decide with, the decisions stay here. Protocol:
+/* The methods that select tokens from attention statistics and keep them in 16 bits (SnapKV,
+ * PyramidKV, H2O, StreamingLLM, ZigZagKV, SimLayerKV with gqa=kv_head) can be held by a device
+ * too: the device computes the statistics they decide with, the decisions stay here. Protocol:
  *   kvb_cache_device_mode(c)           KVB_DEVICE_HOLDS_ALL (full: kvb_cache_hold_external as
  *                                      above) or KVB_DEVICE_HOLDS_SELECTED; from then on (every
  *                                      record) the cache keeps positions and counts, no K/V
@@ -123,6 +125,14 @@ int kvb_cache_device_mode(kvb_cache *c, kvb_error *e);
 int kvb_cache_device_check(const char *method, const kvb_cache_param *params, int n_params,
                            kvb_error *e);
 unsigned kvb_cache_device_stats(const kvb_cache *c, int *window);
+/* Decode on the device, per step: first kvb_cache_append(c, l, NULL, NULL) for every layer (the
+ * method's decisions of this step, e.g. SimLayerKV's trim, and the new token's position); the
+ * device then keeps what kvb_cache_kept_positions says (when it changed) and runs the step. When
+ * kvb_cache_device_decode_stats says KVB_NEED_SINK, the step's attention must also report each
+ * layer's per-query-head mass on the first *sink and last *recent held tokens, handed back with
+ * kvb_cache_decode_stats (SimLayerKV decides its lazy layers from the first step's). */
+unsigned kvb_cache_device_decode_stats(const kvb_cache *c, int *sink, int *recent);
+int kvb_cache_decode_stats(kvb_cache *c, int layer, const float *sink_mass, kvb_error *e);
 /* Positions held by stored head `head` of a layer, ascending (at most max); returns the count
  * (0 for KIVI's quantized layers), or -1 for a method that keeps no positions (full). Methods on
  * the shared store, on either device. */

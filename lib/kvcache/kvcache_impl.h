@@ -96,6 +96,8 @@ struct kvb_cache_ops {
     int (*hold_selected)(kvb_cache *c, kvb_error *e);
     /* With hold_selected: statistics and positions (kvb_cache_device_stats, _kept_positions). */
     unsigned (*device_stats)(const kvb_cache *c, int *window);
+    unsigned (*device_decode_stats)(const kvb_cache *c, int *sink, int *recent);
+    void (*decode_stats)(kvb_cache *c, int layer, const float *sink_mass);
     int (*kept_positions)(const kvb_cache *c, int layer, int head, int *pos, int max);
 };
 
@@ -124,6 +126,10 @@ struct kvb_cache_method {
     int on_device;
     unsigned device_needs;
     int (*device_window)(const void *params);
+    /* Optional: KVB_NEED_SINK while a decode step's statistic is still wanted (windows in sink,
+     * recent), and the hook that receives it (n_heads floats for a layer). */
+    unsigned (*device_decode_needs)(const kvb_kv *kv, int *sink, int *recent);
+    void (*decode_stats)(kvb_kv *kv, int layer, const float *sink_mass);
 
     /* Hooks on the shared store (engine.h), all but prefill_layer optional. */
     int (*init)(kvb_kv *kv, kvb_error *e);  /* allocate kv->state (once) */

@@ -160,6 +160,25 @@ static int decide(kvb_kv *kv, int layer, int prompt_only, int *np)
     return 1;
 }
 
+/* On a device: the first decode step's per-head masses come from the device's attention. */
+static unsigned simlayerkv_device_needs(const kvb_kv *kv, int *sink, int *recent)
+{
+    const simlayerkv_params *p = kv->params;
+    *sink = p->sink, *recent = p->recent;
+    for (int l = 0; l < kv->L; l++)
+        if (pending(kv, l))
+            return KVB_NEED_SINK;
+    return 0;
+}
+
+static void simlayerkv_decode_stats(kvb_kv *kv, int layer, const float *sink_mass)
+{
+    simlayerkv_state *st = kv->state;
+    if (pending(kv, layer))
+        for (int h = 0; h < kv->shape.n_heads; h++)
+            st->head_score[(size_t)layer * kv->shape.n_heads + h] = sink_mass[h];
+}
+
 static void simlayerkv_decode(kvb_kv *kv, int layer)
 {
     int np;
@@ -222,6 +241,9 @@ const struct kvb_cache_method kvb_cache_method_simlayerkv = {
     .n_params = KVB_ARRAY_SIZE(simlayerkv_table),
     .decode = simlayerkv_decode,
     .reference_tokens = simlayerkv_reference_tokens,
+    .on_device = 1,
+    .device_decode_needs = simlayerkv_device_needs,
+    .decode_stats = simlayerkv_decode_stats,
     SIMLAYER_HOOKS,
 };
 

@@ -23,6 +23,12 @@ typedef struct kvb_prefill_stats {
     int window;
 } kvb_prefill_stats;
 
+/* A decode step's statistic (kvb_cache_device_decode_stats): SimLayerKV's window mass. */
+typedef struct kvb_decode_stats {
+    float *sink_mass;
+    int sink, recent;
+} kvb_decode_stats;
+
 typedef struct kvb_backend {
     const char *name; /* "cuda" */
     /* 0 when GPU `index` is usable, else KVB_EUNSUP/KVB_EINVAL with "no CUDA device: ..." */
@@ -41,11 +47,15 @@ typedef struct kvb_backend {
      * cache method to decide with (lib/kvcache). */
     int (*prefill)(void *ctx, const int32_t *ids, int n, float *logits,
                    const struct kvb_prefill_stats *st, kvb_error *e);
-    /* After such a prefill: layer l, kv head g keeps the prompt positions
-     * idx[(l * n_kv_heads + g) * stride + 0 .. count[l * n_kv_heads + g]) (ascending), and
-     * decode appends after them; count == n everywhere keeps all. */
+    /* Of the `stride` tokens held now (after a prefill or a decode step), layer l, kv head g
+     * keeps positions idx[(l * n_kv_heads + g) * stride + 0 .. count[l * n_kv_heads + g])
+     * (ascending); decode appends after them. A layer keeping every token is unchanged; a layer
+     * already cut keeps what it holds. */
     int (*keep)(void *ctx, const int32_t *idx, const int32_t *count, int stride, kvb_error *e);
-    int (*decode)(void *ctx, int32_t id, int pos, float *logits, kvb_error *e);
+    /* ds (not NULL): the step's attention also reports each layer's per-query-head mass on the
+     * first ds->sink and last ds->recent held tokens into ds->sink_mass (n_layers, n_heads). */
+    int (*decode)(void *ctx, int32_t id, int pos, float *logits,
+                  const struct kvb_decode_stats *ds, kvb_error *e);
     void (*info)(const void *ctx, kvb_device_info *out);
     void (*close)(void *ctx);
 } kvb_backend;

@@ -234,10 +234,14 @@ static int cuda_keep(void *p, const int32_t *idx, const int32_t *count, int stri
     return kvb_cuda_model_keep(x->m, idx, count, stride, e);
 }
 
-static int cuda_decode(void *p, int32_t id, int pos, float *logits, kvb_error *e)
+static int cuda_decode(void *p, int32_t id, int pos, float *logits, const kvb_decode_stats *ds,
+                       kvb_error *e)
 {
     cuda_ctx *x = p;
-    return kvb_cuda_model_decode(x->m, id, pos, logits, NULL, e);
+    if (!ds)
+        return kvb_cuda_model_decode(x->m, id, pos, logits, NULL, e);
+    kvb_cuda_decode_stats cs = { ds->sink_mass, ds->sink, ds->recent };
+    return kvb_cuda_model_decode_stats(x->m, id, pos, logits, NULL, &cs, e);
 }
 
 static void cuda_info(const void *p, kvb_device_info *out)

@@ -154,6 +154,8 @@ void kvb_model_detach_device(kvb_model *m)
         m->be->close(m->be_ctx);
     m->be = NULL;
     m->be_ctx = NULL;
+    free(m->dev_counts);
+    m->dev_counts = NULL;
 }
 
 /* ---- forward on the device ------------------------------------------------------------------- */
@@ -188,26 +190,69 @@ static int feed_stats(const kvb_model *m, kvb_cache *c, const kvb_prefill_stats 
     return kvb_cache_prefill_end(c, e);
 }
 
-/* The positions the method kept, per layer and kv head, to the device. */
+/* The positions the method keeps of the n tokens the device holds, per layer and kv head, to
+ * the device (a position >= n is the token the device appends next: left out). */
 static int keep_kept(kvb_model *m, kvb_cache *c, int n, kvb_error *e)
 {
     const int L = m->cfg.n_layers, KV = m->cfg.n_kv_heads;
     int32_t *idx = kvb_malloc((size_t)L * KV * n * sizeof(int32_t));
-    int32_t *count = kvb_malloc((size_t)L * KV * sizeof(int32_t));
-    int *pos = kvb_malloc((size_t)n * sizeof(int));
-    int rc = idx && count && pos ? 0 : kvb_errorf(e, KVB_ENOMEM, "out of memory");
+    int *pos = kvb_malloc((size_t)(n + 1) * sizeof(int));
+    if (!m->dev_counts)
+        m->dev_counts = kvb_malloc((size_t)L * KV * sizeof(int32_t));
+    int rc = idx && pos && m->dev_counts ? 0 : kvb_errorf(e, KVB_ENOMEM, "out of memory");
     for (int l = 0; l < L && !rc; l++)
         for (int g = 0; g < KV; g++) {
             const size_t row = (size_t)l * KV + g;
-            count[row] = kvb_cache_kept_positions(c, l, g, pos, n);
-            for (int i = 0; i < count[row]; i++)
+            int k = kvb_cache_kept_positions(c, l, g, pos, n + 1);
+            while (k > 0 && pos[k - 1] >= n)
+                k--;
+            m->dev_counts[row] = k;
+            for (int i = 0; i < k; i++)
                 idx[row * n + i] = pos[i];
         }
     if (!rc)
-        rc = m->be->keep(m->be_ctx, idx, count, n, e);
+        rc = m->be->keep(m->be_ctx, idx, m->dev_counts, n, e);
     free(idx);
-    free(count);
     free(pos);
+    return rc;
+}
+
+/* After this step's appends: does any head hold other than one token more than the device? */
+static int selection_changed(const kvb_model *m, const kvb_cache *c)
+{
+    const int KV = m->cfg.n_kv_heads;
+    long held[KVB_CACHE_MAX_HEADS];
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        kvb_cache_head_tokens(c, l, held);
+        for (int g = 0; g < KV; g++)
+            if (held[g] != m->dev_counts[(size_t)l * KV + g] + 1)
+                return 1;
+    }
+    return 0;
+}
+
+/* One selecting-method step: the cache's bookkeeping and decisions first, then the device. */
+static int decode_selected(kvb_model *m, kvb_cache *c, int32_t id, int pos, float *logits,
+                           kvb_error *e)
+{
+    const int L = m->cfg.n_layers, H = m->cfg.n_heads, KV = m->cfg.n_kv_heads;
+    int rc = 0;
+    for (int l = 0; l < L && !rc; l++)
+        rc = kvb_cache_append(c, l, NULL, NULL, e);
+    if (!rc && selection_changed(m, c))
+        rc = keep_kept(m, c, pos, e);
+    kvb_decode_stats ds = { 0 };
+    const unsigned need = rc ? 0 : kvb_cache_device_decode_stats(c, &ds.sink, &ds.recent);
+    if (need & KVB_NEED_SINK)
+        if (!(ds.sink_mass = kvb_malloc((size_t)L * H * sizeof(float))))
+            rc = kvb_errorf(e, KVB_ENOMEM, "out of memory");
+    if (!rc)
+        rc = m->be->decode(m->be_ctx, id, pos, logits, ds.sink_mass ? &ds : NULL, e);
+    for (int l = 0; l < L && !rc && ds.sink_mass; l++)
+        rc = kvb_cache_decode_stats(c, l, ds.sink_mass + (size_t)l * H, e);
+    for (int i = 0; i < L * KV && !rc; i++)
+        m->dev_counts[i]++;
+    free(ds.sink_mass);
     return rc;
 }
 
@@ -268,14 +313,13 @@ int kvb_device_decode(kvb_model *m, kvb_cache *c, int32_t id, int pos, float *lo
     if (id < 0 || id >= m->cfg.vocab || pos != m->dev_pos || pos >= m->dev_max_tokens)
         return kvb_errorf(e, KVB_EINVAL, "decode: token %d at position %d is invalid (the device "
                           "holds %d of %d tokens)", id, pos, m->dev_pos, m->dev_max_tokens);
-    int rc = m->be->decode(m->be_ctx, id, pos, logits, e);
-    if (rc)
-        return rc;
-    if (kvb_cache_device_mode(c, e) == KVB_DEVICE_HOLDS_ALL)
-        rc = kvb_cache_hold_external(c, pos + 1, e);
-    else
-        for (int l = 0; l < m->cfg.n_layers && !rc; l++)
-            rc = kvb_cache_append(c, l, NULL, NULL, e);
+    int rc;
+    if (kvb_cache_device_mode(c, e) == KVB_DEVICE_HOLDS_ALL) {
+        rc = m->be->decode(m->be_ctx, id, pos, logits, NULL, e);
+        if (!rc)
+            rc = kvb_cache_hold_external(c, pos + 1, e);
+    } else
+        rc = decode_selected(m, c, id, pos, logits, e);
     if (!rc)
         m->dev_pos = pos + 1;
     return rc;

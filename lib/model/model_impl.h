@@ -99,6 +99,8 @@ struct kvb_model {
     int dev_max_tokens;       /* tokens the device cache holds */
     int dev_pos;              /* tokens the device holds for dev_cache's record */
     const kvb_cache *dev_cache;
+    int32_t *dev_counts;      /* (n_layers, n_kv_heads) tokens the device holds per head, when
+                                 it holds a method's selection */
 
     kvb_arena arena;          /* per-request activations, sized at prefill */
     struct kvb_fwd_bufs *bufs;/* decode buffers carved from the arena at prefill */

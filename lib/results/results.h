@@ -66,6 +66,9 @@ typedef struct kvb_run_record {
     double kv_full16_bytes;  /* bytes a full 16-bit cache would hold at the end of decode */
     double keep_ratio;       /* kept tokens / tokens a full cache holds, at the end of prefill */
     double prefill_s, decode_s; /* seconds */
+    int has_margin;          /* the greedy margin below is known (kvb_gen_result.margin) */
+    double margin;           /* smallest logit gap chosen - runner-up over the steps */
+    long margin_step;        /* the step it occurred at (0 = first generated token) */
     int has_cell;            /* needle-in-a-haystack: the (length, depth) cell of this record */
     long cell_length, cell_depth;
 } kvb_run_record;
@@ -252,8 +255,9 @@ int kvb_rundir_commit(kvb_rundir *d, const char *id, const char *pred_line, cons
  *   "_index"  record index in the task's data file (0-based, before sharding): merge order
  *   "score"   the record's metric in [0, 1] (diff's paired bootstrap, merge's rescoring)
  *   "prompt_tokens", "gen_tokens", "kv_bytes_prefill", "kv_bytes_decode", "kv_bytes_peak",
- *   "kv_full16_bytes", "keep_ratio", "prefill_s", "decode_s", and "niah_length",
- *   "niah_depth" for needle records.  LongBench's own fields (pred, answers, all_classes,
+ *   "kv_full16_bytes", "keep_ratio", "prefill_s", "decode_s", "margin" and "margin_step" (the
+ *   smallest logit gap of greedy decoding and its step; optional: older lines lack them), and
+ *   "niah_length", "niah_depth" for needle records.  LongBench's own fields (pred, answers, all_classes,
  *   length, _id) are the harness's. */
 int kvb_pred_add_fields(struct cJSON *line, long index, const kvb_run_record *rec, kvb_error *e);
 /* Parse kvbench's fields back (merge). where = "file:line" for messages. */

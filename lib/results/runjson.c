@@ -1163,6 +1163,13 @@ int kvb_pred_add_fields(cJSON *line, long index, const kvb_run_record *x, kvb_er
         if (!cJSON_AddNumberToObject(line, keys[i], vals[i]))
             return kvb_errorf(e, KVB_ENOMEM, "out of memory");
     }
+    if (x->has_margin) {
+        cJSON_DeleteItemFromObjectCaseSensitive(line, "margin");
+        cJSON_DeleteItemFromObjectCaseSensitive(line, "margin_step");
+        if (!cJSON_AddNumberToObject(line, "margin", x->margin) ||
+            !cJSON_AddNumberToObject(line, "margin_step", (double)x->margin_step))
+            return kvb_errorf(e, KVB_ENOMEM, "out of memory");
+    }
     if (x->has_cell) {
         cJSON_DeleteItemFromObjectCaseSensitive(line, "niah_length");
         cJSON_DeleteItemFromObjectCaseSensitive(line, "niah_depth");
@@ -1216,6 +1223,14 @@ int kvb_pred_get_record(const cJSON *line, const char *where, long *index, kvb_r
     const cJSON *len = cJSON_GetObjectItemCaseSensitive(line, "length");
     if (cJSON_IsNumber(len) && len->valuedouble >= 0 && len->valuedouble < BIG)
         x->length = (long)len->valuedouble;
+    if (cJSON_GetObjectItemCaseSensitive(line, "margin")) {
+        x->has_margin = 1;
+        rc = get_num(&v, line, "", "margin", 0, BIG, 0, &x->margin);
+        rc = rc ? rc : get_num(&v, line, "", "margin_step", 0, BIG, 1, &d);
+        x->margin_step = (long)d;
+        if (rc)
+            return rc;
+    }
     if (cJSON_GetObjectItemCaseSensitive(line, "niah_length")) {
         x->has_cell = 1;
         rc = get_num(&v, line, "", "niah_length", 1, BIG, 1, &d);

@@ -68,14 +68,26 @@ static int is_stop(const kvb_gen_opts *o, int32_t id)
 }
 
 /* Greedy choice; before min_new_tokens exist the stop ids are masked to -inf, as HF's
- * MinLengthLogitsProcessor does with every eos id passed to generate(). */
-static int32_t pick(float *logits, int vocab, const kvb_gen_opts *o, int n_gen)
+ * MinLengthLogitsProcessor does with every eos id passed to generate(). The gap to the
+ * runner-up updates r's smallest margin. */
+static int32_t pick(float *logits, int vocab, const kvb_gen_opts *o, kvb_gen_result *r)
 {
+    const int n_gen = (int)r->out.n;
     if (n_gen < o->min_new_tokens)
         for (int i = 0; i < o->n_stop; i++)
             if (o->stop_ids[i] >= 0 && o->stop_ids[i] < vocab)
                 logits[o->stop_ids[i]] = -__builtin_inff();
-    return kvb_argmax(logits, vocab);
+    const int32_t best = kvb_argmax(logits, vocab);
+    float second = -__builtin_inff();
+    for (int i = 0; i < vocab; i++)
+        if (i != best && logits[i] > second)
+            second = logits[i];
+    const float gap = logits[best] - second;
+    if (n_gen == 0 || gap < r->margin) {
+        r->margin = gap;
+        r->margin_step = n_gen;
+    }
+    return best;
 }
 
 int kvb_generate(kvb_model *m, kvb_cache *c, const int32_t *ids, int n,
@@ -112,7 +124,7 @@ int kvb_generate(kvb_model *m, kvb_cache *c, const int32_t *ids, int n,
     r->peak_bytes = r->prefill.bytes;
     double t1 = kvb_now();
     for (;;) {
-        int32_t next = pick(logits, vocab, o, (int)r->out.n);
+        int32_t next = pick(logits, vocab, o, r);
         if ((rc = kvb_ids_push(&r->out, next)))
             break;
         if (is_stop(o, next)) {

@@ -59,6 +59,12 @@ typedef struct kvb_gen_result {
     kvb_cache_layer_stats *layers_prefill, *layers_end;
     int n_layers;
     int stopped_by;            /* 1: stop token, 0: max_new_tokens */
+    /* How close greedy decoding came to another choice: the smallest gap between the chosen
+     * token's logit and the runner-up's over all steps, and that step (0 = the token after the
+     * prompt). A flip between two arithmetic paths (CPU and GPU, bf16 and f32) can only happen
+     * at a step whose gap is within their logit difference. */
+    float margin;
+    int margin_step;
 } kvb_gen_result;
 void kvb_gen_result_release(kvb_gen_result *r);
 

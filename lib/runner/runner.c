@@ -2,6 +2,7 @@
 #include "runner/runner.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,10 @@ static void fill_record(kvb_run_record *rec, const kvb_gen_result *g, long n, do
     rec->keep_ratio = g->prefill.tokens_full ? (double)g->prefill.tokens / g->prefill.tokens_full : 1;
     rec->prefill_s = g->t_prefill;
     rec->decode_s = g->t_decode;
+    /* an infinite gap (a one-token vocabulary, every other logit masked) has no JSON number */
+    rec->has_margin = isfinite(g->margin);
+    rec->margin = g->margin;
+    rec->margin_step = g->margin_step;
 }
 
 /* The prediction line: LongBench's fields first (eval.py reads pred/answers/all_classes), then

@@ -4,6 +4,8 @@
  * step (samsum), and the accounting is filled. */
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "longbench/prompt.h"
@@ -280,4 +282,44 @@ Test(pipeline, prefill_peak_of_compressing_methods)
         cr_assert_eq(r.trace[i].bytes - r.trace[i - 1].bytes, full16 / ids.n, "step %d", i);
     kvb_gen_result_release(&r);
     kvb_ids_release(&ids);
+}
+
+/* The greedy margin: recomputed here step by step from the model's own logits (prefill, then one
+ * decode per chosen token), its minimum and step must be what kvb_generate reports. */
+Test(pipeline, smallest_top2_gap_and_its_step)
+{
+    kvb_gen_opts o;
+    memset(&o, 0, sizeof(o));
+    o.max_new_tokens = 5;
+    kvb_gen_result r;
+    gen(&o, &r);
+    const kvb_model_config *c = kvb_model_get_config(m);
+    kvb_cache_shape shape = { c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim,
+                              (int)prompt.n + 8, c->family };
+    kvb_cache *cache;
+    kvb_error e = { 0 };
+    cr_assert_eq(kvb_cache_create(&cache, "full", &shape, NULL, 0, kvb_model_pool(m), &e), 0);
+    float *lg = malloc(sizeof(float) * c->vocab);
+    cr_assert_eq(kvb_cache_reset(cache, (int)prompt.n, &e), 0);
+    cr_assert_eq(kvb_model_prefill(m, cache, prompt.ids, (int)prompt.n, lg, &e), 0, "%s", e.msg);
+    float best_gap = 0;
+    int best_step = -1;
+    for (int s = 0; s < 5; s++) {
+        int32_t top = kvb_argmax(lg, c->vocab);
+        cr_assert_eq(top, r.out.ids[s]);
+        float second = -INFINITY;
+        for (int v = 0; v < c->vocab; v++)
+            if (v != top && lg[v] > second)
+                second = lg[v];
+        if (best_step < 0 || lg[top] - second < best_gap)
+            best_gap = lg[top] - second, best_step = s;
+        if (s < 4)
+            cr_assert_eq(kvb_model_decode(m, cache, top, (int)prompt.n + s, lg, &e), 0, "%s", e.msg);
+    }
+    cr_assert_eq(r.margin_step, best_step);
+    cr_assert_float_eq(r.margin, best_gap, 0.0f, "%g vs %g", r.margin, best_gap);
+    cr_assert_gt(r.margin, 0.0f);
+    free(lg);
+    kvb_cache_free(cache);
+    kvb_gen_result_release(&r);
 }

@@ -35,6 +35,7 @@ typedef struct fake {
 
 /* ---- the device's storage for the selecting methods ------------------------------------------ */
 static const kvb_prefill_stats *g_stats; /* what the running prefill must compute */
+static const kvb_decode_stats *g_dstats; /* what the running decode step must report */
 
 static int twin_prefill(kvb_kv *kv, const kvb_prefill_layer *pl, kvb_error *e)
 {
@@ -51,16 +52,25 @@ static int twin_prefill(kvb_kv *kv, const kvb_prefill_layer *pl, kvb_error *e)
     return kvb_kv_fill_all(kv, pl, NULL, n, e);
 }
 
+/* SimLayerKV's decode statistic, from the probabilities the step's attention computed */
+static void twin_attended(kvb_kv *kv, int layer, int head, const float *probs, int n)
+{
+    if (g_dstats)
+        g_dstats->sink_mass[(size_t)layer * kv->shape.n_heads + head] =
+            (float)kvb_sel_simlayer_head(probs, n, g_dstats->sink, g_dstats->recent);
+}
+
 static const kvb_method_param twin_table[] = { KVB_PARAM(kvb_kv_params, gqa, gqa_query, 0) };
 
 static const struct kvb_cache_method twin_window = {
     .name = "DeviceTwin", .params = twin_table, .n_params = 1,
     .params_size = sizeof(kvb_kv_params), .ops = &kvb_store_ops, .prefill_layer = twin_prefill,
+    .attended = twin_attended,
 };
 static const struct kvb_cache_method twin_colsum = {
     .name = "DeviceTwinColsum", .params = twin_table, .n_params = 1,
     .params_size = sizeof(kvb_kv_params), .needs = KVB_NEED_COLSUM, .ops = &kvb_store_ops,
-    .prefill_layer = twin_prefill,
+    .prefill_layer = twin_prefill, .attended = twin_attended,
 };
 
 static int g_open_saw_weights; /* the host weights were there when the backend uploaded */
@@ -120,29 +130,42 @@ static int fake_prefill(void *p, const int32_t *ids, int n, float *logits,
     return rc ? rc : kvb_model_prefill(f->inner, f->cur, ids, n, logits, e);
 }
 
-/* Layer l, kv head g keeps the listed positions of the prompt it holds in full. */
+/* Layer l, kv head g keeps the listed positions of the `stride` tokens it holds: found among
+ * the positions its store holds (both ascending). */
 static int fake_keep(void *p, const int32_t *idx, const int32_t *count, int stride, kvb_error *e)
 {
     fake *f = p;
     kvb_kv *kv = f->cur->priv;
     g_keep_calls++;
-    int *pos = malloc(sizeof(int) * stride);
+    int *slot = malloc(sizeof(int) * stride);
     for (int l = 0; l < kv->L; l++)
         for (int g = 0; g < kv->S; g++) {
             const size_t row = (size_t)l * kv->S + g;
-            for (int i = 0; i < count[row]; i++)
-                pos[i] = idx[row * stride + i];
-            kvb_seq_keep(kvb_kv_seq(kv, l, g), pos, count[row]);
+            kvb_seq *sq = kvb_kv_seq(kv, l, g);
+            cr_assert_eq(kvb_seq_tokens(sq), (int)(kv->n_prompt + kv->appended[l]));
+            int j = 0;
+            for (int i = 0; i < count[row]; i++) {
+                while (j < sq->n && sq->pos[j] < idx[row * stride + i])
+                    j++;
+                cr_assert(j < sq->n && sq->pos[j] == idx[row * stride + i],
+                          "keep: position %d is not held", idx[row * stride + i]);
+                slot[i] = j;
+            }
+            kvb_seq_keep(sq, slot, count[row]);
         }
-    free(pos);
+    free(slot);
     (void)e;
     return 0;
 }
 
-static int fake_decode(void *p, int32_t id, int pos, float *logits, kvb_error *e)
+static int fake_decode(void *p, int32_t id, int pos, float *logits, const kvb_decode_stats *ds,
+                       kvb_error *e)
 {
     fake *f = p;
-    return kvb_model_decode(f->inner, f->cur, id, pos, logits, e);
+    g_dstats = ds;
+    int rc = kvb_model_decode(f->inner, f->cur, id, pos, logits, e);
+    g_dstats = NULL;
+    return rc;
 }
 
 static void fake_info(const void *p, kvb_device_info *out)
@@ -296,7 +319,7 @@ Test(backend, refusals)
     const int32_t ids[] = { 1, 2, 3, 4 };
     float *lg = malloc(sizeof(float) * kvb_model_get_config(g)->vocab);
     kvb_error e = { 0 };
-    const char *not_yet[] = { "SimLayerKV", "ThinK" }; /* KIVI: test_model_device (head_dim 8) */
+    const char *not_yet[] = { "ThinK" }; /* KIVI: test_model_device (head_dim 8) */
     for (size_t i = 0; i < KVB_ARRAY_SIZE(not_yet); i++) {
         kvb_cache *k = full_cache(g, not_yet[i], 16);
         cr_assert_eq(kvb_cache_reset(k, 4, &e), 0);
@@ -328,6 +351,23 @@ Test(backend, refusals)
  * must keep what the CPU method keeps from the tensors, layer by layer and head by head; bytes,
  * tokens and greedy logits equal the CPU run's bit for bit. Prompts longer than the budget, so
  * every method compresses (PyramidKV and ZigZagKV with per-layer budgets). */
+static long same_positions(const char *method, const kvb_cache *kg, const kvb_cache *kc,
+                           const kvb_model_config *cfg)
+{
+    long kept = 0;
+    int pg[256], pc[256];
+    for (int l = 0; l < cfg->n_layers; l++)
+        for (int h = 0; h < cfg->n_kv_heads; h++) {
+            int ng = kvb_cache_kept_positions(kg, l, h, pg, 256);
+            int nc = kvb_cache_kept_positions(kc, l, h, pc, 256);
+            cr_assert_eq(ng, nc, "%s: layer %d head %d keeps %d vs %d", method, l, h, ng, nc);
+            cr_assert_eq(memcmp(pg, pc, sizeof(int) * nc), 0, "%s: layer %d head %d", method, l,
+                         h);
+            kept += nc;
+        }
+    return kept;
+}
+
 static void check_same_as_cpu(const char *method, const kvb_cache_param *p, int np)
 {
     kvb_model *g = open_on(KVB_DEVICE_CUDA, 0), *c = open_on(KVB_DEVICE_CPU, 0);
@@ -348,18 +388,7 @@ static void check_same_as_cpu(const char *method, const kvb_cache_param *p, int 
     cr_assert_eq(kvb_model_prefill(c, kc, ids, N, lc, &e), 0, "%s: %s", method, e.msg);
     cr_assert_eq(g_keep_calls, keeps + 1, "%s: the device was told what to keep", method);
     cr_assert_eq(memcmp(lg, lc, sizeof(float) * V), 0, "%s: prefill logits", method);
-    long kept = 0;
-    int pg[N + GEN], pc[N + GEN];
-    for (int l = 0; l < cfg->n_layers; l++)
-        for (int h = 0; h < cfg->n_kv_heads; h++) {
-            int ng = kvb_cache_kept_positions(kg, l, h, pg, N + GEN);
-            int nc = kvb_kv_kept_positions(kc->priv, l, h, pc, N + GEN);
-            cr_assert_eq(ng, nc, "%s: layer %d head %d keeps %d vs %d", method, l, h, ng, nc);
-            cr_assert_eq(memcmp(pg, pc, sizeof(int) * nc), 0, "%s: layer %d head %d", method, l,
-                         h);
-            kept += nc;
-        }
-    cr_assert_lt(kept, (long)N * cfg->n_layers * cfg->n_kv_heads, "%s compressed", method);
+    same_positions(method, kg, kc, cfg);
     cr_assert_eq(kvb_cache_bytes(kg), kvb_cache_bytes(kc), "%s: bytes", method);
     int32_t next = 0;
     for (int v = 1; v < V; v++)
@@ -372,6 +401,8 @@ static void check_same_as_cpu(const char *method, const kvb_cache_param *p, int 
         for (int v = 1; v < V; v++)
             next = lc[v] > lc[next] ? v : next;
     }
+    const long kept = same_positions(method, kg, kc, cfg);
+    cr_assert_lt(kept, (long)(N + GEN) * cfg->n_layers * cfg->n_kv_heads, "%s compressed", method);
     kvb_cache_layer_stats sg, sc;
     kvb_cache_layer_stats_get(kg, 1, &sg);
     kvb_cache_layer_stats_get(kc, 1, &sc);
@@ -404,6 +435,9 @@ Test(backend, selecting_methods_equal_the_cpu)
     check_same_as_cpu("H2O", h2o, 2);
     const kvb_cache_param stream[] = { { "budget", "16" }, { "sink", "4" } };
     check_same_as_cpu("StreamingLLM", stream, 2);
+    /* lazy layers decided from the device's first decode step, cut at the second */
+    const kvb_cache_param sim[] = { { "threshold", "0.05" }, { "sink", "4" }, { "recent", "8" } };
+    check_same_as_cpu("SimLayerKV", sim, 3);
 }
 
 /* What the device must compute comes from the method (window = its observation window), and a
