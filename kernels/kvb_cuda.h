@@ -265,8 +265,15 @@ int kvb_cuda_model_prefill_stats(kvb_cuda_model *m, const int32_t *ids, int n, f
  * caches. */
 int kvb_cuda_model_keep(kvb_cuda_model *m, const int32_t *idx, const int32_t *count, int stride,
                         kvb_error *e);
-/* Bytes of the K/V decode reads now: the full cache's (n_kv_heads x max_tokens per layer) or the
- * kept caches (kvb_cuda_model_keep), K and V. */
+/* After a prefill (before any decode step): every layer's prompt K/V quantized by KIVI's prefill
+ * rule (kvb_cuda_kivi_quant_k/_v: keys per channel up to the last multiple of `residual` tokens,
+ * the rest kept in bf16; values per token but the last min(n, residual)), into buffers sized for
+ * max_tokens; every decode step then follows KIVI's decode rule (a full key residual or the value
+ * window's oldest token quantized before the append, as lib/kvcache's store) and attends on the
+ * codes (kvb_cuda_kivi_attn_decode), eagerly (not the graph). The next prefill frees them. */
+int kvb_cuda_model_kivi(kvb_cuda_model *m, int bits, int group, int residual, kvb_error *e);
+/* Bytes of the K/V decode reads now: the full cache's (n_kv_heads x max_tokens per layer), the
+ * kept caches (kvb_cuda_model_keep) or KIVI's buffers, K and V. */
 size_t kvb_cuda_model_kv_bytes(const kvb_cuda_model *m);
 /* One token at absolute position pos (== tokens already cached). */
 int kvb_cuda_model_decode(kvb_cuda_model *m, int32_t id, int pos, float *logits, int32_t *next,

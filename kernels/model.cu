@@ -36,13 +36,13 @@ __global__ void decode_len_kernel(int32_t *len, const int32_t *drop, int n, cons
 
 /* After the fused q|k|v projection of the decode token (f32, qkv): block b < H rotates query head b
  * into qf (rounded to bf16 and back, as the prompt path's bf16 q), b < H + Hkv rotates key head
- * b - H into the key cache at position step[1] (rotated by it) and row step[1] - drop[head], the
- * rest round value heads into the value cache. One launch instead of rope(q), rope(k),
- * to_bf16(v), the cache append and bf16_to_f32(q). */
-__global__ void decode_qkv_post_kernel(float *qf, __nv_bfloat16 *kc, __nv_bfloat16 *vc,
-                                       const float *qkv, int H, int Hkv, int D, int cap,
-                                       const int32_t *drop, const float *inv_freq,
-                                       const int32_t *step)
+ * g = b - H (rotated by position step[1]) into row step[1] - kdrop[g] of its k_cap rows of kc,
+ * the rest round value head g into row step[1] - vdrop[g] of its v_cap rows of vc. One launch
+ * instead of rope(q), rope(k), to_bf16(v), the cache append and bf16_to_f32(q). */
+__global__ void decode_qkv_post_kernel(float *qf, __nv_bfloat16 *kc, int k_cap, const int32_t *kdrop,
+                                       __nv_bfloat16 *vc, int v_cap, const int32_t *vdrop,
+                                       const float *qkv, int H, int Hkv, int D,
+                                       const float *inv_freq, const int32_t *step)
 {
     const int b = blockIdx.x, half = D / 2, pos = step[1];
     const float p = (float)pos;
@@ -55,14 +55,14 @@ __global__ void decode_qkv_post_kernel(float *qf, __nv_bfloat16 *kc, __nv_bfloat
                 qf[(size_t)b * D + i] = kvb_bf2f(oa);
                 qf[(size_t)b * D + i + half] = kvb_bf2f(ob);
             } else {
-                __nv_bfloat16 *row = kc + ((size_t)(b - H) * cap + pos - drop[b - H]) * D;
+                __nv_bfloat16 *row = kc + ((size_t)(b - H) * k_cap + pos - kdrop[b - H]) * D;
                 row[i] = oa, row[i + half] = ob;
             }
         }
     } else {
         const int g = b - H - Hkv;
         const float *x = qkv + (size_t)(H + Hkv + g) * D;
-        __nv_bfloat16 *row = vc + ((size_t)g * cap + pos - drop[g]) * D;
+        __nv_bfloat16 *row = vc + ((size_t)g * v_cap + pos - vdrop[g]) * D;
         for (int i = threadIdx.x; i < D; i += blockDim.x) row[i] = kvb_f2bf(x[i]);
     }
 }
@@ -94,7 +94,19 @@ typedef struct layer_dev {
      * head kept + the room left for decode) */
     __nv_bfloat16 *dk, *dv;
     int cap;
+    /* KIVI (kvb_cuda_model_kivi): the layer's codes, scales/minima and 16-bit residuals */
+    uint32_t *kq, *vq;
+    uint16_t *ks, *km, *vs, *vm;
+    __nv_bfloat16 *kr, *vr;
 } layer_dev;
+
+/* KIVI's state, the same for every layer and kv head (one rule, one prompt): key tokens
+ * quantized (a multiple of R) and in the residual (< R, flushed R at a time), values quantized
+ * and in the 16-bit window (<= R + 1) that starts at row vstart of 2(R + 1) rows. */
+typedef struct kivi_state {
+    int on, bits, G, R, nkq, nkr, nvq, nvr, vstart;
+    size_t kq_hs, ks_hs, vq_hs, vs_hs; /* per-head strides (elements) */
+} kivi_state;
 
 struct kvb_cuda_model {
     kvb_cuda *c;
@@ -108,6 +120,8 @@ struct kvb_cuda_model {
     float *stat;  /* (n_heads, max_tokens): one layer's prefill statistics */
     float *sink;  /* (n_layers, n_heads): a decode step's window masses (SimLayerKV) */
     int held;     /* tokens held now: the prompt after prefill, + 1 per decode step */
+    kivi_state kv;
+    int32_t *kvdrop; /* (2, n_kv_heads): KIVI's append rows as drops, uploaded per step */
     int32_t *hdrop; /* host copy of drop */
     void **ptr;
     /* decode as one CUDA graph (captured at the first step): 0 not tried, 1 ready, -1 eager */
@@ -175,6 +189,7 @@ static int for_each_buffer(kvb_cuda_model *m, const kvb_cuda_model_desc *d, buf_
     BUF(p->kidx, (size_t)d->n_kv_heads * T * 4);
     BUF(p->stat, (size_t)d->n_heads * T * 4);
     BUF(p->sink, (size_t)d->n_layers * d->n_heads * 4);
+    BUF(p->kvdrop, (size_t)2 * d->n_kv_heads * 4);
     BUF(p->next, 4);
     BUF(p->step, 8);
 #undef BUF
@@ -234,12 +249,13 @@ size_t kvb_cuda_model_bytes(const kvb_cuda_model_desc *d)
 
 static void drop_graph(kvb_cuda_model *m);
 static void free_compact(kvb_cuda_model *m);
+static void free_kivi(kvb_cuda_model *m);
 
 void kvb_cuda_model_free(kvb_cuda_model *m)
 {
     if (!m) return;
     drop_graph(m);
-    if (m->L) free_compact(m);
+    if (m->L) free_compact(m), free_kivi(m);
     free(m->hdrop);
     for (int i = 0; i < m->n_ptr; i++) kvb_cuda_free(m->c, m->ptr[i]);
     free(m->ptr);
@@ -476,6 +492,17 @@ static void drop_graph(kvb_cuda_model *m)
     if (m->graph_state == 1) m->graph_state = 0;
 }
 
+static void free_kivi(kvb_cuda_model *m)
+{
+    for (int l = 0; l < m->d.n_layers; l++) {
+        layer_dev *L = &m->L[l];
+        void *p[] = {L->kq, L->vq, L->ks, L->km, L->vs, L->vm, L->kr, L->vr};
+        for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) kvb_cuda_free(m->c, p[i]);
+        L->kq = L->vq = NULL, L->ks = L->km = L->vs = L->vm = NULL, L->kr = L->vr = NULL;
+    }
+    m->kv.on = 0;
+}
+
 static void free_compact(kvb_cuda_model *m)
 {
     for (int l = 0; l < m->d.n_layers; l++) {
@@ -485,9 +512,10 @@ static void free_compact(kvb_cuda_model *m)
     }
 }
 
-/* Back to every token in kc/vc (a new prompt): compact caches freed, nothing dropped. */
+/* Back to every token in kc/vc (a new prompt): compact caches and KIVI's freed, nothing dropped. */
 static int restore_full(kvb_cuda_model *m, kvb_error *e)
 {
+    if (m->kv.on) free_kivi(m);
     int compact = 0;
     for (int l = 0; l < m->d.n_layers; l++) compact |= m->L[l].dk != m->L[l].kc;
     if (!compact) return 0;
@@ -573,12 +601,160 @@ int kvb_cuda_model_keep(kvb_cuda_model *m, const int32_t *idx, const int32_t *co
     return 0;
 }
 
+/* ---- KIVI on the device (kvb_cuda_model_kivi) ---------------------------------------------- */
+/* Bytes of one layer's KIVI buffers: codes and f16 scale/min for every token the model can hold
+ * (keys in blocks of G, one block more; values one token more, as the CPU store), the key residual
+ * (R rows) and the value window (2(R + 1) rows: it slides, and moves back once per R + 1 steps). */
+static size_t kivi_layer_bytes(const kvb_cuda_model *m, size_t *kq, size_t *ks, size_t *vq,
+                               size_t *vs, size_t *kr, size_t *vr)
+{
+    const size_t KV = m->d.n_kv_heads, D = m->d.head_dim, T = m->d.max_tokens;
+    const size_t G = m->kv.G, R = m->kv.R, b = m->kv.bits, blocks = T / G + 1, vcap = T + 1;
+    *kq = KV * blocks * D * (G * b / 32) * 4;
+    *ks = KV * blocks * D * 2;
+    *vq = KV * vcap * (D * b / 32) * 4;
+    *vs = KV * vcap * (D / G) * 2;
+    *kr = KV * R * D * 2;
+    *vr = KV * 2 * (R + 1) * D * 2;
+    return *kq + 2 * *ks + *vq + 2 * *vs + *kr + *vr;
+}
+
 size_t kvb_cuda_model_kv_bytes(const kvb_cuda_model *m)
 {
-    size_t b = 0;
+    size_t b = 0, kq, ks, vq, vs, kr, vr;
+    if (m->kv.on) return (size_t)m->d.n_layers * kivi_layer_bytes(m, &kq, &ks, &vq, &vs, &kr, &vr);
     for (int l = 0; l < m->d.n_layers; l++)
         b += (size_t)2 * m->d.n_kv_heads * m->L[l].cap * m->d.head_dim * 2;
     return b;
+}
+
+static kvb_kivi_fmt kivi_fmt(const kvb_cuda_model *m)
+{
+    kvb_kivi_fmt f = {m->kv.bits, m->kv.G, m->d.head_dim, m->d.n_kv_heads};
+    return f;
+}
+
+static int kivi_alloc(kvb_cuda_model *m, layer_dev *L, kvb_error *e)
+{
+    size_t kq, ks, vq, vs, kr, vr;
+    kivi_layer_bytes(m, &kq, &ks, &vq, &vs, &kr, &vr);
+    TRY(kvb_cuda_alloc(m->c, (void **)&L->kq, kq, e));
+    TRY(kvb_cuda_alloc(m->c, (void **)&L->ks, ks, e));
+    TRY(kvb_cuda_alloc(m->c, (void **)&L->km, ks, e));
+    TRY(kvb_cuda_alloc(m->c, (void **)&L->vq, vq, e));
+    TRY(kvb_cuda_alloc(m->c, (void **)&L->vs, vs, e));
+    TRY(kvb_cuda_alloc(m->c, (void **)&L->vm, vs, e));
+    TRY(kvb_cuda_alloc(m->c, (void **)&L->kr, kr, e));
+    return kvb_cuda_alloc(m->c, (void **)&L->vr, vr, e);
+}
+
+/* rows [r0, r0 + rows) of every kv head of src (head stride src_hs rows) to rows [d0, ...) of
+ * dst (head stride dst_hs rows), head_dim bf16 each */
+static int copy_rows(kvb_cuda_model *m, __nv_bfloat16 *dst, size_t dst_hs, int d0,
+                     const __nv_bfloat16 *src, size_t src_hs, int r0, int rows, kvb_error *e)
+{
+    const size_t D = m->d.head_dim;
+    if (rows <= 0) return 0;
+    cudaError_t st = cudaMemcpy2DAsync(dst + d0 * D, dst_hs * D * 2, src + r0 * D, src_hs * D * 2,
+                                       rows * D * 2, m->d.n_kv_heads, cudaMemcpyDeviceToDevice,
+                                       m->c->stream);
+    return st == cudaSuccess ? 0 : kvb_cu_err(e, KVB_EIO, "cuda: kivi: copy: %s", cudaGetErrorString(st));
+}
+
+/* KIVI's prefill rule on one layer's prompt K/V (kc/vc, head-major): keys quantized up to the
+ * last multiple of R, the rest to the residual; values all but the last min(n, R). */
+static int kivi_prefill_layer(kvb_cuda_model *m, layer_dev *L, kvb_error *e)
+{
+    const kvb_kivi_fmt f = kivi_fmt(m);
+    const kivi_state *k = &m->kv;
+    const size_t T = m->d.max_tokens, D = m->d.head_dim, R = k->R;
+    TRY(kivi_alloc(m, L, e));
+    TRY(kvb_cuda_kivi_quant_k(m->c, L->kq, L->ks, L->km, k->kq_hs, k->ks_hs, (kvb_bf16 *)L->kc,
+                              T * D, (int)D, k->nkq, &f, e));
+    TRY(copy_rows(m, L->kr, R, 0, L->kc, T, k->nkq, k->nkr, e));
+    TRY(kvb_cuda_kivi_quant_v(m->c, L->vq, L->vs, L->vm, k->vq_hs, k->vs_hs, (kvb_bf16 *)L->vc,
+                              T * D, (int)D, k->nvq, &f, e));
+    return copy_rows(m, L->vr, 2 * (R + 1), 0, L->vc, T, k->nvq, k->nvr, e);
+}
+
+int kvb_cuda_model_kivi(kvb_cuda_model *m, int bits, int group, int residual, kvb_error *e)
+{
+    const kvb_cuda_model_desc *d = &m->d;
+    const int D = d->head_dim, n = m->held;
+    KVB_CU_CHECK_ARG((bits == 2 || bits == 4) && group > 0 && group % (32 / bits) == 0 &&
+                         D % group == 0 && residual > 0 && residual % group == 0 && n > 0,
+                     e, "cuda: kivi: bits %d, group %d, residual %d on head_dim %d, %d tokens",
+                     bits, group, residual, D, n);
+    int compact = 0;
+    for (int l = 0; l < d->n_layers; l++) compact |= m->L[l].dk != m->L[l].kc;
+    KVB_CU_CHECK_ARG(!compact && !m->kv.on, e, "cuda: kivi: the layers are cut or quantized already");
+    kivi_state *k = &m->kv;
+    memset(k, 0, sizeof *k);
+    k->bits = bits, k->G = group, k->R = residual;
+    k->nkq = n < residual ? 0 : n - n % residual, k->nkr = n - k->nkq;
+    k->nvq = n <= residual ? 0 : n - residual, k->nvr = n - k->nvq;
+    const size_t T = d->max_tokens, blocks = T / group + 1;
+    k->kq_hs = blocks * D * (group * bits / 32), k->ks_hs = blocks * D;
+    k->vq_hs = (T + 1) * (D * bits / 32), k->vs_hs = (T + 1) * (D / group);
+    k->on = 1; /* free_kivi frees what was allocated when a layer fails */
+    drop_graph(m);
+    for (int l = 0; l < d->n_layers; l++) {
+        int rc = kivi_prefill_layer(m, &m->L[l], e);
+        if (rc) {
+            free_kivi(m);
+            return rc;
+        }
+    }
+    return kvb_cuda_sync(m->c, e);
+}
+
+/* KIVI's decode rule before a step appends, as the CPU store: a full key residual (R) is
+ * quantized, the oldest value of a window over R is; then the rows the new token goes to, as
+ * drops for decode_qkv_post_kernel. */
+static int kivi_before_step(kvb_cuda_model *m, int pos, kvb_error *e)
+{
+    kivi_state *k = &m->kv;
+    const kvb_kivi_fmt f = kivi_fmt(m);
+    const size_t D = m->d.head_dim, R = k->R, W = 2 * (R + 1);
+    for (int l = 0; l < m->d.n_layers; l++) {
+        layer_dev *L = &m->L[l];
+        const size_t kb = (size_t)(k->nkq / k->G);
+        if (k->nkr == k->R)
+            TRY(kvb_cuda_kivi_quant_k(m->c, L->kq + kb * D * (k->G * k->bits / 32), L->ks + kb * D,
+                                      L->km + kb * D, k->kq_hs, k->ks_hs, (kvb_bf16 *)L->kr, R * D,
+                                      (int)D, k->R, &f, e));
+        if (k->nvr > k->R)
+            TRY(kvb_cuda_kivi_quant_v(m->c, L->vq + (size_t)k->nvq * (D * k->bits / 32),
+                                      L->vs + (size_t)k->nvq * (D / k->G),
+                                      L->vm + (size_t)k->nvq * (D / k->G), k->vq_hs, k->vs_hs,
+                                      (kvb_bf16 *)(L->vr + k->vstart * D), W * D, (int)D, 1, &f, e));
+    }
+    if (k->nkr == k->R) k->nkq += k->R, k->nkr = 0;
+    if (k->nvr > k->R) k->nvq++, k->vstart++, k->nvr--;
+    if (k->vstart + k->nvr + 1 > (int)W) { /* slide back: [vstart, +nvr) -> [0, nvr) */
+        for (int l = 0; l < m->d.n_layers; l++)
+            TRY(copy_rows(m, m->L[l].vr, W, 0, m->L[l].vr, W, k->vstart, k->nvr, e));
+        k->vstart = 0;
+    }
+    int32_t drop[2 * 1024];
+    const int KV = m->d.n_kv_heads;
+    KVB_CU_CHECK_ARG(KV <= 1024, e, "cuda: kivi: %d kv heads", KV);
+    for (int g = 0; g < KV; g++)
+        drop[g] = pos - k->nkr, drop[KV + g] = pos - (k->vstart + k->nvr);
+    return kvb_cuda_upload(m->c, m->kvdrop, drop, sizeof(int32_t) * 2 * KV, e);
+}
+
+/* One layer's decode attention on its KIVI codes, the new token appended to both residuals. */
+static int kivi_attend(kvb_cuda_model *m, const layer_dev *L, kvb_error *e)
+{
+    const kivi_state *k = &m->kv;
+    const size_t D = m->d.head_dim;
+    const kvb_kivi_fmt f = kivi_fmt(m);
+    kvb_kivi_view v = {L->kq, L->ks, L->km, k->kq_hs, k->ks_hs, k->nkq,
+                       (kvb_bf16 *)L->kr, (size_t)k->R * D, k->nkr + 1,
+                       L->vq, L->vs, L->vm, k->vq_hs, k->vs_hs, k->nvq,
+                       (kvb_bf16 *)(L->vr + k->vstart * D), 2 * (size_t)(k->R + 1) * D, k->nvr + 1};
+    return kvb_cuda_kivi_attn_decode(m->c, m->of, m->qf, &v, &f, m->d.n_heads, m->work, e);
 }
 
 /* One layer's statistics of the prompt's attention into the host arrays of st (row l). */
@@ -648,16 +824,26 @@ static int decode_body(kvb_cuda_model *m, const kvb_cuda_decode_stats *ds, kvb_e
         TRY(norm_gemm(m, m->qkv, m->x, L->attn_norm, L->wqkv, 1, m->QKV, e));
         prof_mark(m, KVB_PROF_ROPE_KV);
         const int32_t *drop = m->drop + (size_t)l * d->n_kv_heads;
-        decode_qkv_post_kernel<<<d->n_heads + 2 * d->n_kv_heads, 64, 0, c->stream>>>(
-            m->qf, L->dk, L->dv, m->qkv, d->n_heads, d->n_kv_heads, d->head_dim, L->cap, drop,
-            m->inv_freq, m->step);
+        const int blocks = d->n_heads + 2 * d->n_kv_heads, W = 2 * (m->kv.R + 1);
+        if (m->kv.on) /* into the key residual and the value window (kivi_before_step's rows) */
+            decode_qkv_post_kernel<<<blocks, 64, 0, c->stream>>>(
+                m->qf, L->kr, m->kv.R, m->kvdrop, L->vr, W, m->kvdrop + d->n_kv_heads, m->qkv,
+                d->n_heads, d->n_kv_heads, d->head_dim, m->inv_freq, m->step);
+        else
+            decode_qkv_post_kernel<<<blocks, 64, 0, c->stream>>>(
+                m->qf, L->dk, L->cap, drop, L->dv, L->cap, drop, m->qkv, d->n_heads,
+                d->n_kv_heads, d->head_dim, m->inv_freq, m->step);
         TRY(kvb_cu_launch(e, "decode q/k/v rotation and cache append"));
         prof_mark(m, KVB_PROF_ATTN);
-        TRY(kvb_cuda_attn_decode(c, m->of, m->qf, (kvb_bf16 *)L->dk, (kvb_bf16 *)L->dv,
-                                 (size_t)L->cap * d->head_dim, m->len + (size_t)l * d->n_kv_heads,
-                                 L->cap, d->n_heads, d->n_kv_heads, d->head_dim,
-                                 ds ? m->sink + (size_t)l * d->n_heads : NULL, ds ? ds->sink : 0,
-                                 ds ? ds->recent : 0, m->work, e));
+        if (m->kv.on)
+            TRY(kivi_attend(m, L, e));
+        else
+            TRY(kvb_cuda_attn_decode(c, m->of, m->qf, (kvb_bf16 *)L->dk, (kvb_bf16 *)L->dv,
+                                     (size_t)L->cap * d->head_dim,
+                                     m->len + (size_t)l * d->n_kv_heads, L->cap, d->n_heads,
+                                     d->n_kv_heads, d->head_dim,
+                                     ds ? m->sink + (size_t)l * d->n_heads : NULL,
+                                     ds ? ds->sink : 0, ds ? ds->recent : 0, m->work, e));
         TRY(kvb_cuda_to_bf16(c, (kvb_bf16 *)m->att, m->HD, m->of, m->HD, 1, m->HD, e));
         TRY(out_mlp_chunk(m, L, 0, 1, e));
     }
@@ -700,8 +886,11 @@ int kvb_cuda_model_decode_stats(kvb_cuda_model *m, int32_t id, int pos, float *l
     TRY(ids_ok(m, &id, 1, e));
     int32_t step[2] = {id, pos};
     TRY(kvb_cuda_upload(m->c, m->step, step, sizeof step, e));
-    if (m->graph_state == 0 && !ds) decode_capture(m);
-    if (m->graph_state == 1 && !ds) {
+    /* KIVI's step depends on the host's counts: eager, never the graph */
+    const int eager = ds || m->kv.on;
+    if (m->kv.on) TRY(kivi_before_step(m, pos, e));
+    if (m->graph_state == 0 && !eager) decode_capture(m);
+    if (m->graph_state == 1 && !eager) {
         cudaError_t st = cudaGraphLaunch(m->graph, m->c->stream);
         if (st != cudaSuccess)
             return kvb_cu_err(e, KVB_EIO, "cuda: decode graph launch: %s", cudaGetErrorString(st));
@@ -709,6 +898,7 @@ int kvb_cuda_model_decode_stats(kvb_cuda_model *m, int32_t id, int pos, float *l
         TRY(decode_body(m, ds, e));
     }
     m->held = pos + 1;
+    if (m->kv.on) m->kv.nkr++, m->kv.nvr++;
     if (ds)
         TRY(kvb_cuda_download(m->c, ds->sink_mass, m->sink,
                               sizeof(float) * d->n_layers * d->n_heads, e));

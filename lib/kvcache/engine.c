@@ -292,6 +292,11 @@ int kvb_kv_quantize_prefill(kvb_kv *kv, const kvb_prefill_layer *pl, const kvb_q
     for (int h = 0; h < kv->S; h++) {
         kvb_qseq *q = &kv->qseq[(size_t)pl->layer * kv->S + h];
         kvb_qseq_release(q);
+        if (kv->external) { /* the device quantizes by the same rule: counts only here */
+            kvb_qseq_init_counts(q, D, qp->bits, qp->group, qp->residual, n + kv->room);
+            kvb_qseq_prefill(q, NULL, NULL, D, n);
+            continue;
+        }
         if (kvb_qseq_init(q, D, qp->bits, qp->group, qp->residual, n + kv->room))
             return kvb_errorf(e, KVB_ENOMEM, "kvcache: out of memory");
         q->kern = kv->kivi;
@@ -389,9 +394,9 @@ static int kv_append(kvb_kv *kv, int layer, const float *k, const float *v, kvb_
     for (int h = 0; h < kv->S; h++) {
         const int kvh = kv->gqa_query ? h / kv->group : h;
         const size_t i = (size_t)layer * kv->S + h;
-        int rc = kv->external            ? kvb_seq_push(&kv->seq[i], NULL, NULL, pos)
-                 : kv->layer_quant[layer] ? kvb_qseq_append(&kv->qseq[i], k + kvh * D, v + kvh * D)
-                                         : kvb_seq_push(&kv->seq[i], k + kvh * D, v + kvh * D, pos);
+        const float *kh = k ? k + kvh * D : NULL, *vh = v ? v + kvh * D : NULL;
+        int rc = kv->layer_quant[layer] ? kvb_qseq_append(&kv->qseq[i], kh, vh)
+                                        : kvb_seq_push(&kv->seq[i], kh, vh, pos);
         if (rc)
             return kvb_errorf(e, KVB_EINVAL, "kvcache: layer %d head %d is full", layer, h);
     }
@@ -596,20 +601,28 @@ static void st_head_tokens(const kvb_cache *c, int layer, long *out)
     }
 }
 
-/* Methods that select prompt tokens at prefill (descriptor on_device) on kv heads: the device
- * holds the rows, the stores here positions and counts. */
-static int st_hold_selected(kvb_cache *c, kvb_error *e)
+/* Methods a device can hold (descriptor on_device) on kv heads: the device holds the rows (or
+ * KIVI's codes), the stores here positions and counts. */
+static int st_hold_device(kvb_cache *c, kvb_error *e)
 {
     kvb_kv *kv = c->priv;
     if (!kv->m->on_device)
         return kvb_errorf(e, KVB_EUNSUP, "cache method %s is not on the GPU yet (the GPU runs "
-                          "full, SnapKV, PyramidKV, H2O, StreamingLLM, ZigZagKV and SimLayerKV; use --device "
-                          "cpu)",
+                          "full, KIVI, SnapKV, PyramidKV, H2O, StreamingLLM, ZigZagKV and SimLayerKV; use "
+                          "--device cpu)",
                           kv->m->name);
     if (kv->gqa_query)
         return kvb_errorf(e, KVB_EUNSUP, "cache method %s with gqa=query_head is not on the GPU "
                           "(the GPU stores kv heads: use gqa=kv_head)", kv->m->name);
     kv->external = 1;
+    return kv->m->on_device;
+}
+
+static int st_device_kivi(const kvb_cache *c, int *bits, int *group, int *residual)
+{
+    const kvb_kv *kv = c->priv;
+    const kvb_quant_params *qp = kv->m->device_quant(kv->params);
+    *bits = qp->bits, *group = qp->group, *residual = qp->residual;
     return 0;
 }
 
@@ -653,7 +666,8 @@ const struct kvb_cache_ops kvb_store_ops = {
     .peak_bytes = st_peak_bytes,
     .stored_heads = st_stored_heads,
     .head_tokens = st_head_tokens,
-    .hold_selected = st_hold_selected,
+    .hold_device = st_hold_device,
+    .device_kivi = st_device_kivi,
     .device_stats = st_device_stats,
     .device_decode_stats = st_device_decode_stats,
     .decode_stats = st_decode_stats,

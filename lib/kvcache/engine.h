@@ -33,9 +33,9 @@ typedef struct kvb_snap_method_params {
 } kvb_snap_method_params;
 
 /* KIVI quantization (KIVI, SimLayerKV+KIVI). */
-typedef struct kvb_quant_params {
+struct kvb_quant_params {
     int bits, group, residual;
-} kvb_quant_params;
+};
 
 /* Table rows of the SnapKV scorer's parameters and of KIVI's, for a params struct `type` with a
  * kvb_snap_params / kvb_quant_params member `m`. */

@@ -25,6 +25,11 @@ static int kivi_prefill(kvb_kv *kv, const kvb_prefill_layer *pl, kvb_error *e)
     return kvb_kv_quantize_prefill(kv, pl, &((const kivi_params *)kv->params)->quant, e);
 }
 
+static const kvb_quant_params *kivi_quant(const void *params)
+{
+    return &((const kivi_params *)params)->quant;
+}
+
 static int kivi_plan(const void *params, const kvb_cache_shape *s, int n,
                      kvb_cache_plan_layer *out, char *why, size_t whylen)
 {
@@ -44,4 +49,6 @@ const struct kvb_cache_method kvb_cache_method_kivi = {
     .ops = &kvb_store_ops,
     .plan = kivi_plan,
     .prefill_layer = kivi_prefill,
+    .on_device = KVB_DEVICE_HOLDS_KIVI,
+    .device_quant = kivi_quant,
 };

@@ -106,7 +106,7 @@ static void note_prefill(kvb_cache *c)
  * only the statistics the method decides with. */
 static int prefill_inputs_ok(const kvb_cache *c, const kvb_prefill_layer *pl)
 {
-    if (c->device_mode == KVB_DEVICE_HOLDS_SELECTED) {
+    if (c->device_mode == KVB_DEVICE_HOLDS_SELECTED || c->device_mode == KVB_DEVICE_HOLDS_KIVI) {
         int w;
         const unsigned need = kvb_cache_device_stats(c, &w);
         return (!(need & KVB_NEED_COLSUM) || pl->colsum) &&
@@ -147,12 +147,12 @@ int kvb_cache_device_mode(kvb_cache *c, kvb_error *e)
             return rc;
         return c->device_mode = KVB_DEVICE_HOLDS_ALL;
     }
-    if (!c->ops->hold_selected)
+    if (!c->ops->hold_device)
         return kvb_errorf(e, KVB_EUNSUP, "cache method %s is not on the GPU yet (use --device "
                           "cpu)", c->m->name);
-    if ((rc = c->ops->hold_selected(c, e)))
+    if ((rc = c->ops->hold_device(c, e)) < 0)
         return rc;
-    return c->device_mode = KVB_DEVICE_HOLDS_SELECTED;
+    return c->device_mode = rc;
 }
 
 int kvb_cache_device_check(const char *method, const kvb_cache_param *params, int n_params,
@@ -173,6 +173,13 @@ unsigned kvb_cache_device_stats(const kvb_cache *c, int *window)
 {
     *window = 0;
     return c->device_mode == KVB_DEVICE_HOLDS_SELECTED ? c->ops->device_stats(c, window) : 0;
+}
+
+int kvb_cache_device_kivi(const kvb_cache *c, int *bits, int *group, int *residual)
+{
+    if (c->device_mode != KVB_DEVICE_HOLDS_KIVI)
+        return -1;
+    return c->ops->device_kivi(c, bits, group, residual);
 }
 
 unsigned kvb_cache_device_decode_stats(const kvb_cache *c, int *sink, int *recent)
@@ -224,7 +231,8 @@ int kvb_cache_hold_external(kvb_cache *c, int n_tokens, kvb_error *e)
 int kvb_cache_append(kvb_cache *c, int layer, const float *k, const float *v, kvb_error *e)
 {
     /* a device holding the selection appends K/V itself: only the count changes here */
-    const int external = c->device_mode == KVB_DEVICE_HOLDS_SELECTED;
+    const int external = c->device_mode == KVB_DEVICE_HOLDS_SELECTED ||
+                         c->device_mode == KVB_DEVICE_HOLDS_KIVI;
     if (layer < 0 || layer >= c->shape.n_layers || (external ? k || v : !k || !v))
         return kvb_errorf(e, KVB_EINVAL, "cache %s: bad append (layer %d)", c->m->name, layer);
     if (layer == 0) {

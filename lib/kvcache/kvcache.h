@@ -118,13 +118,19 @@ int kvb_cache_hold_external(kvb_cache *c, int n_tokens, kvb_error *e);
  *   prompt positions the device must keep (ascending); per decode token and layer
  *   kvb_cache_append(c, layer, NULL, NULL) (the device appended the K/V).
  * Any other method: KVB_EUNSUP naming it. */
-enum { KVB_DEVICE_HOLDS_ALL = 1, KVB_DEVICE_HOLDS_SELECTED = 2 };
+enum { KVB_DEVICE_HOLDS_ALL = 1, KVB_DEVICE_HOLDS_SELECTED = 2, KVB_DEVICE_HOLDS_KIVI = 3 };
 int kvb_cache_device_mode(kvb_cache *c, kvb_error *e);
 /* The same answer for a method and its parameters before any model is loaded (0 or the error of
  * kvb_cache_device_mode; parameter errors as kvb_cache_create gives them). */
 int kvb_cache_device_check(const char *method, const kvb_cache_param *params, int n_params,
                            kvb_error *e);
 unsigned kvb_cache_device_stats(const kvb_cache *c, int *window);
+/* KVB_DEVICE_HOLDS_KIVI (KIVI): the device quantizes every layer after prefill and at each
+ * decode step by KIVI's rules (keys per channel in groups of `group` tokens, flushed `residual`
+ * at a time; values per token, the last `residual` kept in 16 bits) with these parameters; the
+ * cache counts the same tokens and bytes (prefill with no statistics, appends with NULL). 0, or
+ * -1 for a cache not in that mode. */
+int kvb_cache_device_kivi(const kvb_cache *c, int *bits, int *group, int *residual);
 /* Decode on the device, per step: first kvb_cache_append(c, l, NULL, NULL) for every layer (the
  * method's decisions of this step, e.g. SimLayerKV's trim, and the new token's position); the
  * device then keeps what kvb_cache_kept_positions says (when it changed) and runs the step. When

@@ -91,10 +91,12 @@ struct kvb_cache_ops {
      * tokens whose K/V a device backend keeps (kvb_cache_hold_external); count them as if they
      * had been stored here. Returns KVB_EUNSUP with the reason for parameters it cannot honour. */
     int (*hold_external)(kvb_cache *c, int n_tokens, kvb_error *e);
-    /* Optional (NULL: not on a device): switch to KVB_DEVICE_HOLDS_SELECTED bookkeeping
-     * (positions only) and return 0, or KVB_EUNSUP with the reason. */
-    int (*hold_selected)(kvb_cache *c, kvb_error *e);
-    /* With hold_selected: statistics and positions (kvb_cache_device_stats, _kept_positions). */
+    /* Optional (NULL: not on a device): switch to the bookkeeping of a device that holds the
+     * method's selection (positions only) or its KIVI codes (counts only) and return
+     * KVB_DEVICE_HOLDS_SELECTED / _KIVI, or KVB_EUNSUP with the reason. */
+    int (*hold_device)(kvb_cache *c, kvb_error *e);
+    /* With hold_device: statistics, positions and KIVI's parameters (kvb_cache_device_*). */
+    int (*device_kivi)(const kvb_cache *c, int *bits, int *group, int *residual);
     unsigned (*device_stats)(const kvb_cache *c, int *window);
     unsigned (*device_decode_stats)(const kvb_cache *c, int *sink, int *recent);
     void (*decode_stats)(kvb_cache *c, int layer, const float *sink_mass);
@@ -103,6 +105,7 @@ struct kvb_cache_ops {
 
 /* ---- the method descriptor --------------------------------------------------------------- */
 typedef struct kvb_kv kvb_kv; /* the shared store (engine.h) */
+typedef struct kvb_quant_params kvb_quant_params; /* KIVI's bits, group, residual (engine.h) */
 
 struct kvb_cache_method {
     const char *name;           /* canonical command-line name ("full", "SimLayerKV") */
@@ -120,10 +123,12 @@ struct kvb_cache_method {
      * set. Methods that cannot plan return KVB_EUNSUP with the reason in why. */
     int (*plan)(const void *params, const kvb_cache_shape *shape, int n,
                 kvb_cache_plan_layer *out, char *why, size_t whylen);
-    /* A device can hold it (kvb_cache_device_mode): the method selects prompt tokens at prefill
-     * from the statistics device_needs (KVB_NEED_*; window from device_window, NULL = none) and
-     * keeps every generated token. */
+    /* A device can hold it (kvb_cache_device_mode): KVB_DEVICE_HOLDS_SELECTED: the method
+     * selects tokens from the statistics device_needs (KVB_NEED_*; window from device_window,
+     * NULL = none) or a decode step's (below); KVB_DEVICE_HOLDS_KIVI: every layer quantized by
+     * KIVI's rules with the parameters device_quant gives. 0: not on a device. */
     int on_device;
+    const kvb_quant_params *(*device_quant)(const void *params);
     unsigned device_needs;
     int (*device_window)(const void *params);
     /* Optional: KVB_NEED_SINK while a decode step's statistic is still wanted (windows in sink,

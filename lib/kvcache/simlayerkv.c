@@ -241,7 +241,7 @@ const struct kvb_cache_method kvb_cache_method_simlayerkv = {
     .n_params = KVB_ARRAY_SIZE(simlayerkv_table),
     .decode = simlayerkv_decode,
     .reference_tokens = simlayerkv_reference_tokens,
-    .on_device = 1,
+    .on_device = KVB_DEVICE_HOLDS_SELECTED,
     .device_decode_needs = simlayerkv_device_needs,
     .decode_stats = simlayerkv_decode_stats,
     SIMLAYER_HOOKS,

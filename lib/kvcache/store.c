@@ -229,6 +229,14 @@ int kvb_qseq_init(kvb_qseq *s, int D, int bits, int G, int R, int cap)
     return 0;
 }
 
+void kvb_qseq_init_counts(kvb_qseq *s, int D, int bits, int G, int R, int cap)
+{
+    memset(s, 0, sizeof(*s));
+    s->D = D, s->bits = bits, s->G = G, s->R = R, s->cap = cap;
+    s->kcap = (cap / G + 1) * G;
+    s->vcap = cap + 1;
+}
+
 void kvb_qseq_release(kvb_qseq *s)
 {
     free(s->kw);
@@ -246,16 +254,18 @@ static void quant_key_block(kvb_qseq *s, const kvb_half *k, int ld)
 {
     const int b = s->nkq / s->G;
     const size_t wpb = (size_t)s->D * s->G * s->bits / 32;
-    kvb_kivi_quant_keys(k, ld, s->G, s->D, s->bits, s->kw + b * wpb, s->ks + (size_t)b * s->D,
-                        s->km + (size_t)b * s->D);
+    if (s->kw)
+        kvb_kivi_quant_keys(k, ld, s->G, s->D, s->bits, s->kw + b * wpb, s->ks + (size_t)b * s->D,
+                            s->km + (size_t)b * s->D);
     s->nkq += s->G;
 }
 
 static void quant_value(kvb_qseq *s, const kvb_half *v)
 {
     const int ng = s->D / s->G;
-    kvb_kivi_quant_value(v, s->D, s->G, s->bits, s->vw + (size_t)s->nvq * s->D * s->bits / 32,
-                         s->vs + (size_t)s->nvq * ng, s->vm + (size_t)s->nvq * ng);
+    if (s->vw)
+        kvb_kivi_quant_value(v, s->D, s->G, s->bits, s->vw + (size_t)s->nvq * s->D * s->bits / 32,
+                             s->vs + (size_t)s->nvq * ng, s->vm + (size_t)s->nvq * ng);
     s->nvq++;
 }
 
@@ -263,36 +273,43 @@ void kvb_qseq_prefill(kvb_qseq *s, const kvb_half *k, const kvb_half *v, int ld,
 {
     const int D = s->D;
     const int kq = T < s->R ? 0 : T - T % s->R;
+    const int data = s->kr != NULL; /* else counts only (kvb_qseq_init_counts) */
     for (int t = 0; t < kq; t += s->G)
-        quant_key_block(s, k + (size_t)t * ld, ld);
-    for (int t = kq; t < T; t++)
-        memcpy(s->kr + (size_t)(s->nkr++) * D, k + (size_t)t * ld, (size_t)D * sizeof(kvb_half));
+        quant_key_block(s, data ? k + (size_t)t * ld : NULL, ld);
+    for (int t = kq; t < T; t++, s->nkr++)
+        if (data)
+            memcpy(s->kr + (size_t)s->nkr * D, k + (size_t)t * ld, (size_t)D * sizeof(kvb_half));
     const int vq = T <= s->R ? 0 : T - s->R;
     for (int t = 0; t < vq; t++)
-        quant_value(s, v + (size_t)t * ld);
-    for (int t = vq; t < T; t++)
-        memcpy(s->vr + (size_t)(s->nvr++) * D, v + (size_t)t * ld, (size_t)D * sizeof(kvb_half));
+        quant_value(s, data ? v + (size_t)t * ld : NULL);
+    for (int t = vq; t < T; t++, s->nvr++)
+        if (data)
+            memcpy(s->vr + (size_t)s->nvr * D, v + (size_t)t * ld, (size_t)D * sizeof(kvb_half));
 }
 
 int kvb_qseq_append(kvb_qseq *s, const float *k, const float *v)
 {
-    const int D = s->D;
-    if (s->nkq + s->nkr >= s->cap)
+    const int D = s->D, data = s->kr != NULL;
+    if (s->nkq + s->nkr >= s->cap || !k != !data || !v != !data)
         return -1;
     /* Flushes of the previous step happen now: the reference quantizes after that step's
      * attention, which therefore still saw the fp16 copies. */
     if (s->nkr == s->R) {
         for (int t = 0; t < s->R; t += s->G)
-            quant_key_block(s, s->kr + (size_t)t * D, D);
+            quant_key_block(s, data ? s->kr + (size_t)t * D : NULL, D);
         s->nkr = 0;
     }
     if (s->nvr > s->R) {
         quant_value(s, s->vr);
-        memmove(s->vr, s->vr + D, (size_t)(s->nvr - 1) * D * sizeof(kvb_half));
+        if (data)
+            memmove(s->vr, s->vr + D, (size_t)(s->nvr - 1) * D * sizeof(kvb_half));
         s->nvr--;
     }
-    kvb_f2h_row(s->kr + (size_t)(s->nkr++) * D, k, D);
-    kvb_f2h_row(s->vr + (size_t)(s->nvr++) * D, v, D);
+    if (data) {
+        kvb_f2h_row(s->kr + (size_t)s->nkr * D, k, D);
+        kvb_f2h_row(s->vr + (size_t)s->nvr * D, v, D);
+    }
+    s->nkr++, s->nvr++;
     return 0;
 }
 

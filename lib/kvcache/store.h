@@ -89,6 +89,9 @@ typedef struct kvb_qseq {
 /* cap: tokens the store must be able to hold in total. Attends with the best kernels this CPU
  * runs; set s->kern to choose others (the cache passes its $KVBENCH_ISA choice). */
 int kvb_qseq_init(kvb_qseq *s, int D, int bits, int G, int R, int cap);
+/* Bookkeeping only (a device holds the codes): the counts of a store of that shape; prefill and
+ * append (with NULL data) follow the same rules, the byte counts are the same. */
+void kvb_qseq_init_counts(kvb_qseq *s, int D, int bits, int G, int R, int cap);
 /* cap is the total number of tokens it accepts; kvb_qseq_append fails (-1) beyond it. */
 void kvb_qseq_release(kvb_qseq *s);
 /* Prefill rule of KIVI (spec C.2) over T fp16 tokens (rows of D, ld apart): keys quantize the

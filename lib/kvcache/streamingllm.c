@@ -46,7 +46,7 @@ const struct kvb_cache_method kvb_cache_method_streamingllm = {
     .params_size = sizeof(streamingllm_params),
     .check = streamingllm_check,
     .ops = &kvb_store_ops,
-    .on_device = 1,
+    .on_device = KVB_DEVICE_HOLDS_SELECTED,
     .plan = streamingllm_plan,
     .prefill_layer = streamingllm_prefill,
 };

@@ -234,6 +234,12 @@ static int cuda_keep(void *p, const int32_t *idx, const int32_t *count, int stri
     return kvb_cuda_model_keep(x->m, idx, count, stride, e);
 }
 
+static int cuda_kivi(void *p, int bits, int group, int residual, kvb_error *e)
+{
+    cuda_ctx *x = p;
+    return kvb_cuda_model_kivi(x->m, bits, group, residual, e);
+}
+
 static int cuda_decode(void *p, int32_t id, int pos, float *logits, const kvb_decode_stats *ds,
                        kvb_error *e)
 {
@@ -263,6 +269,7 @@ const kvb_backend kvb_backend_cuda = {
     .open = cuda_open,
     .prefill = cuda_prefill,
     .keep = cuda_keep,
+    .kivi = cuda_kivi,
     .decode = cuda_decode,
     .info = cuda_info,
     .close = cuda_close,

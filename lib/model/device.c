@@ -239,7 +239,8 @@ static int decode_selected(kvb_model *m, kvb_cache *c, int32_t id, int pos, floa
     int rc = 0;
     for (int l = 0; l < L && !rc; l++)
         rc = kvb_cache_append(c, l, NULL, NULL, e);
-    if (!rc && selection_changed(m, c))
+    const int kivi = kvb_cache_device_mode(c, NULL) == KVB_DEVICE_HOLDS_KIVI; /* no selection */
+    if (!rc && !kivi && selection_changed(m, c))
         rc = keep_kept(m, c, pos, e);
     kvb_decode_stats ds = { 0 };
     const unsigned need = rc ? 0 : kvb_cache_device_decode_stats(c, &ds.sink, &ds.recent);
@@ -250,7 +251,7 @@ static int decode_selected(kvb_model *m, kvb_cache *c, int32_t id, int pos, floa
         rc = m->be->decode(m->be_ctx, id, pos, logits, ds.sink_mass ? &ds : NULL, e);
     for (int l = 0; l < L && !rc && ds.sink_mass; l++)
         rc = kvb_cache_decode_stats(c, l, ds.sink_mass + (size_t)l * H, e);
-    for (int i = 0; i < L * KV && !rc; i++)
+    for (int i = 0; i < L * KV && !rc && !kivi; i++)
         m->dev_counts[i]++;
     free(ds.sink_mass);
     return rc;
@@ -269,19 +270,21 @@ static int prefill_selected(kvb_model *m, kvb_cache *c, const int32_t *ids, int 
     int rc = (!(need & KVB_NEED_COLSUM) || st.colsum) && (!(need & KVB_NEED_WINDOW) ||
                                                           st.window_attn)
                  ? 0 : kvb_errorf(e, KVB_ENOMEM, "out of memory for the prefill statistics");
+    int bits, group, residual;
+    const int kivi = kvb_cache_device_kivi(c, &bits, &group, &residual) == 0;
     if (!rc)
         rc = m->be->prefill(m->be_ctx, ids, n, logits, &st, e);
     if (!rc)
         rc = feed_stats(m, c, &st, n, e);
     if (!rc)
-        rc = keep_kept(m, c, n, e);
+        rc = kivi ? m->be->kivi(m->be_ctx, bits, group, residual, e) : keep_kept(m, c, n, e);
     free(st.colsum);
     free(st.window_attn);
     return rc;
 }
 
-/* The cache says what the device holds (kvb_cache_device_mode): every token, or the method's
- * selection. */
+/* The cache says what the device holds (kvb_cache_device_mode): every token, the method's
+ * selection, or KIVI's codes. */
 int kvb_device_prefill(kvb_model *m, kvb_cache *c, const int32_t *ids, int n, float *logits,
                        kvb_error *e)
 {

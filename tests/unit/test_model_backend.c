@@ -158,6 +158,23 @@ static int fake_keep(void *p, const int32_t *idx, const int32_t *count, int stri
     return 0;
 }
 
+/* KIVI: the prompt the twin holds in fp16 quantized by the prefill rule, as the CPU method does
+ * from the same fp16 rows; its decode rule and fused attention are the store's own. */
+static int g_kivi_calls;
+static int fake_kivi(void *p, int bits, int group, int residual, kvb_error *e)
+{
+    fake *f = p;
+    kvb_kv *kv = f->cur->priv;
+    const kvb_quant_params qp = { bits, group, residual };
+    g_kivi_calls++;
+    for (int l = 0; l < kv->L; l++) {
+        int rc = kvb_kv_quantize_layer(kv, l, kv->n_prompt, &qp, e);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 static int fake_decode(void *p, int32_t id, int pos, float *logits, const kvb_decode_stats *ds,
                        kvb_error *e)
 {
@@ -192,7 +209,8 @@ static void fake_close(void *p)
 
 const kvb_backend kvb_backend_cuda = {
     .name = "cuda", .probe = fake_probe, .plan = fake_plan, .open = fake_open,
-    .prefill = fake_prefill, .keep = fake_keep, .decode = fake_decode, .info = fake_info,
+    .prefill = fake_prefill, .keep = fake_keep, .kivi = fake_kivi, .decode = fake_decode,
+    .info = fake_info,
     .close = fake_close,
 };
 
@@ -371,7 +389,7 @@ static long same_positions(const char *method, const kvb_cache *kg, const kvb_ca
 static void check_same_as_cpu(const char *method, const kvb_cache_param *p, int np)
 {
     kvb_model *g = open_on(KVB_DEVICE_CUDA, 0), *c = open_on(KVB_DEVICE_CPU, 0);
-    enum { N = 41, GEN = 6 };
+    enum { N = 41, GEN = 10 };
     int32_t ids[N];
     for (int i = 0; i < N; i++)
         ids[i] = (int32_t)((i * 2654435761u) % 251u) + 3;
@@ -381,12 +399,13 @@ static void check_same_as_cpu(const char *method, const kvb_cache_param *p, int 
     const int V = cfg->vocab;
     float *lg = malloc(sizeof(float) * V), *lc = malloc(sizeof(float) * V);
     kvb_error e = { 0 };
-    const int keeps = g_keep_calls;
+    const int keeps = g_keep_calls, kivis = g_kivi_calls, kivi = !strcmp(method, "KIVI");
     cr_assert_eq(kvb_cache_reset(kg, N, &e), 0);
     cr_assert_eq(kvb_cache_reset(kc, N, &e), 0);
     cr_assert_eq(kvb_model_prefill(g, kg, ids, N, lg, &e), 0, "%s: %s", method, e.msg);
     cr_assert_eq(kvb_model_prefill(c, kc, ids, N, lc, &e), 0, "%s: %s", method, e.msg);
-    cr_assert_eq(g_keep_calls, keeps + 1, "%s: the device was told what to keep", method);
+    cr_assert_eq(g_keep_calls, keeps + !kivi, "%s: the device was told what to keep", method);
+    cr_assert_eq(g_kivi_calls, kivis + kivi, "%s: the device was told to quantize", method);
     cr_assert_eq(memcmp(lg, lc, sizeof(float) * V), 0, "%s: prefill logits", method);
     same_positions(method, kg, kc, cfg);
     cr_assert_eq(kvb_cache_bytes(kg), kvb_cache_bytes(kc), "%s: bytes", method);
@@ -438,6 +457,10 @@ Test(backend, selecting_methods_equal_the_cpu)
     /* lazy layers decided from the device's first decode step, cut at the second */
     const kvb_cache_param sim[] = { { "threshold", "0.05" }, { "sink", "4" }, { "recent", "8" } };
     check_same_as_cpu("SimLayerKV", sim, 3);
+    /* KIVI: 41 prompt tokens -> 40 keys quantized, 1 in the residual; 10 steps flush the key
+     * residual once (at 8) and quantize a value per step past the 8-token window */
+    const kvb_cache_param kivi[] = { { "bits", "4" }, { "group", "8" }, { "residual", "8" } };
+    check_same_as_cpu("KIVI", kivi, 3);
 }
 
 /* What the device must compute comes from the method (window = its observation window), and a
