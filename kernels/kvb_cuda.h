@@ -265,13 +265,20 @@ int kvb_cuda_model_prefill_stats(kvb_cuda_model *m, const int32_t *ids, int n, f
  * caches. */
 int kvb_cuda_model_keep(kvb_cuda_model *m, const int32_t *idx, const int32_t *count, int stride,
                         kvb_error *e);
-/* After a prefill (before any decode step): every layer's prompt K/V quantized by KIVI's prefill
- * rule (kvb_cuda_kivi_quant_k/_v: keys per channel up to the last multiple of `residual` tokens,
- * the rest kept in bf16; values per token but the last min(n, residual)), into buffers sized for
- * max_tokens; every decode step then follows KIVI's decode rule (a full key residual or the value
- * window's oldest token quantized before the append, as lib/kvcache's store) and attends on the
- * codes (kvb_cuda_kivi_attn_decode), eagerly (not the graph). The next prefill frees them. */
-int kvb_cuda_model_kivi(kvb_cuda_model *m, int bits, int group, int residual, kvb_error *e);
+/* KIVI on the device, one layer at a time, driven by the counts lib/kvcache's store reached
+ * (kvb_cache_kivi_counts: key tokens quantized / in the 16-bit residual, value tokens quantized /
+ * in the 16-bit window; the rules run on the host only). The first call quantizes the rows the
+ * layer holds (kc/vc, or its cut cache, which is then freed) up to the counts
+ * (kvb_cuda_kivi_quant_k/_v) into buffers sized for max_tokens, the rest into the residual and the
+ * window; later calls quantize the rows the new counts moved out of them. Counts one token beyond
+ * what the layer holds mean the next decode step writes that token as the residuals' last row;
+ * every KIVI layer needs its call before each step, which then runs eagerly (not the graph) and
+ * attends on the codes (kvb_cuda_kivi_attn_decode). The next prefill frees them. */
+typedef struct kvb_cuda_kivi_counts {
+    int nkq, nkr, nvq, nvr;
+} kvb_cuda_kivi_counts;
+int kvb_cuda_model_kivi(kvb_cuda_model *m, int layer, int bits, int group, int residual,
+                        const kvb_cuda_kivi_counts *n, kvb_error *e);
 /* Bytes of the K/V decode reads now: the full cache's (n_kv_heads x max_tokens per layer), the
  * kept caches (kvb_cuda_model_keep) or KIVI's buffers, K and V. */
 size_t kvb_cuda_model_kv_bytes(const kvb_cuda_model *m);

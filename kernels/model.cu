@@ -87,6 +87,17 @@ __global__ void random_kernel(__nv_bfloat16 *w, size_t n, uint64_t seed, float s
 }
 
 /* ---- model --------------------------------------------------------------------------------- */
+/* A KIVI layer (the same for each of its kv heads): the counts lib/kvcache's rules reached
+ * (kvb_cache_kivi_counts): key tokens quantized and in the 16-bit residual (R rows), value tokens
+ * quantized and in the 16-bit window, which starts at row vstart of 2(R + 1) rows; pending: the
+ * counts include the token the next decode step writes (the residuals' last rows). */
+typedef struct kivi_state {
+    int on, bits, G, R, pending;
+    kvb_cuda_kivi_counts n;
+    int vstart;
+    size_t kq_hs, ks_hs, vq_hs, vs_hs; /* per-head strides (elements) */
+} kivi_state;
+
 typedef struct layer_dev {
     __nv_bfloat16 *attn_norm, *wqkv, *wo, *ffn_norm, *wgu, *wdown, *kc, *vc;
     /* the cache decode reads: kc/vc (every token, cap = max_tokens), or after
@@ -98,15 +109,8 @@ typedef struct layer_dev {
     uint32_t *kq, *vq;
     uint16_t *ks, *km, *vs, *vm;
     __nv_bfloat16 *kr, *vr;
+    kivi_state kv;
 } layer_dev;
-
-/* KIVI's state, the same for every layer and kv head (one rule, one prompt): key tokens
- * quantized (a multiple of R) and in the residual (< R, flushed R at a time), values quantized
- * and in the 16-bit window (<= R + 1) that starts at row vstart of 2(R + 1) rows. */
-typedef struct kivi_state {
-    int on, bits, G, R, nkq, nkr, nvq, nvr, vstart;
-    size_t kq_hs, ks_hs, vq_hs, vs_hs; /* per-head strides (elements) */
-} kivi_state;
 
 struct kvb_cuda_model {
     kvb_cuda *c;
@@ -120,8 +124,9 @@ struct kvb_cuda_model {
     float *stat;  /* (n_heads, max_tokens): one layer's prefill statistics */
     float *sink;  /* (n_layers, n_heads): a decode step's window masses (SimLayerKV) */
     int held;     /* tokens held now: the prompt after prefill, + 1 per decode step */
-    kivi_state kv;
-    int32_t *kvdrop; /* (2, n_kv_heads): KIVI's append rows as drops, uploaded per step */
+    int n_kivi;      /* layers on KIVI */
+    int32_t *kvdrop; /* (n_layers, 2, n_kv_heads): KIVI's append rows as drops, per step */
+    int32_t *hkvdrop; /* host copy */
     int32_t *hdrop; /* host copy of drop */
     void **ptr;
     /* decode as one CUDA graph (captured at the first step): 0 not tried, 1 ready, -1 eager */
@@ -189,7 +194,7 @@ static int for_each_buffer(kvb_cuda_model *m, const kvb_cuda_model_desc *d, buf_
     BUF(p->kidx, (size_t)d->n_kv_heads * T * 4);
     BUF(p->stat, (size_t)d->n_heads * T * 4);
     BUF(p->sink, (size_t)d->n_layers * d->n_heads * 4);
-    BUF(p->kvdrop, (size_t)2 * d->n_kv_heads * 4);
+    BUF(p->kvdrop, (size_t)d->n_layers * 2 * d->n_kv_heads * 4);
     BUF(p->next, 4);
     BUF(p->step, 8);
 #undef BUF
@@ -257,6 +262,7 @@ void kvb_cuda_model_free(kvb_cuda_model *m)
     drop_graph(m);
     if (m->L) free_compact(m), free_kivi(m);
     free(m->hdrop);
+    free(m->hkvdrop);
     for (int i = 0; i < m->n_ptr; i++) kvb_cuda_free(m->c, m->ptr[i]);
     free(m->ptr);
     free(m->size);
@@ -337,7 +343,9 @@ int kvb_cuda_model_create(kvb_cuda *c, kvb_cuda_model **out, const kvb_cuda_mode
                           info.mem_total / 1073741824.0);
     kvb_cuda_model *m = (kvb_cuda_model *)calloc(1, sizeof *m);
     if (!m || !(m->L = (layer_dev *)calloc(d->n_layers, sizeof(layer_dev))) ||
-        !(m->hdrop = (int32_t *)calloc((size_t)d->n_layers * d->n_kv_heads, sizeof(int32_t)))) {
+        !(m->hdrop = (int32_t *)calloc((size_t)d->n_layers * d->n_kv_heads, sizeof(int32_t))) ||
+        !(m->hkvdrop = (int32_t *)calloc((size_t)d->n_layers * 2 * d->n_kv_heads, sizeof(int32_t)))) {
+        if (m) free(m->hdrop);
         if (m) free(m->L);
         free(m);
         return kvb_cu_err(e, KVB_ENOMEM, "cuda: out of host memory");
@@ -499,8 +507,9 @@ static void free_kivi(kvb_cuda_model *m)
         void *p[] = {L->kq, L->vq, L->ks, L->km, L->vs, L->vm, L->kr, L->vr};
         for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) kvb_cuda_free(m->c, p[i]);
         L->kq = L->vq = NULL, L->ks = L->km = L->vs = L->vm = NULL, L->kr = L->vr = NULL;
+        memset(&L->kv, 0, sizeof L->kv);
     }
-    m->kv.on = 0;
+    m->n_kivi = 0;
 }
 
 static void free_compact(kvb_cuda_model *m)
@@ -515,7 +524,7 @@ static void free_compact(kvb_cuda_model *m)
 /* Back to every token in kc/vc (a new prompt): compact caches and KIVI's freed, nothing dropped. */
 static int restore_full(kvb_cuda_model *m, kvb_error *e)
 {
-    if (m->kv.on) free_kivi(m);
+    if (m->n_kivi) free_kivi(m);
     int compact = 0;
     for (int l = 0; l < m->d.n_layers; l++) compact |= m->L[l].dk != m->L[l].kc;
     if (!compact) return 0;
@@ -605,11 +614,11 @@ int kvb_cuda_model_keep(kvb_cuda_model *m, const int32_t *idx, const int32_t *co
 /* Bytes of one layer's KIVI buffers: codes and f16 scale/min for every token the model can hold
  * (keys in blocks of G, one block more; values one token more, as the CPU store), the key residual
  * (R rows) and the value window (2(R + 1) rows: it slides, and moves back once per R + 1 steps). */
-static size_t kivi_layer_bytes(const kvb_cuda_model *m, size_t *kq, size_t *ks, size_t *vq,
-                               size_t *vs, size_t *kr, size_t *vr)
+static size_t kivi_layer_bytes(const kvb_cuda_model *m, const kivi_state *k, size_t *kq, size_t *ks,
+                               size_t *vq, size_t *vs, size_t *kr, size_t *vr)
 {
     const size_t KV = m->d.n_kv_heads, D = m->d.head_dim, T = m->d.max_tokens;
-    const size_t G = m->kv.G, R = m->kv.R, b = m->kv.bits, blocks = T / G + 1, vcap = T + 1;
+    const size_t G = k->G, R = k->R, b = k->bits, blocks = T / G + 1, vcap = T + 1;
     *kq = KV * blocks * D * (G * b / 32) * 4;
     *ks = KV * blocks * D * 2;
     *vq = KV * vcap * (D * b / 32) * 4;
@@ -622,22 +631,24 @@ static size_t kivi_layer_bytes(const kvb_cuda_model *m, size_t *kq, size_t *ks, 
 size_t kvb_cuda_model_kv_bytes(const kvb_cuda_model *m)
 {
     size_t b = 0, kq, ks, vq, vs, kr, vr;
-    if (m->kv.on) return (size_t)m->d.n_layers * kivi_layer_bytes(m, &kq, &ks, &vq, &vs, &kr, &vr);
-    for (int l = 0; l < m->d.n_layers; l++)
-        b += (size_t)2 * m->d.n_kv_heads * m->L[l].cap * m->d.head_dim * 2;
+    for (int l = 0; l < m->d.n_layers; l++) {
+        const layer_dev *L = &m->L[l];
+        b += L->kv.on ? kivi_layer_bytes(m, &L->kv, &kq, &ks, &vq, &vs, &kr, &vr)
+                      : (size_t)2 * m->d.n_kv_heads * L->cap * m->d.head_dim * 2;
+    }
     return b;
 }
 
-static kvb_kivi_fmt kivi_fmt(const kvb_cuda_model *m)
+static kvb_kivi_fmt kivi_fmt(const kvb_cuda_model *m, const kivi_state *k)
 {
-    kvb_kivi_fmt f = {m->kv.bits, m->kv.G, m->d.head_dim, m->d.n_kv_heads};
+    kvb_kivi_fmt f = {k->bits, k->G, m->d.head_dim, m->d.n_kv_heads};
     return f;
 }
 
 static int kivi_alloc(kvb_cuda_model *m, layer_dev *L, kvb_error *e)
 {
     size_t kq, ks, vq, vs, kr, vr;
-    kivi_layer_bytes(m, &kq, &ks, &vq, &vs, &kr, &vr);
+    kivi_layer_bytes(m, &L->kv, &kq, &ks, &vq, &vs, &kr, &vr);
     TRY(kvb_cuda_alloc(m->c, (void **)&L->kq, kq, e));
     TRY(kvb_cuda_alloc(m->c, (void **)&L->ks, ks, e));
     TRY(kvb_cuda_alloc(m->c, (void **)&L->km, ks, e));
@@ -661,99 +672,126 @@ static int copy_rows(kvb_cuda_model *m, __nv_bfloat16 *dst, size_t dst_hs, int d
     return st == cudaSuccess ? 0 : kvb_cu_err(e, KVB_EIO, "cuda: kivi: copy: %s", cudaGetErrorString(st));
 }
 
-/* KIVI's prefill rule on one layer's prompt K/V (kc/vc, head-major): keys quantized up to the
- * last multiple of R, the rest to the residual; values all but the last min(n, R). */
-static int kivi_prefill_layer(kvb_cuda_model *m, layer_dev *L, kvb_error *e)
+/* Keys [k0, k1) of every head quantized from rows x (head stride hs rows), in groups of G. */
+static int kivi_keys(kvb_cuda_model *m, layer_dev *L, int k0, int k1, const __nv_bfloat16 *x,
+                     size_t hs, kvb_error *e)
 {
-    const kvb_kivi_fmt f = kivi_fmt(m);
-    const kivi_state *k = &m->kv;
-    const size_t T = m->d.max_tokens, D = m->d.head_dim, R = k->R;
+    const kivi_state *k = &L->kv;
+    const kvb_kivi_fmt f = kivi_fmt(m, k);
+    const size_t D = m->d.head_dim, b = (size_t)(k0 / k->G);
+    return kvb_cuda_kivi_quant_k(m->c, L->kq + b * D * (k->G * k->bits / 32), L->ks + b * D,
+                                 L->km + b * D, k->kq_hs, k->ks_hs, (const kvb_bf16 *)x, hs * D,
+                                 (int)D, k1 - k0, &f, e);
+}
+
+/* Values [v0, v1) of every head quantized from rows x (head stride hs rows), one per token. */
+static int kivi_values(kvb_cuda_model *m, layer_dev *L, int v0, int v1, const __nv_bfloat16 *x,
+                       size_t hs, kvb_error *e)
+{
+    const kivi_state *k = &L->kv;
+    const kvb_kivi_fmt f = kivi_fmt(m, k);
+    const size_t D = m->d.head_dim;
+    return kvb_cuda_kivi_quant_v(m->c, L->vq + (size_t)v0 * (D * k->bits / 32),
+                                 L->vs + (size_t)v0 * (D / k->G), L->vm + (size_t)v0 * (D / k->G),
+                                 k->vq_hs, k->vs_hs, (const kvb_bf16 *)x, hs * D, (int)D, v1 - v0,
+                                 &f, e);
+}
+
+/* The first time: the layer's rows (kc/vc, or the cut cache) quantized up to the counts, the rest
+ * into the residual and the window; the cut cache is freed. */
+static int kivi_start(kvb_cuda_model *m, layer_dev *L, int rows, kvb_error *e)
+{
+    kivi_state *k = &L->kv;
+    const kvb_cuda_kivi_counts *n = &k->n;
+    const size_t T = m->d.max_tokens, D = m->d.head_dim, R = k->R, hs = L->cap;
+    const size_t blocks = T / k->G + 1;
+    k->kq_hs = blocks * D * (k->G * k->bits / 32), k->ks_hs = blocks * D;
+    k->vq_hs = (T + 1) * (D * k->bits / 32), k->vs_hs = (T + 1) * (D / k->G);
+    k->vstart = 0;
     TRY(kivi_alloc(m, L, e));
-    TRY(kvb_cuda_kivi_quant_k(m->c, L->kq, L->ks, L->km, k->kq_hs, k->ks_hs, (kvb_bf16 *)L->kc,
-                              T * D, (int)D, k->nkq, &f, e));
-    TRY(copy_rows(m, L->kr, R, 0, L->kc, T, k->nkq, k->nkr, e));
-    TRY(kvb_cuda_kivi_quant_v(m->c, L->vq, L->vs, L->vm, k->vq_hs, k->vs_hs, (kvb_bf16 *)L->vc,
-                              T * D, (int)D, k->nvq, &f, e));
-    return copy_rows(m, L->vr, 2 * (R + 1), 0, L->vc, T, k->nvq, k->nvr, e);
-}
-
-int kvb_cuda_model_kivi(kvb_cuda_model *m, int bits, int group, int residual, kvb_error *e)
-{
-    const kvb_cuda_model_desc *d = &m->d;
-    const int D = d->head_dim, n = m->held;
-    KVB_CU_CHECK_ARG((bits == 2 || bits == 4) && group > 0 && group % (32 / bits) == 0 &&
-                         D % group == 0 && residual > 0 && residual % group == 0 && n > 0,
-                     e, "cuda: kivi: bits %d, group %d, residual %d on head_dim %d, %d tokens",
-                     bits, group, residual, D, n);
-    int compact = 0;
-    for (int l = 0; l < d->n_layers; l++) compact |= m->L[l].dk != m->L[l].kc;
-    KVB_CU_CHECK_ARG(!compact && !m->kv.on, e, "cuda: kivi: the layers are cut or quantized already");
-    kivi_state *k = &m->kv;
-    memset(k, 0, sizeof *k);
-    k->bits = bits, k->G = group, k->R = residual;
-    k->nkq = n < residual ? 0 : n - n % residual, k->nkr = n - k->nkq;
-    k->nvq = n <= residual ? 0 : n - residual, k->nvr = n - k->nvq;
-    const size_t T = d->max_tokens, blocks = T / group + 1;
-    k->kq_hs = blocks * D * (group * bits / 32), k->ks_hs = blocks * D;
-    k->vq_hs = (T + 1) * (D * bits / 32), k->vs_hs = (T + 1) * (D / group);
-    k->on = 1; /* free_kivi frees what was allocated when a layer fails */
-    drop_graph(m);
-    for (int l = 0; l < d->n_layers; l++) {
-        int rc = kivi_prefill_layer(m, &m->L[l], e);
-        if (rc) {
-            free_kivi(m);
-            return rc;
-        }
+    TRY(kivi_keys(m, L, 0, n->nkq, L->dk, hs, e));
+    TRY(copy_rows(m, L->kr, R, 0, L->dk, hs, n->nkq, rows - n->nkq, e));
+    TRY(kivi_values(m, L, 0, n->nvq, L->dv, hs, e));
+    TRY(copy_rows(m, L->vr, 2 * (R + 1), 0, L->dv, hs, n->nvq, rows - n->nvq, e));
+    if (L->dk != L->kc) { /* the rows live in KIVI's buffers now */
+        TRY(kvb_cuda_sync(m->c, e));
+        kvb_cuda_free(m->c, L->dk), kvb_cuda_free(m->c, L->dv);
+        L->dk = L->kc, L->dv = L->vc, L->cap = (int)T;
     }
-    return kvb_cuda_sync(m->c, e);
+    return 0;
 }
 
-/* KIVI's decode rule before a step appends, as the CPU store: a full key residual (R) is
- * quantized, the oldest value of a window over R is; then the rows the new token goes to, as
- * drops for decode_qkv_post_kernel. */
-static int kivi_before_step(kvb_cuda_model *m, int pos, kvb_error *e)
+/* Later: the residual rows the new counts quantized (a full key residual, the window's oldest
+ * values), then the window slid back when the next row would not fit. */
+static int kivi_advance(kvb_cuda_model *m, layer_dev *L, const kvb_cuda_kivi_counts *to,
+                        kvb_error *e)
 {
-    kivi_state *k = &m->kv;
-    const kvb_kivi_fmt f = kivi_fmt(m);
+    kivi_state *k = &L->kv;
     const size_t D = m->d.head_dim, R = k->R, W = 2 * (R + 1);
-    for (int l = 0; l < m->d.n_layers; l++) {
-        layer_dev *L = &m->L[l];
-        const size_t kb = (size_t)(k->nkq / k->G);
-        if (k->nkr == k->R)
-            TRY(kvb_cuda_kivi_quant_k(m->c, L->kq + kb * D * (k->G * k->bits / 32), L->ks + kb * D,
-                                      L->km + kb * D, k->kq_hs, k->ks_hs, (kvb_bf16 *)L->kr, R * D,
-                                      (int)D, k->R, &f, e));
-        if (k->nvr > k->R)
-            TRY(kvb_cuda_kivi_quant_v(m->c, L->vq + (size_t)k->nvq * (D * k->bits / 32),
-                                      L->vs + (size_t)k->nvq * (D / k->G),
-                                      L->vm + (size_t)k->nvq * (D / k->G), k->vq_hs, k->vs_hs,
-                                      (kvb_bf16 *)(L->vr + k->vstart * D), W * D, (int)D, 1, &f, e));
-    }
-    if (k->nkr == k->R) k->nkq += k->R, k->nkr = 0;
-    if (k->nvr > k->R) k->nvq++, k->vstart++, k->nvr--;
-    if (k->vstart + k->nvr + 1 > (int)W) { /* slide back: [vstart, +nvr) -> [0, nvr) */
-        for (int l = 0; l < m->d.n_layers; l++)
-            TRY(copy_rows(m, m->L[l].vr, W, 0, m->L[l].vr, W, k->vstart, k->nvr, e));
+    const int keys = to->nkq - k->n.nkq, values = to->nvq - k->n.nvq;
+    KVB_CU_CHECK_ARG(keys >= 0 && values >= 0 && (keys == 0 || keys == k->n.nkr), e,
+                     "cuda: kivi: counts %d/%d -> %d/%d do not follow KIVI's rules", k->n.nkq,
+                     k->n.nkr, to->nkq, to->nkr);
+    if (keys) TRY(kivi_keys(m, L, k->n.nkq, to->nkq, L->kr, R, e));
+    if (values) TRY(kivi_values(m, L, k->n.nvq, to->nvq, L->vr + k->vstart * D, W, e));
+    k->vstart += values;
+    const int present = to->nvr - 1; /* window rows already there */
+    if (k->vstart + to->nvr > (int)W) { /* slide back: non-overlapping, vstart > R + 1 > present */
+        TRY(copy_rows(m, L->vr, W, 0, L->vr, W, k->vstart, present, e));
         k->vstart = 0;
     }
-    int32_t drop[2 * 1024];
-    const int KV = m->d.n_kv_heads;
-    KVB_CU_CHECK_ARG(KV <= 1024, e, "cuda: kivi: %d kv heads", KV);
-    for (int g = 0; g < KV; g++)
-        drop[g] = pos - k->nkr, drop[KV + g] = pos - (k->vstart + k->nvr);
-    return kvb_cuda_upload(m->c, m->kvdrop, drop, sizeof(int32_t) * 2 * KV, e);
+    return 0;
 }
 
-/* One layer's decode attention on its KIVI codes, the new token appended to both residuals. */
+int kvb_cuda_model_kivi(kvb_cuda_model *m, int layer, int bits, int group, int residual,
+                        const kvb_cuda_kivi_counts *n, kvb_error *e)
+{
+    const kvb_cuda_model_desc *d = &m->d;
+    const int D = d->head_dim;
+    KVB_CU_CHECK_ARG(layer >= 0 && layer < d->n_layers && (bits == 2 || bits == 4) && group > 0 &&
+                         group % (32 / bits) == 0 && D % group == 0 && residual > 0 &&
+                         residual % group == 0,
+                     e, "cuda: kivi: layer %d, bits %d, group %d, residual %d on head_dim %d",
+                     layer, bits, group, residual, D);
+    layer_dev *L = &m->L[layer];
+    kivi_state *k = &L->kv;
+    /* rows the layer holds now: every token, or its cut cache's (the same count on every head) */
+    const int rows = k->on ? k->n.nkq + k->n.nkr - k->pending
+                           : m->held - (L->dk != L->kc ? m->hdrop[(size_t)layer * d->n_kv_heads] : 0);
+    const int total = n->nkq + n->nkr, pending = total - rows;
+    KVB_CU_CHECK_ARG(total == n->nvq + n->nvr && n->nkq % group == 0 && n->nkr >= 0 &&
+                         n->nvr >= 0 && n->nkr <= residual && (pending == 0 || pending == 1) &&
+                         (!k->on || (k->bits == bits && k->G == group && k->R == residual)),
+                     e, "cuda: kivi: layer %d: counts keys %d+%d, values %d+%d for %d rows held",
+                     layer, n->nkq, n->nkr, n->nvq, n->nvr, rows);
+    if (!k->on) {
+        k->bits = bits, k->G = group, k->R = residual, k->n = *n;
+        drop_graph(m);
+        m->n_kivi++;
+        k->on = 1; /* free_kivi frees whatever this allocated, should it fail */
+        TRY(kivi_start(m, L, rows, e));
+    } else {
+        TRY(kivi_advance(m, L, n, e));
+        k->n = *n;
+    }
+    k->pending = pending;
+    /* the step's rows for the new token: the residuals' last, as drops of decode_qkv_post_kernel */
+    int32_t *drop = m->hkvdrop + (size_t)layer * 2 * d->n_kv_heads;
+    for (int g = 0; g < d->n_kv_heads; g++)
+        drop[g] = m->held - (n->nkr - 1), drop[d->n_kv_heads + g] = m->held - (k->vstart + n->nvr - 1);
+    return 0;
+}
+
+/* One layer's decode attention on its KIVI codes (the new token already in the residuals). */
 static int kivi_attend(kvb_cuda_model *m, const layer_dev *L, kvb_error *e)
 {
-    const kivi_state *k = &m->kv;
+    const kivi_state *k = &L->kv;
     const size_t D = m->d.head_dim;
-    const kvb_kivi_fmt f = kivi_fmt(m);
-    kvb_kivi_view v = {L->kq, L->ks, L->km, k->kq_hs, k->ks_hs, k->nkq,
-                       (kvb_bf16 *)L->kr, (size_t)k->R * D, k->nkr + 1,
-                       L->vq, L->vs, L->vm, k->vq_hs, k->vs_hs, k->nvq,
-                       (kvb_bf16 *)(L->vr + k->vstart * D), 2 * (size_t)(k->R + 1) * D, k->nvr + 1};
+    const kvb_kivi_fmt f = kivi_fmt(m, k);
+    kvb_kivi_view v = {L->kq, L->ks, L->km, k->kq_hs, k->ks_hs, k->n.nkq,
+                       (kvb_bf16 *)L->kr, (size_t)k->R * D, k->n.nkr,
+                       L->vq, L->vs, L->vm, k->vq_hs, k->vs_hs, k->n.nvq,
+                       (kvb_bf16 *)(L->vr + k->vstart * D), 2 * (size_t)(k->R + 1) * D, k->n.nvr};
     return kvb_cuda_kivi_attn_decode(m->c, m->of, m->qf, &v, &f, m->d.n_heads, m->work, e);
 }
 
@@ -824,10 +862,11 @@ static int decode_body(kvb_cuda_model *m, const kvb_cuda_decode_stats *ds, kvb_e
         TRY(norm_gemm(m, m->qkv, m->x, L->attn_norm, L->wqkv, 1, m->QKV, e));
         prof_mark(m, KVB_PROF_ROPE_KV);
         const int32_t *drop = m->drop + (size_t)l * d->n_kv_heads;
-        const int blocks = d->n_heads + 2 * d->n_kv_heads, W = 2 * (m->kv.R + 1);
-        if (m->kv.on) /* into the key residual and the value window (kivi_before_step's rows) */
+        const int blocks = d->n_heads + 2 * d->n_kv_heads, W = 2 * (L->kv.R + 1);
+        const int32_t *kvdrop = m->kvdrop + (size_t)l * 2 * d->n_kv_heads;
+        if (L->kv.on) /* into the key residual and the value window (kvb_cuda_model_kivi's rows) */
             decode_qkv_post_kernel<<<blocks, 64, 0, c->stream>>>(
-                m->qf, L->kr, m->kv.R, m->kvdrop, L->vr, W, m->kvdrop + d->n_kv_heads, m->qkv,
+                m->qf, L->kr, L->kv.R, kvdrop, L->vr, W, kvdrop + d->n_kv_heads, m->qkv,
                 d->n_heads, d->n_kv_heads, d->head_dim, m->inv_freq, m->step);
         else
             decode_qkv_post_kernel<<<blocks, 64, 0, c->stream>>>(
@@ -835,7 +874,7 @@ static int decode_body(kvb_cuda_model *m, const kvb_cuda_decode_stats *ds, kvb_e
                 d->n_kv_heads, d->head_dim, m->inv_freq, m->step);
         TRY(kvb_cu_launch(e, "decode q/k/v rotation and cache append"));
         prof_mark(m, KVB_PROF_ATTN);
-        if (m->kv.on)
+        if (L->kv.on)
             TRY(kivi_attend(m, L, e));
         else
             TRY(kvb_cuda_attn_decode(c, m->of, m->qf, (kvb_bf16 *)L->dk, (kvb_bf16 *)L->dv,
@@ -887,8 +926,13 @@ int kvb_cuda_model_decode_stats(kvb_cuda_model *m, int32_t id, int pos, float *l
     int32_t step[2] = {id, pos};
     TRY(kvb_cuda_upload(m->c, m->step, step, sizeof step, e));
     /* KIVI's step depends on the host's counts: eager, never the graph */
-    const int eager = ds || m->kv.on;
-    if (m->kv.on) TRY(kivi_before_step(m, pos, e));
+    const int eager = ds || m->n_kivi;
+    for (int l = 0; l < d->n_layers; l++)
+        KVB_CU_CHECK_ARG(!m->L[l].kv.on || (m->L[l].kv.pending && pos == m->held), e,
+                         "cuda: kivi: layer %d has no counts for the token at %d", l, pos);
+    if (m->n_kivi)
+        TRY(kvb_cuda_upload(m->c, m->kvdrop, m->hkvdrop,
+                            sizeof(int32_t) * d->n_layers * 2 * d->n_kv_heads, e));
     if (m->graph_state == 0 && !eager) decode_capture(m);
     if (m->graph_state == 1 && !eager) {
         cudaError_t st = cudaGraphLaunch(m->graph, m->c->stream);
@@ -898,7 +942,7 @@ int kvb_cuda_model_decode_stats(kvb_cuda_model *m, int32_t id, int pos, float *l
         TRY(decode_body(m, ds, e));
     }
     m->held = pos + 1;
-    if (m->kv.on) m->kv.nkr++, m->kv.nvr++;
+    for (int l = 0; l < d->n_layers; l++) m->L[l].kv.pending = 0;
     if (ds)
         TRY(kvb_cuda_download(m->c, ds->sink_mass, m->sink,
                               sizeof(float) * d->n_layers * d->n_heads, e));

@@ -12,8 +12,8 @@
 
 #define KVB_DEVICE_HELP                                                                           \
     "where prefill and decode run: cpu, cuda[:N] (bin/kvbench-cuda only; bf16 weights; full, "   \
-    "KIVI, SnapKV, PyramidKV, H2O, StreamingLLM, ZigZagKV, SimLayerKV) or auto (default: cuda "  \
-    "where this binary has it and a GPU is usable, else cpu)"
+    "every method but ThinK) or auto (default: cuda where this binary has it and a GPU is "      \
+    "usable, else cpu)"
 
 /* --random-weights, --seed, --weights, --device: the same options on every verb that opens a
  * model */

@@ -292,9 +292,12 @@ int kvb_kv_quantize_prefill(kvb_kv *kv, const kvb_prefill_layer *pl, const kvb_q
     for (int h = 0; h < kv->S; h++) {
         kvb_qseq *q = &kv->qseq[(size_t)pl->layer * kv->S + h];
         kvb_qseq_release(q);
-        if (kv->external) { /* the device quantizes by the same rule: counts only here */
+        if (kv->external) { /* the device quantizes by the same rule: counts (and positions) */
             kvb_qseq_init_counts(q, D, qp->bits, qp->group, qp->residual, n + kv->room);
             kvb_qseq_prefill(q, NULL, NULL, D, n);
+            int rc = kvb_kv_fill(kv, pl, h, NULL, n, e);
+            if (rc)
+                return rc;
             continue;
         }
         if (kvb_qseq_init(q, D, qp->bits, qp->group, qp->residual, n + kv->room))
@@ -313,6 +316,18 @@ int kvb_kv_quantize_layer(kvb_kv *kv, int layer, int np, const kvb_quant_params 
 {
     const int D = kv->shape.head_dim;
     float kf[1024], vf[1024];
+    if (kv->external) { /* counts by the same rules; the positions stay (kvb_kv_kept_positions) */
+        for (int h = 0; h < kv->S; h++) {
+            const size_t i = (size_t)layer * kv->S + h;
+            kvb_qseq *q = &kv->qseq[i];
+            kvb_qseq_init_counts(q, D, qp->bits, qp->group, qp->residual, kv->seq[i].n + kv->room);
+            kvb_qseq_prefill(q, NULL, NULL, D, np);
+            for (int t = np; t < kv->seq[i].n; t++)
+                kvb_qseq_append(q, NULL, NULL);
+        }
+        kv->layer_quant[layer] = 1;
+        return 0;
+    }
     for (int h = 0; h < kv->S; h++) {
         const size_t i = (size_t)layer * kv->S + h;
         kvb_seq *s = &kv->seq[i];
@@ -397,6 +412,8 @@ static int kv_append(kvb_kv *kv, int layer, const float *k, const float *v, kvb_
         const float *kh = k ? k + kvh * D : NULL, *vh = v ? v + kvh * D : NULL;
         int rc = kv->layer_quant[layer] ? kvb_qseq_append(&kv->qseq[i], kh, vh)
                                         : kvb_seq_push(&kv->seq[i], kh, vh, pos);
+        if (!rc && kv->external && kv->layer_quant[layer]) /* a device's KIVI layer: positions too */
+            rc = kvb_seq_push(&kv->seq[i], NULL, NULL, pos);
         if (rc)
             return kvb_errorf(e, KVB_EINVAL, "kvcache: layer %d head %d is full", layer, h);
     }
@@ -507,7 +524,8 @@ double kvb_kv_layer_score(const kvb_kv *kv, int layer)
 
 int kvb_kv_kept_positions(const kvb_kv *kv, int layer, int head, int *pos, int max)
 {
-    if (layer < 0 || layer >= kv->L || head < 0 || head >= kv->S || kv->layer_quant[layer])
+    if (layer < 0 || layer >= kv->L || head < 0 || head >= kv->S ||
+        (kv->layer_quant[layer] && !kv->external))
         return 0;
     const kvb_seq *s = &kv->seq[(size_t)layer * kv->S + head];
     const int t = KVB_MIN(kvb_seq_tokens(s), max);
@@ -608,8 +626,8 @@ static int st_hold_device(kvb_cache *c, kvb_error *e)
     kvb_kv *kv = c->priv;
     if (!kv->m->on_device)
         return kvb_errorf(e, KVB_EUNSUP, "cache method %s is not on the GPU yet (the GPU runs "
-                          "full, KIVI, SnapKV, PyramidKV, H2O, StreamingLLM, ZigZagKV and SimLayerKV; use "
-                          "--device cpu)",
+                          "full, KIVI, SnapKV, PyramidKV, H2O, StreamingLLM, ZigZagKV, SimLayerKV and "
+                          "SimLayerKV+KIVI; use --device cpu)",
                           kv->m->name);
     if (kv->gqa_query)
         return kvb_errorf(e, KVB_EUNSUP, "cache method %s with gqa=query_head is not on the GPU "
@@ -621,6 +639,8 @@ static int st_hold_device(kvb_cache *c, kvb_error *e)
 static int st_device_kivi(const kvb_cache *c, int *bits, int *group, int *residual)
 {
     const kvb_kv *kv = c->priv;
+    if (!kv->m->device_quant)
+        return -1;
     const kvb_quant_params *qp = kv->m->device_quant(kv->params);
     *bits = qp->bits, *group = qp->group, *residual = qp->residual;
     return 0;
@@ -646,6 +666,16 @@ static void st_decode_stats(kvb_cache *c, int layer, const float *sink_mass)
         kv->m->decode_stats(kv, layer, sink_mass);
 }
 
+static int st_kivi_counts(const kvb_cache *c, int layer, int counts[4])
+{
+    const kvb_kv *kv = c->priv;
+    if (layer < 0 || layer >= kv->L || !kv->layer_quant[layer])
+        return -1;
+    const kvb_qseq *q = &kv->qseq[(size_t)layer * kv->S]; /* every head: the same counts */
+    counts[0] = q->nkq, counts[1] = q->nkr, counts[2] = q->nvq, counts[3] = q->nvr;
+    return 0;
+}
+
 static int st_kept_positions(const kvb_cache *c, int layer, int head, int *pos, int max)
 {
     return kvb_kv_kept_positions(c->priv, layer, head, pos, max);
@@ -668,6 +698,7 @@ const struct kvb_cache_ops kvb_store_ops = {
     .head_tokens = st_head_tokens,
     .hold_device = st_hold_device,
     .device_kivi = st_device_kivi,
+    .kivi_counts = st_kivi_counts,
     .device_stats = st_device_stats,
     .device_decode_stats = st_device_decode_stats,
     .decode_stats = st_decode_stats,

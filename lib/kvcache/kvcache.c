@@ -177,9 +177,16 @@ unsigned kvb_cache_device_stats(const kvb_cache *c, int *window)
 
 int kvb_cache_device_kivi(const kvb_cache *c, int *bits, int *group, int *residual)
 {
-    if (c->device_mode != KVB_DEVICE_HOLDS_KIVI)
+    if (c->device_mode < KVB_DEVICE_HOLDS_SELECTED)
         return -1;
     return c->ops->device_kivi(c, bits, group, residual);
+}
+
+int kvb_cache_kivi_counts(const kvb_cache *c, int layer, int counts[4])
+{
+    if (c->device_mode < KVB_DEVICE_HOLDS_SELECTED || !c->ops->kivi_counts)
+        return -1;
+    return c->ops->kivi_counts(c, layer, counts);
 }
 
 unsigned kvb_cache_device_decode_stats(const kvb_cache *c, int *sink, int *recent)

@@ -125,12 +125,15 @@ int kvb_cache_device_mode(kvb_cache *c, kvb_error *e);
 int kvb_cache_device_check(const char *method, const kvb_cache_param *params, int n_params,
                            kvb_error *e);
 unsigned kvb_cache_device_stats(const kvb_cache *c, int *window);
-/* KVB_DEVICE_HOLDS_KIVI (KIVI): the device quantizes every layer after prefill and at each
- * decode step by KIVI's rules (keys per channel in groups of `group` tokens, flushed `residual`
- * at a time; values per token, the last `residual` kept in 16 bits) with these parameters; the
- * cache counts the same tokens and bytes (prefill with no statistics, appends with NULL). 0, or
- * -1 for a cache not in that mode. */
+/* KIVI on the device (KIVI: every layer from prefill on; SimLayerKV+KIVI: from its second
+ * decode step): the quantization parameters (0, or -1 for a method that does not quantize), and
+ * per layer the counts KIVI's rules reached in this cache (0; -1 while the layer is not
+ * quantized): key tokens quantized / in the 16-bit residual, value tokens quantized / in the
+ * 16-bit window, counts[0..3], after the latest append. The rules run here only; the device
+ * brings each layer to these counts (quantizing the rows the counts say left the residuals) before
+ * its step writes the new token as the residuals' last row. */
 int kvb_cache_device_kivi(const kvb_cache *c, int *bits, int *group, int *residual);
+int kvb_cache_kivi_counts(const kvb_cache *c, int layer, int counts[4]);
 /* Decode on the device, per step: first kvb_cache_append(c, l, NULL, NULL) for every layer (the
  * method's decisions of this step, e.g. SimLayerKV's trim, and the new token's position); the
  * device then keeps what kvb_cache_kept_positions says (when it changed) and runs the step. When

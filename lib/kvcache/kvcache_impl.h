@@ -97,6 +97,7 @@ struct kvb_cache_ops {
     int (*hold_device)(kvb_cache *c, kvb_error *e);
     /* With hold_device: statistics, positions and KIVI's parameters (kvb_cache_device_*). */
     int (*device_kivi)(const kvb_cache *c, int *bits, int *group, int *residual);
+    int (*kivi_counts)(const kvb_cache *c, int layer, int counts[4]);
     unsigned (*device_stats)(const kvb_cache *c, int *window);
     unsigned (*device_decode_stats)(const kvb_cache *c, int *sink, int *recent);
     void (*decode_stats)(kvb_cache *c, int layer, const float *sink_mass);

@@ -247,6 +247,11 @@ const struct kvb_cache_method kvb_cache_method_simlayerkv = {
     SIMLAYER_HOOKS,
 };
 
+static const kvb_quant_params *simlayerkv_quant(const void *params)
+{
+    return &((const simlayerkv_params *)params)->quant;
+}
+
 static const char *const simlayerkv_kivi_aliases[] = { "kivi_SimLayerKV", NULL };
 const struct kvb_cache_method kvb_cache_method_simlayerkv_kivi = {
     .name = "SimLayerKV+KIVI",
@@ -255,5 +260,9 @@ const struct kvb_cache_method kvb_cache_method_simlayerkv_kivi = {
     .n_params = KVB_ARRAY_SIZE(simlayerkv_kivi_table),
     .check = simlayerkv_kivi_check,
     .decode = simlayerkv_kivi_decode,
+    .on_device = KVB_DEVICE_HOLDS_SELECTED,
+    .device_decode_needs = simlayerkv_device_needs,
+    .decode_stats = simlayerkv_decode_stats,
+    .device_quant = simlayerkv_quant,
     SIMLAYER_HOOKS,
 };

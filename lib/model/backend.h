@@ -52,9 +52,13 @@ typedef struct kvb_backend {
      * (ascending); decode appends after them. A layer keeping every token is unchanged; a layer
      * already cut keeps what it holds. */
     int (*keep)(void *ctx, const int32_t *idx, const int32_t *count, int stride, kvb_error *e);
-    /* After a prefill: quantize every layer by KIVI's prefill rule (bits, group, residual as
-     * kvb_cache_device_kivi); decode then follows KIVI's decode rule and attends on the codes. */
-    int (*kivi)(void *ctx, int bits, int group, int residual, kvb_error *e);
+    /* Bring `layer` to the KIVI counts the cache reached (kvb_cache_kivi_counts, after its
+     * latest append): the first time, quantize the rows the layer holds; later, quantize the
+     * rows that left the 16-bit residual and window. When the counts hold one token more than
+     * the layer, the next decode step writes it as the residuals' last row, and attends on the
+     * codes from then on. */
+    int (*kivi)(void *ctx, int layer, int bits, int group, int residual, const int counts[4],
+                kvb_error *e);
     /* ds (not NULL): the step's attention also reports each layer's per-query-head mass on the
      * first ds->sink and last ds->recent held tokens into ds->sink_mass (n_layers, n_heads). */
     int (*decode)(void *ctx, int32_t id, int pos, float *logits,

@@ -234,10 +234,12 @@ static int cuda_keep(void *p, const int32_t *idx, const int32_t *count, int stri
     return kvb_cuda_model_keep(x->m, idx, count, stride, e);
 }
 
-static int cuda_kivi(void *p, int bits, int group, int residual, kvb_error *e)
+static int cuda_kivi(void *p, int layer, int bits, int group, int residual, const int counts[4],
+                     kvb_error *e)
 {
     cuda_ctx *x = p;
-    return kvb_cuda_model_kivi(x->m, bits, group, residual, e);
+    const kvb_cuda_kivi_counts k = { counts[0], counts[1], counts[2], counts[3] };
+    return kvb_cuda_model_kivi(x->m, layer, bits, group, residual, &k, e);
 }
 
 static int cuda_decode(void *p, int32_t id, int pos, float *logits, const kvb_decode_stats *ds,

@@ -217,6 +217,18 @@ static int keep_kept(kvb_model *m, kvb_cache *c, int n, kvb_error *e)
     return rc;
 }
 
+/* The layers KIVI quantizes (kvb_cache_kivi_counts) brought to the cache's counts on the device. */
+static int kivi_counts(kvb_model *m, kvb_cache *c, kvb_error *e)
+{
+    int bits, group, residual, counts[4], rc = 0;
+    if (kvb_cache_device_kivi(c, &bits, &group, &residual))
+        return 0;
+    for (int l = 0; l < m->cfg.n_layers && !rc; l++)
+        if (!kvb_cache_kivi_counts(c, l, counts))
+            rc = m->be->kivi(m->be_ctx, l, bits, group, residual, counts, e);
+    return rc;
+}
+
 /* After this step's appends: does any head hold other than one token more than the device? */
 static int selection_changed(const kvb_model *m, const kvb_cache *c)
 {
@@ -239,9 +251,10 @@ static int decode_selected(kvb_model *m, kvb_cache *c, int32_t id, int pos, floa
     int rc = 0;
     for (int l = 0; l < L && !rc; l++)
         rc = kvb_cache_append(c, l, NULL, NULL, e);
-    const int kivi = kvb_cache_device_mode(c, NULL) == KVB_DEVICE_HOLDS_KIVI; /* no selection */
-    if (!rc && !kivi && selection_changed(m, c))
+    if (!rc && selection_changed(m, c))
         rc = keep_kept(m, c, pos, e);
+    if (!rc)
+        rc = kivi_counts(m, c, e);
     kvb_decode_stats ds = { 0 };
     const unsigned need = rc ? 0 : kvb_cache_device_decode_stats(c, &ds.sink, &ds.recent);
     if (need & KVB_NEED_SINK)
@@ -251,7 +264,7 @@ static int decode_selected(kvb_model *m, kvb_cache *c, int32_t id, int pos, floa
         rc = m->be->decode(m->be_ctx, id, pos, logits, ds.sink_mass ? &ds : NULL, e);
     for (int l = 0; l < L && !rc && ds.sink_mass; l++)
         rc = kvb_cache_decode_stats(c, l, ds.sink_mass + (size_t)l * H, e);
-    for (int i = 0; i < L * KV && !rc && !kivi; i++)
+    for (int i = 0; i < L * KV && !rc; i++)
         m->dev_counts[i]++;
     free(ds.sink_mass);
     return rc;
@@ -270,14 +283,14 @@ static int prefill_selected(kvb_model *m, kvb_cache *c, const int32_t *ids, int 
     int rc = (!(need & KVB_NEED_COLSUM) || st.colsum) && (!(need & KVB_NEED_WINDOW) ||
                                                           st.window_attn)
                  ? 0 : kvb_errorf(e, KVB_ENOMEM, "out of memory for the prefill statistics");
-    int bits, group, residual;
-    const int kivi = kvb_cache_device_kivi(c, &bits, &group, &residual) == 0;
     if (!rc)
         rc = m->be->prefill(m->be_ctx, ids, n, logits, &st, e);
     if (!rc)
         rc = feed_stats(m, c, &st, n, e);
     if (!rc)
-        rc = kivi ? m->be->kivi(m->be_ctx, bits, group, residual, e) : keep_kept(m, c, n, e);
+        rc = keep_kept(m, c, n, e);
+    if (!rc)
+        rc = kivi_counts(m, c, e);
     free(st.colsum);
     free(st.window_attn);
     return rc;

@@ -292,7 +292,8 @@ static void smollm2_methods(void)
     } ms[] = { { "SnapKV", { { "budget", "128" } } },      { "PyramidKV", { { "budget", "128" } } },
                { "H2O", { { "budget", "128" } } },         { "StreamingLLM", { { "budget", "128" } } },
                { "ZigZagKV", { { "budget", "128" } } },    { "SimLayerKV", { { "recent", "128" } } },
-               { "KIVI", { { "bits", "4" } } } };
+               { "KIVI", { { "bits", "4" } } },
+               { "SimLayerKV+KIVI", { { "recent", "128" } } } };
     FILE *f = fopen(SMOL, "rb");
     int32_t *ids;
     int n;
