@@ -525,8 +525,9 @@ static void free_compact(kvb_cuda_model *m)
 static int restore_full(kvb_cuda_model *m, kvb_error *e)
 {
     if (m->n_kivi) free_kivi(m);
-    int compact = 0;
+    int compact = 0; /* a cut layer, or one cut and then quantized (its drops stay) */
     for (int l = 0; l < m->d.n_layers; l++) compact |= m->L[l].dk != m->L[l].kc;
+    for (int i = 0; i < m->d.n_layers * m->d.n_kv_heads; i++) compact |= m->hdrop[i] != 0;
     if (!compact) return 0;
     drop_graph(m);
     free_compact(m);
@@ -566,6 +567,12 @@ static int keep_layer(kvb_cuda_model *m, int l, const int32_t *idx, const int32_
         most = count[g] > most ? count[g] : most;
         all &= count[g] == held;
         same &= count[g] == held - drop[g];
+    }
+    if (L->kv.on) { /* quantized: every token it holds stays */
+        const int rows = L->kv.n.nkq + L->kv.n.nkr - L->kv.pending;
+        for (int g = 0; g < KV; g++)
+            KVB_CU_CHECK_ARG(count[g] == rows, e, "cuda: keep: layer %d is quantized (KIVI)", l);
+        return 0;
     }
     if (L->dk != L->kc) /* cut already: what it holds stays */
         return same ? 0 : kvb_cu_err(e, KVB_EINVAL, "cuda: keep: layer %d was cut already", l);
