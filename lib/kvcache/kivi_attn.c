@@ -441,6 +441,52 @@ keys_pass_avx512(const float *qs, const float *bias, const uint32_t *words, int 
                              _mm512_add_ps(unweave16(acc[i][v], bits), _mm512_set1_ps(bias[i])));
 }
 
+/* 2-bit keys by table: for a pair of channels (c, c+1) a token's two codes (c1, c2) take 16
+ * values, so qs_c c1 + qs_{c+1} c2 is a 16-entry table per head and pair (built once per pass of
+ * up to 64 tokens) and one vpermps + vaddps per 16 tokens replaces two FMAs (they run beside the
+ * FMA pipes on Zen 4). The index of token j has the code of c (bits 2j of its word, shifted down)
+ * in bits 0-1 and that of c+1 (rotated right by 2j - 2) in bits 2-3, merged by one ternary-logic
+ * select; vpermps reads only those 4 bits. Tokens [t0, t0 + 16 TV) of the block. */
+static inline AVX512 __attribute__((always_inline)) void
+keys_lut2_avx512(const float *qs, const float *bias, const uint32_t *words, int wpc, int t0, int D,
+                 const int NQ, const int TV, float *out, size_t o_stride)
+{
+    const __m512 lo = _mm512_setr_ps(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3);
+    const __m512 hi = _mm512_setr_ps(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    const __m512i sh = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i rot = _mm512_setr_epi32(30, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28);
+    const __m512i low2 = _mm512_set1_epi32(3);
+    __m512 acc[TILE_Q][4];
+#pragma GCC unroll 4
+    for (int i = 0; i < NQ; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < TV; v++)
+            acc[i][v] = _mm512_setzero_ps();
+    for (int c = 0; c < D; c += 2) {
+        const uint32_t *w0 = words + (size_t)c * wpc + (t0 >> 4), *w1 = w0 + wpc;
+        __m512 tab[TILE_Q];
+#pragma GCC unroll 4
+        for (int i = 0; i < NQ; i++)
+            tab[i] = _mm512_fmadd_ps(_mm512_set1_ps(qs[(size_t)i * D + c + 1]), hi,
+                                     _mm512_mul_ps(_mm512_set1_ps(qs[(size_t)i * D + c]), lo));
+#pragma GCC unroll 4
+        for (int v = 0; v < TV; v++) {
+            const __m512i idx = _mm512_ternarylogic_epi32(
+                _mm512_srlv_epi32(_mm512_set1_epi32((int)w0[v]), sh),
+                _mm512_rorv_epi32(_mm512_set1_epi32((int)w1[v]), rot), low2, 0xE4);
+#pragma GCC unroll 4
+            for (int i = 0; i < NQ; i++)
+                acc[i][v] = _mm512_add_ps(acc[i][v], _mm512_permutexvar_ps(idx, tab[i]));
+        }
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < NQ; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < TV; v++)
+            _mm512_storeu_ps(out + (size_t)i * o_stride + t0 + 16 * v,
+                             _mm512_add_ps(acc[i][v], _mm512_set1_ps(bias[i])));
+}
+
 static inline AVX512 __attribute__((always_inline)) void
 keys_avx512_t(const float *q, size_t q_stride, const uint32_t *words, const kvb_half *scale,
               const kvb_half *mn, int nb, int G, int D, const int bits, const int NQ, float *out,
@@ -452,6 +498,15 @@ keys_avx512_t(const float *q, size_t q_stride, const uint32_t *words, const kvb_
         fold_avx2(q, q_stride, scale, mn, D, NQ, qs, bias);
         const int wpc = G * bits / 32;
         int t0 = 0;
+        if (bits == 2) { /* G % 16 == 0 */
+            for (; t0 + 64 <= G; t0 += 64)
+                keys_lut2_avx512(qs, bias, words, wpc, t0, D, NQ, 4, out, o_stride);
+            for (; t0 + 32 <= G; t0 += 32)
+                keys_lut2_avx512(qs, bias, words, wpc, t0, D, NQ, 2, out, o_stride);
+            for (; t0 < G; t0 += 16)
+                keys_lut2_avx512(qs, bias, words, wpc, t0, D, NQ, 1, out, o_stride);
+            continue;
+        }
         for (; t0 + 32 <= G; t0 += 32)
             keys_pass_avx512(qs, bias, words, wpc, t0, D, bits, NQ, 2, out, o_stride);
         for (; t0 + 16 <= G; t0 += 16)
@@ -564,11 +619,80 @@ static AVX512 void values_avx512(const float *p, size_t p_stride, int nq, const 
     }
 }
 
+/* ---- softmax ---------------------------------------------------------------------------------- */
+/* One pass for the max, one for scale, exp and sum (the scale applied here, not by a pass of its
+ * own; the normalization is left to the caller's output). Needs scale > 0. */
+
+static float softmax_avx2(float *x, int n, float scale)
+{
+    const __m256 s = _mm256_set1_ps(scale), mx = _mm256_set1_ps(kvb_max_f32(x, n) * scale);
+    __m256 acc = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 e = kvb_exp256(_mm256_sub_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), s), mx));
+        _mm256_storeu_ps(x + i, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    float sum = kvb_hsum256(acc);
+    if (i < n) {
+        float tail[8] = { 0 };
+        memcpy(tail, x + i, sizeof(float) * (size_t)(n - i));
+        _mm256_storeu_ps(tail, kvb_exp256(_mm256_sub_ps(_mm256_mul_ps(_mm256_loadu_ps(tail), s), mx)));
+        for (int k = 0; k < n - i; k++)
+            x[i + k] = tail[k], sum += tail[k];
+    }
+    return sum;
+}
+
+/* kvb_exp256 (core/simd.h) on 16 lanes: the same operations lane by lane, so the same bits. */
+static inline AVX512 __attribute__((always_inline)) __m512 exp16(__m512 x)
+{
+    x = _mm512_min_ps(x, _mm512_set1_ps(KVB_EXP_CLAMP));
+    x = _mm512_max_ps(x, _mm512_set1_ps(-KVB_EXP_CLAMP));
+    __m512 fx = _mm512_fmadd_ps(x, _mm512_set1_ps(KVB_EXP_LOG2E), _mm512_set1_ps(0.5f));
+    fx = _mm512_roundscale_ps(fx, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(KVB_EXP_LN2_HI), x);
+    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(KVB_EXP_LN2_LO), x);
+    __m512 y = _mm512_set1_ps(KVB_EXP_P0);
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(KVB_EXP_P1));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(KVB_EXP_P2));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(KVB_EXP_P3));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(KVB_EXP_P4));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(KVB_EXP_P5));
+    y = _mm512_fmadd_ps(y, _mm512_mul_ps(x, x), _mm512_add_ps(x, _mm512_set1_ps(1.0f)));
+    const __m512i e = _mm512_slli_epi32(
+        _mm512_add_epi32(_mm512_cvttps_epi32(fx), _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(y, _mm512_castsi512_ps(e));
+}
+
+static AVX512 float softmax_avx512(float *x, int n, float scale)
+{
+    const __mmask16 tail = (__mmask16)((1u << (n % 16)) - 1u);
+    const int full = n & ~15;
+    __m512 m = _mm512_set1_ps(-__builtin_inff());
+    for (int i = 0; i < full; i += 16)
+        m = _mm512_max_ps(m, _mm512_loadu_ps(x + i));
+    m = _mm512_max_ps(m, _mm512_mask_loadu_ps(m, tail, x + full));
+    const __m512 s = _mm512_set1_ps(scale), mx = _mm512_set1_ps(_mm512_reduce_max_ps(m) * scale);
+    __m512 acc = _mm512_setzero_ps();
+    for (int i = 0; i < full; i += 16) {
+        const __m512 e = exp16(_mm512_sub_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), s), mx));
+        _mm512_storeu_ps(x + i, e);
+        acc = _mm512_add_ps(acc, e);
+    }
+    if (tail) {
+        const __m512 e = exp16(_mm512_sub_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(tail, x + full), s), mx));
+        _mm512_mask_storeu_ps(x + full, tail, e);
+        acc = _mm512_mask_add_ps(acc, tail, acc, e);
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
 /* ---- the kernel tables ------------------------------------------------------------------------ */
 
-const kvb_kivi_kernels kvb_kivi_scalar = { "scalar", keys_scalar, values_scalar };
-const kvb_kivi_kernels kvb_kivi_avx2 = { "avx2", keys_avx2, values_avx2 };
-const kvb_kivi_kernels kvb_kivi_avx512 = { "avx512", keys_avx512, values_avx512 };
+const kvb_kivi_kernels kvb_kivi_scalar = { "scalar", keys_scalar, values_scalar, softmax_avx2 };
+const kvb_kivi_kernels kvb_kivi_avx2 = { "avx2", keys_avx2, values_avx2, softmax_avx2 };
+const kvb_kivi_kernels kvb_kivi_avx512 = { "avx512", keys_avx512, values_avx512, softmax_avx512 };
 
 int kvb_kivi_has_avx512(void)
 {
