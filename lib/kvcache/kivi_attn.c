@@ -109,17 +109,20 @@ fold_avx2(const float *q, size_t q_stride, const kvb_half *scale, const kvb_half
           const int NQ, float *qs, float *bias)
 {
     __m256 b[TILE_Q];
+#pragma GCC unroll 4
     for (int i = 0; i < NQ; i++)
         b[i] = _mm256_setzero_ps();
     for (int c = 0; c < D; c += 8) {
         const __m256 s = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(scale + c)));
         const __m256 m = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(mn + c)));
+#pragma GCC unroll 4
         for (int i = 0; i < NQ; i++) {
             const __m256 qv = _mm256_loadu_ps(q + (size_t)i * q_stride + c);
             _mm256_storeu_ps(qs + (size_t)i * D + c, _mm256_mul_ps(qv, s));
             b[i] = _mm256_fmadd_ps(qv, m, b[i]);
         }
     }
+#pragma GCC unroll 4
     for (int i = 0; i < NQ; i++)
         bias[i] = kvb_hsum256_pairwise(b[i]);
 }
@@ -203,7 +206,7 @@ static void keys_avx2(const float *q, int nq, size_t q_stride, const uint32_t *w
 
 /* Values: tokens are taken VT at a time; their per-group weights w = p s are computed once and
  * used by every channel pass. */
-#define VT 16
+#define VT 32
 
 /* The weights of tokens [t0, t0 + nt) for NQ heads: w[(i VT + tt) ng + g] = p_i s, and the
  * zero-point sums bias[i ng + g] += p_i m (in token order). Any ng. */
@@ -238,12 +241,14 @@ value_weights_pow2(const float *p, size_t p_stride, const kvb_half *scale, const
         memset(pp, 0, sizeof(pp));
         memset(sp, 0, sizeof(sp));
         memset(mp, 0, sizeof(mp));
+#pragma GCC unroll 4
         for (int i = 0; i < NQ; i++)
             memcpy(pp[i], p + (size_t)i * p_stride + t0, sizeof(float) * (size_t)nt);
         memcpy(sp, sc, sizeof(kvb_half) * (size_t)nt * ng);
         memcpy(mp, mc, sizeof(kvb_half) * (size_t)nt * ng);
         sc = sp, mc = mp;
     } else
+#pragma GCC unroll 4
         for (int i = 0; i < NQ; i++)
             memcpy(pp[i], p + (size_t)i * p_stride + t0, sizeof(float) * VT);
     const int sh = ng == 1 ? 0 : ng == 2 ? 1 : ng == 4 ? 2 : 3;
@@ -253,6 +258,7 @@ value_weights_pow2(const float *p, size_t p_stride, const kvb_half *scale, const
         const __m256i idx = _mm256_add_epi32(lane_tok, _mm256_set1_epi32(tb & 7));
         const __m256 s = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(sc + e)));
         const __m256 m = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(mc + e)));
+#pragma GCC unroll 4
         for (int i = 0; i < NQ; i++) {
             const __m256 pd = _mm256_permutevar8x32_ps(_mm256_loadu_ps(pp[i] + (tb & ~7)), idx);
             _mm256_storeu_ps(w + (size_t)i * VT * ng + e, _mm256_mul_ps(pd, s));
@@ -441,6 +447,30 @@ keys_pass_avx512(const float *qs, const float *bias, const uint32_t *words, int 
                              _mm512_add_ps(unweave16(acc[i][v], bits), _mm512_set1_ps(bias[i])));
 }
 
+/* fold_avx2 on 16 lanes (D % 16 == 0). */
+static inline AVX512 __attribute__((always_inline)) void
+fold_avx512(const float *q, size_t q_stride, const kvb_half *scale, const kvb_half *mn, int D,
+            const int NQ, float *qs, float *bias)
+{
+    __m512 b[TILE_Q];
+#pragma GCC unroll 4
+    for (int i = 0; i < NQ; i++)
+        b[i] = _mm512_setzero_ps();
+    for (int c = 0; c < D; c += 16) {
+        const __m512 s = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(scale + c)));
+        const __m512 m = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(mn + c)));
+#pragma GCC unroll 4
+        for (int i = 0; i < NQ; i++) {
+            const __m512 qv = _mm512_loadu_ps(q + (size_t)i * q_stride + c);
+            _mm512_storeu_ps(qs + (size_t)i * D + c, _mm512_mul_ps(qv, s));
+            b[i] = _mm512_fmadd_ps(qv, m, b[i]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < NQ; i++)
+        bias[i] = _mm512_reduce_add_ps(b[i]);
+}
+
 /* 2-bit keys by table: for a pair of channels (c, c+1) a token's two codes (c1, c2) take 16
  * values, so qs_c c1 + qs_{c+1} c2 is a 16-entry table per head and pair (built once per pass of
  * up to 64 tokens) and one vpermps + vaddps per 16 tokens replaces two FMAs (they run beside the
@@ -495,7 +525,10 @@ keys_avx512_t(const float *q, size_t q_stride, const uint32_t *words, const kvb_
     const size_t wpb = (size_t)D * G * bits / 32;
     for (int b = 0; b < nb; b++, words += wpb, scale += D, mn += D, out += G) {
         float qs[TILE_Q * MAX_D], bias[TILE_Q];
-        fold_avx2(q, q_stride, scale, mn, D, NQ, qs, bias);
+        if (D % 16)
+            fold_avx2(q, q_stride, scale, mn, D, NQ, qs, bias);
+        else
+            fold_avx512(q, q_stride, scale, mn, D, NQ, qs, bias);
         const int wpc = G * bits / 32;
         int t0 = 0;
         if (bits == 2) { /* G % 16 == 0 */
