@@ -597,6 +597,32 @@ values_pass_avx512(const float *w, const uint32_t *words, int wpt, int t0, int n
             _mm512_storeu_ps(out + (size_t)i * o_stride + d0 + 16 * v, acc[i][v]);
 }
 
+/* value_weights_pow2 on 16 lanes for a whole chunk (nt = VT): the probabilities are read in place
+ * (16 at a time, lane l taking token l >> log2(ng) of the vector's tokens), the zero-point sums
+ * go to 16 partial sums per head (lane l -> group l % ng). */
+static inline AVX512 __attribute__((always_inline)) void
+value_weights_pow2_avx512(const float *p, size_t p_stride, const kvb_half *scale, const kvb_half *mn,
+                          int t0, int ng, const int NQ, float *w, __m512 *bacc)
+{
+    const kvb_half *sc = scale + (size_t)t0 * ng, *mc = mn + (size_t)t0 * ng;
+    const int sh = ng == 1 ? 0 : ng == 2 ? 1 : ng == 4 ? 2 : 3;
+    const __m512i lane_tok = _mm512_srli_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), sh);
+    for (int e = 0; e < VT * ng; e += 16) {
+        const int tb = e >> sh; /* first token of these 16 entries */
+        const __m512i idx = _mm512_add_epi32(lane_tok, _mm512_set1_epi32(tb & 15));
+        const __m512 s = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(sc + e)));
+        const __m512 m = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(mc + e)));
+#pragma GCC unroll 4
+        for (int i = 0; i < NQ; i++) {
+            const __m512 pd = _mm512_permutexvar_ps(
+                idx, _mm512_loadu_ps(p + (size_t)i * p_stride + t0 + (tb & ~15)));
+            _mm512_storeu_ps(w + (size_t)i * VT * ng + e, _mm512_mul_ps(pd, s));
+            bacc[i] = _mm512_fmadd_ps(pd, m, bacc[i]);
+        }
+    }
+}
+
 static inline AVX512 __attribute__((always_inline)) void
 values_avx512_t(const float *p, size_t p_stride, const uint32_t *words, const kvb_half *scale,
                 const kvb_half *mn, int n, int D, int G, const int bits, const int NQ, float *out,
@@ -605,14 +631,18 @@ values_avx512_t(const float *p, size_t p_stride, const uint32_t *words, const kv
     const int ng = D / G, wpt = D * bits / 32, vec = pow2_groups(ng);
     float w[TILE_Q * VT * MAX_GROUPS], bias[TILE_Q * MAX_GROUPS];
     __m256 bacc[TILE_Q];
+    __m512 bacc16[TILE_Q];
+#pragma GCC unroll 4
     for (int i = 0; i < NQ; i++)
-        bacc[i] = _mm256_setzero_ps();
+        bacc[i] = _mm256_setzero_ps(), bacc16[i] = _mm512_setzero_ps();
     memset(bias, 0, sizeof(float) * (size_t)NQ * ng);
     for (int i = 0; i < NQ; i++)
         memset(out + (size_t)i * o_stride, 0, sizeof(float) * (size_t)D);
     for (int t0 = 0; t0 < n; t0 += VT) {
         const int nt = n - t0 < VT ? n - t0 : VT;
-        if (vec)
+        if (vec && nt == VT)
+            value_weights_pow2_avx512(p, p_stride, scale, mn, t0, ng, NQ, w, bacc16);
+        else if (vec)
             value_weights_pow2(p, p_stride, scale, mn, t0, nt, ng, NQ, w, bacc);
         else
             value_weights_any(p, p_stride, scale, mn, t0, nt, ng, NQ, w, bias);
@@ -628,8 +658,13 @@ values_avx512_t(const float *p, size_t p_stride, const uint32_t *words, const kv
                 float *o = out + (size_t)i * o_stride + d0;
                 _mm512_storeu_ps(o, unweave16(_mm512_loadu_ps(o), bits));
             }
-    if (vec)
+    if (vec) { /* lanes l and l + 8 of the 16-lane sums hold the same group (ng | 8) */
+#pragma GCC unroll 4
+        for (int i = 0; i < NQ; i++)
+            bacc[i] = _mm256_add_ps(bacc[i], _mm256_add_ps(_mm512_castps512_ps256(bacc16[i]),
+                                                           _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(bacc16[i]), 1))));
         bias_reduce(bacc, NQ, ng, bias);
+    }
     for (int i = 0; i < NQ; i++)
         for (int d = 0; d < D; d++)
             out[(size_t)i * o_stride + d] += bias[i * ng + d / G];

@@ -160,7 +160,7 @@ Test(kivi_kernels, values_match_scalar_twin)
         { 2, 32, 64 }, { 4, 32, 64 }, { 2, 64, 64 }, { 4, 16, 64 }, { 2, 16, 128 },
         { 2, 32, 96 }, { 4, 8, 128 }, { 4, 8, 48 }, { 4, 16, 48 },
     };
-    static const int lengths[] = { 0, 1, 15, 16, 17, 100, 1000 };
+    static const int lengths[] = { 0, 1, 15, 16, 17, 31, 32, 33, 100, 1000 }; /* chunks of 32 */
     for (size_t k = 0; k < sizeof(shapes) / sizeof(shapes[0]); k++)
         for (size_t l = 0; l < sizeof(lengths) / sizeof(lengths[0]); l++)
             for (int nq = 1; nq <= 9; nq += (nq < 5 ? 1 : 4))
