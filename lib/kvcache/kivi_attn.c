@@ -501,8 +501,9 @@ fold_avx512(const float *q, size_t q_stride, const kvb_half *scale, const kvb_ha
  * select; vpermps reads only those 4 bits. Tokens [t0, t0 + 16 TV) of the block. */
 static inline AVX512 __attribute__((always_inline)) void
 keys_lut2_avx512(const float *qs, const float *bias, const uint32_t *words, int wpc, int t0, int D,
-                 const int NQ, const int TV, float *out, size_t o_stride)
+                 const int NQ, const int TV, const uint64_t *x, float *out, size_t o_stride)
 {
+    const __m512i sh64 = _mm512_setr_epi64(0, 4, 8, 12, 16, 20, 24, 28);
     const __m512 lo = _mm512_setr_ps(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3);
     const __m512 hi = _mm512_setr_ps(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
     const __m512i sh = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
@@ -523,9 +524,11 @@ keys_lut2_avx512(const float *qs, const float *bias, const uint32_t *words, int 
                                      _mm512_mul_ps(_mm512_set1_ps(qs[(size_t)i * D + c]), lo));
 #pragma GCC unroll 4
         for (int v = 0; v < TV; v++) {
-            const __m512i idx = _mm512_ternarylogic_epi32(
-                _mm512_srlv_epi32(_mm512_set1_epi32((int)w0[v]), sh),
-                _mm512_rorv_epi32(_mm512_set1_epi32((int)w1[v]), rot), low2, 0xE4);
+            const __m512i idx =
+                x ? _mm512_srlv_epi64(_mm512_set1_epi64((long long)x[c + v]), sh64)
+                  : _mm512_ternarylogic_epi32(_mm512_srlv_epi32(_mm512_set1_epi32((int)w0[v]), sh),
+                                              _mm512_rorv_epi32(_mm512_set1_epi32((int)w1[v]), rot),
+                                              low2, 0xE4);
 #pragma GCC unroll 4
             for (int i = 0; i < NQ; i++)
                 acc[i][v] = _mm512_add_ps(acc[i][v], _mm512_permutexvar_ps(idx, tab[i]));
@@ -537,6 +540,25 @@ keys_lut2_avx512(const float *qs, const float *bias, const uint32_t *words, int 
         for (int v = 0; v < TV; v++)
             _mm512_storeu_ps(out + (size_t)i * o_stride + t0 + 16 * v,
                              _mm512_add_ps(acc[i][v], _mm512_set1_ps(bias[i])));
+}
+
+/* The token indices of keys_lut2_avx512 for a whole block of G = 32 (two words per channel), 8
+ * (pair, half) words per 512-bit load of 8 channels, instead of three vector operations per pair
+ * and half: x[c + h] (c even) holds in nibble m of its low half token 2m's index c1 + 4 c2 of
+ * half h, in its high half token 2m + 1's; a 64-bit shift by 4m then leaves in dword lane j its
+ * token's index in bits 0-3, the only bits vpermps reads. */
+static inline AVX512 __attribute__((always_inline)) void
+lut2_index_words_g32(const uint32_t *words, int D, uint64_t *x)
+{
+    const __m512i odd = _mm512_setr_epi64(1, 1, 3, 3, 5, 5, 7, 7);
+    const __m512i low2 = _mm512_set1_epi32(0x33333333); /* bits 0-1 of every nibble */
+    for (int c = 0; c < D; c += 8) {
+        const __m512i a = _mm512_loadu_si512(words + 2 * c); /* qword k: channel c + k's 2 words */
+        const __m512i b = _mm512_permutexvar_epi64(odd, a);   /* qword 2m: channel c + 2m + 1 */
+        const __m512i ev = _mm512_ternarylogic_epi32(a, _mm512_slli_epi32(b, 2), low2, 0xE4);
+        const __m512i od = _mm512_ternarylogic_epi32(_mm512_srli_epi32(a, 2), b, low2, 0xE4);
+        _mm512_storeu_si512(x + c, _mm512_unpacklo_epi32(ev, od));
+    }
 }
 
 static inline AVX512 __attribute__((always_inline)) void
@@ -557,12 +579,18 @@ keys_avx512_t(const float *q, size_t q_stride, const uint32_t *words, const kvb_
         const int wpc = G * bits / 32;
         int t0 = 0;
         if (bits == 2) { /* G % 16 == 0 */
+            if (G == 32) {
+                uint64_t x[MAX_D];
+                lut2_index_words_g32(words, D, x);
+                keys_lut2_avx512(qs, bias, words, wpc, 0, D, NQ, 2, x, out, o_stride);
+                continue;
+            }
             for (; t0 + 64 <= G; t0 += 64)
-                keys_lut2_avx512(qs, bias, words, wpc, t0, D, NQ, 4, out, o_stride);
+                keys_lut2_avx512(qs, bias, words, wpc, t0, D, NQ, 4, NULL, out, o_stride);
             for (; t0 + 32 <= G; t0 += 32)
-                keys_lut2_avx512(qs, bias, words, wpc, t0, D, NQ, 2, out, o_stride);
+                keys_lut2_avx512(qs, bias, words, wpc, t0, D, NQ, 2, NULL, out, o_stride);
             for (; t0 < G; t0 += 16)
-                keys_lut2_avx512(qs, bias, words, wpc, t0, D, NQ, 1, out, o_stride);
+                keys_lut2_avx512(qs, bias, words, wpc, t0, D, NQ, 1, NULL, out, o_stride);
             continue;
         }
         for (; t0 + 32 <= G; t0 += 32)
