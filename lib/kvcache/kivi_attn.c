@@ -469,6 +469,12 @@ keys_pass_avx512(const float *qs, const float *bias, const uint32_t *words, int 
                              _mm512_add_ps(unweave16(acc[i][v], bits), _mm512_set1_ps(bias[i])));
 }
 
+/* 16 fp16 values as floats. */
+static inline AVX512 __attribute__((always_inline)) __m512 load_h16(const kvb_half *p)
+{
+    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)p));
+}
+
 /* fold_avx2 on 16 lanes (D % 16 == 0). */
 static inline AVX512 __attribute__((always_inline)) void
 fold_avx512(const float *q, size_t q_stride, const kvb_half *scale, const kvb_half *mn, int D,
@@ -479,8 +485,7 @@ fold_avx512(const float *q, size_t q_stride, const kvb_half *scale, const kvb_ha
     for (int i = 0; i < NQ; i++)
         b[i] = _mm512_setzero_ps();
     for (int c = 0; c < D; c += 16) {
-        const __m512 s = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(scale + c)));
-        const __m512 m = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(mn + c)));
+        const __m512 s = load_h16(scale + c), m = load_h16(mn + c);
 #pragma GCC unroll 4
         for (int i = 0; i < NQ; i++) {
             const __m512 qv = _mm512_loadu_ps(q + (size_t)i * q_stride + c);
@@ -498,7 +503,8 @@ fold_avx512(const float *q, size_t q_stride, const kvb_half *scale, const kvb_ha
  * up to 64 tokens) and one vpermps + vaddps per 16 tokens replaces two FMAs (they run beside the
  * FMA pipes on Zen 4). The index of token j has the code of c (bits 2j of its word, shifted down)
  * in bits 0-1 and that of c+1 (rotated right by 2j - 2) in bits 2-3, merged by one ternary-logic
- * select; vpermps reads only those 4 bits. Tokens [t0, t0 + 16 TV) of the block. */
+ * select, or comes from x, the block's index words (lut2_index_words_g32); vpermps reads only
+ * those 4 bits. Tokens [t0, t0 + 16 TV) of the block. */
 static inline AVX512 __attribute__((always_inline)) void
 keys_lut2_avx512(const float *qs, const float *bias, const uint32_t *words, int wpc, int t0, int D,
                  const int NQ, const int TV, const uint64_t *x, float *out, size_t o_stride)
@@ -507,7 +513,8 @@ keys_lut2_avx512(const float *qs, const float *bias, const uint32_t *words, int 
     const __m512 lo = _mm512_setr_ps(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3);
     const __m512 hi = _mm512_setr_ps(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
     const __m512i sh = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i rot = _mm512_setr_epi32(30, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28);
+    const __m512i rot = _mm512_setr_epi32(30, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                          28);
     const __m512i low2 = _mm512_set1_epi32(3);
     __m512 acc[TILE_Q][4];
 #pragma GCC unroll 4
@@ -654,8 +661,8 @@ values_pass_avx512(const float *w, const uint32_t *words, int wpt, int t0, int n
  * (16 at a time, lane l taking token l >> log2(ng) of the vector's tokens), the zero-point sums
  * go to 16 partial sums per head (lane l -> group l % ng). */
 static inline AVX512 __attribute__((always_inline)) void
-value_weights_pow2_avx512(const float *p, size_t p_stride, const kvb_half *scale, const kvb_half *mn,
-                          int t0, int ng, const int NQ, float *w, __m512 *bacc)
+value_weights_pow2_avx512(const float *p, size_t p_stride, const kvb_half *scale,
+                          const kvb_half *mn, int t0, int ng, const int NQ, float *w, __m512 *bacc)
 {
     const kvb_half *sc = scale + (size_t)t0 * ng, *mc = mn + (size_t)t0 * ng;
     const int sh = ng == 1 ? 0 : ng == 2 ? 1 : ng == 4 ? 2 : 3;
@@ -664,8 +671,7 @@ value_weights_pow2_avx512(const float *p, size_t p_stride, const kvb_half *scale
     for (int e = 0; e < VT * ng; e += 16) {
         const int tb = e >> sh; /* first token of these 16 entries */
         const __m512i idx = _mm512_add_epi32(lane_tok, _mm512_set1_epi32(tb & 15));
-        const __m512 s = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(sc + e)));
-        const __m512 m = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(mc + e)));
+        const __m512 s = load_h16(sc + e), m = load_h16(mc + e);
 #pragma GCC unroll 4
         for (int i = 0; i < NQ; i++) {
             const __m512 pd = _mm512_permutexvar_ps(
@@ -717,9 +723,12 @@ values_avx512_t(const float *p, size_t p_stride, const uint32_t *words, const kv
             }
     if (vec) { /* lanes l and l + 8 of the 16-lane sums hold the same group (ng | 8) */
 #pragma GCC unroll 4
-        for (int i = 0; i < NQ; i++)
-            bacc[i] = _mm256_add_ps(bacc[i], _mm256_add_ps(_mm512_castps512_ps256(bacc16[i]),
-                                                           _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(bacc16[i]), 1))));
+        for (int i = 0; i < NQ; i++) {
+            const __m512d b = _mm512_castps_pd(bacc16[i]);
+            const __m256 lower = _mm256_castpd_ps(_mm512_castpd512_pd256(b));
+            const __m256 upper = _mm256_castpd_ps(_mm512_extractf64x4_pd(b, 1));
+            bacc[i] = _mm256_add_ps(bacc[i], _mm256_add_ps(lower, upper));
+        }
         bias_reduce(bacc, NQ, ng, bias);
     }
     for (int i = 0; i < NQ; i++)
@@ -744,7 +753,7 @@ static AVX512 void values_avx512(const float *p, size_t p_stride, int nq, const 
     }
 }
 
-/* ---- softmax ---------------------------------------------------------------------------------- */
+/* ---- softmax -------------------------------------------------------------------------------- */
 /* One pass for the max, one for scale, exp and sum (the scale applied here, not by a pass of its
  * own; the normalization is left to the caller's output). Needs scale > 0. */
 
@@ -762,7 +771,8 @@ static float softmax_avx2(float *x, int n, float scale)
     if (i < n) {
         float tail[8] = { 0 };
         memcpy(tail, x + i, sizeof(float) * (size_t)(n - i));
-        _mm256_storeu_ps(tail, kvb_exp256(_mm256_sub_ps(_mm256_mul_ps(_mm256_loadu_ps(tail), s), mx)));
+        const __m256 t = _mm256_sub_ps(_mm256_mul_ps(_mm256_loadu_ps(tail), s), mx);
+        _mm256_storeu_ps(tail, kvb_exp256(t));
         for (int k = 0; k < n - i; k++)
             x[i + k] = tail[k], sum += tail[k];
     }
@@ -806,7 +816,8 @@ static AVX512 float softmax_avx512(float *x, int n, float scale)
         acc = _mm512_add_ps(acc, e);
     }
     if (tail) {
-        const __m512 e = exp16(_mm512_sub_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(tail, x + full), s), mx));
+        const __m512 t = _mm512_sub_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(tail, x + full), s), mx);
+        const __m512 e = exp16(t);
         _mm512_mask_storeu_ps(x + full, tail, e);
         acc = _mm512_mask_add_ps(acc, tail, acc, e);
     }
