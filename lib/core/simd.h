@@ -4,22 +4,35 @@
 
 #include <immintrin.h>
 
+/* The constants of kvb_exp256, also used by wider copies of it (lib/kvcache/kivi_attn.c's 16-lane
+ * softmax): input clamp, log2(e), ln 2 split in two (Cephes), degree-5 polynomial. */
+#define KVB_EXP_CLAMP 88.3762626647949f
+#define KVB_EXP_LOG2E 1.44269504088896341f
+#define KVB_EXP_LN2_HI 0.693359375f
+#define KVB_EXP_LN2_LO -2.12194440e-4f
+#define KVB_EXP_P0 1.9875691500E-4f
+#define KVB_EXP_P1 1.3981999507E-3f
+#define KVB_EXP_P2 8.3334519073E-3f
+#define KVB_EXP_P3 4.1665795894E-2f
+#define KVB_EXP_P4 1.6666665459E-1f
+#define KVB_EXP_P5 5.0000001201E-1f
+
 /* exp(x) for 8 floats: Cephes-style range reduction + degree-5 polynomial, ~2 ulp; inputs are
  * clamped to [-88.37, 88.37] (softmax arguments are <= 0, so large negatives just go to ~0). */
 static inline __m256 kvb_exp256(__m256 x)
 {
-    x = _mm256_min_ps(x, _mm256_set1_ps(88.3762626647949f));
-    x = _mm256_max_ps(x, _mm256_set1_ps(-88.3762626647949f));
-    __m256 fx = _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f));
+    x = _mm256_min_ps(x, _mm256_set1_ps(KVB_EXP_CLAMP));
+    x = _mm256_max_ps(x, _mm256_set1_ps(-KVB_EXP_CLAMP));
+    __m256 fx = _mm256_fmadd_ps(x, _mm256_set1_ps(KVB_EXP_LOG2E), _mm256_set1_ps(0.5f));
     fx = _mm256_floor_ps(fx);
-    x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
-    x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), x);
-    __m256 y = _mm256_set1_ps(1.9875691500E-4f);
-    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507E-3f));
-    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073E-3f));
-    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894E-2f));
-    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459E-1f));
-    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201E-1f));
+    x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(KVB_EXP_LN2_HI), x);
+    x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(KVB_EXP_LN2_LO), x);
+    __m256 y = _mm256_set1_ps(KVB_EXP_P0);
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(KVB_EXP_P1));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(KVB_EXP_P2));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(KVB_EXP_P3));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(KVB_EXP_P4));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(KVB_EXP_P5));
     y = _mm256_fmadd_ps(y, _mm256_mul_ps(x, x), _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
     __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(fx), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(y, _mm256_castsi256_ps(e));

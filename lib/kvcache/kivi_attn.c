@@ -3,15 +3,24 @@
  * baseline every build runs) and AVX-512F (chosen at run time, like the bf16 GEMV).
  *
  * Keys are quantized per channel, so a block's scales and zero points fold into the query once
- * per block: score_t = sum_c (q_c s_c) code_ct + sum_c q_c m_c; the codes are turned into floats
- * in registers (shift, then mask and convert or a 16-entry table) and multiplied by the folded query, with the block's tokens
- * in the SIMD lanes so that each code is unpacked once for every query head of the GQA group.
+ * per block: score_t = sum_c (q_c s_c) code_ct + sum_c q_c m_c, with the block's tokens in the SIMD
+ * lanes so that each code is unpacked once for every query head of the GQA group. The codes are
+ * turned into floats in registers (shift, then mask and convert or a 16-entry table) and
+ * multiplied by the folded query; 2-bit keys on AVX-512 skip the floats: a 16-entry table per
+ * pair of channels holds qs_c c1 + qs_{c+1} c2 for every code pair, and one vpermps + vaddps per
+ * 16 tokens replaces two FMAs (keys_lut2_avx512).
  * Values are quantized per token: out_d = sum_t (p_t s_tg) code_td + sum_t p_t m_tg, the first
  * sum over the codes in registers, the second per group (G channels), added once at the end; no
- * row is ever dequantized in memory. Why float and not 8-bit integer dot products (llama.cpp's
- * q8 activations): rounding the folded query or the probabilities to 8 bits would move scores by
- * ~2^-9 relative, far outside the fused-vs-dequantized tolerance the KIVI tests hold
- * (tests/unit/test_kvcache_kivi.c); the float sums differ from the scalar twin only in order. */
+ * row is ever dequantized in memory. The softmax between them scales and exponentiates in one
+ * pass after the max and leaves the division by the sum to the caller's output.
+ * Why float and not 8-bit integer dot products (llama.cpp's q8 activations): rounding the folded
+ * query or the probabilities to 8 bits would move scores by ~2^-9 relative, far outside the
+ * fused-vs-dequantized tolerance the KIVI tests hold (tests/unit/test_kvcache_kivi.c); the float
+ * sums differ from the scalar twin only in order.
+ * Where the time goes (SmolLM2 shape, 8k tokens, AVX-512, Zen 4 at 3.5 GHz, per decode token):
+ * 283M multiply-adds (keys and values alike), at one 16-lane FMA per cycle 2.5 ms per pass; the
+ * values pass is bound there (12 FMAs per token and kv head), the keys' tables reach ~24 vector
+ * ops per channel pair and 32 tokens (~2.6 ms), the 2.2M exponentials ~0.6 ms (docs/kvcache.md). */
 #include <immintrin.h>
 #include <stddef.h>
 #include <string.h>
@@ -109,17 +118,20 @@ fold_avx2(const float *q, size_t q_stride, const kvb_half *scale, const kvb_half
           const int NQ, float *qs, float *bias)
 {
     __m256 b[TILE_Q];
+#pragma GCC unroll 4
     for (int i = 0; i < NQ; i++)
         b[i] = _mm256_setzero_ps();
     for (int c = 0; c < D; c += 8) {
         const __m256 s = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(scale + c)));
         const __m256 m = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(mn + c)));
+#pragma GCC unroll 4
         for (int i = 0; i < NQ; i++) {
             const __m256 qv = _mm256_loadu_ps(q + (size_t)i * q_stride + c);
             _mm256_storeu_ps(qs + (size_t)i * D + c, _mm256_mul_ps(qv, s));
             b[i] = _mm256_fmadd_ps(qv, m, b[i]);
         }
     }
+#pragma GCC unroll 4
     for (int i = 0; i < NQ; i++)
         bias[i] = kvb_hsum256_pairwise(b[i]);
 }
@@ -203,7 +215,7 @@ static void keys_avx2(const float *q, int nq, size_t q_stride, const uint32_t *w
 
 /* Values: tokens are taken VT at a time; their per-group weights w = p s are computed once and
  * used by every channel pass. */
-#define VT 16
+#define VT 32
 
 /* The weights of tokens [t0, t0 + nt) for NQ heads: w[(i VT + tt) ng + g] = p_i s, and the
  * zero-point sums bias[i ng + g] += p_i m (in token order). Any ng. */
@@ -238,12 +250,14 @@ value_weights_pow2(const float *p, size_t p_stride, const kvb_half *scale, const
         memset(pp, 0, sizeof(pp));
         memset(sp, 0, sizeof(sp));
         memset(mp, 0, sizeof(mp));
+#pragma GCC unroll 4
         for (int i = 0; i < NQ; i++)
             memcpy(pp[i], p + (size_t)i * p_stride + t0, sizeof(float) * (size_t)nt);
         memcpy(sp, sc, sizeof(kvb_half) * (size_t)nt * ng);
         memcpy(mp, mc, sizeof(kvb_half) * (size_t)nt * ng);
         sc = sp, mc = mp;
     } else
+#pragma GCC unroll 4
         for (int i = 0; i < NQ; i++)
             memcpy(pp[i], p + (size_t)i * p_stride + t0, sizeof(float) * VT);
     const int sh = ng == 1 ? 0 : ng == 2 ? 1 : ng == 4 ? 2 : 3;
@@ -253,6 +267,7 @@ value_weights_pow2(const float *p, size_t p_stride, const kvb_half *scale, const
         const __m256i idx = _mm256_add_epi32(lane_tok, _mm256_set1_epi32(tb & 7));
         const __m256 s = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(sc + e)));
         const __m256 m = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(mc + e)));
+#pragma GCC unroll 4
         for (int i = 0; i < NQ; i++) {
             const __m256 pd = _mm256_permutevar8x32_ps(_mm256_loadu_ps(pp[i] + (tb & ~7)), idx);
             _mm256_storeu_ps(w + (size_t)i * VT * ng + e, _mm256_mul_ps(pd, s));
@@ -376,6 +391,19 @@ static void values_avx2(const float *p, size_t p_stride, int nq, const uint32_t 
  * the AVX2 kernels run). */
 #define AVX512 __attribute__((target("avx512f")))
 
+/* Prefetch of the codes and metadata the AVX-512 passes read next: the streams change at every
+ * kv head and the hardware prefetcher starts late on each (2-3% of the decode time measured). */
+static inline void prefetch3(const void *codes, size_t code_bytes, const kvb_half *scale,
+                             const kvb_half *mn, size_t meta_bytes)
+{
+    for (size_t o = 0; o < code_bytes; o += 64)
+        _mm_prefetch((const char *)codes + o, _MM_HINT_T0);
+    for (size_t o = 0; o < meta_bytes; o += 64) {
+        _mm_prefetch((const char *)scale + o, _MM_HINT_T0);
+        _mm_prefetch((const char *)mn + o, _MM_HINT_T0);
+    }
+}
+
 /* Codes [i0, i0 + 16) of a packed row (i0 % 16 == 0) as floats: each lane shifted so that its
  * code is in its low bits, then a 16-entry table (vpermps reads the low 4 bits) gives the float.
  * 4 bits: the two words are broadcast as one 64-bit value, so lanes alternate between them: lane
@@ -441,6 +469,105 @@ keys_pass_avx512(const float *qs, const float *bias, const uint32_t *words, int 
                              _mm512_add_ps(unweave16(acc[i][v], bits), _mm512_set1_ps(bias[i])));
 }
 
+/* 16 fp16 values as floats. */
+static inline AVX512 __attribute__((always_inline)) __m512 load_h16(const kvb_half *p)
+{
+    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)p));
+}
+
+/* fold_avx2 on 16 lanes (D % 16 == 0). */
+static inline AVX512 __attribute__((always_inline)) void
+fold_avx512(const float *q, size_t q_stride, const kvb_half *scale, const kvb_half *mn, int D,
+            const int NQ, float *qs, float *bias)
+{
+    __m512 b[TILE_Q];
+#pragma GCC unroll 4
+    for (int i = 0; i < NQ; i++)
+        b[i] = _mm512_setzero_ps();
+    for (int c = 0; c < D; c += 16) {
+        const __m512 s = load_h16(scale + c), m = load_h16(mn + c);
+#pragma GCC unroll 4
+        for (int i = 0; i < NQ; i++) {
+            const __m512 qv = _mm512_loadu_ps(q + (size_t)i * q_stride + c);
+            _mm512_storeu_ps(qs + (size_t)i * D + c, _mm512_mul_ps(qv, s));
+            b[i] = _mm512_fmadd_ps(qv, m, b[i]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < NQ; i++)
+        bias[i] = _mm512_reduce_add_ps(b[i]);
+}
+
+/* 2-bit keys by table: for a pair of channels (c, c+1) a token's two codes (c1, c2) take 16
+ * values, so qs_c c1 + qs_{c+1} c2 is a 16-entry table per head and pair (built once per pass of
+ * up to 64 tokens) and one vpermps + vaddps per 16 tokens replaces two FMAs (they run beside the
+ * FMA pipes on Zen 4). The index of token j has the code of c (bits 2j of its word, shifted down)
+ * in bits 0-1 and that of c+1 (rotated right by 2j - 2) in bits 2-3, merged by one ternary-logic
+ * select, or comes from x, the block's index words (lut2_index_words_g32); vpermps reads only
+ * those 4 bits. Tokens [t0, t0 + 16 TV) of the block. */
+static inline AVX512 __attribute__((always_inline)) void
+keys_lut2_avx512(const float *qs, const float *bias, const uint32_t *words, int wpc, int t0, int D,
+                 const int NQ, const int TV, const uint64_t *x, float *out, size_t o_stride)
+{
+    const __m512i sh64 = _mm512_setr_epi64(0, 4, 8, 12, 16, 20, 24, 28);
+    const __m512 lo = _mm512_setr_ps(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3);
+    const __m512 hi = _mm512_setr_ps(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    const __m512i sh = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i rot = _mm512_setr_epi32(30, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                          28);
+    const __m512i low2 = _mm512_set1_epi32(3);
+    __m512 acc[TILE_Q][4];
+#pragma GCC unroll 4
+    for (int i = 0; i < NQ; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < TV; v++)
+            acc[i][v] = _mm512_setzero_ps();
+    for (int c = 0; c < D; c += 2) {
+        const uint32_t *w0 = words + (size_t)c * wpc + (t0 >> 4), *w1 = w0 + wpc;
+        __m512 tab[TILE_Q];
+#pragma GCC unroll 4
+        for (int i = 0; i < NQ; i++)
+            tab[i] = _mm512_fmadd_ps(_mm512_set1_ps(qs[(size_t)i * D + c + 1]), hi,
+                                     _mm512_mul_ps(_mm512_set1_ps(qs[(size_t)i * D + c]), lo));
+#pragma GCC unroll 4
+        for (int v = 0; v < TV; v++) {
+            const __m512i idx =
+                x ? _mm512_srlv_epi64(_mm512_set1_epi64((long long)x[c + v]), sh64)
+                  : _mm512_ternarylogic_epi32(_mm512_srlv_epi32(_mm512_set1_epi32((int)w0[v]), sh),
+                                              _mm512_rorv_epi32(_mm512_set1_epi32((int)w1[v]), rot),
+                                              low2, 0xE4);
+#pragma GCC unroll 4
+            for (int i = 0; i < NQ; i++)
+                acc[i][v] = _mm512_add_ps(acc[i][v], _mm512_permutexvar_ps(idx, tab[i]));
+        }
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < NQ; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < TV; v++)
+            _mm512_storeu_ps(out + (size_t)i * o_stride + t0 + 16 * v,
+                             _mm512_add_ps(acc[i][v], _mm512_set1_ps(bias[i])));
+}
+
+/* The token indices of keys_lut2_avx512 for a whole block of G = 32 (two words per channel), 8
+ * (pair, half) words per 512-bit load of 8 channels, instead of three vector operations per pair
+ * and half: x[c + h] (c even) holds in nibble m of its low half token 2m's index c1 + 4 c2 of
+ * half h, in its high half token 2m + 1's; a 64-bit shift by 4m then leaves in dword lane j its
+ * token's index in bits 0-3, the only bits vpermps reads. */
+static inline AVX512 __attribute__((always_inline)) void
+lut2_index_words_g32(const uint32_t *words, int D, uint64_t *x)
+{
+    const __m512i odd = _mm512_setr_epi64(1, 1, 3, 3, 5, 5, 7, 7);
+    const __m512i low2 = _mm512_set1_epi32(0x33333333); /* bits 0-1 of every nibble */
+    for (int c = 0; c < D; c += 8) {
+        const __m512i a = _mm512_loadu_si512(words + 2 * c); /* qword k: channel c + k's 2 words */
+        const __m512i b = _mm512_permutexvar_epi64(odd, a);   /* qword 2m: channel c + 2m + 1 */
+        const __m512i ev = _mm512_ternarylogic_epi32(a, _mm512_slli_epi32(b, 2), low2, 0xE4);
+        const __m512i od = _mm512_ternarylogic_epi32(_mm512_srli_epi32(a, 2), b, low2, 0xE4);
+        _mm512_storeu_si512(x + c, _mm512_unpacklo_epi32(ev, od));
+    }
+}
+
 static inline AVX512 __attribute__((always_inline)) void
 keys_avx512_t(const float *q, size_t q_stride, const uint32_t *words, const kvb_half *scale,
               const kvb_half *mn, int nb, int G, int D, const int bits, const int NQ, float *out,
@@ -449,9 +576,30 @@ keys_avx512_t(const float *q, size_t q_stride, const uint32_t *words, const kvb_
     const size_t wpb = (size_t)D * G * bits / 32;
     for (int b = 0; b < nb; b++, words += wpb, scale += D, mn += D, out += G) {
         float qs[TILE_Q * MAX_D], bias[TILE_Q];
-        fold_avx2(q, q_stride, scale, mn, D, NQ, qs, bias);
+        if (b + 4 < nb) /* 4 blocks ahead */
+            prefetch3(words + 4 * wpb, wpb * sizeof(uint32_t), scale + 4 * D, mn + 4 * D,
+                      (size_t)D * sizeof(kvb_half));
+        if (D % 16)
+            fold_avx2(q, q_stride, scale, mn, D, NQ, qs, bias);
+        else
+            fold_avx512(q, q_stride, scale, mn, D, NQ, qs, bias);
         const int wpc = G * bits / 32;
         int t0 = 0;
+        if (bits == 2) { /* G % 16 == 0 */
+            if (G == 32) {
+                uint64_t x[MAX_D];
+                lut2_index_words_g32(words, D, x);
+                keys_lut2_avx512(qs, bias, words, wpc, 0, D, NQ, 2, x, out, o_stride);
+                continue;
+            }
+            for (; t0 + 64 <= G; t0 += 64)
+                keys_lut2_avx512(qs, bias, words, wpc, t0, D, NQ, 4, NULL, out, o_stride);
+            for (; t0 + 32 <= G; t0 += 32)
+                keys_lut2_avx512(qs, bias, words, wpc, t0, D, NQ, 2, NULL, out, o_stride);
+            for (; t0 < G; t0 += 16)
+                keys_lut2_avx512(qs, bias, words, wpc, t0, D, NQ, 1, NULL, out, o_stride);
+            continue;
+        }
         for (; t0 + 32 <= G; t0 += 32)
             keys_pass_avx512(qs, bias, words, wpc, t0, D, bits, NQ, 2, out, o_stride);
         for (; t0 + 16 <= G; t0 += 16)
@@ -509,6 +657,31 @@ values_pass_avx512(const float *w, const uint32_t *words, int wpt, int t0, int n
             _mm512_storeu_ps(out + (size_t)i * o_stride + d0 + 16 * v, acc[i][v]);
 }
 
+/* value_weights_pow2 on 16 lanes for a whole chunk (nt = VT): the probabilities are read in place
+ * (16 at a time, lane l taking token l >> log2(ng) of the vector's tokens), the zero-point sums
+ * go to 16 partial sums per head (lane l -> group l % ng). */
+static inline AVX512 __attribute__((always_inline)) void
+value_weights_pow2_avx512(const float *p, size_t p_stride, const kvb_half *scale,
+                          const kvb_half *mn, int t0, int ng, const int NQ, float *w, __m512 *bacc)
+{
+    const kvb_half *sc = scale + (size_t)t0 * ng, *mc = mn + (size_t)t0 * ng;
+    const int sh = ng == 1 ? 0 : ng == 2 ? 1 : ng == 4 ? 2 : 3;
+    const __m512i lane_tok = _mm512_srli_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), sh);
+    for (int e = 0; e < VT * ng; e += 16) {
+        const int tb = e >> sh; /* first token of these 16 entries */
+        const __m512i idx = _mm512_add_epi32(lane_tok, _mm512_set1_epi32(tb & 15));
+        const __m512 s = load_h16(sc + e), m = load_h16(mc + e);
+#pragma GCC unroll 4
+        for (int i = 0; i < NQ; i++) {
+            const __m512 pd = _mm512_permutexvar_ps(
+                idx, _mm512_loadu_ps(p + (size_t)i * p_stride + t0 + (tb & ~15)));
+            _mm512_storeu_ps(w + (size_t)i * VT * ng + e, _mm512_mul_ps(pd, s));
+            bacc[i] = _mm512_fmadd_ps(pd, m, bacc[i]);
+        }
+    }
+}
+
 static inline AVX512 __attribute__((always_inline)) void
 values_avx512_t(const float *p, size_t p_stride, const uint32_t *words, const kvb_half *scale,
                 const kvb_half *mn, int n, int D, int G, const int bits, const int NQ, float *out,
@@ -517,14 +690,22 @@ values_avx512_t(const float *p, size_t p_stride, const uint32_t *words, const kv
     const int ng = D / G, wpt = D * bits / 32, vec = pow2_groups(ng);
     float w[TILE_Q * VT * MAX_GROUPS], bias[TILE_Q * MAX_GROUPS];
     __m256 bacc[TILE_Q];
+    __m512 bacc16[TILE_Q];
+#pragma GCC unroll 4
     for (int i = 0; i < NQ; i++)
-        bacc[i] = _mm256_setzero_ps();
+        bacc[i] = _mm256_setzero_ps(), bacc16[i] = _mm512_setzero_ps();
     memset(bias, 0, sizeof(float) * (size_t)NQ * ng);
     for (int i = 0; i < NQ; i++)
         memset(out + (size_t)i * o_stride, 0, sizeof(float) * (size_t)D);
     for (int t0 = 0; t0 < n; t0 += VT) {
         const int nt = n - t0 < VT ? n - t0 : VT;
-        if (vec)
+        if (t0 + 3 * VT < n) /* 2 chunks ahead */
+            prefetch3(words + (size_t)(t0 + 2 * VT) * wpt, (size_t)VT * wpt * sizeof(uint32_t),
+                      scale + (size_t)(t0 + 2 * VT) * ng, mn + (size_t)(t0 + 2 * VT) * ng,
+                      (size_t)VT * ng * sizeof(kvb_half));
+        if (vec && nt == VT)
+            value_weights_pow2_avx512(p, p_stride, scale, mn, t0, ng, NQ, w, bacc16);
+        else if (vec)
             value_weights_pow2(p, p_stride, scale, mn, t0, nt, ng, NQ, w, bacc);
         else
             value_weights_any(p, p_stride, scale, mn, t0, nt, ng, NQ, w, bias);
@@ -540,8 +721,16 @@ values_avx512_t(const float *p, size_t p_stride, const uint32_t *words, const kv
                 float *o = out + (size_t)i * o_stride + d0;
                 _mm512_storeu_ps(o, unweave16(_mm512_loadu_ps(o), bits));
             }
-    if (vec)
+    if (vec) { /* lanes l and l + 8 of the 16-lane sums hold the same group (ng | 8) */
+#pragma GCC unroll 4
+        for (int i = 0; i < NQ; i++) {
+            const __m512d b = _mm512_castps_pd(bacc16[i]);
+            const __m256 lower = _mm256_castpd_ps(_mm512_castpd512_pd256(b));
+            const __m256 upper = _mm256_castpd_ps(_mm512_extractf64x4_pd(b, 1));
+            bacc[i] = _mm256_add_ps(bacc[i], _mm256_add_ps(lower, upper));
+        }
         bias_reduce(bacc, NQ, ng, bias);
+    }
     for (int i = 0; i < NQ; i++)
         for (int d = 0; d < D; d++)
             out[(size_t)i * o_stride + d] += bias[i * ng + d / G];
@@ -564,11 +753,82 @@ static AVX512 void values_avx512(const float *p, size_t p_stride, int nq, const 
     }
 }
 
+/* ---- softmax -------------------------------------------------------------------------------- */
+/* One pass for the max, one for scale, exp and sum (the scale applied here, not by a pass of its
+ * own; the normalization is left to the caller's output). Needs scale > 0. */
+
+static float softmax_avx2(float *x, int n, float scale)
+{
+    const __m256 s = _mm256_set1_ps(scale), mx = _mm256_set1_ps(kvb_max_f32(x, n) * scale);
+    __m256 acc = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 e = kvb_exp256(_mm256_sub_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), s), mx));
+        _mm256_storeu_ps(x + i, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    float sum = kvb_hsum256(acc);
+    if (i < n) {
+        float tail[8] = { 0 };
+        memcpy(tail, x + i, sizeof(float) * (size_t)(n - i));
+        const __m256 t = _mm256_sub_ps(_mm256_mul_ps(_mm256_loadu_ps(tail), s), mx);
+        _mm256_storeu_ps(tail, kvb_exp256(t));
+        for (int k = 0; k < n - i; k++)
+            x[i + k] = tail[k], sum += tail[k];
+    }
+    return sum;
+}
+
+/* kvb_exp256 (core/simd.h) on 16 lanes: the same operations lane by lane, so the same bits. */
+static inline AVX512 __attribute__((always_inline)) __m512 exp16(__m512 x)
+{
+    x = _mm512_min_ps(x, _mm512_set1_ps(KVB_EXP_CLAMP));
+    x = _mm512_max_ps(x, _mm512_set1_ps(-KVB_EXP_CLAMP));
+    __m512 fx = _mm512_fmadd_ps(x, _mm512_set1_ps(KVB_EXP_LOG2E), _mm512_set1_ps(0.5f));
+    fx = _mm512_roundscale_ps(fx, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(KVB_EXP_LN2_HI), x);
+    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(KVB_EXP_LN2_LO), x);
+    __m512 y = _mm512_set1_ps(KVB_EXP_P0);
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(KVB_EXP_P1));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(KVB_EXP_P2));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(KVB_EXP_P3));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(KVB_EXP_P4));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(KVB_EXP_P5));
+    y = _mm512_fmadd_ps(y, _mm512_mul_ps(x, x), _mm512_add_ps(x, _mm512_set1_ps(1.0f)));
+    const __m512i e = _mm512_slli_epi32(
+        _mm512_add_epi32(_mm512_cvttps_epi32(fx), _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(y, _mm512_castsi512_ps(e));
+}
+
+static AVX512 float softmax_avx512(float *x, int n, float scale)
+{
+    const __mmask16 tail = (__mmask16)((1u << (n % 16)) - 1u);
+    const int full = n & ~15;
+    __m512 m = _mm512_set1_ps(-__builtin_inff());
+    for (int i = 0; i < full; i += 16)
+        m = _mm512_max_ps(m, _mm512_loadu_ps(x + i));
+    m = _mm512_max_ps(m, _mm512_mask_loadu_ps(m, tail, x + full));
+    const __m512 s = _mm512_set1_ps(scale), mx = _mm512_set1_ps(_mm512_reduce_max_ps(m) * scale);
+    __m512 acc = _mm512_setzero_ps();
+    for (int i = 0; i < full; i += 16) {
+        const __m512 e = exp16(_mm512_sub_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), s), mx));
+        _mm512_storeu_ps(x + i, e);
+        acc = _mm512_add_ps(acc, e);
+    }
+    if (tail) {
+        const __m512 t = _mm512_sub_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(tail, x + full), s), mx);
+        const __m512 e = exp16(t);
+        _mm512_mask_storeu_ps(x + full, tail, e);
+        acc = _mm512_mask_add_ps(acc, tail, acc, e);
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
 /* ---- the kernel tables ------------------------------------------------------------------------ */
 
-const kvb_kivi_kernels kvb_kivi_scalar = { "scalar", keys_scalar, values_scalar };
-const kvb_kivi_kernels kvb_kivi_avx2 = { "avx2", keys_avx2, values_avx2 };
-const kvb_kivi_kernels kvb_kivi_avx512 = { "avx512", keys_avx512, values_avx512 };
+const kvb_kivi_kernels kvb_kivi_scalar = { "scalar", keys_scalar, values_scalar, softmax_avx2 };
+const kvb_kivi_kernels kvb_kivi_avx2 = { "avx2", keys_avx2, values_avx2, softmax_avx2 };
+const kvb_kivi_kernels kvb_kivi_avx512 = { "avx512", keys_avx512, values_avx512, softmax_avx512 };
 
 int kvb_kivi_has_avx512(void)
 {

@@ -53,14 +53,20 @@ typedef void kvb_kivi_keys_fn(const float *q, int nq, size_t q_stride, const uin
 typedef void kvb_kivi_values_fn(const float *p, size_t p_stride, int nq, const uint32_t *words,
                                 const kvb_half *scale, const kvb_half *mn, int n, int D, int G,
                                 int bits, float *out, size_t o_stride);
+/* The softmax of one head's raw scores x[0..n) (n > 0) at scale: x[t] = exp(x[t] scale - mx) with
+ * mx = max_t x[t] scale (= max_t x[t] times scale: rounding is monotonic), the exp of core/simd.h
+ * lane by lane; returns sum_t x[t], the normalization the caller applies to the output. */
+typedef float kvb_kivi_softmax_fn(float *x, int n, float scale);
 /* query heads a store attends in one call (scratch sizing); the kernels take any nq */
 #define KVB_KIVI_MAX_MULTI 16
 /* One implementation per ISA; all compute the formulas above in f32 and differ only in the order
- * of the sums (a test holds each SIMD one to its scalar twin within Higham's bound). */
+ * of the sums (a test holds each SIMD one to its scalar twin within Higham's bound; the softmax's
+ * exponentials are the same bits on every path). */
 typedef struct kvb_kivi_kernels {
     const char *isa; /* "scalar", "avx2", "avx512" */
     kvb_kivi_keys_fn *keys;
     kvb_kivi_values_fn *values;
+    kvb_kivi_softmax_fn *softmax; /* scalar and avx2: the same AVX2 code (the baseline) */
 } kvb_kivi_kernels;
 extern const kvb_kivi_kernels kvb_kivi_scalar, kvb_kivi_avx2, kvb_kivi_avx512;
 /* The fastest this CPU runs, capped by isa ("scalar", "avx2"; NULL or another name: the best);

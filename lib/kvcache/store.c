@@ -48,9 +48,7 @@ static inline void axpy_h(float *out, float p, const kvb_half *v, int D)
  * so a method holding every token is bit-identical to `full --dtype f16`. */
 static void softmax(float *x, int n)
 {
-    const float inv = 1.0f / kvb_exp_sub_sum(x, n, kvb_max_f32(x, n));
-    for (int i = 0; i < n; i++)
-        x[i] *= inv;
+    kvb_scale_f32(x, n, 1.0f / kvb_exp_sub_sum(x, n, kvb_max_f32(x, n)));
 }
 
 /* ---- fp16 token store ---------------------------------------------------------------------- */
@@ -333,20 +331,29 @@ void kvb_kivi_attend(const kvb_kivi_head *h, const kvb_kivi_kernels *kk, const f
 {
     const int D = h->D, G = h->G, bits = h->bits, T = h->nkq + h->nkr;
     const float scale = 1.0f / sqrtf((float)D);
+    float inv[KVB_KIVI_MAX_MULTI];
+    if (nq > KVB_KIVI_MAX_MULTI) { /* the scratch holds that many heads' scores */
+        for (int i = 0; i < nq; i += KVB_KIVI_MAX_MULTI)
+            kvb_kivi_attend(h, kk, q + (size_t)i * D, KVB_MIN(nq - i, KVB_KIVI_MAX_MULTI),
+                            out + (size_t)i * D, scores, s_stride);
+        return;
+    }
+    /* raw scores (the softmax scales them), unnormalized probabilities, then the output divided
+     * by their sum once */
     kk->keys(q, nq, (size_t)D, h->kw, h->ks, h->km, h->nkq / G, G, D, bits, scores, s_stride);
     for (int i = 0; i < nq; i++) {
         float *sc = scores + i * s_stride;
-        kvb_scale_f32(sc, h->nkq, scale);
         for (int t = 0; t < h->nkr; t++)
-            sc[h->nkq + t] = dot_h(q + (size_t)i * D, h->kr + (size_t)t * D, D) * scale;
-        if (T > 0)
-            softmax(sc, T);
+            sc[h->nkq + t] = dot_h(q + (size_t)i * D, h->kr + (size_t)t * D, D);
+        inv[i] = T > 0 ? 1.0f / kk->softmax(sc, T, scale) : 0.0f;
     }
     /* the quantized values (overwrites out), then the fp16 ones */
     kk->values(scores, s_stride, nq, h->vw, h->vs, h->vm, h->nvq, D, G, bits, out, (size_t)D);
-    for (int i = 0; i < nq; i++)
+    for (int i = 0; i < nq; i++) {
         for (int t = 0; t < h->nvr; t++)
             axpy_h(out + (size_t)i * D, scores[i * s_stride + h->nvq + t], h->vr + (size_t)t * D, D);
+        kvb_scale_f32(out + (size_t)i * D, D, inv[i]);
+    }
 }
 
 void kvb_qseq_attend_multi(const kvb_qseq *s, const float *q, int nq, float *out, float *scores,

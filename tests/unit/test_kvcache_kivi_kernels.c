@@ -1,7 +1,8 @@
 /* Unit tests of KIVI's packed-code attention kernels (lib/kvcache/kivi_attn.c): every SIMD kernel
  * against its scalar twin on seeded random codes, scales and zero points, over shapes that reach
- * every code path (GQA tiles of 1-4 heads and more, 8/16/32-token passes, 8-16-64-channel passes,
- * group counts that are and are not powers of two, value-chunk tails), and the whole store
+ * every code path (GQA tiles of 1-4 heads and more, 8/16/32-token passes, 16/32/64-token table
+ * passes of 2-bit keys, 8-16-64-channel passes, group counts that are and are not powers of two,
+ * value-chunk tails), the softmax of each path, and the whole store
  * (kvb_qseq_attend_multi) on each path against dequantize-then-attend in fp64.
  *
  * Tolerances, derived (tests/unit/numeric_paths.h): both twins form the same rounded terms (the
@@ -160,11 +161,57 @@ Test(kivi_kernels, values_match_scalar_twin)
         { 2, 32, 64 }, { 4, 32, 64 }, { 2, 64, 64 }, { 4, 16, 64 }, { 2, 16, 128 },
         { 2, 32, 96 }, { 4, 8, 128 }, { 4, 8, 48 }, { 4, 16, 48 },
     };
-    static const int lengths[] = { 0, 1, 15, 16, 17, 100, 1000 };
+    static const int lengths[] = { 0, 1, 15, 16, 17, 31, 32, 33, 100, 1000 }; /* chunks of 32 */
     for (size_t k = 0; k < sizeof(shapes) / sizeof(shapes[0]); k++)
         for (size_t l = 0; l < sizeof(lengths) / sizeof(lengths[0]); l++)
             for (int nq = 1; nq <= 9; nq += (nq < 5 ? 1 : 4))
                 check_values(shapes[k][0], shapes[k][1], shapes[k][2], nq, lengths[l]);
+}
+
+/* ---- softmax --------------------------------------------------------------------------------- */
+
+/* Each path's exponentials against exp in fp64 of the same float argument (fl(fl(x s) - fl(max s)),
+ * what every path computes): core/simd.h's exp is ~2 ulp, bound 4 ulp (2^-21 relative); the
+ * AVX-512 ones bit for bit equal to the AVX2 baseline's (the same operations lane by lane); the
+ * returned sum of n positive terms within gamma_n of the exact sum (Higham 3.5). */
+static void check_softmax(const kvb_kivi_kernels *k, int n, float scale)
+{
+    float *x = malloc(sizeof(float) * (size_t)n), *e = malloc(sizeof(float) * (size_t)n);
+    float *base = malloc(sizeof(float) * (size_t)n);
+    for (int t = 0; t < n; t++)
+        x[t] = 40.0f * frand(); /* exponents down to ~ -10 at scale 1/8: no underflow */
+    float mx = x[0];
+    for (int t = 1; t < n; t++)
+        mx = x[t] > mx ? x[t] : mx;
+    memcpy(e, x, sizeof(float) * (size_t)n);
+    memcpy(base, x, sizeof(float) * (size_t)n);
+    const float sum = k->softmax(e, n, scale);
+    kvb_kivi_avx2.softmax(base, n, scale);
+    double exact = 0;
+    for (int t = 0; t < n; t++) {
+        const float arg = x[t] * scale - mx * scale;
+        const double ref = exp((double)arg);
+        exact += e[t];
+        cr_assert(fabs(e[t] - ref) <= ldexp(ref, -21), "%s softmax n %d: e[%d] %.9g vs exp %.9g",
+                  k->isa, n, t, e[t], ref);
+        cr_assert(e[t] == base[t], "%s softmax n %d: e[%d] %.9g vs avx2 %.9g", k->isa, n, t, e[t],
+                  base[t]);
+    }
+    cr_assert(fabs(sum - exact) <= gamma_f32(n) * exact, "%s softmax n %d: sum %.9g vs %.9g",
+              k->isa, n, sum, exact);
+    free(x), free(e), free(base);
+}
+
+Test(kivi_kernels, softmax_exps_equal_on_every_path)
+{
+    static const int lengths[] = { 1, 5, 15, 16, 17, 100, 1000 };
+    const kvb_kivi_kernels *paths[3] = { &kvb_kivi_scalar };
+    const int np = 1 + simd_paths(paths + 1, "kivi_softmax");
+    for (int p = 0; p < np; p++)
+        for (size_t l = 0; l < sizeof(lengths) / sizeof(lengths[0]); l++) {
+            check_softmax(paths[p], lengths[l], 0.125f);
+            check_softmax(paths[p], lengths[l], 1.0f / sqrtf(96.0f));
+        }
 }
 
 /* ---- the store on every path: fused attention vs dequantize-then-attend in fp64 ------------- */
