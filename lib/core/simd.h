@@ -38,6 +38,28 @@ static inline __m256 kvb_exp256(__m256 x)
     return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
 }
 
+/* kvb_exp256 on 16 lanes: the same operations lane by lane, so the same bits. AVX-512F, compiled
+ * by function attribute: only callers compiled for AVX-512F (a superset) call it. */
+__attribute__((target("avx512f"), always_inline)) static inline __m512 kvb_exp512(__m512 x)
+{
+    x = _mm512_min_ps(x, _mm512_set1_ps(KVB_EXP_CLAMP));
+    x = _mm512_max_ps(x, _mm512_set1_ps(-KVB_EXP_CLAMP));
+    __m512 fx = _mm512_fmadd_ps(x, _mm512_set1_ps(KVB_EXP_LOG2E), _mm512_set1_ps(0.5f));
+    fx = _mm512_roundscale_ps(fx, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(KVB_EXP_LN2_HI), x);
+    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(KVB_EXP_LN2_LO), x);
+    __m512 y = _mm512_set1_ps(KVB_EXP_P0);
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(KVB_EXP_P1));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(KVB_EXP_P2));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(KVB_EXP_P3));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(KVB_EXP_P4));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(KVB_EXP_P5));
+    y = _mm512_fmadd_ps(y, _mm512_mul_ps(x, x), _mm512_add_ps(x, _mm512_set1_ps(1.0f)));
+    const __m512i e = _mm512_slli_epi32(
+        _mm512_add_epi32(_mm512_cvttps_epi32(fx), _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(y, _mm512_castsi512_ps(e));
+}
+
 static inline float kvb_hsum256(__m256 v)
 {
     __m128 a = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

@@ -779,27 +779,6 @@ static float softmax_avx2(float *x, int n, float scale)
     return sum;
 }
 
-/* kvb_exp256 (core/simd.h) on 16 lanes: the same operations lane by lane, so the same bits. */
-static inline AVX512 __attribute__((always_inline)) __m512 exp16(__m512 x)
-{
-    x = _mm512_min_ps(x, _mm512_set1_ps(KVB_EXP_CLAMP));
-    x = _mm512_max_ps(x, _mm512_set1_ps(-KVB_EXP_CLAMP));
-    __m512 fx = _mm512_fmadd_ps(x, _mm512_set1_ps(KVB_EXP_LOG2E), _mm512_set1_ps(0.5f));
-    fx = _mm512_roundscale_ps(fx, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(KVB_EXP_LN2_HI), x);
-    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(KVB_EXP_LN2_LO), x);
-    __m512 y = _mm512_set1_ps(KVB_EXP_P0);
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(KVB_EXP_P1));
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(KVB_EXP_P2));
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(KVB_EXP_P3));
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(KVB_EXP_P4));
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(KVB_EXP_P5));
-    y = _mm512_fmadd_ps(y, _mm512_mul_ps(x, x), _mm512_add_ps(x, _mm512_set1_ps(1.0f)));
-    const __m512i e = _mm512_slli_epi32(
-        _mm512_add_epi32(_mm512_cvttps_epi32(fx), _mm512_set1_epi32(127)), 23);
-    return _mm512_mul_ps(y, _mm512_castsi512_ps(e));
-}
-
 static AVX512 float softmax_avx512(float *x, int n, float scale)
 {
     const __mmask16 tail = (__mmask16)((1u << (n % 16)) - 1u);
@@ -811,13 +790,13 @@ static AVX512 float softmax_avx512(float *x, int n, float scale)
     const __m512 s = _mm512_set1_ps(scale), mx = _mm512_set1_ps(_mm512_reduce_max_ps(m) * scale);
     __m512 acc = _mm512_setzero_ps();
     for (int i = 0; i < full; i += 16) {
-        const __m512 e = exp16(_mm512_sub_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), s), mx));
+        const __m512 e = kvb_exp512(_mm512_sub_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), s), mx));
         _mm512_storeu_ps(x + i, e);
         acc = _mm512_add_ps(acc, e);
     }
     if (tail) {
         const __m512 t = _mm512_sub_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(tail, x + full), s), mx);
-        const __m512 e = exp16(t);
+        const __m512 e = kvb_exp512(t);
         _mm512_mask_storeu_ps(x + full, tail, e);
         acc = _mm512_mask_add_ps(acc, tail, acc, e);
     }
