@@ -529,7 +529,8 @@ int kvb_kv_kept_positions(const kvb_kv *kv, int layer, int head, int *pos, int m
         return 0;
     const kvb_seq *s = &kv->seq[(size_t)layer * kv->S + head];
     const int t = KVB_MIN(kvb_seq_tokens(s), max);
-    memcpy(pos, s->pos, (size_t)t * sizeof(int));
+    if (t > 0)
+        memcpy(pos, s->pos, (size_t)t * sizeof(int));
     return t;
 }
 
