@@ -627,8 +627,8 @@ static int st_hold_device(kvb_cache *c, kvb_error *e)
     kvb_kv *kv = c->priv;
     if (!kv->m->on_device)
         return kvb_errorf(e, KVB_EUNSUP, "cache method %s is not on the GPU yet (the GPU runs "
-                          "full, KIVI, SnapKV, PyramidKV, H2O, StreamingLLM, ZigZagKV, SimLayerKV and "
-                          "SimLayerKV+KIVI; use --device cpu)",
+                          "full, KIVI, SnapKV, PyramidKV, H2O, StreamingLLM, ZigZagKV, ThinK, "
+                          "SimLayerKV and SimLayerKV+KIVI; use --device cpu)",
                           kv->m->name);
     if (kv->gqa_query)
         return kvb_errorf(e, KVB_EUNSUP, "cache method %s with gqa=query_head is not on the GPU "
@@ -647,11 +647,29 @@ static int st_device_kivi(const kvb_cache *c, int *bits, int *group, int *residu
     return 0;
 }
 
-static unsigned st_device_stats(const kvb_cache *c, int *window)
+static unsigned st_device_stats(const kvb_cache *c, int *window, int *qwindow)
 {
     const kvb_kv *kv = c->priv;
     *window = kv->m->device_window ? kv->m->device_window(kv->params) : 0;
+    *qwindow = kv->m->device_qwindow ? kv->m->device_qwindow(kv->params) : 0;
     return kv->m->device_needs;
+}
+
+static int st_channel_stats(kvb_cache *c, int layer, const double *k_sqmean, kvb_error *e)
+{
+    kvb_kv *kv = c->priv;
+    return kv->m->device_channels(kv, layer, k_sqmean, e);
+}
+
+static int st_thin_keys(const kvb_cache *c, int layer, int head, int *ch, int *n_thin)
+{
+    const kvb_kv *kv = c->priv;
+    const kvb_seq *s = &kv->seq[(size_t)layer * kv->S + head];
+    *n_thin = kv->layer_quant[layer] ? 0 : s->n_thin;
+    if (!*n_thin)
+        return kv->shape.head_dim;
+    memcpy(ch, s->ch, (size_t)s->n_ch * sizeof(int));
+    return s->n_ch;
 }
 
 static unsigned st_device_decode_stats(const kvb_cache *c, int *sink, int *recent)
@@ -701,6 +719,8 @@ const struct kvb_cache_ops kvb_store_ops = {
     .device_kivi = st_device_kivi,
     .kivi_counts = st_kivi_counts,
     .device_stats = st_device_stats,
+    .channel_stats = st_channel_stats,
+    .thin_keys = st_thin_keys,
     .device_decode_stats = st_device_decode_stats,
     .decode_stats = st_decode_stats,
     .kept_positions = st_kept_positions,

@@ -107,10 +107,11 @@ static void note_prefill(kvb_cache *c)
 static int prefill_inputs_ok(const kvb_cache *c, const kvb_prefill_layer *pl)
 {
     if (c->device_mode == KVB_DEVICE_HOLDS_SELECTED || c->device_mode == KVB_DEVICE_HOLDS_KIVI) {
-        int w;
-        const unsigned need = kvb_cache_device_stats(c, &w);
+        int w, qw;
+        const unsigned need = kvb_cache_device_stats(c, &w, &qw);
         return (!(need & KVB_NEED_COLSUM) || pl->colsum) &&
-               (!(need & KVB_NEED_WINDOW) || pl->window_attn);
+               (!(need & KVB_NEED_WINDOW) || pl->window_attn) &&
+               (!(need & KVB_NEED_QSQ) || pl->q_sqmean);
     }
     return pl->q && pl->k && pl->v && (!(c->needs & KVB_NEED_COLSUM) || pl->colsum);
 }
@@ -169,10 +170,30 @@ int kvb_cache_device_check(const char *method, const kvb_cache_param *params, in
     return rc < 0 ? rc : 0;
 }
 
-unsigned kvb_cache_device_stats(const kvb_cache *c, int *window)
+unsigned kvb_cache_device_stats(const kvb_cache *c, int *window, int *qwindow)
 {
-    *window = 0;
-    return c->device_mode == KVB_DEVICE_HOLDS_SELECTED ? c->ops->device_stats(c, window) : 0;
+    *window = *qwindow = 0;
+    return c->device_mode == KVB_DEVICE_HOLDS_SELECTED ? c->ops->device_stats(c, window, qwindow)
+                                                       : 0;
+}
+
+int kvb_cache_channel_stats(kvb_cache *c, int layer, const double *k_sqmean, kvb_error *e)
+{
+    int w, qw;
+    if (!(kvb_cache_device_stats(c, &w, &qw) & KVB_NEED_KSQ) || layer < 0 ||
+        layer >= c->shape.n_layers || !k_sqmean)
+        return kvb_errorf(e, KVB_EINVAL, "cache %s: channel statistics not expected (layer %d)",
+                          c->m->name, layer);
+    return c->ops->channel_stats(c, layer, k_sqmean, e);
+}
+
+int kvb_cache_thin_keys(const kvb_cache *c, int layer, int head, int *ch, int *n_thin)
+{
+    *n_thin = 0;
+    if (!c->ops->thin_keys || layer < 0 || layer >= c->shape.n_layers || head < 0 ||
+        head >= kvb_cache_stored_heads(c))
+        return c->shape.head_dim;
+    return c->ops->thin_keys(c, layer, head, ch, n_thin);
 }
 
 int kvb_cache_device_kivi(const kvb_cache *c, int *bits, int *group, int *residual)

@@ -39,6 +39,10 @@ enum {
                                   per query head, sum over the observation window's queries */
     KVB_NEED_SINK = 1u << 2,   /* a device backend's decode step: per query head, the attention
                                   mass on the first `sink` and the last `recent` held tokens */
+    KVB_NEED_QSQ = 1u << 3,    /* a device backend only (ThinK): per query head and channel, the
+                                  mean of q^2 over the last `qwindow` prompt queries */
+    KVB_NEED_KSQ = 1u << 4,    /* a device backend only (ThinK), after the prompt's keep: per
+                                  layer, kv head and channel, the mean of k^2 over the kept rows */
 };
 
 /* One layer's prefill, all tensors row-major, token-major, after RoPE. */
@@ -53,6 +57,9 @@ typedef struct kvb_prefill_layer {
      * softmax P[h, i, j] (kvb_cache_device_stats' window), or NULL: the methods on the SnapKV
      * scorer then compute it from q and k */
     const float *window_attn;
+    /* (n_heads, head_dim): per query head and channel, the mean of q^2 over the last
+     * min(qwindow, n_tokens) queries (KVB_NEED_QSQ), or NULL: ThinK computes it from q */
+    const double *q_sqmean;
 } kvb_prefill_layer;
 
 /* Method parameters as given on the command line: name -> value strings.
@@ -106,13 +113,12 @@ void kvb_attend_merge(const float *out, const float *mx, const float *sum, int n
 int kvb_cache_hold_external(kvb_cache *c, int n_tokens, kvb_error *e);
 
 /* The methods that select tokens from attention statistics and keep them in 16 bits (SnapKV,
- * PyramidKV, H2O, StreamingLLM, ZigZagKV, SimLayerKV with gqa=kv_head) can be held by a device
+ * PyramidKV, H2O, StreamingLLM, ZigZagKV, ThinK, SimLayerKV with gqa=kv_head) can be held by a device
  * too: the device computes the statistics they decide with, the decisions stay here. Protocol:
  *   kvb_cache_device_mode(c)           KVB_DEVICE_HOLDS_ALL (full: kvb_cache_hold_external as
  *                                      above) or KVB_DEVICE_HOLDS_SELECTED; from then on (every
  *                                      record) the cache keeps positions and counts, no K/V
- *   kvb_cache_device_stats(c, &w)      what to compute per layer: KVB_NEED_COLSUM (all queries)
- *                                      and/or KVB_NEED_WINDOW (the last w queries)
+ *   kvb_cache_device_stats(c, ...)     what to compute per layer (below)
  *   kvb_cache_reset, then per layer kvb_cache_prefill_layer with q = k = v = NULL and the
  *   statistics, kvb_cache_prefill_end; kvb_cache_kept_positions per layer and stored head: the
  *   prompt positions the device must keep (ascending); per decode token and layer
@@ -124,7 +130,17 @@ int kvb_cache_device_mode(kvb_cache *c, kvb_error *e);
  * kvb_cache_device_mode; parameter errors as kvb_cache_create gives them). */
 int kvb_cache_device_check(const char *method, const kvb_cache_param *params, int n_params,
                            kvb_error *e);
-unsigned kvb_cache_device_stats(const kvb_cache *c, int *window);
+/* What the device computes per layer at prefill: KVB_NEED_COLSUM (all queries), KVB_NEED_WINDOW
+ * (the last *window queries), KVB_NEED_QSQ (the last *qwindow queries' q^2), and whether the
+ * keep is followed by the key magnitudes round (KVB_NEED_KSQ, below). */
+unsigned kvb_cache_device_stats(const kvb_cache *c, int *window, int *qwindow);
+/* ThinK on a device (KVB_NEED_KSQ): after the prompt's keep (kvb_cache_kept_positions), per
+ * layer the mean of k^2 over each kv head's kept rows, k_sqmean (n_kv_heads, head_dim); the cache
+ * chooses each head's key channels. kvb_cache_thin_keys then gives, per layer and kv head, the
+ * channels the oldest *n_thin kept rows keep (ascending; returns their count; *n_thin 0: every
+ * row keeps every channel). Rows appended later keep every channel. */
+int kvb_cache_channel_stats(kvb_cache *c, int layer, const double *k_sqmean, kvb_error *e);
+int kvb_cache_thin_keys(const kvb_cache *c, int layer, int head, int *ch, int *n_thin);
 /* KIVI on the device (KIVI: every layer from prefill on; SimLayerKV+KIVI: from its second
  * decode step): the quantization parameters (0, or -1 for a method that does not quantize), and
  * per layer the counts KIVI's rules reached in this cache (0; -1 while the layer is not

@@ -98,7 +98,9 @@ struct kvb_cache_ops {
     /* With hold_device: statistics, positions and KIVI's parameters (kvb_cache_device_*). */
     int (*device_kivi)(const kvb_cache *c, int *bits, int *group, int *residual);
     int (*kivi_counts)(const kvb_cache *c, int layer, int counts[4]);
-    unsigned (*device_stats)(const kvb_cache *c, int *window);
+    unsigned (*device_stats)(const kvb_cache *c, int *window, int *qwindow);
+    int (*channel_stats)(kvb_cache *c, int layer, const double *k_sqmean, kvb_error *e);
+    int (*thin_keys)(const kvb_cache *c, int layer, int head, int *ch, int *n_thin);
     unsigned (*device_decode_stats)(const kvb_cache *c, int *sink, int *recent);
     void (*decode_stats)(kvb_cache *c, int layer, const float *sink_mass);
     int (*kept_positions)(const kvb_cache *c, int layer, int head, int *pos, int max);
@@ -132,6 +134,10 @@ struct kvb_cache_method {
     const kvb_quant_params *(*device_quant)(const void *params);
     unsigned device_needs;
     int (*device_window)(const void *params);
+    int (*device_qwindow)(const void *params); /* KVB_NEED_QSQ's window */
+    /* KVB_NEED_KSQ: after the prompt's keep, a layer's per-head mean of k^2 over the kept rows,
+     * (S, head_dim); the method decides from it what kvb_cache_thin_keys reports. */
+    int (*device_channels)(kvb_kv *kv, int layer, const double *k_sqmean, kvb_error *e);
     /* Optional: KVB_NEED_SINK while a decode step's statistic is still wanted (windows in sink,
      * recent), and the hook that receives it (n_heads floats for a layer). */
     unsigned (*device_decode_needs)(const kvb_kv *kv, int *sink, int *recent);

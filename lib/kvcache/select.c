@@ -309,31 +309,49 @@ double kvb_sel_simlayer_score(const float *probs, int n_heads, int S, int sink, 
 
 /* ---- ThinK -------------------------------------------------------------------------------- */
 
-void kvb_sel_channel_sqmean(const float *x, int n, int row0, int n_heads, int h0, int nh, int D,
-                            double *out)
+void kvb_sel_rows_sqmean(const float *x, size_t stride, const int *idx, int nk, int D, double *out)
 {
     for (int j = 0; j < D; j++)
         out[j] = 0.0;
-    for (int h = h0; h < h0 + nh; h++)
-        for (int t = row0; t < n; t++) {
-            const float *r = x + ((size_t)t * n_heads + h) * D;
-            for (int j = 0; j < D; j++)
-                out[j] += (double)r[j] * r[j];
-        }
+    for (int s = 0; s < nk; s++) {
+        const float *row = x + (size_t)(idx ? idx[s] : s) * stride;
+        for (int j = 0; j < D; j++)
+            out[j] += (double)row[j] * row[j];
+    }
     for (int j = 0; j < D; j++)
-        out[j] /= (double)(n - row0) * nh;
+        out[j] = nk > 0 ? out[j] / nk : 0.0;
+}
+
+void kvb_sel_pool_mean(const double *x, size_t stride, int nh, int D, double *out)
+{
+    for (int j = 0; j < D; j++) {
+        double s = 0.0;
+        for (int h = 0; h < nh; h++)
+            s += x[(size_t)h * stride + j];
+        out[j] = s / nh;
+    }
+}
+
+void kvb_sel_channel_sqmean(const float *x, int n, int row0, int n_heads, int h0, int nh, int D,
+                            double *out)
+{
+    double mean[KVB_SEL_DMAX], pooled[KVB_SEL_DMAX];
+    for (int j = 0; j < D; j++)
+        pooled[j] = 0.0;
+    for (int h = h0; h < h0 + nh; h++) { /* kvb_sel_pool_mean's order, one head at a time */
+        kvb_sel_rows_sqmean(x + ((size_t)row0 * n_heads + h) * D, (size_t)n_heads * D, NULL,
+                            n - row0, D, mean);
+        for (int j = 0; j < D; j++)
+            pooled[j] += mean[j];
+    }
+    for (int j = 0; j < D; j++)
+        out[j] = pooled[j] / nh;
 }
 
 void kvb_sel_think_scores(const double *qsq, const float *k, int k_stride, const int *idx, int nk,
                           int D, double *score)
 {
+    kvb_sel_rows_sqmean(k, (size_t)k_stride, idx, nk, D, score);
     for (int j = 0; j < D; j++)
-        score[j] = 0.0;
-    for (int s = 0; s < nk; s++) {
-        const float *row = k + (size_t)(idx ? idx[s] : s) * k_stride;
-        for (int j = 0; j < D; j++)
-            score[j] += (double)row[j] * row[j];
-    }
-    for (int j = 0; j < D; j++)
-        score[j] = qsq[j] * (nk > 0 ? score[j] / nk : 0.0);
+        score[j] *= qsq[j];
 }

@@ -84,6 +84,20 @@ int kvb_seq_init_positions(kvb_seq *s, int D, int cap)
     return s->pos ? 0 : KVB_ENOMEM;
 }
 
+int kvb_seq_thin_positions(kvb_seq *s, int n_thin, const int *ch, int n_ch)
+{
+    if (n_thin <= 0)
+        return 0;
+    if (s->k || s->n_thin || n_thin > s->n || !(s->ch = kvb_malloc((size_t)n_ch * sizeof(int))))
+        return KVB_ENOMEM;
+    memcpy(s->ch, ch, (size_t)n_ch * sizeof(int));
+    s->n_ch = n_ch;
+    s->n_thin = n_thin;
+    s->n -= n_thin;
+    s->cap -= n_thin;
+    return 0;
+}
+
 void kvb_seq_release(kvb_seq *s)
 {
     free(s->k);

@@ -33,6 +33,9 @@ int kvb_seq_init(kvb_seq *s, int D, int n_thin, int n_ch, int cap);
 /* Bookkeeping only (a device holds the rows): positions of up to cap tokens, k and v NULL;
  * push (with k = v = NULL), keep and the byte counts work as for a store with data. */
 int kvb_seq_init_positions(kvb_seq *s, int D, int cap);
+/* A positions-only store of full-width tokens makes its n_thin oldest thin, keeping channels
+ * ch[0..n_ch) (ThinK on a device: the positions and byte counts of the data store). */
+int kvb_seq_thin_positions(kvb_seq *s, int n_thin, const int *ch, int n_ch);
 void kvb_seq_release(kvb_seq *s);
 /* Append one full-width token at position pos (fp32 in, stored fp16; k = v = NULL for a
  * positions-only store). Fails (-1) when full. */

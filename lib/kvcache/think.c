@@ -11,6 +11,7 @@
 #include "kvcache/select.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct think_params {
@@ -27,44 +28,61 @@ static const kvb_method_param think_table[] = {
     KVB_PARAM(think_params, gqa, base.kv.gqa_query, 0),
 };
 
-/* Store one stored head of the kept positions idx[0..m), keys channel-pruned. */
+/* ThinK's query channel magnitudes of stored head `head`: the window's per-query-head means
+ * (computed here from q, or by a device: pl->q_sqmean), pooled over the group. */
+static void think_qsq(const kvb_kv *kv, const kvb_prefill_layer *pl, int head, double *qsq)
+{
+    const think_params *p = kv->params;
+    const int D = kv->shape.head_dim, H = kv->shape.n_heads, n = pl->n_tokens;
+    const int h0 = kv->gqa_query ? head : head * kv->group;
+    const int nh = kv->gqa_query ? 1 : kv->group;
+    if (pl->q_sqmean)
+        kvb_sel_pool_mean(pl->q_sqmean + (size_t)h0 * D, (size_t)D, nh, D, qsq);
+    else
+        kvb_sel_channel_sqmean(pl->q, n, n - KVB_MIN(p->qwindow, n), H, h0, nh, D, qsq);
+}
 
+/* The channels a head keeps (ascending, count returned): all but the floor(ratio * D) lowest
+ * scores qsq[j] * ksq[j] (ksq: mean of k^2 over the head's kept tokens). */
+static int think_channels(const think_params *p, int D, const double *qsq, const double *ksq,
+                          int *ch)
+{
+    const int n_prune = (int)floor(p->ratio * D);
+    float score[KVB_SEL_DMAX] = { 0 }; /* (gcc cannot see D >= 1) */
+    int pruned[KVB_SEL_DMAX], work[KVB_SEL_DMAX], n_ch = 0, pi = 0;
+    for (int j = 0; j < D; j++)
+        score[j] = (float)(qsq[j] * ksq[j]);
+    kvb_sel_bottomk(score, D, n_prune, pruned, work);
+    for (int j = 0; j < D; j++) {
+        if (pi < n_prune && pruned[pi] == j)
+            pi++;
+        else
+            ch[n_ch++] = j;
+    }
+    return n_ch;
+}
+
+/* Store one stored head of the kept positions idx[0..m) (NULL: all), keys channel-pruned; on a
+ * device only the positions, and qsq until the device's key magnitudes arrive
+ * (think_device_channels). */
 static int think_fill(kvb_kv *kv, const kvb_prefill_layer *pl, int head, const int *idx, int m,
                       kvb_error *e)
 {
     const think_params *p = kv->params;
-    const int D = kv->shape.head_dim, H = kv->shape.n_heads, n = pl->n_tokens;
-    const int n_prune = (int)floor(p->ratio * D);
-    if (n_prune <= 0)
+    const int D = kv->shape.head_dim;
+    if ((int)floor(p->ratio * D) <= 0)
         return kvb_kv_fill(kv, pl, head, idx, m, e);
-    /* channel scores */
-    double qsq[1024], score[1024];
-    float fscore[1024];
-    int pruned[1024], work[1024];
-    const int nq = KVB_MIN(p->qwindow, n);
-    const int h0 = kv->gqa_query ? head : head * kv->group;
-    const int nh = kv->gqa_query ? 1 : kv->group;
-    kvb_sel_channel_sqmean(pl->q, n, n - nq, H, h0, nh, D, qsq);
+    if (!idx)
+        m = pl->n_tokens;
+    double *qsq = (double *)kv->state + ((size_t)pl->layer * kv->S + head) * D;
+    think_qsq(kv, pl, head, qsq);
+    if (kv->external)
+        return kvb_kv_fill(kv, pl, head, idx, m, e);
+    double ksq[KVB_SEL_DMAX];
+    int ch[KVB_SEL_DMAX];
     const int kvh = kv->gqa_query ? head / kv->group : head;
-    if (idx) {
-        kvb_sel_think_scores(qsq, pl->k + (size_t)kvh * D, kv->shape.n_kv_heads * D, idx, m, D,
-                             score);
-    } else {
-        kvb_sel_think_scores(qsq, pl->k + (size_t)kvh * D, kv->shape.n_kv_heads * D, NULL, m, D,
-                             score);
-    }
-    for (int j = 0; j < D; j++)
-        fscore[j] = (float)score[j];
-    kvb_sel_bottomk(fscore, D, n_prune, pruned, work);
-    /* kept channels: the complement, ascending */
-    int ch[1024], n_ch = 0, pi = 0;
-    for (int j = 0; j < D; j++) {
-        if (pi < n_prune && pruned[pi] == j) {
-            pi++;
-            continue;
-        }
-        ch[n_ch++] = j;
-    }
+    kvb_sel_rows_sqmean(pl->k + (size_t)kvh * D, (size_t)kv->shape.n_kv_heads * D, idx, m, D, ksq);
+    const int n_ch = think_channels(p, D, qsq, ksq, ch);
     const int n_full = KVB_MIN(p->recent, m), n_thin = m - n_full;
     kvb_seq *s = kvb_kv_seq(kv, pl->layer, head);
     kvb_seq_release(s);
@@ -72,8 +90,6 @@ static int think_fill(kvb_kv *kv, const kvb_prefill_layer *pl, int head, const i
         return kvb_errorf(e, KVB_ENOMEM, "kvcache: out of memory");
     if (n_thin > 0)
         memcpy(s->ch, ch, (size_t)n_ch * sizeof(int));
-    else
-        s->n_ch = D;
     for (int i = 0; i < n_thin; i++) {
         const int t = idx ? idx[i] : i;
         const float *kr = kvb_kv_row(kv, pl->k, t, head);
@@ -87,6 +103,46 @@ static int think_fill(kvb_kv *kv, const kvb_prefill_layer *pl, int head, const i
         kvb_seq_push(s, kvb_kv_row(kv, pl->k, t, head), kvb_kv_row(kv, pl->v, t, head), t);
     }
     return 0;
+}
+
+/* On a device, after the prompt's keep: ksq (S, D), the mean of k^2 over each head's kept rows;
+ * the channel choice as think_fill makes it, the oldest kept positions made thin. */
+static int think_device_channels(kvb_kv *kv, int layer, const double *ksq, kvb_error *e)
+{
+    const think_params *p = kv->params;
+    const int D = kv->shape.head_dim;
+    int ch[KVB_SEL_DMAX];
+    if ((int)floor(p->ratio * D) <= 0)
+        return 0;
+    for (int h = 0; h < kv->S; h++) {
+        kvb_seq *s = kvb_kv_seq(kv, layer, h);
+        const double *qsq = (const double *)kv->state + ((size_t)layer * kv->S + h) * D;
+        const int n_ch = think_channels(p, D, qsq, ksq + (size_t)h * D, ch);
+        const int m = kvb_seq_tokens(s);
+        if (s->n_thin || kv->appended[layer])
+            return kvb_errorf(e, KVB_EINVAL, "cache ThinK: channel statistics for layer %d "
+                              "after its keys were pruned", layer);
+        if (kvb_seq_thin_positions(s, m - KVB_MIN(p->recent, m), ch, n_ch))
+            return kvb_errorf(e, KVB_ENOMEM, "kvcache: out of memory");
+    }
+    return 0;
+}
+
+static int think_init(kvb_kv *kv, kvb_error *e)
+{
+    kv->state = kvb_calloc((size_t)kv->L * kv->S * kv->shape.head_dim, sizeof(double));
+    return kv->state ? 0 : kvb_errorf(e, KVB_ENOMEM, "kvcache: out of memory");
+}
+
+static void think_release(kvb_kv *kv)
+{
+    free(kv->state);
+    kv->state = NULL;
+}
+
+static int think_qwindow(const void *params)
+{
+    return ((const think_params *)params)->qwindow;
 }
 
 static int think_prefill(kvb_kv *kv, const kvb_prefill_layer *pl, kvb_error *e)
@@ -124,5 +180,12 @@ const struct kvb_cache_method kvb_cache_method_think = {
     .check = kvb_snap_check,
     .ops = &kvb_store_ops,
     .plan = think_plan,
+    .on_device = KVB_DEVICE_HOLDS_SELECTED,
+    .device_needs = KVB_NEED_WINDOW | KVB_NEED_QSQ | KVB_NEED_KSQ,
+    .device_window = kvb_snap_window,
+    .device_qwindow = think_qwindow,
+    .device_channels = think_device_channels,
+    .init = think_init,
+    .release = think_release,
     .prefill_layer = think_prefill,
 };

@@ -21,6 +21,10 @@ typedef struct kvb_prefill_stats {
     float *colsum;
     float *window_attn;
     int window;
+    /* ThinK (KVB_NEED_QSQ): (n_layers, n_heads, head_dim), per query head and channel the mean
+     * of q^2 over the last min(qwindow, n) queries, or NULL */
+    double *q_sqmean;
+    int qwindow;
 } kvb_prefill_stats;
 
 /* A decode step's statistic (kvb_cache_device_decode_stats): SimLayerKV's window mass. */
@@ -59,6 +63,13 @@ typedef struct kvb_backend {
      * codes from then on. */
     int (*kivi)(void *ctx, int layer, int bits, int group, int residual, const int counts[4],
                 kvb_error *e);
+    /* ThinK's second round (KVB_NEED_KSQ), after the prompt's keep: per layer, kv head and
+     * channel the mean of k^2 over the rows the layer holds, into k_sqmean (n_layers, n_kv_heads,
+     * head_dim); then per layer `thin`: the oldest n_thin rows of every kv head keep only the
+     * channels ch[g * n_ch + 0 .. n_ch) (ascending); decode scores them with those channels of q
+     * (the full head_dim's scale). */
+    int (*channel_sqmean)(void *ctx, double *k_sqmean, kvb_error *e);
+    int (*thin)(void *ctx, int layer, int n_thin, int n_ch, const int32_t *ch, kvb_error *e);
     /* ds (not NULL): the step's attention also reports each layer's per-query-head mass on the
      * first ds->sink and last ds->recent held tokens into ds->sink_mass (n_layers, n_heads). */
     int (*decode)(void *ctx, int32_t id, int pos, float *logits,

@@ -182,6 +182,8 @@ static int feed_stats(const kvb_model *m, kvb_cache *c, const kvb_prefill_stats 
             .layer = l, .n_tokens = n,
             .colsum = st->colsum ? st->colsum + l * per_layer : NULL,
             .window_attn = st->window_attn ? st->window_attn + l * per_layer : NULL,
+            .q_sqmean = st->q_sqmean ? st->q_sqmean + (size_t)l * m->cfg.n_heads *
+                                                          m->cfg.head_dim : NULL,
         };
         int rc = kvb_cache_prefill_layer(c, &pl, e);
         if (rc)
@@ -214,6 +216,49 @@ static int keep_kept(kvb_model *m, kvb_cache *c, int n, kvb_error *e)
         rc = m->be->keep(m->be_ctx, idx, m->dev_counts, n, e);
     free(idx);
     free(pos);
+    return rc;
+}
+
+/* One layer's thin keys as the cache chose them: the same rows and channel count on every kv
+ * head (ThinK keeps the same number of tokens per head), to the device. */
+static int thin_layer(kvb_model *m, kvb_cache *c, int l, int *ch, int32_t *ch32, kvb_error *e)
+{
+    const int KV = m->cfg.n_kv_heads, D = m->cfg.head_dim;
+    int n_thin = 0, n_ch = 0;
+    for (int g = 0; g < KV; g++) {
+        int t;
+        const int k = kvb_cache_thin_keys(c, l, g, ch, &t);
+        if (g > 0 && (t != n_thin || k != n_ch))
+            return kvb_errorf(e, KVB_EUNSUP, "layer %d: kv heads keep different thin keys (%d "
+                              "rows of %d channels, then %d of %d)", l, n_thin, n_ch, t, k);
+        n_thin = t, n_ch = k;
+        for (int i = 0; i < k && i < D; i++)
+            ch32[(size_t)g * n_ch + i] = ch[i];
+    }
+    return n_thin > 0 ? m->be->thin(m->be_ctx, l, n_thin, n_ch, ch32, e) : 0;
+}
+
+/* ThinK's second round: the kept keys' channel magnitudes from the device, the cache's choice
+ * of channels back to it. */
+static int thin_keys(kvb_model *m, kvb_cache *c, kvb_error *e)
+{
+    const int L = m->cfg.n_layers, KV = m->cfg.n_kv_heads, D = m->cfg.head_dim;
+    double *ksq = kvb_malloc((size_t)L * KV * D * sizeof(double));
+    int *ch = kvb_malloc((size_t)D * sizeof(int));
+    int32_t *ch32 = kvb_malloc((size_t)KV * D * sizeof(int32_t));
+    int rc = ksq && ch && ch32 ? 0 : kvb_errorf(e, KVB_ENOMEM, "out of memory");
+    if (!rc && (!m->be->channel_sqmean || !m->be->thin))
+        rc = kvb_errorf(e, KVB_EUNSUP, "the %s backend has no thin keys (ThinK)", m->be->name);
+    if (!rc)
+        rc = m->be->channel_sqmean(m->be_ctx, ksq, e);
+    for (int l = 0; l < L && !rc; l++) {
+        rc = kvb_cache_channel_stats(c, l, ksq + (size_t)l * KV * D, e);
+        if (!rc)
+            rc = thin_layer(m, c, l, ch, ch32, e);
+    }
+    free(ksq);
+    free(ch);
+    free(ch32);
     return rc;
 }
 
@@ -274,14 +319,17 @@ static int prefill_selected(kvb_model *m, kvb_cache *c, const int32_t *ids, int 
                             kvb_error *e)
 {
     kvb_prefill_stats st = { 0 };
-    const unsigned need = kvb_cache_device_stats(c, &st.window);
-    const size_t bytes = (size_t)m->cfg.n_layers * m->cfg.n_heads * n * sizeof(float);
+    const unsigned need = kvb_cache_device_stats(c, &st.window, &st.qwindow);
+    const size_t per_layer = (size_t)m->cfg.n_layers * m->cfg.n_heads;
     if (need & KVB_NEED_COLSUM)
-        st.colsum = kvb_malloc(bytes);
+        st.colsum = kvb_malloc(per_layer * n * sizeof(float));
     if (need & KVB_NEED_WINDOW)
-        st.window_attn = kvb_malloc(bytes);
-    int rc = (!(need & KVB_NEED_COLSUM) || st.colsum) && (!(need & KVB_NEED_WINDOW) ||
-                                                          st.window_attn)
+        st.window_attn = kvb_malloc(per_layer * n * sizeof(float));
+    if (need & KVB_NEED_QSQ)
+        st.q_sqmean = kvb_malloc(per_layer * m->cfg.head_dim * sizeof(double));
+    int rc = (!(need & KVB_NEED_COLSUM) || st.colsum) &&
+                     (!(need & KVB_NEED_WINDOW) || st.window_attn) &&
+                     (!(need & KVB_NEED_QSQ) || st.q_sqmean)
                  ? 0 : kvb_errorf(e, KVB_ENOMEM, "out of memory for the prefill statistics");
     if (!rc)
         rc = m->be->prefill(m->be_ctx, ids, n, logits, &st, e);
@@ -289,10 +337,13 @@ static int prefill_selected(kvb_model *m, kvb_cache *c, const int32_t *ids, int 
         rc = feed_stats(m, c, &st, n, e);
     if (!rc)
         rc = keep_kept(m, c, n, e);
+    if (!rc && (need & KVB_NEED_KSQ))
+        rc = thin_keys(m, c, e);
     if (!rc)
         rc = kivi_counts(m, c, e);
     free(st.colsum);
     free(st.window_attn);
+    free(st.q_sqmean);
     return rc;
 }
 

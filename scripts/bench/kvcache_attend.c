@@ -105,7 +105,7 @@ int main(int argc, char **argv)
         double t0 = kvb_now(), c0 = cpu_now();
         kvb_cache_reset(c, n, &e);
         for (int l = 0; l < L; l++) {
-            kvb_prefill_layer pl = { l, n, q, k, v, cs, NULL };
+            kvb_prefill_layer pl = { l, n, q, k, v, cs, NULL, NULL };
             if (kvb_cache_prefill_layer(c, &pl, &e))
                 return fprintf(stderr, "%s\n", e.msg), 1;
         }

@@ -51,8 +51,8 @@ bad "$K" "generate --kept with full" "--kept: cache method full keeps every toke
 if [ -x "$KC" ]; then
   if "$KC" info --device cuda --model "$TINY" >"$tmp/info" 2>"$tmp/err"; then
     echo "note: a usable GPU is present: checking the GPU refusals"
-    bad "$KC" "--device cuda --type ThinK" "--type ThinK: cache method ThinK is not on the GPU yet" \
-        generate --device cuda --type ThinK --model "$TINY" --ids 1,2
+    bad "$KC" "--device cuda ThinK gqa=query_head" "--type ThinK: cache method ThinK with gqa=query_head is not on the GPU" \
+        generate --device cuda --type ThinK --cache-param gqa=query_head --model "$TINY" --ids 1,2
     # a selecting method on the GPU: the device's statistics, the host's decision, kept tokens
     snap=(generate --type SnapKV --cache-param budget=8,window=2 --model "$TINY" --ignore-eos
           --ids 1,17,33,250,7,99,3,64,5,6,7,8,9,10,11,12,13,14,15,16 --max-new 4 --quiet --threads 1)

@@ -51,7 +51,7 @@ static int every_other_plan(const void *params, const kvb_cache_shape *s, int n,
                             out);
 }
 
-static const char *const every_other_aliases[] = { "keep_every_other", NULL };
+static const char *const every_other_aliases[] = { "keep_every_other", NULL, NULL };
 
 static const struct kvb_cache_method every_other = {
     .name = "EveryOther",
@@ -189,7 +189,7 @@ static void run_stride(int stride, const char *gqa)
     }
     cr_assert_eq(kvb_cache_reset(c, N, &e), 0, "%s", e.msg);
     for (int l = 0; l < L; l++) {
-        kvb_prefill_layer pl = { l, N, q[l], k[l], v[l], NULL, NULL };
+        kvb_prefill_layer pl = { l, N, q[l], k[l], v[l], NULL, NULL, NULL };
         cr_assert_eq(kvb_cache_prefill_layer(c, &pl, &e), 0, "%s", e.msg);
     }
     cr_assert_eq(kvb_cache_prefill_end(c, &e), 0, "%s", e.msg);

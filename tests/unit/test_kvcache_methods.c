@@ -81,7 +81,7 @@ static void prefill(kvb_cache *c, const rec *r)
     kvb_error e;
     cr_assert_eq(kvb_cache_reset(c, r->n, &e), 0, "%s", e.msg);
     for (int l = 0; l < L; l++) {
-        kvb_prefill_layer pl = { l, r->n, r->q[l], r->k[l], r->v[l], r->cs[l], NULL };
+        kvb_prefill_layer pl = { l, r->n, r->q[l], r->k[l], r->v[l], r->cs[l], NULL, NULL };
         cr_assert_eq(kvb_cache_prefill_layer(c, &pl, &e), 0, "%s", e.msg);
     }
     cr_assert_eq(kvb_cache_prefill_end(c, &e), 0, "%s", e.msg);

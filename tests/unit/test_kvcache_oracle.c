@@ -64,7 +64,7 @@ static kvb_kv *run(const char *method, const kvb_cache_param *p, int np, int wit
     cr_assert_eq(kvb_kv_create(&kv, method, &shape, p, np, NULL, &e), 0, "%s", e.msg);
     cr_assert_eq(kvb_kv_reset(kv, N, &e), 0, "%s", e.msg);
     for (int l = 0; l < L; l++) {
-        kvb_prefill_layer pl = { l, N, qs[l], ks[l], vs[l], with_colsum ? cs[l] : NULL, NULL };
+        kvb_prefill_layer pl = { l, N, qs[l], ks[l], vs[l], with_colsum ? cs[l] : NULL, NULL, NULL };
         cr_assert_eq(kvb_kv_prefill_layer(kv, &pl, &e), 0, "%s", e.msg);
     }
     cr_assert_eq(kvb_kv_prefill_end(kv, &e), 0, "%s", e.msg);

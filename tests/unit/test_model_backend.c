@@ -12,7 +12,9 @@
  * scorers over its q and k, as kernels/ does with kvb_cuda_attn_prefill_stats), the host cache
  * decides from them alone, and the device keeps the positions it is told. Its storage is a test
  * method ("DeviceTwin") that holds every prompt token in fp16 like the methods do and drops
- * what keep() says; so the device's kept sets, bytes and logits must equal the CPU method's. */
+ * what keep() says; so the device's kept sets, bytes and logits must equal the CPU method's.
+ * ThinK's second round runs too: the twin keeps the prompt's f32 keys to report the kept rows'
+ * channel magnitudes (as lib/kvcache computes them), and thins its rows as told. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -36,11 +38,22 @@ typedef struct fake {
 /* ---- the device's storage for the selecting methods ------------------------------------------ */
 static const kvb_prefill_stats *g_stats; /* what the running prefill must compute */
 static const kvb_decode_stats *g_dstats; /* what the running decode step must report */
+static float *g_prompt_k[64];             /* ThinK: each layer's prompt keys (n, n_kv_heads, D) */
 
 static int twin_prefill(kvb_kv *kv, const kvb_prefill_layer *pl, kvb_error *e)
 {
     const int n = pl->n_tokens, H = kv->shape.n_heads, D = kv->shape.head_dim;
     const size_t at = (size_t)pl->layer * H * n;
+    if (g_stats->q_sqmean) {
+        const int row0 = n - KVB_MIN(g_stats->qwindow, n);
+        for (int h = 0; h < H; h++)
+            kvb_sel_channel_sqmean(pl->q, n, row0, H, h, 1, D,
+                                   g_stats->q_sqmean + ((size_t)pl->layer * H + h) * D);
+        const size_t kn = (size_t)n * kv->shape.n_kv_heads * D;
+        free(g_prompt_k[pl->layer]);
+        g_prompt_k[pl->layer] = malloc(sizeof(float) * kn);
+        memcpy(g_prompt_k[pl->layer], pl->k, sizeof(float) * kn);
+    }
     if (g_stats->window_attn) {
         float *scratch = malloc(sizeof(float) * n);
         kvb_sel_window_attn(pl->q, pl->k, n, H, kv->shape.n_kv_heads, D, g_stats->window, 0,
@@ -179,6 +192,54 @@ static int fake_kivi(void *p, int layer, int bits, int group, int residual, cons
     return kvb_kv_quantize_layer(kv, layer, np, &qp, e);
 }
 
+/* ThinK: the mean of k^2 over the rows each head holds, from the prompt's f32 keys */
+static int fake_channel_sqmean(void *p, double *out, kvb_error *e)
+{
+    fake *f = p;
+    kvb_kv *kv = f->cur->priv;
+    const int D = kv->shape.head_dim, KV = kv->shape.n_kv_heads;
+    for (int l = 0; l < kv->L; l++)
+        for (int g = 0; g < KV; g++) {
+            const kvb_seq *s = kvb_kv_seq(kv, l, g);
+            cr_assert_eq(s->n_thin, 0);
+            kvb_sel_rows_sqmean(g_prompt_k[l] + (size_t)g * D, (size_t)KV * D, s->pos, s->n, D,
+                                out + ((size_t)l * KV + g) * D);
+        }
+    (void)e;
+    return 0;
+}
+
+/* ThinK: the oldest n_thin rows of each head of a layer keep the channels ch[g * n_ch ..] */
+static int g_thin_calls;
+static int fake_thin(void *p, int layer, int n_thin, int n_ch, const int32_t *ch, kvb_error *e)
+{
+    fake *f = p;
+    kvb_kv *kv = f->cur->priv;
+    const int D = kv->shape.head_dim;
+    g_thin_calls++;
+    for (int g = 0; g < kv->S; g++) {
+        kvb_seq *s = kvb_kv_seq(kv, layer, g), t;
+        cr_assert(n_thin > 0 && n_thin <= s->n && s->n_thin == 0);
+        cr_assert_eq(kvb_seq_init(&t, D, n_thin, n_ch, s->cap - n_thin), 0);
+        for (int c = 0; c < n_ch; c++)
+            t.ch[c] = ch[(size_t)g * n_ch + c];
+        for (int i = 0; i < s->n; i++) {
+            if (i < n_thin)
+                for (int c = 0; c < n_ch; c++)
+                    t.kthin[(size_t)i * n_ch + c] = s->k[(size_t)i * D + t.ch[c]];
+            else
+                memcpy(t.k + (size_t)(i - n_thin) * D, s->k + (size_t)i * D, sizeof(kvb_half) * D);
+            memcpy(t.v + (size_t)i * D, s->v + (size_t)i * D, sizeof(kvb_half) * D);
+            t.pos[i] = s->pos[i];
+        }
+        t.n = s->n - n_thin;
+        kvb_seq_release(s);
+        *s = t;
+    }
+    (void)e;
+    return 0;
+}
+
 static int fake_decode(void *p, int32_t id, int pos, float *logits, const kvb_decode_stats *ds,
                        kvb_error *e)
 {
@@ -209,11 +270,16 @@ static void fake_close(void *p)
     kvb_cache_free(f->twin[1]);
     kvb_model_free(f->inner);
     free(f);
+    for (size_t l = 0; l < KVB_ARRAY_SIZE(g_prompt_k); l++) {
+        free(g_prompt_k[l]);
+        g_prompt_k[l] = NULL;
+    }
 }
 
 const kvb_backend kvb_backend_cuda = {
     .name = "cuda", .probe = fake_probe, .plan = fake_plan, .open = fake_open,
     .prefill = fake_prefill, .keep = fake_keep, .kivi = fake_kivi, .decode = fake_decode,
+    .channel_sqmean = fake_channel_sqmean, .thin = fake_thin,
     .info = fake_info,
     .close = fake_close,
 };
@@ -341,7 +407,7 @@ Test(backend, refusals)
     const int32_t ids[] = { 1, 2, 3, 4 };
     float *lg = malloc(sizeof(float) * kvb_model_get_config(g)->vocab);
     kvb_error e = { 0 };
-    const char *not_yet[] = { "ThinK" };
+    const char *not_yet[] = { "DeviceTwin" }; /* a method without on_device (every real one has it) */
     for (size_t i = 0; i < KVB_ARRAY_SIZE(not_yet); i++) {
         kvb_cache *k = full_cache(g, not_yet[i], 16);
         cr_assert_eq(kvb_cache_reset(k, 4, &e), 0);
@@ -412,12 +478,14 @@ static void check_same_as_cpu(const char *method, const kvb_cache_param *p, int 
     float *lg = malloc(sizeof(float) * V), *lc = malloc(sizeof(float) * V);
     kvb_error e = { 0 };
     const int keeps = g_keep_calls, kivis = g_kivi_calls, kivi = !strcmp(method, "KIVI");
+    const int thins = g_thin_calls, think = !strcmp(method, "ThinK");
     cr_assert_eq(kvb_cache_reset(kg, N, &e), 0);
     cr_assert_eq(kvb_cache_reset(kc, N, &e), 0);
     cr_assert_eq(kvb_model_prefill(g, kg, ids, N, lg, &e), 0, "%s: %s", method, e.msg);
     cr_assert_eq(kvb_model_prefill(c, kc, ids, N, lc, &e), 0, "%s: %s", method, e.msg);
     cr_assert_eq(g_keep_calls, keeps + 1, "%s: the device was told what to keep", method);
     cr_assert_eq(g_kivi_calls, kivis + (kivi ? cfg->n_layers : 0), "%s: quantize", method);
+    cr_assert_eq(g_thin_calls, thins + (think ? cfg->n_layers : 0), "%s: thin keys", method);
     cr_assert_eq(memcmp(lg, lc, sizeof(float) * V), 0, "%s: prefill logits", method);
     same_positions(method, kg, kc, cfg);
     cr_assert_eq(kvb_cache_bytes(kg), kvb_cache_bytes(kc), "%s: bytes", method);
@@ -432,10 +500,8 @@ static void check_same_as_cpu(const char *method, const kvb_cache_param *p, int 
         for (int v = 1; v < V; v++)
             next = lc[v] > lc[next] ? v : next;
     }
-    const long kept = same_positions(method, kg, kc, cfg);
-    if (!kivi) /* KIVI keeps every token, quantized */
-        cr_assert_lt(kept, (long)(N + GEN) * cfg->n_layers * cfg->n_kv_heads, "%s compressed",
-                     method);
+    same_positions(method, kg, kc, cfg);
+    cr_assert_lt(kvb_cache_bytes(kg), kvb_cache_full16_bytes(kg), "%s compressed", method);
     kvb_cache_layer_stats sg, sc;
     kvb_cache_layer_stats_get(kg, 1, &sg);
     kvb_cache_layer_stats_get(kc, 1, &sc);
@@ -479,6 +545,13 @@ Test(backend, selecting_methods_equal_the_cpu)
     const kvb_cache_param skivi[] = { { "threshold", "0.05" }, { "sink", "4" }, { "recent", "8" },
                                       { "bits", "4" }, { "group", "8" }, { "residual", "8" } };
     check_same_as_cpu("SimLayerKV+KIVI", skivi, 6);
+    /* ThinK: 16 of 41 tokens, the oldest 12 with 40% of the key channels pruned; and a budget
+     * over the prompt (every token kept, 33 of them thin) */
+    const kvb_cache_param think[] = { { "budget", "16" }, { "window", "4" }, { "kernel", "3" },
+                                      { "recent", "4" }, { "qwindow", "8" } };
+    check_same_as_cpu("ThinK", think, 5);
+    const kvb_cache_param think_all[] = { { "budget", "64" }, { "recent", "8" } };
+    check_same_as_cpu("ThinK", think_all, 2);
 }
 
 /* What the device must compute comes from the method (window = its observation window), and a
@@ -489,11 +562,12 @@ Test(backend, device_protocol_of_the_cache)
     const kvb_cache_param snap[] = { { "window", "6" } };
     kvb_cache *k = method_cache(g, "SnapKV", snap, 1, 64);
     kvb_error e = { 0 };
-    int w = -1;
-    cr_assert_eq(kvb_cache_device_stats(k, &w), 0u, "nothing before the device mode is set");
+    int w = -1, qw = -1;
+    cr_assert_eq(kvb_cache_device_stats(k, &w, &qw), 0u, "nothing before the device mode is set");
     cr_assert_eq(kvb_cache_device_mode(k, &e), KVB_DEVICE_HOLDS_SELECTED, "%s", e.msg);
-    cr_assert_eq(kvb_cache_device_stats(k, &w), (unsigned)KVB_NEED_WINDOW);
+    cr_assert_eq(kvb_cache_device_stats(k, &w, &qw), (unsigned)KVB_NEED_WINDOW);
     cr_assert_eq(w, 6);
+    cr_assert_eq(qw, 0);
     cr_assert_eq(kvb_cache_reset(k, 10, &e), 0);
     kvb_prefill_layer pl = { .layer = 0, .n_tokens = 10 };
     cr_assert_eq(kvb_cache_prefill_layer(k, &pl, &e), KVB_EINVAL);
@@ -502,7 +576,21 @@ Test(backend, device_protocol_of_the_cache)
     kvb_cache_free(k);
     k = full_cache(g, "H2O", 64);
     cr_assert_eq(kvb_cache_device_mode(k, &e), KVB_DEVICE_HOLDS_SELECTED, "%s", e.msg);
-    cr_assert_eq(kvb_cache_device_stats(k, &w), (unsigned)KVB_NEED_COLSUM);
+    cr_assert_eq(kvb_cache_device_stats(k, &w, &qw), (unsigned)KVB_NEED_COLSUM);
+    cr_assert_eq(kvb_cache_channel_stats(k, 0, (const double[1]){ 0 }, &e), KVB_EINVAL,
+                 "only ThinK takes channel statistics");
+    kvb_cache_free(k);
+    /* ThinK: the window's q^2 at prefill, the kept keys' k^2 after the keep */
+    const kvb_cache_param tk[] = { { "window", "6" }, { "qwindow", "12" } };
+    k = method_cache(g, "ThinK", tk, 2, 64);
+    cr_assert_eq(kvb_cache_device_mode(k, &e), KVB_DEVICE_HOLDS_SELECTED, "%s", e.msg);
+    cr_assert_eq(kvb_cache_device_stats(k, &w, &qw),
+                 (unsigned)(KVB_NEED_WINDOW | KVB_NEED_QSQ | KVB_NEED_KSQ));
+    cr_assert(w == 6 && qw == 12);
+    cr_assert_eq(kvb_cache_reset(k, 10, &e), 0);
+    float wa[4096] = { 0 };
+    kvb_prefill_layer tl = { .layer = 0, .n_tokens = 10, .window_attn = wa };
+    cr_assert_eq(kvb_cache_prefill_layer(k, &tl, &e), KVB_EINVAL, "q^2 statistics missing");
     kvb_cache_free(k);
     k = full_cache(g, "full", 64);
     cr_assert_eq(kvb_cache_device_mode(k, &e), KVB_DEVICE_HOLDS_ALL, "%s", e.msg);

@@ -62,7 +62,7 @@ Test(device, methods)
     cr_assert_eq(kvb_device_check_method(KVB_DEVICE_CUDA, "full", NULL, 0, &e), 0);
     cr_assert_eq(kvb_device_check_method(KVB_DEVICE_CUDA, "FULL", &f16, 1, &e), 0);
     const char *on_gpu[] = { "SnapKV", "PyramidKV", "H2O", "StreamingLLM", "ZigZagKV",
-                             "SimLayerKV", "KIVI", "kivi_SimLayerKV" };
+                             "SimLayerKV", "KIVI", "kivi_SimLayerKV", "ThinK" };
     for (size_t k = 0; k < sizeof(on_gpu) / sizeof(on_gpu[0]); k++)
         cr_assert_eq(kvb_device_check_method(KVB_DEVICE_CUDA, on_gpu[k], NULL, 0, &e), 0, "%s",
                      e.msg);
@@ -70,14 +70,10 @@ Test(device, methods)
     cr_assert_eq(kvb_device_check_method(KVB_DEVICE_CUDA, "SnapKV", &qh, 1, &e), KVB_EUNSUP);
     cr_assert(strstr(e.msg, "gqa=query_head is not on the GPU"), "%s", e.msg);
     cr_assert_eq(kvb_device_check_method(KVB_DEVICE_CUDA, "SnapKV", &bad, 1, &e), KVB_EINVAL);
-    const char *gpu_not_yet[] = { "ThinK" };
-    for (size_t k = 0; k < sizeof(gpu_not_yet) / sizeof(gpu_not_yet[0]); k++) {
-        cr_assert_eq(kvb_device_check_method(KVB_DEVICE_CUDA, gpu_not_yet[k], NULL, 0, &e),
-                     KVB_EUNSUP);
-        cr_assert(strstr(e.msg, "is not on the GPU yet") && strstr(e.msg, "--device cpu"), "%s",
-                  e.msg);
-        cr_assert_eq(kvb_device_check_method(KVB_DEVICE_CPU, gpu_not_yet[k], NULL, 0, &e), 0);
-    }
+    /* per query head stores: the CPU only, refused by name before any model loads */
+    cr_assert_eq(kvb_device_check_method(KVB_DEVICE_CUDA, "ThinK", &qh, 1, &e), KVB_EUNSUP);
+    cr_assert(strstr(e.msg, "--type ThinK: cache method ThinK with gqa=query_head"), "%s", e.msg);
+    cr_assert_eq(kvb_device_check_method(KVB_DEVICE_CPU, "ThinK", &qh, 1, &e), 0);
     cr_assert_eq(kvb_device_check_method(KVB_DEVICE_CUDA, "full", &f32, 1, &e), KVB_EUNSUP);
     cr_assert(strstr(e.msg, "bf16"), "%s", e.msg);
 }
