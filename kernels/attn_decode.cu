@@ -30,23 +30,25 @@ __device__ __forceinline__ void load8(float f[8], const __nv_bfloat16 *p)
 template <bool VEC>
 __global__ void __launch_bounds__(KVB_AD_THREADS)
 attn_decode_kernel(float *work, const float *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v,
-                   size_t hs, const int32_t *len, int H, int Hkv, int D, int n_splits, int n_init,
-                   int n_recent, float scale)
+                   size_t k_hs, size_t v_hs, const int32_t *len, int len_fixed, int H, int Hkv,
+                   int D, int Dk, int n_splits, int split0, int n_rec, int n_init, int n_recent,
+                   float scale)
 {
     __shared__ float sq[KVB_AD_GMAX * KVB_AD_DMAX];
     __shared__ float ss[KVB_AD_GMAX * KVB_AD_CHUNK];
     __shared__ float sacc[KVB_AD_THREADS * 8 * KVB_AD_GMAX]; /* nsub * grp * D <= this */
     __shared__ float srow[3 * KVB_AD_GMAX], salpha[KVB_AD_GMAX]; /* per head: m, l, sink; rescale */
     const int split = blockIdx.x, g = blockIdx.y, grp = H / Hkv, tid = threadIdx.x;
-    const int lane = tid & 31, warp = tid >> 5, nwarp = blockDim.x >> 5, CH = D / 8;
-    const int L = len[g], per = (L + n_splits - 1) / n_splits;
+    const int lane = tid & 31, warp = tid >> 5, nwarp = blockDim.x >> 5, CH = D / 8, CHK = Dk / 8;
+    const int L = len ? len[g] : len_fixed, per = (L + n_splits - 1) / n_splits;
     const int t_begin = split * per, t_end = min(L, t_begin + per);
-    const __nv_bfloat16 *kg = k + (size_t)g * hs, *vg = v + (size_t)g * hs;
+    const __nv_bfloat16 *kg = k + (size_t)g * k_hs, *vg = v + (size_t)g * v_hs;
+    float *rec0 = work + (size_t)split0 * (D + 3); /* this launch's records: n_rec per head */
     if (t_begin >= t_end) { /* nothing here: a record the combine skips */
-        if (tid < grp) work[((size_t)(g * grp + tid) * n_splits + split) * (D + 3)] = -INFINITY;
+        if (tid < grp) rec0[((size_t)(g * grp + tid) * n_rec + split) * (D + 3)] = -INFINITY;
         return;
     }
-    for (int idx = tid; idx < grp * D; idx += blockDim.x) sq[idx] = q[(size_t)g * grp * D + idx] * scale;
+    for (int idx = tid; idx < grp * Dk; idx += blockDim.x) sq[idx] = q[(size_t)g * grp * Dk + idx] * scale;
     if (tid < grp) srow[3 * tid] = -INFINITY, srow[3 * tid + 1] = 0.f, srow[3 * tid + 2] = 0.f;
     const int half = lane >> 4, l16 = lane & 15;
     const int nsub = blockDim.x / CH, sub = tid / CH, c = tid % CH;
@@ -65,15 +67,15 @@ attn_decode_kernel(float *work, const float *q, const __nv_bfloat16 *k, const __
             float part[KVB_AD_GMAX];
 #pragma unroll
             for (int a = 0; a < KVB_AD_GMAX; a++) part[a] = 0.f;
-            for (int cc = l16; cc < CH && jj < cnt; cc += 16) {
+            for (int cc = l16; cc < CHK && jj < cnt; cc += 16) {
                 float kf[8];
-                load8<VEC>(kf, kg + (size_t)(t0 + jj) * D + cc * 8);
+                load8<VEC>(kf, kg + (size_t)(t0 + jj) * Dk + cc * 8);
 #pragma unroll
                 for (int a = 0; a < KVB_AD_GMAX; a++)
                     if (a < grp)
 #pragma unroll
                         for (int i = 0; i < 8; i++)
-                            part[a] = fmaf(sq[a * D + cc * 8 + i], kf[i], part[a]);
+                            part[a] = fmaf(sq[a * Dk + cc * 8 + i], kf[i], part[a]);
             }
 #pragma unroll
             for (int a = 0; a < KVB_AD_GMAX; a++)
@@ -144,7 +146,7 @@ attn_decode_kernel(float *work, const float *q, const __nv_bfloat16 *k, const __
         const int a = idx / D, d = idx % D;
         float sum = 0.f;
         for (int u = 0; u < nsub; u++) sum += sacc[((size_t)u * grp + a) * D + d];
-        float *rec = work + ((size_t)(g * grp + a) * n_splits + split) * (D + 3);
+        float *rec = rec0 + ((size_t)(g * grp + a) * n_rec + split) * (D + 3);
         rec[3 + d] = sum;
         if (d < 3) rec[d] = srow[3 * a + d];
     }
@@ -181,7 +183,45 @@ int kvb_cu_decode_combine(kvb_cuda *c, float *o, float *sink_mass, const float *
 size_t kvb_cuda_decode_work_floats(int n_heads, int head_dim, int max_len)
 {
     if (n_heads <= 0 || head_dim <= 0 || max_len <= 0) return 0;
-    return (size_t)n_heads * kvb_ad_records(max_len) * kvb_ad_rec(head_dim);
+    /* two launches' records (thin keys: kvb_cuda_attn_decode_thin) */
+    return (size_t)n_heads * 2 * kvb_ad_records(max_len) * kvb_ad_rec(head_dim);
+}
+
+static int decode_shape_ok(int n_heads, int n_kv_heads, int head_dim, int max_len, kvb_error *e)
+{
+    KVB_CU_CHECK_ARG(n_heads > 0 && n_kv_heads > 0 && n_heads % n_kv_heads == 0 && head_dim > 0 &&
+                         head_dim <= KVB_AD_DMAX && head_dim % 8 == 0 && max_len > 0,
+                     e, "cuda: attn_decode: unsupported shape heads=%d kv_heads=%d head_dim=%d "
+                        "max_len=%d (head_dim a multiple of 8, <= %d)",
+                     n_heads, n_kv_heads, head_dim, max_len, KVB_AD_DMAX);
+    KVB_CU_CHECK_ARG(n_heads / n_kv_heads <= KVB_AD_GMAX && n_kv_heads <= 65535, e,
+                     "cuda: attn_decode: %d query heads per kv head (at most %d), %d kv heads",
+                     n_heads / n_kv_heads, KVB_AD_GMAX, n_kv_heads);
+    return 0;
+}
+
+/* One launch of the split kernel: `splits` records per query head at record split0 of n_rec.
+ * Keys (and q) Dk wide, values D wide; len (device) or len_fixed tokens per kv head. */
+typedef struct decode_seg {
+    const float *q;
+    const kvb_bf16 *k, *v;
+    size_t k_hs, v_hs;
+    const int32_t *len;
+    int len_fixed, Dk;
+} decode_seg;
+
+static int launch_seg(kvb_cuda *c, float *work, const decode_seg *s, int H, int Hkv, int D,
+                      int splits, int split0, int n_rec, int n_init, int n_recent, kvb_error *e)
+{
+    dim3 grid(splits, Hkv);
+    /* 16-byte loads where every row starts 16-byte aligned */
+    bool vec = s->k_hs % 8 == 0 && s->v_hs % 8 == 0 && s->Dk % 8 == 0 &&
+               ((uintptr_t)s->k | (uintptr_t)s->v) % 16 == 0;
+    (vec ? attn_decode_kernel<true> : attn_decode_kernel<false>)<<<grid, KVB_AD_THREADS, 0,
+                                                                     c->stream>>>(
+        work, s->q, as_bf(s->k), as_bf(s->v), s->k_hs, s->v_hs, s->len, s->len_fixed, H, Hkv, D,
+        s->Dk, splits, split0, n_rec, n_init, n_recent, 1.f / sqrtf((float)D));
+    return kvb_cu_launch(e, "attn_decode");
 }
 
 int kvb_cuda_attn_decode(kvb_cuda *c, float *o, const float *q, const kvb_bf16 *k,
@@ -189,26 +229,46 @@ int kvb_cuda_attn_decode(kvb_cuda *c, float *o, const float *q, const kvb_bf16 *
                          int n_heads, int n_kv_heads, int head_dim, float *sink_mass, int n_init,
                          int n_recent, float *work, kvb_error *e)
 {
-    KVB_CU_CHECK_ARG(n_heads > 0 && n_kv_heads > 0 && n_heads % n_kv_heads == 0 && head_dim > 0 &&
-                         head_dim <= KVB_AD_DMAX && head_dim % 8 == 0 && max_len > 0,
-                     e, "cuda: attn_decode: unsupported shape heads=%d kv_heads=%d head_dim=%d "
-                        "max_len=%d (head_dim a multiple of 8, <= %d)",
-                     n_heads, n_kv_heads, head_dim, max_len, KVB_AD_DMAX);
-    KVB_CU_CHECK_ARG(n_heads / n_kv_heads <= KVB_AD_GMAX, e,
-                     "cuda: attn_decode: %d query heads per kv head (at most %d)",
-                     n_heads / n_kv_heads, KVB_AD_GMAX);
-    KVB_CU_CHECK_ARG(n_kv_heads <= 65535 && n_init >= 0 && n_recent >= 0, e,
-                     "cuda: attn_decode: bad kv heads or sink windows");
-    int splits = kvb_ad_splits(max_len);
-    dim3 grid(splits, n_kv_heads);
-    /* 16-byte loads where every row starts 16-byte aligned */
-    bool vec = head_stride % 8 == 0 && ((uintptr_t)k | (uintptr_t)v) % 16 == 0;
-    (vec ? attn_decode_kernel<true> : attn_decode_kernel<false>)<<<grid, KVB_AD_THREADS, 0,
-                                                                     c->stream>>>(
-        work, q, as_bf(k), as_bf(v), head_stride, len, n_heads, n_kv_heads, head_dim, splits,
-        n_init, n_recent, 1.f / sqrtf((float)head_dim));
-    int rc = kvb_cu_launch(e, "attn_decode");
-    return rc ? rc : kvb_cu_decode_combine(c, o, sink_mass, work, n_heads, head_dim, splits, e);
+    TRY(decode_shape_ok(n_heads, n_kv_heads, head_dim, max_len, e));
+    KVB_CU_CHECK_ARG(n_init >= 0 && n_recent >= 0, e, "cuda: attn_decode: bad sink windows");
+    const int splits = kvb_ad_splits(max_len);
+    const decode_seg s = {q, k, v, head_stride, head_stride, len, 0, head_dim};
+    TRY(launch_seg(c, work, &s, n_heads, n_kv_heads, head_dim, splits, 0, splits, n_init,
+                   n_recent, e));
+    return kvb_cu_decode_combine(c, o, sink_mass, work, n_heads, head_dim, splits, e);
+}
+
+/* q's kept channels per query head (zero-padded to cp), for the thin keys' scores. */
+__global__ void thin_query_kernel(float *qt, const float *q, int D, int grp, int cp, int n_ch,
+                                  const int32_t *ch)
+{
+    const int h = blockIdx.x, g = h / grp;
+    for (int c = threadIdx.x; c < cp; c += blockDim.x)
+        qt[(size_t)h * cp + c] = c < n_ch ? q[(size_t)h * D + ch[g * cp + c]] : 0.f;
+}
+
+int kvb_cuda_attn_decode_thin(kvb_cuda *c, float *o, const float *q, const kvb_thin_keys *t,
+                              float *qt, const kvb_bf16 *k, size_t k_head_stride,
+                              const kvb_bf16 *v, size_t v_head_stride, const int32_t *len,
+                              int max_len, int n_heads, int n_kv_heads, int head_dim, float *work,
+                              kvb_error *e)
+{
+    TRY(decode_shape_ok(n_heads, n_kv_heads, head_dim, max_len, e));
+    const int cp = t->cp, n_thin = t->n_thin;
+    KVB_CU_CHECK_ARG(cp > 0 && cp <= head_dim && cp % 8 == 0 && t->n_ch > cp - 8 &&
+                         t->n_ch <= cp && n_thin > 0 && n_thin <= max_len,
+                     e, "cuda: attn_decode: thin keys of %d channels in %d (a multiple of 8, <= "
+                        "%d), %d rows", t->n_ch, cp, head_dim, n_thin);
+    thin_query_kernel<<<n_heads, 64, 0, c->stream>>>(qt, q, head_dim, n_heads / n_kv_heads, cp,
+                                                     t->n_ch, t->ch);
+    TRY(kvb_cu_launch(e, "attn_decode: thin query"));
+    const int S = kvb_ad_splits(max_len);
+    const decode_seg thin = {qt, t->k, v, (size_t)n_thin * cp, v_head_stride, NULL, n_thin, cp};
+    const decode_seg full = {q, k, v + (size_t)n_thin * head_dim, k_head_stride, v_head_stride,
+                             len, 0, head_dim};
+    TRY(launch_seg(c, work, &thin, n_heads, n_kv_heads, head_dim, S, 0, 2 * S, 0, 0, e));
+    TRY(launch_seg(c, work, &full, n_heads, n_kv_heads, head_dim, S, S, 2 * S, 0, 0, e));
+    return kvb_cu_decode_combine(c, o, NULL, work, n_heads, head_dim, 2 * S, e);
 }
 
 /* ---- gather of kept tokens ----------------------------------------------------------------- */

@@ -97,6 +97,13 @@ __device__ __forceinline__ float block_max(float v, float *red)
     return warp_max(v);
 }
 
+/* return a non-zero status at once */
+#define TRY(x)                                                                                     \
+    do {                                                                                           \
+        int rc_ = (x);                                                                             \
+        if (rc_) return rc_;                                                                       \
+    } while (0)
+
 static inline unsigned kvb_cdiv(long a, long b) { return (unsigned)((a + b - 1) / b); }
 
 #endif

@@ -223,6 +223,47 @@ int kvb_ref_attn_decode(float *o, const float *q, const kvb_bf16 *k, const kvb_b
     return rc;
 }
 
+/* n bf16 into f16 (refused beyond the f16 range, as to_f16_cache) */
+static int to_f16(kvb_half *dst, const kvb_bf16 *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        float x = bf2f(src[i]);
+        if (!(fabsf(x) <= 65504.f)) return KVB_EINVAL;
+        dst[i] = kvb_f2h(x);
+    }
+    return 0;
+}
+
+int kvb_ref_attn_decode_thin(float *o, const float *q, const kvb_bf16 *kt, const int32_t *ch,
+                             int n_ch, int cp, int n_thin, const kvb_bf16 *k, size_t k_head_stride,
+                             const kvb_bf16 *v, size_t v_head_stride, const int32_t *len,
+                             int n_heads, int n_kv_heads, int hd)
+{
+    if (n_heads <= 0 || n_kv_heads <= 0 || n_heads % n_kv_heads || hd <= 0 || n_ch < 1 ||
+        n_ch > cp || n_thin < 1)
+        return KVB_EINVAL;
+    int mx = 0;
+    for (int g = 0; g < n_kv_heads; g++) mx = len[g] > mx ? len[g] : mx;
+    const size_t KV = (size_t)n_kv_heads;
+    kvb_half *th = malloc(sizeof(kvb_half) * KV * n_thin * n_ch);
+    kvb_half *kh = malloc(sizeof(kvb_half) * KV * k_head_stride);
+    kvb_half *vh = malloc(sizeof(kvb_half) * KV * v_head_stride);
+    int *chi = malloc(sizeof(int) * KV * n_ch);
+    float *work = malloc(sizeof(float) * ((size_t)n_thin + mx + hd));
+    int rc = th && kh && vh && chi && work ? 0 : KVB_ENOMEM;
+    for (size_t g = 0; g < KV && !rc; g++) /* the store holds n_ch channels, not the padding */
+        for (int t = 0; t < n_thin && !rc; t++)
+            rc = to_f16(th + (g * n_thin + t) * n_ch, kt + (g * n_thin + t) * cp, (size_t)n_ch);
+    for (size_t i = 0; !rc && i < KV * n_ch; i++) chi[i] = ch[(i / n_ch) * cp + i % n_ch];
+    if (!rc) rc = to_f16(kh, k, KV * k_head_stride);
+    if (!rc) rc = to_f16(vh, v, KV * v_head_stride);
+    if (!rc)
+        kvb_kv_attn_decode_thin_f16(o, q, th, chi, n_ch, n_thin, kh, k_head_stride, vh,
+                                    v_head_stride, len, n_heads, n_kv_heads, hd, work);
+    free(th), free(kh), free(vh), free(chi), free(work);
+    return rc;
+}
+
 static void copy_bf16(void *dst, const void *src, int n) { memcpy(dst, src, sizeof(kvb_bf16) * (size_t)n); }
 
 int kvb_ref_gather_kv(kvb_bf16 *dst, size_t dhs, const kvb_bf16 *src, int n, int n_kv_heads,

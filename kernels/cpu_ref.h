@@ -40,6 +40,13 @@ int kvb_ref_attn_decode(float *o, const float *q, const kvb_bf16 *k, const kvb_b
                         size_t head_stride, const int32_t *len, int max_len, int n_heads,
                         int n_kv_heads, int head_dim, float *sink_mass, int n_init, int n_recent);
 
+/* The same with ThinK's thin keys (kvb_cuda_attn_decode_thin's layout, host arrays):
+ * kvb_kv_attn_decode_thin_f16. */
+int kvb_ref_attn_decode_thin(float *o, const float *q, const kvb_bf16 *kt, const int32_t *ch,
+                             int n_ch, int cp, int n_thin, const kvb_bf16 *k, size_t k_head_stride,
+                             const kvb_bf16 *v, size_t v_head_stride, const int32_t *len,
+                             int n_heads, int n_kv_heads, int head_dim);
+
 /* idx and counts are host arrays here. */
 int kvb_ref_gather_kv(kvb_bf16 *dst, size_t dst_head_stride, const kvb_bf16 *src, int n,
                       int n_kv_heads, int head_dim, const int32_t *idx, int idx_stride, int count,

@@ -143,6 +143,24 @@ int kvb_cuda_attn_decode(kvb_cuda *c, float *o, const float *q, const kvb_bf16 *
                          const kvb_bf16 *v, size_t head_stride, const int32_t *len, int max_len,
                          int n_heads, int n_kv_heads, int head_dim, float *sink_mass, int n_init,
                          int n_recent, float *work, kvb_error *e);
+/* ThinK's thin keys: each kv head g's first n_thin tokens keep n_ch key channels, ch[g*cp + c]
+ * (device, ascending; cp = n_ch rounded up to 8), stored at k[(g*n_thin + t)*cp + c] (zeros past
+ * n_ch). */
+typedef struct kvb_thin_keys {
+    const kvb_bf16 *k;
+    const int32_t *ch;
+    int n_ch, cp, n_thin;
+} kvb_thin_keys;
+/* Decode attention over thin keys then full-width ones: kv head g's next len[g] tokens have keys
+ * at k[g*k_head_stride + t*head_dim]; values of all n_thin + len[g] tokens at
+ * v[g*v_head_stride + t*head_dim]. Thin tokens are scored with q's kept channels (gathered into
+ * qt, n_heads * head_dim floats of scratch), all with the full head_dim's scale and one softmax,
+ * as the CPU cache's kvb_seq_attend. max_len >= n_thin + every len[g]. */
+int kvb_cuda_attn_decode_thin(kvb_cuda *c, float *o, const float *q, const kvb_thin_keys *t,
+                              float *qt, const kvb_bf16 *k, size_t k_head_stride,
+                              const kvb_bf16 *v, size_t v_head_stride, const int32_t *len,
+                              int max_len, int n_heads, int n_kv_heads, int head_dim, float *work,
+                              kvb_error *e);
 
 /* Compress a prefill K or V (n, n_kv_heads, head_dim), token-major, into the decode layout:
  * kv head g keeps rows idx[g*idx_stride + 0 .. count_g) (ascending, e.g. from kvb_cuda_topk, or
@@ -252,6 +270,10 @@ int kvb_cuda_model_prefill(kvb_cuda_model *m, const int32_t *ids, int n, float *
 typedef struct kvb_cuda_prefill_stats {
     float *colsum, *window_attn;
     int window;
+    /* ThinK: (n_layers, n_heads, head_dim), per query head the mean of q^2 over the last
+     * min(qwindow, n) queries (kvb_cuda_channel_sqmean), or NULL */
+    float *q_sqmean;
+    int qwindow;
 } kvb_cuda_prefill_stats;
 int kvb_cuda_model_prefill_stats(kvb_cuda_model *m, const int32_t *ids, int n, float *logits,
                                  int32_t *next, const kvb_cuda_prefill_stats *st, kvb_error *e);
@@ -279,6 +301,16 @@ typedef struct kvb_cuda_kivi_counts {
 } kvb_cuda_kivi_counts;
 int kvb_cuda_model_kivi(kvb_cuda_model *m, int layer, int bits, int group, int residual,
                         const kvb_cuda_kivi_counts *n, kvb_error *e);
+/* ThinK on the device, after the prompt's keep (every layer holding the same number of rows on
+ * each kv head, none quantized): per layer and kv head the mean of k^2 over its rows per channel
+ * into the host array out (n_layers, n_kv_heads, head_dim); then per layer kvb_cuda_model_thin:
+ * the oldest n_thin rows of every kv head keep only the channels ch[g * n_ch + 0 .. n_ch)
+ * (ascending): their keys move to a thin buffer (n_ch rounded up to 8 channels), the other keys
+ * to a K cache of their own; values stay. Decode scores thin rows with q's kept channels and the
+ * full head_dim's scale (kvb_cuda_attn_decode_thin), as the CPU cache. */
+int kvb_cuda_model_channel_sqmean(kvb_cuda_model *m, float *out, kvb_error *e);
+int kvb_cuda_model_thin(kvb_cuda_model *m, int layer, int n_thin, int n_ch, const int32_t *ch,
+                        kvb_error *e);
 /* Bytes of the K/V decode reads now: the full cache's (n_kv_heads x max_tokens per layer), the
  * kept caches (kvb_cuda_model_keep) or KIVI's buffers, K and V. */
 size_t kvb_cuda_model_kv_bytes(const kvb_cuda_model *m);

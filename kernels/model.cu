@@ -67,6 +67,18 @@ __global__ void decode_qkv_post_kernel(float *qf, __nv_bfloat16 *kc, int k_cap, 
     }
 }
 
+/* ThinK: thin keys of rows [0, n_thin) of every kv head of k (head stride hs rows of D) into
+ * kt (kv head g's rows at g * n_thin * cp, cp channels each: the kept channels ch[g * cp + c],
+ * c < n_ch, then zeros). */
+__global__ void thin_keys_kernel(__nv_bfloat16 *kt, const __nv_bfloat16 *k, size_t hs, int D,
+                                 int n_thin, int cp, int n_ch, const int32_t *ch)
+{
+    const int t = blockIdx.x, g = blockIdx.y;
+    const __nv_bfloat16 *row = k + ((size_t)g * hs + t) * D;
+    for (int c = threadIdx.x; c < cp; c += blockDim.x)
+        kt[((size_t)g * n_thin + t) * cp + c] = c < n_ch ? row[ch[g * cp + c]] : kvb_f2bf(0.f);
+}
+
 __global__ void iota_kernel(int32_t *p, int n)
 {
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) p[i] = i;
@@ -104,7 +116,12 @@ typedef struct layer_dev {
      * kvb_cuda_model_keep a compact copy of the kept tokens (own allocations, cap = the most any
      * head kept + the room left for decode) */
     __nv_bfloat16 *dk, *dv;
-    int cap;
+    int cap;  /* rows per kv head of dv (and of dk, but for thin keys) */
+    /* ThinK (kvb_cuda_model_thin): the oldest n_thin rows' keys in tk (cp channels: the kept
+     * ones, tch, zero-padded), dv's rows still all; dk holds the rest (kcap rows per head) */
+    int kcap, n_thin, cp, n_ch;
+    __nv_bfloat16 *tk;
+    int32_t *tch;
     /* KIVI (kvb_cuda_model_kivi): the layer's codes, scales/minima and 16-bit residuals */
     uint32_t *kq, *vq;
     uint16_t *ks, *km, *vs, *vm;
@@ -122,6 +139,8 @@ struct kvb_cuda_model {
     __nv_bfloat16 *xb, *qb, *kb, *vb, *att, *act;
     int32_t *pos, *ids, *len, *drop, *kidx, *next, *step;
     float *stat;  /* (n_heads, max_tokens): one layer's prefill statistics */
+    float *chsq;  /* (n_layers, n_heads, head_dim): channel magnitudes (ThinK) */
+    float *qt;    /* (n_heads, head_dim): the decode q's kept channels (ThinK) */
     float *sink;  /* (n_layers, n_heads): a decode step's window masses (SimLayerKV) */
     int held;     /* tokens held now: the prompt after prefill, + 1 per decode step */
     int n_kivi;      /* layers on KIVI */
@@ -193,6 +212,8 @@ static int for_each_buffer(kvb_cuda_model *m, const kvb_cuda_model_desc *d, buf_
     BUF(p->drop, (size_t)d->n_layers * d->n_kv_heads * 4);
     BUF(p->kidx, (size_t)d->n_kv_heads * T * 4);
     BUF(p->stat, (size_t)d->n_heads * T * 4);
+    BUF(p->chsq, (size_t)d->n_layers * d->n_heads * d->head_dim * 4);
+    BUF(p->qt, HD * 4);
     BUF(p->sink, (size_t)d->n_layers * d->n_heads * 4);
     BUF(p->kvdrop, (size_t)d->n_layers * 2 * d->n_kv_heads * 4);
     BUF(p->next, 4);
@@ -366,7 +387,7 @@ int kvb_cuda_model_create(kvb_cuda *c, kvb_cuda_model **out, const kvb_cuda_mode
     kvb_rope_inv_freq(inv, d->head_dim, d->rope_theta, d->rope_factor, d->rope_low_freq_factor,
                       d->rope_high_freq_factor, d->rope_original_max_position);
     for (int l = 0; l < d->n_layers; l++)
-        m->L[l].dk = m->L[l].kc, m->L[l].dv = m->L[l].vc, m->L[l].cap = d->max_tokens;
+        m->L[l].dk = m->L[l].kc, m->L[l].dv = m->L[l].vc, m->L[l].cap = m->L[l].kcap = d->max_tokens;
     iota_kernel<<<64, 256, 0, c->stream>>>(m->pos, d->max_tokens);
     if ((rc = kvb_cu_launch(e, "iota")) ||
         (rc = kvb_cuda_memset0(c, m->drop, sizeof(int32_t) * d->n_layers * d->n_kv_heads, e)) ||
@@ -379,12 +400,6 @@ int kvb_cuda_model_create(kvb_cuda *c, kvb_cuda_model **out, const kvb_cuda_mode
 }
 
 /* ---- forward ------------------------------------------------------------------------------- */
-#define TRY(x)                                                                                     \
-    do {                                                                                           \
-        int rc_ = (x);                                                                             \
-        if (rc_) return rc_;                                                                       \
-    } while (0)
-
 /* each GEMV that follows an RMSNorm includes it (fused in decode) */
 static const char *const PROF_NAMES[KVB_PROF_N] = {"norm_qkv", "rope_kv", "attention", "o_proj",
                                                    "norm_gate_up", "swiglu", "down", "head"};
@@ -516,8 +531,11 @@ static void free_compact(kvb_cuda_model *m)
 {
     for (int l = 0; l < m->d.n_layers; l++) {
         layer_dev *L = &m->L[l];
-        if (L->dk != L->kc) kvb_cuda_free(m->c, L->dk), kvb_cuda_free(m->c, L->dv);
-        L->dk = L->kc, L->dv = L->vc, L->cap = m->d.max_tokens;
+        if (L->dk != L->kc) kvb_cuda_free(m->c, L->dk);
+        if (L->dv != L->vc) kvb_cuda_free(m->c, L->dv);
+        kvb_cuda_free(m->c, L->tk), kvb_cuda_free(m->c, L->tch);
+        L->dk = L->kc, L->dv = L->vc, L->cap = L->kcap = m->d.max_tokens;
+        L->tk = NULL, L->tch = NULL, L->n_thin = L->cp = L->n_ch = 0;
     }
 }
 
@@ -526,7 +544,8 @@ static int restore_full(kvb_cuda_model *m, kvb_error *e)
 {
     if (m->n_kivi) free_kivi(m);
     int compact = 0; /* a cut layer, or one cut and then quantized (its drops stay) */
-    for (int l = 0; l < m->d.n_layers; l++) compact |= m->L[l].dk != m->L[l].kc;
+    for (int l = 0; l < m->d.n_layers; l++)
+        compact |= m->L[l].dk != m->L[l].kc || m->L[l].dv != m->L[l].vc || m->L[l].tk;
     for (int i = 0; i < m->d.n_layers * m->d.n_kv_heads; i++) compact |= m->hdrop[i] != 0;
     if (!compact) return 0;
     drop_graph(m);
@@ -566,7 +585,7 @@ static int keep_layer(kvb_cuda_model *m, int l, const int32_t *idx, const int32_
     for (int g = 0; g < KV; g++) {
         most = count[g] > most ? count[g] : most;
         all &= count[g] == held;
-        same &= count[g] == held - drop[g];
+        same &= count[g] == held - drop[g] + L->n_thin; /* drop counts thin rows too */
     }
     if (L->kv.on) { /* quantized: every token it holds stays */
         const int rows = L->kv.n.nkq + L->kv.n.nkr - L->kv.pending;
@@ -586,7 +605,7 @@ static int keep_layer(kvb_cuda_model *m, int l, const int32_t *idx, const int32_
         L->dk = L->kc, L->dv = L->vc;
         return rc;
     }
-    L->cap = cap;
+    L->cap = L->kcap = cap;
     for (int g = 0; g < KV; g++) drop[g] = held - count[g];
     TRY(kvb_cuda_upload(m->c, m->kidx, idx, sizeof(int32_t) * KV * stride, e));
     TRY(kvb_cuda_upload(m->c, m->drop + (size_t)l * KV, drop, sizeof(int32_t) * KV, e));
@@ -617,6 +636,106 @@ int kvb_cuda_model_keep(kvb_cuda_model *m, const int32_t *idx, const int32_t *co
     return 0;
 }
 
+/* rows [r0, r0 + rows) of every kv head of src (head stride src_hs rows) to rows [d0, ...) of
+ * dst (head stride dst_hs rows), head_dim bf16 each */
+static int copy_rows(kvb_cuda_model *m, __nv_bfloat16 *dst, size_t dst_hs, int d0,
+                     const __nv_bfloat16 *src, size_t src_hs, int r0, int rows, kvb_error *e)
+{
+    const size_t D = m->d.head_dim;
+    if (rows <= 0) return 0;
+    cudaError_t st = cudaMemcpy2DAsync(dst + d0 * D, dst_hs * D * 2, src + r0 * D, src_hs * D * 2,
+                                       rows * D * 2, m->d.n_kv_heads, cudaMemcpyDeviceToDevice,
+                                       m->c->stream);
+    return st == cudaSuccess ? 0 : kvb_cu_err(e, KVB_EIO, "cuda: copy: %s", cudaGetErrorString(st));
+}
+
+/* ---- ThinK's thin keys (kvb_cuda_model_channel_sqmean, kvb_cuda_model_thin) ----------------- */
+/* Rows layer l holds per kv head (the same on every head, or -1), before any decode step. */
+static int held_rows(const kvb_cuda_model *m, int l)
+{
+    const int KV = m->d.n_kv_heads;
+    const int32_t *drop = m->hdrop + (size_t)l * KV;
+    for (int g = 1; g < KV; g++)
+        if (drop[g] != drop[0]) return -1;
+    return m->held - drop[0];
+}
+
+int kvb_cuda_model_channel_sqmean(kvb_cuda_model *m, float *out, kvb_error *e)
+{
+    const kvb_cuda_model_desc *d = &m->d;
+    const int KV = d->n_kv_heads, D = d->head_dim;
+    for (int l = 0; l < d->n_layers; l++) {
+        const layer_dev *L = &m->L[l];
+        const int rows = held_rows(m, l);
+        KVB_CU_CHECK_ARG(!L->kv.on && !L->tk && rows > 0, e,
+                         "cuda: channel magnitudes: layer %d is quantized, thin or ragged", l);
+        for (int g = 0; g < KV; g++) /* each head as a one-head tensor of `rows` tokens */
+            TRY(kvb_cuda_channel_sqmean(m->c, m->chsq + ((size_t)l * KV + g) * D,
+                                        (const kvb_bf16 *)(L->dk + (size_t)g * L->cap * D), rows,
+                                        0, 1, D, e));
+    }
+    return kvb_cuda_download(m->c, out, m->chsq, sizeof(float) * d->n_layers * KV * D, e);
+}
+
+static int thin_check(const kvb_cuda_model *m, int l, int n_thin, int n_ch, const int32_t *ch,
+                      kvb_error *e)
+{
+    const int KV = m->d.n_kv_heads, D = m->d.head_dim;
+    KVB_CU_CHECK_ARG(l >= 0 && l < m->d.n_layers, e, "cuda: thin: layer %d", l);
+    const layer_dev *L = &m->L[l];
+    const int rows = held_rows(m, l);
+    KVB_CU_CHECK_ARG(!L->kv.on && !L->tk && rows > 0 && n_thin >= 1 && n_thin <= rows &&
+                         n_ch >= 1 && n_ch <= D,
+                     e, "cuda: thin: layer %d: %d of %d rows, %d of %d channels", l, n_thin, rows,
+                     n_ch, D);
+    for (int g = 0; g < KV; g++)
+        for (int c = 0; c < n_ch; c++) {
+            const int32_t j = ch[(size_t)g * n_ch + c];
+            KVB_CU_CHECK_ARG(j >= 0 && j < D && (c == 0 || j > ch[(size_t)g * n_ch + c - 1]), e,
+                             "cuda: thin: layer %d head %d: channels not ascending in [0, %d)", l,
+                             g, D);
+        }
+    return 0;
+}
+
+/* The layer's oldest n_thin rows keep channels ch: their keys move to tk, the other keys to a
+ * K cache of their own (kcap = cap - n_thin rows per head); the values stay where they are. */
+int kvb_cuda_model_thin(kvb_cuda_model *m, int l, int n_thin, int n_ch, const int32_t *ch,
+                        kvb_error *e)
+{
+    TRY(thin_check(m, l, n_thin, n_ch, ch, e));
+    const int KV = m->d.n_kv_heads, D = m->d.head_dim, cp = (n_ch + 7) / 8 * 8;
+    layer_dev *L = &m->L[l];
+    const int rows = held_rows(m, l), kcap = L->cap - n_thin;
+    int32_t *hch = (int32_t *)malloc(sizeof(int32_t) * KV * cp);
+    if (!hch) return kvb_cu_err(e, KVB_ENOMEM, "cuda: thin: out of host memory");
+    for (int g = 0; g < KV; g++)
+        for (int c = 0; c < cp; c++) hch[g * cp + c] = c < n_ch ? ch[(size_t)g * n_ch + c] : 0;
+    drop_graph(m);
+    __nv_bfloat16 *dk2 = NULL;
+    int rc = kvb_cuda_alloc(m->c, (void **)&L->tk, (size_t)KV * n_thin * cp * 2, e);
+    if (!rc) rc = kvb_cuda_alloc(m->c, (void **)&L->tch, sizeof(int32_t) * KV * cp, e);
+    if (!rc) rc = kvb_cuda_alloc(m->c, (void **)&dk2, (size_t)KV * kcap * D * 2, e);
+    if (!rc) rc = kvb_cuda_upload(m->c, L->tch, hch, sizeof(int32_t) * KV * cp, e);
+    free(hch);
+    if (!rc) {
+        thin_keys_kernel<<<dim3(n_thin, KV), 64, 0, m->c->stream>>>(L->tk, L->dk, L->cap, D, n_thin,
+                                                                    cp, n_ch, L->tch);
+        rc = kvb_cu_launch(e, "thin keys");
+    }
+    if (!rc) rc = copy_rows(m, dk2, kcap, 0, L->dk, L->cap, n_thin, rows - n_thin, e);
+    if (!rc) rc = kvb_cuda_sync(m->c, e);
+    if (rc) { /* nothing changed but the buffers: the next prefill frees tk and tch */
+        kvb_cuda_free(m->c, dk2);
+        return rc;
+    }
+    if (L->dk != L->kc) kvb_cuda_free(m->c, L->dk);
+    L->dk = dk2, L->kcap = kcap, L->n_thin = n_thin, L->cp = cp, L->n_ch = n_ch;
+    int32_t *drop = m->hdrop + (size_t)l * KV; /* decode's rows and lengths count after tk */
+    for (int g = 0; g < KV; g++) drop[g] += n_thin;
+    return kvb_cuda_upload(m->c, m->drop + (size_t)l * KV, drop, sizeof(int32_t) * KV, e);
+}
+
 /* ---- KIVI on the device (kvb_cuda_model_kivi) ---------------------------------------------- */
 /* Bytes of one layer's KIVI buffers: codes and f16 scale/min for every token the model can hold
  * (keys in blocks of G, one block more; values one token more, as the CPU store), the key residual
@@ -641,7 +760,8 @@ size_t kvb_cuda_model_kv_bytes(const kvb_cuda_model *m)
     for (int l = 0; l < m->d.n_layers; l++) {
         const layer_dev *L = &m->L[l];
         b += L->kv.on ? kivi_layer_bytes(m, &L->kv, &kq, &ks, &vq, &vs, &kr, &vr)
-                      : (size_t)2 * m->d.n_kv_heads * L->cap * m->d.head_dim * 2;
+                      : (size_t)m->d.n_kv_heads *
+                            (((size_t)L->kcap + L->cap) * m->d.head_dim + (size_t)L->n_thin * L->cp) * 2;
     }
     return b;
 }
@@ -664,19 +784,6 @@ static int kivi_alloc(kvb_cuda_model *m, layer_dev *L, kvb_error *e)
     TRY(kvb_cuda_alloc(m->c, (void **)&L->vm, vs, e));
     TRY(kvb_cuda_alloc(m->c, (void **)&L->kr, kr, e));
     return kvb_cuda_alloc(m->c, (void **)&L->vr, vr, e);
-}
-
-/* rows [r0, r0 + rows) of every kv head of src (head stride src_hs rows) to rows [d0, ...) of
- * dst (head stride dst_hs rows), head_dim bf16 each */
-static int copy_rows(kvb_cuda_model *m, __nv_bfloat16 *dst, size_t dst_hs, int d0,
-                     const __nv_bfloat16 *src, size_t src_hs, int r0, int rows, kvb_error *e)
-{
-    const size_t D = m->d.head_dim;
-    if (rows <= 0) return 0;
-    cudaError_t st = cudaMemcpy2DAsync(dst + d0 * D, dst_hs * D * 2, src + r0 * D, src_hs * D * 2,
-                                       rows * D * 2, m->d.n_kv_heads, cudaMemcpyDeviceToDevice,
-                                       m->c->stream);
-    return st == cudaSuccess ? 0 : kvb_cu_err(e, KVB_EIO, "cuda: kivi: copy: %s", cudaGetErrorString(st));
 }
 
 /* Keys [k0, k1) of every head quantized from rows x (head stride hs rows), in groups of G. */
@@ -723,7 +830,7 @@ static int kivi_start(kvb_cuda_model *m, layer_dev *L, int rows, kvb_error *e)
     if (L->dk != L->kc) { /* the rows live in KIVI's buffers now */
         TRY(kvb_cuda_sync(m->c, e));
         kvb_cuda_free(m->c, L->dk), kvb_cuda_free(m->c, L->dv);
-        L->dk = L->kc, L->dv = L->vc, L->cap = (int)T;
+        L->dk = L->kc, L->dv = L->vc, L->cap = L->kcap = (int)T;
     }
     return 0;
 }
@@ -762,6 +869,7 @@ int kvb_cuda_model_kivi(kvb_cuda_model *m, int layer, int bits, int group, int r
                      layer, bits, group, residual, D);
     layer_dev *L = &m->L[layer];
     kivi_state *k = &L->kv;
+    KVB_CU_CHECK_ARG(!L->tk, e, "cuda: kivi: layer %d holds thin keys (ThinK)", layer);
     /* rows the layer holds now: every token, or its cut cache's (the same count on every head) */
     const int rows = k->on ? k->n.nkq + k->n.nkr - k->pending
                            : m->held - (L->dk != L->kc ? m->hdrop[(size_t)layer * d->n_kv_heads] : 0);
@@ -802,6 +910,18 @@ static int kivi_attend(kvb_cuda_model *m, const layer_dev *L, kvb_error *e)
     return kvb_cuda_kivi_attn_decode(m->c, m->of, m->qf, &v, &f, m->d.n_heads, m->work, e);
 }
 
+/* ThinK's layer: the thin rows scored with q's kept channels, the rest with all of q. */
+static int thin_attend(kvb_cuda_model *m, const layer_dev *L, int l, kvb_error *e)
+{
+    const kvb_cuda_model_desc *d = &m->d;
+    const kvb_thin_keys t = {(const kvb_bf16 *)L->tk, L->tch, L->n_ch, L->cp, L->n_thin};
+    return kvb_cuda_attn_decode_thin(m->c, m->of, m->qf, &t, m->qt, (const kvb_bf16 *)L->dk,
+                                     (size_t)L->kcap * d->head_dim, (const kvb_bf16 *)L->dv,
+                                     (size_t)L->cap * d->head_dim,
+                                     m->len + (size_t)l * d->n_kv_heads, L->cap, d->n_heads,
+                                     d->n_kv_heads, d->head_dim, m->work, e);
+}
+
 /* One layer's statistics of the prompt's attention into the host arrays of st (row l). */
 static int layer_stats(kvb_cuda_model *m, int l, int n, const kvb_cuda_prefill_stats *st,
                        kvb_error *e)
@@ -817,6 +937,11 @@ static int layer_stats(kvb_cuda_model *m, int l, int n, const kvb_cuda_prefill_s
                                         d->n_heads, d->n_kv_heads, d->head_dim, e));
         TRY(kvb_cuda_download(m->c, host[i] + off, m->stat, sizeof(float) * per, e));
     }
+    if (st->q_sqmean) /* ThinK's window q^2, downloaded with every layer's after the prompt */
+        TRY(kvb_cuda_channel_sqmean(m->c, m->chsq + (size_t)l * d->n_heads * d->head_dim,
+                                    (const kvb_bf16 *)m->qb, n,
+                                    n - (st->qwindow < n ? st->qwindow : n), d->n_heads,
+                                    d->head_dim, e));
     return 0;
 }
 
@@ -832,7 +957,8 @@ int kvb_cuda_model_prefill_stats(kvb_cuda_model *m, const int32_t *ids, int n, f
     const kvb_cuda_model_desc *d = &m->d;
     KVB_CU_CHECK_ARG(n > 0 && n <= d->max_tokens, e,
                      "cuda: model: prompt of %d tokens (the cache holds %d)", n, d->max_tokens);
-    KVB_CU_CHECK_ARG(!st || st->window >= 0, e, "cuda: model: negative statistics window");
+    KVB_CU_CHECK_ARG(!st || (st->window >= 0 && (!st->q_sqmean || st->qwindow > 0)), e,
+                     "cuda: model: bad statistics window");
     TRY(ids_ok(m, ids, n, e));
     TRY(restore_full(m, e));
     m->held = n;
@@ -849,6 +975,9 @@ int kvb_cuda_model_prefill_stats(kvb_cuda_model *m, const int32_t *ids, int n, f
         if (st) TRY(layer_stats(m, l, n, st, e));
         for (int t0 = 0; t0 < n; t0 += m->chunk) TRY(out_mlp_chunk(m, L, t0, KVB_MIN(m->chunk, n - t0), e));
     }
+    if (st && st->q_sqmean)
+        TRY(kvb_cuda_download(m->c, st->q_sqmean, m->chsq,
+                              sizeof(float) * d->n_layers * d->n_heads * d->head_dim, e));
     TRY(head_compute(m, n - 1, next != NULL, e));
     return head_fetch(m, logits, next, e);
 }
@@ -875,14 +1004,16 @@ static int decode_body(kvb_cuda_model *m, const kvb_cuda_decode_stats *ds, kvb_e
             decode_qkv_post_kernel<<<blocks, 64, 0, c->stream>>>(
                 m->qf, L->kr, L->kv.R, kvdrop, L->vr, W, kvdrop + d->n_kv_heads, m->qkv,
                 d->n_heads, d->n_kv_heads, d->head_dim, m->inv_freq, m->step);
-        else
+        else /* values after the thin rows' (ThinK), which drop counts for the keys */
             decode_qkv_post_kernel<<<blocks, 64, 0, c->stream>>>(
-                m->qf, L->dk, L->cap, drop, L->dv, L->cap, drop, m->qkv, d->n_heads,
-                d->n_kv_heads, d->head_dim, m->inv_freq, m->step);
+                m->qf, L->dk, L->kcap, drop, L->dv + (size_t)L->n_thin * d->head_dim, L->cap, drop,
+                m->qkv, d->n_heads, d->n_kv_heads, d->head_dim, m->inv_freq, m->step);
         TRY(kvb_cu_launch(e, "decode q/k/v rotation and cache append"));
         prof_mark(m, KVB_PROF_ATTN);
         if (L->kv.on)
             TRY(kivi_attend(m, L, e));
+        else if (L->tk)
+            TRY(thin_attend(m, L, l, e));
         else
             TRY(kvb_cuda_attn_decode(c, m->of, m->qf, (kvb_bf16 *)L->dk, (kvb_bf16 *)L->dv,
                                      (size_t)L->cap * d->head_dim,

@@ -177,8 +177,8 @@ methods_cuda_vs_cpu() {
     "$src" >"$dir/prompt.txt" || return 1
   local -A cp=([SnapKV]=budget=512 [PyramidKV]=budget=512 [H2O]=budget=512
                 [StreamingLLM]=budget=512 [ZigZagKV]=budget=512 [SimLayerKV]=recent=512
-                [KIVI]=bits=2 [SimLayerKV+KIVI]=recent=512)
-  for m in SnapKV PyramidKV H2O StreamingLLM ZigZagKV SimLayerKV KIVI SimLayerKV+KIVI; do
+                [KIVI]=bits=2 [SimLayerKV+KIVI]=recent=512 [ThinK]=budget=512)
+  for m in SnapKV PyramidKV H2O StreamingLLM ZigZagKV ThinK SimLayerKV KIVI SimLayerKV+KIVI; do
     for d in cpu cuda; do
       "$pack/bin/kvbench-cuda" generate --device $d --type $m --cache-param "${cp[$m]}" \
         --model smollm2-135m --prompt-file "$dir/prompt.txt" --chat --max-new 16 --ignore-eos \
@@ -188,8 +188,8 @@ methods_cuda_vs_cpu() {
   python3 - "$dir" <<'PY'
 import json, os, sys
 d, bad = sys.argv[1], 0
-for m in ("SnapKV", "PyramidKV", "H2O", "StreamingLLM", "ZigZagKV", "SimLayerKV", "KIVI",
-          "SimLayerKV+KIVI"):
+for m in ("SnapKV", "PyramidKV", "H2O", "StreamingLLM", "ZigZagKV", "ThinK", "SimLayerKV",
+          "KIVI", "SimLayerKV+KIVI"):
     a, b = (json.load(open(os.path.join(d, "%s.%s.json" % (m, x)))) for x in ("cpu", "cuda"))
     ta, tb = (open(os.path.join(d, "%s.%s.txt" % (m, x))).read().strip() for x in ("cpu", "cuda"))
     text = "identical" if ta == tb else "differs: cpu %r | cuda %r" % (ta, tb)
@@ -218,7 +218,7 @@ project() {
 # decode ms/token per method at 8k and 32k on the GPU (random SmolLM2 weights), one JSON line each
 bench_methods() {
   local m
-  for m in full SnapKV PyramidKV H2O StreamingLLM ZigZagKV SimLayerKV KIVI SimLayerKV+KIVI; do
+  for m in full SnapKV PyramidKV H2O StreamingLLM ZigZagKV ThinK SimLayerKV KIVI SimLayerKV+KIVI; do
     "$pack/bin/kvbench-cuda" bench --device cuda --model smollm2-135m --random-weights --type $m \
       --context 8192,32768 --gen 32 --json | tr -d '\n' || return 1
     echo

@@ -27,6 +27,16 @@ void kvb_kv_attn_decode_f16(float *o, const float *q, const kvb_half *k, const k
                             size_t head_stride, const int32_t *len, int n_heads, int n_kv_heads,
                             int head_dim, float *sink_mass, int n_init, int n_recent, float *work);
 
+/* The same with ThinK's thin keys first: kv head g's n_thin oldest tokens have keys of n_ch
+ * channels (ch + g * n_ch, ascending) at kthin + g * n_thin * n_ch, its next len[g] full-width
+ * keys at k + g * k_head_stride; values of all n_thin + len[g] tokens at v + g * v_head_stride.
+ * As the token store attends (kvb_seq_attend: thin scores with q's kept channels, the full
+ * head_dim's scale). work: n_thin + max(len) + head_dim floats. */
+void kvb_kv_attn_decode_thin_f16(float *o, const float *q, const kvb_half *kthin, const int *ch,
+                                 int n_ch, int n_thin, const kvb_half *k, size_t k_head_stride,
+                                 const kvb_half *v, size_t v_head_stride, const int32_t *len,
+                                 int n_heads, int n_kv_heads, int head_dim, float *work);
+
 /* Converts (or copies) one row of n elements from src to dst. */
 typedef void (*kvb_row_copy_fn)(void *dst, const void *src, int n);
 

@@ -203,6 +203,24 @@ void kvb_kv_attn_decode_f16(float *o, const float *q, const kvb_half *k, const k
     }
 }
 
+void kvb_kv_attn_decode_thin_f16(float *o, const float *q, const kvb_half *kthin, const int *ch,
+                                 int n_ch, int n_thin, const kvb_half *k, size_t k_head_stride,
+                                 const kvb_half *v, size_t v_head_stride, const int32_t *len,
+                                 int n_heads, int n_kv_heads, int head_dim, float *work)
+{
+    const int grp = n_heads / n_kv_heads;
+    for (int h = 0; h < n_heads; h++) {
+        const int g = h / grp, L = len[g];
+        const kvb_seq s = { .D = head_dim, .n_thin = n_thin, .n_ch = n_ch, .n = L, .cap = L,
+                            .ch = (int *)(ch + (size_t)g * n_ch),
+                            .kthin = (kvb_half *)(kthin + (size_t)g * n_thin * n_ch),
+                            .k = (kvb_half *)(k + (size_t)g * k_head_stride),
+                            .v = (kvb_half *)(v + (size_t)g * v_head_stride) };
+        kvb_seq_attend(&s, q + (size_t)h * head_dim, o + (size_t)h * head_dim, work,
+                       work + n_thin + L);
+    }
+}
+
 void kvb_kv_gather_rows(void *dst, size_t dst_size, const void *src, size_t src_size, int n,
                         int n_kv_heads, int head_dim, int g, const int32_t *idx, int m,
                         kvb_row_copy_fn copy)

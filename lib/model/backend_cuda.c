@@ -16,6 +16,7 @@ typedef struct cuda_ctx {
     kvb_cuda_model *m;
     size_t model_bytes;
     int max_tokens;
+    kvb_model_config cfg; /* the shapes of the statistics arrays */
 } cuda_ctx;
 
 static int cuda_probe(int index, kvb_error *e) { return kvb_cuda_probe(index, e); }
@@ -214,8 +215,16 @@ static int cuda_open(kvb_model *m, int max_tokens, void **out, kvb_error *e)
     }
     x->model_bytes = kvb_cuda_model_bytes(&d);
     x->max_tokens = max_tokens;
+    x->cfg = m->cfg;
     *out = x;
     return 0;
+}
+
+/* n floats from the device widened into the cache's doubles */
+static void widen(double *dst, const float *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] = src[i];
 }
 
 static int cuda_prefill(void *p, const int32_t *ids, int n, float *logits,
@@ -224,8 +233,34 @@ static int cuda_prefill(void *p, const int32_t *ids, int n, float *logits,
     cuda_ctx *x = p;
     if (!st)
         return kvb_cuda_model_prefill(x->m, ids, n, logits, NULL, e);
-    kvb_cuda_prefill_stats cs = { st->colsum, st->window_attn, st->window };
-    return kvb_cuda_model_prefill_stats(x->m, ids, n, logits, NULL, &cs, e);
+    const size_t nq = (size_t)x->cfg.n_layers * x->cfg.n_heads * x->cfg.head_dim;
+    kvb_cuda_prefill_stats cs = { st->colsum, st->window_attn, st->window, NULL, st->qwindow };
+    if (st->q_sqmean && !(cs.q_sqmean = kvb_malloc(nq * sizeof(float))))
+        return kvb_errorf(e, KVB_ENOMEM, "out of memory");
+    int rc = kvb_cuda_model_prefill_stats(x->m, ids, n, logits, NULL, &cs, e);
+    if (!rc && cs.q_sqmean)
+        widen(st->q_sqmean, cs.q_sqmean, nq);
+    free(cs.q_sqmean);
+    return rc;
+}
+
+static int cuda_channel_sqmean(void *p, double *out, kvb_error *e)
+{
+    cuda_ctx *x = p;
+    const size_t nk = (size_t)x->cfg.n_layers * x->cfg.n_kv_heads * x->cfg.head_dim;
+    float *f = kvb_malloc(nk * sizeof(float));
+    int rc = f ? kvb_cuda_model_channel_sqmean(x->m, f, e)
+               : kvb_errorf(e, KVB_ENOMEM, "out of memory");
+    if (!rc)
+        widen(out, f, nk);
+    free(f);
+    return rc;
+}
+
+static int cuda_thin(void *p, int layer, int n_thin, int n_ch, const int32_t *ch, kvb_error *e)
+{
+    cuda_ctx *x = p;
+    return kvb_cuda_model_thin(x->m, layer, n_thin, n_ch, ch, e);
 }
 
 static int cuda_keep(void *p, const int32_t *idx, const int32_t *count, int stride, kvb_error *e)
@@ -272,6 +307,8 @@ const kvb_backend kvb_backend_cuda = {
     .prefill = cuda_prefill,
     .keep = cuda_keep,
     .kivi = cuda_kivi,
+    .channel_sqmean = cuda_channel_sqmean,
+    .thin = cuda_thin,
     .decode = cuda_decode,
     .info = cuda_info,
     .close = cuda_close,

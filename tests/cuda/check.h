@@ -219,6 +219,59 @@ static inline void decode_bound(float *bo, float *bs, const float *q, const kvb_
     free(s);
 }
 
+/* ---- ThinK's thin keys for the decode tests: s = {H, Hkv, D, n_thin, n_ch, len0, len1}; kv head
+ * g has n_thin thin rows (n_ch random kept channels ch[g * cp ..], ascending, cp = n_ch rounded
+ * up to 8) then len0 or len1 (odd g) full-width rows. kz: every row full width with the pruned
+ * channels zeroed (the same scores: the exact reference), tot its lengths; kt, k the kernel's
+ * layout (thin rows' kept channels, zero-padded; the full-width rows). */
+typedef struct thin_case {
+    int H, Hkv, D, n_thin, n_ch, cp, kcap, vcap;
+    float *q;
+    kvb_bf16 *kz, *v, *kt, *k;
+    int32_t *ch, *len, *tot;
+} thin_case;
+static inline thin_case thin_dims_of(const int *s)
+{
+    const int kcap = s[5] > s[6] ? s[5] : s[6];
+    thin_case t = {s[0], s[1], s[2], s[3], s[4], (s[4] + 7) / 8 * 8, kcap, s[3] + kcap,
+                   NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    return t;
+}
+static inline void thin_case_make(thin_case *t, const int *s)
+{
+    *t = thin_dims_of(s);
+    const int D = t->D, Hkv = t->Hkv, cp = t->cp;
+    t->q = rand_f32((size_t)t->H * D, 2.f);
+    t->kz = rand_bf16((size_t)Hkv * t->vcap * D, 2.f), t->v = rand_bf16((size_t)Hkv * t->vcap * D, 1.f);
+    t->kt = (kvb_bf16 *)xmalloc(sizeof(kvb_bf16) * Hkv * t->n_thin * cp);
+    t->k = (kvb_bf16 *)xmalloc(sizeof(kvb_bf16) * Hkv * t->kcap * D);
+    t->ch = (int32_t *)xmalloc(sizeof(int32_t) * Hkv * cp);
+    t->len = (int32_t *)xmalloc(sizeof(int32_t) * Hkv), t->tot = (int32_t *)xmalloc(sizeof(int32_t) * Hkv);
+    for (int g = 0; g < Hkv; g++) {
+        int32_t *cg = t->ch + (size_t)g * cp;
+        t->len[g] = s[5 + g % 2], t->tot[g] = t->n_thin + t->len[g];
+        int n = 0; /* n_ch of D channels, each kept with the odds still needed */
+        for (int j = 0; j < D; j++)
+            if ((int)(rng_u64() % (uint64_t)(D - j)) < t->n_ch - n) cg[n++] = j;
+        for (int c = n; c < cp; c++) cg[c] = 0;
+        kvb_bf16 *kg = t->kz + (size_t)g * t->vcap * D;
+        for (int r = 0; r < t->n_thin; r++) {
+            kvb_bf16 *row = kg + (size_t)r * D;
+            for (int c = 0; c < cp; c++)
+                t->kt[((size_t)g * t->n_thin + r) * cp + c] = c < t->n_ch ? row[cg[c]] : kvb_f32_to_bf16(0.f);
+            for (int j = 0, c = 0; j < D; j++)
+                if (c < t->n_ch && cg[c] == j) c++;
+                else row[j] = kvb_f32_to_bf16(0.f);
+        }
+        memcpy(t->k + (size_t)g * t->kcap * D, kg + (size_t)t->n_thin * D,
+               sizeof(kvb_bf16) * t->kcap * D);
+    }
+}
+static inline void thin_case_free(thin_case *t)
+{
+    free(t->q), free(t->kz), free(t->v), free(t->kt), free(t->k), free(t->ch), free(t->len), free(t->tot);
+}
+
 /* ---- the op table ---------------------------------------------------------------------------- */
 /* |gpu - cpu| <= atol + rtol |ref| + kgamma * gamma_terms * absum[i] + bound[i] elementwise, where
  * absum[i] is the sum of |terms| of element i (set by `inputs`), gamma_n = n 2^-24 / (1 - n 2^-24)

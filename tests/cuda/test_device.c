@@ -293,7 +293,8 @@ static void smollm2_methods(void)
                { "H2O", { { "budget", "128" } } },         { "StreamingLLM", { { "budget", "128" } } },
                { "ZigZagKV", { { "budget", "128" } } },    { "SimLayerKV", { { "recent", "128" } } },
                { "KIVI", { { "bits", "4" } } },
-               { "SimLayerKV+KIVI", { { "recent", "128" } } } };
+               { "SimLayerKV+KIVI", { { "recent", "128" } } },
+               { "ThinK", { { "budget", "128" } } } };
     FILE *f = fopen(SMOL, "rb");
     int32_t *ids;
     int n;

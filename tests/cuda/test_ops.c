@@ -235,6 +235,47 @@ static void decode_a_in(op_io *io) { decode_in_pad(io, 0); }
 static void decode_a_cpu(op_io *io) { decode_cpu_pad(io, 0); }
 static void decode_a_gpu(op_io *io) { decode_gpu_pad(io, 0); }
 
+/* ---- decode attention over ThinK's thin keys: s = {H, Hkv, D, n_thin, n_ch, len0, len1}; kv
+ * head g has n_thin thin rows (n_ch random kept channels, cp = n_ch rounded up to 8) then
+ * len0 or len1 (odd g) full-width rows -------------------------------------------------------- */
+static void thin_in(op_io *io)
+{
+    thin_case t;
+    thin_case_make(&t, io->s);
+    const int D = t.D, Hkv = t.Hkv;
+    io_in(io, t.q, sizeof(float) * t.H * D);
+    io_in(io, t.kt, sizeof(kvb_bf16) * Hkv * t.n_thin * t.cp), io_in(io, t.ch, sizeof(int32_t) * Hkv * t.cp);
+    io_in(io, t.k, sizeof(kvb_bf16) * Hkv * t.kcap * D), io_in(io, t.v, sizeof(kvb_bf16) * Hkv * t.vcap * D);
+    io_in(io, t.len, sizeof(int32_t) * Hkv);
+    int o = io_out(io, "o", OUT_F32, (size_t)t.H * D, 4, NULL);
+    io->bound[o] = xmalloc(sizeof(float) * t.H * D);
+    float *bs = xmalloc(sizeof(float) * t.H);
+    /* a thin score is the full-width score of a key with its pruned channels zero: the bound of
+     * the plain decode over those keys holds (fewer terms in each dot) */
+    decode_bound(io->bound[o], bs, t.q, t.kz, t.v, (size_t)t.vcap * D, t.tot, t.H, Hkv, D, 0, 0, 4, 6,
+                 4, NULL, NULL);
+    free(bs), free(t.kz), free(t.tot); /* the rest belongs to io */
+}
+static void thin_cpu(op_io *io)
+{
+    const thin_case t = thin_dims_of(io->s);
+    kvb_ref_attn_decode_thin(io->ref[0], io->in[0], io->in[1], io->in[2], t.n_ch, t.cp, t.n_thin,
+                             io->in[3], (size_t)t.kcap * t.D, io->in[4],
+                             (size_t)(t.n_thin + t.kcap) * t.D, io->in[5], t.H, t.Hkv, t.D);
+}
+static void thin_gpu(op_io *io)
+{
+    const thin_case t = thin_dims_of(io->s);
+    const int vcap = t.vcap;
+    float *work = dev_put(io->c, NULL, sizeof(float) * kvb_cuda_decode_work_floats(t.H, t.D, vcap));
+    float *qt = dev_put(io->c, NULL, sizeof(float) * t.H * t.D);
+    const kvb_thin_keys tk = {io->din[1], io->din[2], t.n_ch, t.cp, t.n_thin};
+    CU(kvb_cuda_attn_decode_thin(io->c, io->dout[0], io->din[0], &tk, qt, io->din[3],
+                                 (size_t)t.kcap * t.D, io->din[4], (size_t)vcap * t.D, io->din[5],
+                                 vcap, t.H, t.Hkv, t.D, work, E));
+    kvb_cuda_free(io->c, work), kvb_cuda_free(io->c, qt);
+}
+
 /* ---- gather of kept tokens (SnapKV-like): s = {n, Hkv, D, keep}; indices from the CPU top-k of
  * random scores, heads keep keep - (g % 3) * keep / 4 rows (AdaKV-like counts) ------------------ */
 static void gather_in(op_io *io)
@@ -466,6 +507,9 @@ static const op_row rows[] = {
     {"decode aligned GQA 3 D=64", decode_a_in, {9, 3, 64, 1, 300, 513, 1, 1}, decode_a_gpu, decode_a_cpu, {T_DEC, T_DEC}},
     {"decode aligned GQA 8 D=48", decode_a_in, {16, 2, 48, 333, 1, 1, 1, 1}, decode_a_gpu, decode_a_cpu, {T_DEC, T_DEC}},
     {"decode aligned GQA 4 D=128 long", decode_a_in, {32, 8, 128, 4099, 64, 65, 2048, 1}, decode_a_gpu, decode_a_cpu, {T_DEC, T_DEC}},
+    /* ThinK: 40% of the channels pruned (77 of 128 kept, padded to 80), and an odd count */
+    {"decode thin keys GQA 4 D=128", thin_in, {32, 8, 128, 600, 77, 32, 100}, thin_gpu, thin_cpu, {T_DEC}},
+    {"decode thin keys GQA 3 D=64 short", thin_in, {9, 3, 64, 5, 39, 1, 70}, thin_gpu, thin_cpu, {T_DEC}},
     {"gather top-264 of 1000, Hkv=8", gather_in, {1000, 8, 128, 264}, gather_gpu, gather_cpu, {T_EXACT}},
     {"gather top-40 of 77, Hkv=3", gather_in, {77, 3, 64, 40}, gather_gpu, gather_cpu, {T_EXACT}},
 #define KIVI(b, G, D, H, Hk, kq, kr, vq)                                                           \

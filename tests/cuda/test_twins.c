@@ -8,8 +8,9 @@
  *   - prefill attention against its own statistics (probability rows sum to 1, output = P.V,
  *     column sums and sink mass = sums of the rows) and against decode attention of the last row;
  *   - decode attention (the token store's f32 decode, lib/kvcache/ops.h) on ragged caches against
- *     the exact decode within its derived bound (check.h decode_bound); the gather of kept
- *     tokens against its definition;
+ *     the exact decode within its derived bound (check.h decode_bound), also over ThinK's thin
+ *     keys (= the keys with their pruned channels zeroed); the gather of kept tokens against its
+ *     definition;
  *   - KIVI: the spec's golden group (part D.17), error bound of the quantizer, residual-only
  *     KIVI attention = plain decode attention;
  *   - top-k and mass counts against brute force;
@@ -128,6 +129,28 @@ static void test_decode_ragged(int H, int Hkv, int D, const int lens[5])
     close_bound(what, o, oref, bo, (size_t)H * D, 0x1p-25, 0x1p-24);
     close_bound("  sink mass (4 initial + 64 recent)", sk, sref, bs, (size_t)H, 0, 0x1p-24);
     free(len), free(q), free(k), free(v), free(o), free(sk), free(oref), free(sref), free(bo), free(bs);
+}
+
+/* The thin-key decode twin (ThinK: kvb_kv_attn_decode_thin_f16 through cpu_ref.c) against the
+ * exact decode over the same keys with their pruned channels zeroed, within the same bound. */
+static void test_decode_thin(const int s[7])
+{
+    thin_case t;
+    thin_case_make(&t, s);
+    const size_t n = (size_t)t.H * t.D;
+    float *o = xmalloc(sizeof(float) * n), *oref = xmalloc(sizeof(float) * n);
+    float *bo = xmalloc(sizeof(float) * n), *bs = xmalloc(sizeof(float) * t.H);
+    int rc = kvb_ref_attn_decode_thin(o, t.q, t.kt, t.ch, t.n_ch, t.cp, t.n_thin, t.k,
+                                      (size_t)t.kcap * t.D, t.v, (size_t)t.vcap * t.D, t.len, t.H,
+                                      t.Hkv, t.D);
+    decode_bound(bo, bs, t.q, t.kz, t.v, (size_t)t.vcap * t.D, t.tot, t.H, t.Hkv, t.D, 0, 0, 2, 2,
+                 2, oref, NULL);
+    char what[96];
+    snprintf(what, sizeof what, "twin decode thin keys H=%d D=%d %d of %d ch", t.H, t.D, t.n_ch, t.D);
+    if (rc) printf("FAIL %s: status %d\n", what, rc), g_fail = 1;
+    close_bound(what, o, oref, bo, n, 0x1p-25, 0x1p-24);
+    thin_case_free(&t);
+    free(o), free(oref), free(bo), free(bs);
 }
 
 /* The gather twin (lib/kvcache/ops.h kvb_kv_gather_rows) against its definition: kv head g's
@@ -452,6 +475,8 @@ int main(void)
     test_decode_ragged(32, 8, 128, (const int[5]){700, 700, 700, 700, 700});
     test_decode_ragged(16, 2, 48, (const int[5]){333, 1, 1, 1, 1});
     test_decode_ragged(12, 3, 64, (const int[5]){1029, 4, 900, 1, 1});
+    test_decode_thin((const int[7]){32, 8, 128, 600, 77, 32, 100}); /* test_ops.c's thin rows */
+    test_decode_thin((const int[7]){9, 3, 64, 5, 39, 1, 70});
     test_gather();
     test_kivi_golden();
     test_select();
