@@ -668,11 +668,24 @@ int kvb_model_decode(kvb_model *m, kvb_cache *c, int32_t id, int pos, float *log
     return t.rc;
 }
 
-int32_t kvb_argmax(const float *x, int n)
+int32_t kvb_argmax2(const float *x, int n, float *second)
 {
     int32_t best = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[best])
+    float s = -__builtin_inff(); /* the largest value at any index but best so far */
+    for (int i = 1; i < n; i++) {
+        if (x[i] > x[best]) {
+            s = x[best];
             best = i;
+        } else if (x[i] > s) {
+            s = x[i];
+        }
+    }
+    *second = s;
     return best;
+}
+
+int32_t kvb_argmax(const float *x, int n)
+{
+    float second;
+    return kvb_argmax2(x, n, &second);
 }

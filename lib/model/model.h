@@ -153,5 +153,8 @@ size_t kvb_model_decode_bytes(const kvb_model *m, const kvb_cache *c);
 
 /* Argmax with ties to the lowest id (as torch.argmax). */
 int32_t kvb_argmax(const float *x, int n);
+/* The same, and *second: the largest value at any other index (-inf when n == 1; equal to the
+ * maximum on a tie), in the same pass. */
+int32_t kvb_argmax2(const float *x, int n, float *second);
 
 #endif

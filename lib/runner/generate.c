@@ -77,11 +77,8 @@ static int32_t pick(float *logits, int vocab, const kvb_gen_opts *o, kvb_gen_res
         for (int i = 0; i < o->n_stop; i++)
             if (o->stop_ids[i] >= 0 && o->stop_ids[i] < vocab)
                 logits[o->stop_ids[i]] = -__builtin_inff();
-    const int32_t best = kvb_argmax(logits, vocab);
-    float second = -__builtin_inff();
-    for (int i = 0; i < vocab; i++)
-        if (i != best && logits[i] > second)
-            second = logits[i];
+    float second;
+    const int32_t best = kvb_argmax2(logits, vocab, &second);
     const float gap = logits[best] - second;
     if (n_gen == 0 || gap < r->margin) {
         r->margin = gap;

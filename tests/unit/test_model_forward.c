@@ -242,3 +242,33 @@ static void smol_q8_case(int which)
 
 Test(smollm2, short_gguf_q8, .timeout = 900) { smol_q8_case(0); }
 Test(smollm2, medium_gguf_q8, .timeout = 900) { smol_q8_case(1); }
+
+/* The greedy pick and its runner-up in one pass: ties to the lowest id, a tied maximum is its own
+ * runner-up, one element has none; against the two-pass definition on random rows. */
+Test(forward, argmax2_ties_and_runner_up)
+{
+    float s;
+    const float tie[] = { 1, 3, 2, 3 };
+    cr_assert_eq(kvb_argmax2(tie, 4, &s), 1);
+    cr_assert_eq(s, 3.0f);
+    const float first[] = { 5, 1, 4 };
+    cr_assert_eq(kvb_argmax2(first, 3, &s), 0);
+    cr_assert_eq(s, 4.0f);
+    cr_assert_eq(kvb_argmax2(first, 1, &s), 0);
+    cr_assert(isinf(s) && s < 0);
+    unsigned r = 7;
+    float x[257];
+    for (int t = 0; t < 50; t++) {
+        for (int i = 0; i < 257; i++)
+            x[i] = (float)((r = r * 1103515245u + 12345u) >> 24) / 16; /* many ties */
+        const int32_t b = kvb_argmax2(x, 257, &s);
+        float want = -INFINITY;
+        for (int i = 0; i < 257; i++)
+            if (i != b && x[i] > want)
+                want = x[i];
+        cr_assert_eq(b, kvb_argmax(x, 257));
+        for (int i = 0; i < b; i++)
+            cr_assert_lt(x[i], x[b]);
+        cr_assert_eq(s, want);
+    }
+}
