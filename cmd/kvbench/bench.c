@@ -1,5 +1,6 @@
 /* kvbench bench: prefill tokens/s, decode ms/token, peak RSS, and the fraction of the physical
- * floor reached: decode = (weights + KV bytes per step) / measured read bandwidth, prefill =
+ * floor reached, for one cache method or several (--type A,B: one model load, every method at
+ * every context, decode against full's at the same context when full is listed): decode = (weights + KV bytes per step) / measured read bandwidth, prefill =
  * (matmul + attention FLOPs) / the CPU's FMA peak from its clock and vector width
  * (kvb_cpu_fma_peak, for the arithmetic the prefill uses: f32 or bf16 dot products) and / a
  * measured sgemm. On --device cuda the floors are the GPU's (kvb_cuda_info: HBM bandwidth from
@@ -17,6 +18,7 @@
 #include "verbs.h"
 
 typedef struct bench_run {
+    const char *method;
     int context, gen;
     double prefill_s, decode_s;
     size_t kv_bytes, step_bytes;
@@ -47,18 +49,19 @@ static int on_token(void *arg, int32_t id, int step, kvb_error *e)
     return 0;
 }
 
-static int run_one(kvb_model *m, const char *method, const char *cparams, int ctx, int gen,
-                   bench_run *r, kvb_error *e)
+static int run_one(kvb_model *m, const char *method, const char *cparams, int shared, int ctx,
+                   int gen, bench_run *r, kvb_error *e)
 {
     const kvb_model_config *cf = kvb_model_get_config(m);
     kvb_cache *c = NULL;
-    int rc = kvb_cli_open_cache(m, method, cparams, ctx + gen, &c, e);
+    int rc = kvb_cli_open_cache(m, method, cparams, shared, ctx + gen, &c, e);
     if (rc)
         return rc;
     int32_t *ids = kvb_calloc((size_t)ctx, sizeof(int32_t));
     uint64_t s = 0x9e3779b97f4a7c15ull ^ (uint64_t)ctx;
     for (int i = 0; i < ctx; i++)
         ids[i] = (int32_t)(rng(&s) % (uint64_t)cf->vocab);
+    r->method = method;
     r->context = ctx;
     r->gen = gen;
     /* gen decode steps: gen + 1 tokens chosen, no stop token */
@@ -87,24 +90,31 @@ int cmd_bench(int argc, char **argv)
         KVB_OPT_STR_("context", &contexts, "LIST", "prompt lengths (default 512,2048,8192)"),
         KVB_OPT_INT_("gen", &gen, "N", "decode steps per prompt (default 32)", 1, 1 << 16),
         KVB_OPT_INT_("threads", &f.threads, "N", "threads (default: all cores)", 0, 1024),
-        KVB_OPT_STR_("type", &method, "METHOD", "cache method (default full)"),
-        KVB_OPT_STR_("cache-param", &cparams, "LIST", "cache parameters name=value,..."),
+        KVB_OPT_STR_("type", &method, "LIST", "cache method, or a comma list of them (default full)"),
+        KVB_OPT_STR_("cache-param", &cparams, "LIST", "cache parameters name=value,... (with "
+                     "several methods each takes those it knows)"),
         KVB_OPT_FLAG_("json", &json, "print JSON"),
         KVB_MODEL_WEIGHT_OPTS(&f.random_weights, &f.seed, &f.weights, &f.device),
         KVB_OPT_END_,
     };
     int rc = kvb_parse_options(argc, argv, opts,
-                               "kvbench bench --model M [--context 512,2048,8192] [--gen 32] [--json]",
+                               "kvbench bench --model M [--context 512,2048,8192] [--gen 32] "
+                               "[--type full,SnapKV,...] [--json]",
                                NULL, NULL);
     if (rc)
         return rc > 0 ? 0 : 2;
     f.method = method;
     f.cache_params = cparams;
     kvb_error e = { 0 };
-    char **cl = NULL;
-    int ncl = 0;
+    char **cl = NULL, **ms = NULL;
+    int ncl = 0, nm = 0;
     if (kvb_split_csv(contexts, &cl, &ncl) || ncl < 1) {
         kvb_errorf(&e, KVB_EINVAL, "--context '%s': not a list", contexts);
+        return kvb_die(&e);
+    }
+    if (kvb_split_csv(method, &ms, &nm) || nm < 1) {
+        kvb_free_strv(cl, ncl);
+        kvb_errorf(&e, KVB_EINVAL, "--type '%s': not a method or a list of them", method);
         return kvb_die(&e);
     }
     long *ctx = kvb_calloc((size_t)ncl, sizeof(long));
@@ -120,6 +130,7 @@ int cmd_bench(int argc, char **argv)
     kvb_model *m = NULL;
     if (rc || (rc = kvb_cli_open_model(&f, &m, &e))) {
         free(ctx);
+        kvb_free_strv(ms, nm);
         return kvb_die(&e);
     }
     const kvb_model_config *cf = kvb_model_get_config(m);
@@ -140,14 +151,25 @@ int cmd_bench(int argc, char **argv)
         fma = kvb_cpu_fma_peak(kvb_pool_size(pool), kvb_model_prefill_is_bf16(m), fma_desc,
                                sizeof(fma_desc));
     }
-    bench_run *runs = kvb_calloc((size_t)ncl, sizeof(*runs));
-    for (int i = 0; i < ncl && !rc; i++)
-        rc = run_one(m, method, cparams, (int)ctx[i], (int)gen, &runs[i], &e);
+    for (int k = 0; k < nm && !rc; k++) { /* every method's parameters, before any run */
+        kvb_cache *c = NULL;
+        rc = kvb_cli_open_cache(m, ms[k], cparams, nm > 1, (int)(longest + gen), &c, &e);
+        kvb_cache_free(c);
+    }
+    const int nr = nm * ncl; /* methods outer, contexts inner */
+    bench_run *runs = kvb_calloc((size_t)nr, sizeof(*runs));
+    for (int i = 0; i < nr && !rc; i++)
+        rc = run_one(m, ms[i / ncl], cparams, nm > 1, (int)ctx[i % ncl], (int)gen, &runs[i], &e);
     if (rc) {
         free(runs), free(ctx);
+        kvb_free_strv(ms, nm);
         kvb_model_free(m);
         return kvb_die(&e);
     }
+    int full = -1; /* the row block of `full`, the reference of decode_vs_full */
+    for (int k = 0; k < nm && full < 0; k++)
+        if (!strcmp(runs[k * ncl].method, "full"))
+            full = k;
     kvb_model_info in;
     kvb_model_get_info(m, &in);
     char cpu[256], ts[64];
@@ -176,23 +198,28 @@ int cmd_bench(int argc, char **argv)
     cJSON *arr = cJSON_AddArrayToObject(j, "runs");
     if (!json && gpu)
         printf("%s (%s weights, %s) on %s (cuda): HBM %.0f GB/s, bf16 peak %.0f TFLOP/s, %.2f GiB "
-               "on the device\n%8s %12s %10s %10s %12s %10s %10s %10s\n", cf->name, in.held_dtype,
-               method, di.gpu, bw / 1e9, peak / 1e12, di.peak_bytes / 1073741824.0, "context",
-               "prefill t/s", "of peak", "of peak", "decode ms/t", "decode t/s", "of floor",
-               "KV MB");
+               "on the device\n", cf->name, in.held_dtype, method, di.gpu, bw / 1e9, peak / 1e12,
+               di.peak_bytes / 1073741824.0);
     else if (!json)
         printf("%s (%s weights, %s) on %s, %d threads: read %.1f GB/s, sgemm %.1f GFLOP/s\n"
-               "prefill %s; FMA peak %s\n%8s %12s %10s %10s %12s %10s %10s %10s\n", cf->name,
-               in.held_dtype, method, cpu, kvb_pool_size(pool), bw / 1e9, peak / 1e9, in.prefill,
-               fma_desc, "context", "prefill t/s", "of FMA", "of sgemm", "decode ms/t", "decode t/s",
-               "of floor", "KV MB");
-    for (int i = 0; i < ncl; i++) {
+               "prefill %s; FMA peak %s\n", cf->name, in.held_dtype, method, cpu,
+               kvb_pool_size(pool), bw / 1e9, peak / 1e9, in.prefill, fma_desc);
+    if (!json)
+        printf("%*s%8s %12s %10s %10s %12s %10s %10s %10s%s\n", nm > 1 ? -16 : 0,
+               nm > 1 ? "method" : "", "context", "prefill t/s", gpu ? "of peak" : "of FMA",
+               gpu ? "of peak" : "of sgemm", "decode ms/t", "decode t/s", "of floor", "KV MB",
+               full >= 0 && nm > 1 ? "     x full" : "");
+    for (int i = 0; i < nr; i++) {
         bench_run *r = &runs[i];
         double ptps = r->context / r->prefill_s, ms = 1e3 * r->decode_s / r->gen;
         double pfrac = peak > 0 ? kvb_model_prefill_flops(cf, r->context) / r->prefill_s / peak : 0;
         double ffrac = fma > 0 ? kvb_model_prefill_flops(cf, r->context) / r->prefill_s / fma : 0;
         double dfrac = (double)r->step_bytes / bw / (r->decode_s / r->gen);
+        /* decode time against full's at this context (1.0 = as fast; below: faster) */
+        const bench_run *rf = full >= 0 ? &runs[full * ncl + i % ncl] : NULL;
+        const double vs_full = rf ? (r->decode_s / r->gen) / (rf->decode_s / rf->gen) : 0;
         cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "method", r->method);
         cJSON_AddNumberToObject(o, "context", r->context);
         cJSON_AddNumberToObject(o, "gen", r->gen);
         cJSON_AddNumberToObject(o, "prefill_s", r->prefill_s);
@@ -205,10 +232,18 @@ int cmd_bench(int argc, char **argv)
         cJSON_AddNumberToObject(o, "decode_bytes_per_step", (double)r->step_bytes);
         cJSON_AddNumberToObject(o, "decode_floor_fraction", dfrac);
         cJSON_AddNumberToObject(o, "kv_bytes", (double)r->kv_bytes);
+        if (rf)
+            cJSON_AddNumberToObject(o, "decode_vs_full", vs_full);
         cJSON_AddItemToArray(arr, o);
-        if (!json)
-            printf("%8d %12.1f %9.0f%% %9.0f%% %12.2f %10.1f %9.0f%% %10.1f\n", r->context, ptps,
-                   100 * ffrac, 100 * pfrac, ms, 1e3 / ms, 100 * dfrac, (double)r->kv_bytes / 1e6);
+        if (json)
+            continue;
+        if (nm > 1)
+            printf("%-16s", r->method);
+        printf("%8d %12.1f %9.0f%% %9.0f%% %12.2f %10.1f %9.0f%% %10.1f", r->context, ptps,
+               100 * ffrac, 100 * pfrac, ms, 1e3 / ms, 100 * dfrac, (double)r->kv_bytes / 1e6);
+        if (rf && nm > 1)
+            printf(" %10.2f", vs_full);
+        printf("\n");
     }
     cJSON_AddNumberToObject(j, "peak_rss_bytes", (double)kvb_peak_rss());
     if (json) {
@@ -220,6 +255,7 @@ int cmd_bench(int argc, char **argv)
     cJSON_Delete(j);
     free(runs);
     free(ctx);
+    kvb_free_strv(ms, nm);
     kvb_model_free(m);
     return 0;
 }

@@ -156,7 +156,7 @@ int cmd_generate(int argc, char **argv)
     if (!rc && n < 1)
         rc = kvb_errorf(&e, KVB_EINVAL, "the prompt has no tokens");
     if (!rc)
-        rc = kvb_cli_open_cache(m, method, cparams, n + (int)max_new, &c, &e);
+        rc = kvb_cli_open_cache(m, method, cparams, 0, n + (int)max_new, &c, &e);
     const kvb_tokenizer *tok = kvb_model_tokenizer(m);
     stream st = { .text = tok && !ids_s };
     kvb_strbuf_init(&st.out);

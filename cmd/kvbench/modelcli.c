@@ -30,15 +30,52 @@ int kvb_cli_model_opts(const kvb_model_flags *f, kvb_model_opts *o, kvb_error *e
     return 0;
 }
 
+/* The --cache-param items for `method` (into sel, their count returned): all of them, or when
+ * they are shared by several methods (bench --type A,B) those it takes. */
+static int method_params(const char *method, int shared, const kvb_cache_param *p, int n,
+                         kvb_cache_param *sel)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (!shared || kvb_cache_method_takes(method, p[i].name) > 0)
+            sel[k++] = p[i];
+    return k;
+}
+
+/* Every method of a --type list on the device with its parameters, before the model loads; a
+ * parameter none of several methods takes is refused by name. */
+static int check_methods(char **ms, int n_ms, const kvb_cache_param *p, int n,
+                         const kvb_model_opts *o, kvb_error *e)
+{
+    for (int i = 0; i < n && n_ms > 1; i++) {
+        int takers = 0;
+        for (int j = 0; j < n_ms; j++)
+            takers += kvb_cache_method_takes(ms[j], p[i].name) > 0;
+        if (!takers)
+            return kvb_errorf(e, KVB_EINVAL, "--cache-param %s: no method of --type takes it",
+                              p[i].name);
+    }
+    kvb_cache_param *sel = kvb_calloc((size_t)(n ? n : 1), sizeof(*sel));
+    int rc = sel ? 0 : kvb_errorf(e, KVB_ENOMEM, "out of memory");
+    for (int j = 0; j < n_ms && !rc; j++)
+        rc = kvb_device_check_method(o->device, ms[j], sel,
+                                     method_params(ms[j], n_ms > 1, p, n, sel), e);
+    free(sel);
+    return rc;
+}
+
 /* generate/bench: their --type on the device, before the model loads */
 static int check_method(const kvb_model_flags *f, const kvb_model_opts *o, kvb_error *e)
 {
-    char **items;
-    int n;
+    char **items, **ms = NULL;
+    int n, n_ms = 0;
     kvb_cache_param *p;
     int rc = kvb_cli_parse_cache_params(f->cache_params, &items, &n, &p, e);
+    if (!rc && (kvb_split_csv(f->method, &ms, &n_ms) || n_ms < 1))
+        rc = kvb_errorf(e, KVB_EINVAL, "--type '%s': not a method or a list of them", f->method);
     if (!rc)
-        rc = kvb_device_check_method(o->device, f->method, p, n, e);
+        rc = check_methods(ms, n_ms, p, n, o, e);
+    kvb_free_strv(ms, n_ms);
     free(p);
     kvb_free_strv(items, n);
     return rc;
@@ -77,8 +114,8 @@ int kvb_cli_parse_cache_params(const char *params, char ***items, int *n, kvb_ca
     return 0;
 }
 
-int kvb_cli_open_cache(kvb_model *m, const char *method, const char *params, int max_tokens,
-                       kvb_cache **c, kvb_error *e)
+int kvb_cli_open_cache(kvb_model *m, const char *method, const char *params, int shared,
+                       int max_tokens, kvb_cache **c, kvb_error *e)
 {
     const kvb_model_config *cf = kvb_model_get_config(m);
     kvb_cache_shape sh = { cf->n_layers, cf->n_heads, cf->n_kv_heads, cf->head_dim, max_tokens,
@@ -87,8 +124,10 @@ int kvb_cli_open_cache(kvb_model *m, const char *method, const char *params, int
     int n;
     kvb_cache_param *p;
     int rc = kvb_cli_parse_cache_params(params, &items, &n, &p, e);
+    method = method ? method : "full";
     if (!rc)
-        rc = kvb_cache_create(c, method ? method : "full", &sh, p, n, kvb_model_pool(m), e);
+        rc = kvb_cache_create(c, method, &sh, p, method_params(method, shared, p, n, p),
+                              kvb_model_pool(m), e);
     free(p);
     kvb_free_strv(items, n);
     return rc;

@@ -11,9 +11,8 @@
     "(the same blocks; decode on 8-bit activations in integers, as llama.cpp, one scale per 4)"
 
 #define KVB_DEVICE_HELP                                                                           \
-    "where prefill and decode run: cpu, cuda[:N] (bin/kvbench-cuda only; bf16 weights; full, "   \
-    "every method but ThinK) or auto (default: cuda where this binary has it and a GPU is "      \
-    "usable, else cpu)"
+    "where prefill and decode run: cpu, cuda[:N] (bin/kvbench-cuda only; bf16 weights; every "  \
+    "method) or auto (default: cuda where this binary has it and a GPU is usable, else cpu)"
 
 /* --random-weights, --seed, --weights, --device: the same options on every verb that opens a
  * model */
@@ -32,7 +31,8 @@ typedef struct kvb_model_flags {
     const char *weights; /* --weights bf16|f32|gguf|gguf-q8 */
     int config_only;     /* with random_weights: do not materialize weights (info) */
     const char *device;  /* --device cpu|cuda[:N]|auto (NULL = auto) */
-    const char *method;  /* --type of generate/bench: checked against the device before loading */
+    const char *method;  /* --type of generate (one method) or bench (a comma list): checked
+                            against the device before loading */
     const char *cache_params; /* their --cache-param */
     int device_tokens;   /* tokens the GPU cache must hold (0 = the model's context) */
 } kvb_model_flags;
@@ -46,9 +46,10 @@ int kvb_cli_open_model(const kvb_model_flags *f, kvb_model **m, kvb_error *e);
  * error: kvb_free_strv(items, n), free(params)). */
 int kvb_cli_parse_cache_params(const char *params, char ***items, int *n, kvb_cache_param **p,
                                kvb_error *e);
-/* method: cache method name; params: "name=value,name=value" or NULL. */
-int kvb_cli_open_cache(kvb_model *m, const char *method, const char *params, int max_tokens,
-                       kvb_cache **c, kvb_error *e);
+/* method: cache method name; params: "name=value,name=value" or NULL, all for this method, or
+ * with `shared` (bench --type A,B): shared by several methods, each taking those it knows. */
+int kvb_cli_open_cache(kvb_model *m, const char *method, const char *params, int shared,
+                       int max_tokens, kvb_cache **c, kvb_error *e);
 /* "1,2,3" -> ids (all in [0, vocab)). */
 int kvb_cli_parse_ids(const char *s, int vocab, int32_t **ids, int *n, kvb_error *e);
 

@@ -214,6 +214,8 @@ int kvb_cache_plan_text(const char *method, const kvb_cache_shape *shape,
 /* ---- registry ----------------------------------------------------------------------------- */
 int kvb_cache_method_count(void);
 const char *kvb_cache_method_at(int i); /* canonical names, for `kvbench list` and errors */
+/* 1 when method (any alias) takes the parameter `param`, 0 when not, -1 for an unknown method. */
+int kvb_cache_method_takes(const char *method, const char *param);
 
 /* The parameters the methods take, from their tables (`kvbench run --<name> V` flags and run
  * directory names): the shared ones in a fixed order, then any a registered method adds. */

@@ -105,6 +105,17 @@ const char *kvb_cache_param_help(int i)
     return d ? d->help : NULL;
 }
 
+int kvb_cache_method_takes(const char *method, const char *param)
+{
+    const struct kvb_cache_method *m = kvb_cache_method_find(method);
+    if (!m)
+        return -1;
+    for (int i = 0; i < m->n_params; i++)
+        if (!strcmp(m->params[i].def->name, param))
+            return 1;
+    return 0;
+}
+
 static int param_known(const char *name)
 {
     const kvb_param_def *d;

@@ -64,6 +64,15 @@ fi
 out=$("$K" bench --model tests/fixtures/model/llama2/f32 --context 16,40 --gen 4 --threads 1 --json)
 check "bench json has two runs" '[ "$(echo "$out" | grep -c "\"prefill_tok_s\"")" = 2 ]'
 check "bench json has floors" 'echo "$out" | grep -q "decode_floor_fraction" && echo "$out" | grep -q "read_bandwidth_gbs"'
+# several methods in one run: each takes the shared parameters it knows (budget: SnapKV only);
+# rows per method and context, decode against full's at the same context
+out=$("$K" bench --model tests/fixtures/model/llama2/f32 --context 16,40 --gen 4 --threads 1 --json \
+      --type full,SnapKV --cache-param budget=12)
+check "bench --type full,SnapKV: 4 runs, each named, decode_vs_full 1 for full" \
+  'echo "$out" | python3 -c "import json,sys; r=json.load(sys.stdin)[\"runs\"]
+assert [(x[\"method\"], x[\"context\"]) for x in r] == [(\"full\", 16), (\"full\", 40), (\"SnapKV\", 16), (\"SnapKV\", 40)]
+assert all(x[\"decode_vs_full\"] == 1 for x in r[:2]) and all(x[\"decode_vs_full\"] > 0 for x in r)
+assert r[3][\"kv_bytes\"] < r[1][\"kv_bytes\"]"'
 
 bad "no --model" info
 bad "missing path" info --model /nonexistent/model.gguf
@@ -73,6 +82,8 @@ bad "generate two prompts" generate --model tests/fixtures/model/llama2/f32 --id
 bad "ids out of vocab" generate --model tests/fixtures/model/llama2/f32 --ids 1,999999
 bad "bad context list" bench --model tests/fixtures/model/llama2/f32 --context 12,abc
 bad "unknown cache method" bench --model tests/fixtures/model/llama2/f32 --context 8 --type nosuch
+bad "a parameter no listed method takes" bench --model tests/fixtures/model/llama2/f32 --context 8 --type full,SnapKV --cache-param bits=2
+bad "a bad parameter of one listed method" bench --model tests/fixtures/model/llama2/f32 --context 8 --type full,SnapKV --cache-param budget=2
 bad "bad --weights" info --model tests/fixtures/model/llama2/f32 --weights f8
 bad "random weights need a name or dir" info --model x.gguf --random-weights
 rm -f /tmp/kvb_e2e_out.$$ /tmp/kvb_e2e_err.$$
