@@ -275,8 +275,8 @@ if want model; then
   step generate_cpu 10 generate_cpu
   step generate_cuda_vs_cpu 25 generate_cuda_vs_cpu
   [ -x "$pack/bin/test_device" ] && step test_device_smollm2 30 "$pack/bin/test_device"
-  step run_cuda_vs_cpu 90 run_cuda_vs_cpu
-  step methods_cuda_vs_cpu 45 methods_cuda_vs_cpu
+  step run_cuda_vs_cpu 80 run_cuda_vs_cpu
+  step methods_cuda_vs_cpu 55 methods_cuda_vs_cpu
   [ -x "$pack/bin/kvbench-cuda" ] && step e2e_device 35 env KVBENCH="$pack/bin/kvbench" \
     KVBENCH_CUDA="$pack/bin/kvbench-cuda" bash tests/e2e/device.sh
 fi
