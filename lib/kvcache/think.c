@@ -116,12 +116,12 @@ static int think_device_channels(kvb_kv *kv, int layer, const double *ksq, kvb_e
         return 0;
     for (int h = 0; h < kv->S; h++) {
         kvb_seq *s = kvb_kv_seq(kv, layer, h);
-        const double *qsq = (const double *)kv->state + ((size_t)layer * kv->S + h) * D;
-        const int n_ch = think_channels(p, D, qsq, ksq + (size_t)h * D, ch);
-        const int m = kvb_seq_tokens(s);
         if (s->n_thin || kv->appended[layer])
             return kvb_errorf(e, KVB_EINVAL, "cache ThinK: channel statistics for layer %d "
                               "after its keys were pruned", layer);
+        const double *qsq = (const double *)kv->state + ((size_t)layer * kv->S + h) * D;
+        const int n_ch = think_channels(p, D, qsq, ksq + (size_t)h * D, ch);
+        const int m = kvb_seq_tokens(s);
         if (kvb_seq_thin_positions(s, m - KVB_MIN(p->recent, m), ch, n_ch))
             return kvb_errorf(e, KVB_ENOMEM, "kvcache: out of memory");
     }

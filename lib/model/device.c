@@ -320,13 +320,13 @@ static int prefill_selected(kvb_model *m, kvb_cache *c, const int32_t *ids, int 
 {
     kvb_prefill_stats st = { 0 };
     const unsigned need = kvb_cache_device_stats(c, &st.window, &st.qwindow);
-    const size_t per_layer = (size_t)m->cfg.n_layers * m->cfg.n_heads;
+    const size_t heads = (size_t)m->cfg.n_layers * m->cfg.n_heads; /* of every layer */
     if (need & KVB_NEED_COLSUM)
-        st.colsum = kvb_malloc(per_layer * n * sizeof(float));
+        st.colsum = kvb_malloc(heads * n * sizeof(float));
     if (need & KVB_NEED_WINDOW)
-        st.window_attn = kvb_malloc(per_layer * n * sizeof(float));
+        st.window_attn = kvb_malloc(heads * n * sizeof(float));
     if (need & KVB_NEED_QSQ)
-        st.q_sqmean = kvb_malloc(per_layer * m->cfg.head_dim * sizeof(double));
+        st.q_sqmean = kvb_malloc(heads * m->cfg.head_dim * sizeof(double));
     int rc = (!(need & KVB_NEED_COLSUM) || st.colsum) &&
                      (!(need & KVB_NEED_WINDOW) || st.window_attn) &&
                      (!(need & KVB_NEED_QSQ) || st.q_sqmean)

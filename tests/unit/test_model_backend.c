@@ -581,8 +581,8 @@ Test(backend, device_protocol_of_the_cache)
                  "only ThinK takes channel statistics");
     kvb_cache_free(k);
     /* ThinK: the window's q^2 at prefill, the kept keys' k^2 after the keep */
-    const kvb_cache_param tk[] = { { "window", "6" }, { "qwindow", "12" } };
-    k = method_cache(g, "ThinK", tk, 2, 64);
+    const kvb_cache_param tk[] = { { "window", "6" }, { "qwindow", "12" }, { "recent", "2" } };
+    k = method_cache(g, "ThinK", tk, 3, 64);
     cr_assert_eq(kvb_cache_device_mode(k, &e), KVB_DEVICE_HOLDS_SELECTED, "%s", e.msg);
     cr_assert_eq(kvb_cache_device_stats(k, &w, &qw),
                  (unsigned)(KVB_NEED_WINDOW | KVB_NEED_QSQ | KVB_NEED_KSQ));
@@ -591,6 +591,27 @@ Test(backend, device_protocol_of_the_cache)
     float wa[4096] = { 0 };
     kvb_prefill_layer tl = { .layer = 0, .n_tokens = 10, .window_attn = wa };
     cr_assert_eq(kvb_cache_prefill_layer(k, &tl, &e), KVB_EINVAL, "q^2 statistics missing");
+    const kvb_model_config *cf = kvb_model_get_config(g);
+    double qs[4096] = { 0 }, ks[4096] = { 0 };
+    for (int i = 0; i < cf->n_heads * cf->head_dim; i++)
+        qs[i] = 1 + i % cf->head_dim; /* channel j scores j + 1: the lowest ones are pruned */
+    for (int i = 0; i < cf->n_kv_heads * cf->head_dim; i++)
+        ks[i] = 1;
+    tl.q_sqmean = qs;
+    for (int l = 0; l < cf->n_layers; l++) {
+        tl.layer = l;
+        cr_assert_eq(kvb_cache_prefill_layer(k, &tl, &e), 0, "%s", e.msg);
+    }
+    cr_assert_eq(kvb_cache_prefill_end(k, &e), 0, "%s", e.msg);
+    int ch[1024], n_thin = -1;
+    cr_assert_eq(kvb_cache_thin_keys(k, 0, 0, ch, &n_thin), cf->head_dim);
+    cr_assert_eq(n_thin, 0, "nothing thin before the key magnitudes");
+    cr_assert_eq(kvb_cache_channel_stats(k, 0, ks, &e), 0, "%s", e.msg);
+    const int pruned = (int)floor(0.4 * cf->head_dim);
+    cr_assert_eq(kvb_cache_thin_keys(k, 0, 0, ch, &n_thin), cf->head_dim - pruned);
+    cr_assert_eq(n_thin, 10 - 2, "every kept token but the 2 most recent");
+    cr_assert_eq(ch[0], pruned, "the %d lowest-scoring channels pruned", pruned);
+    cr_assert_eq(kvb_cache_channel_stats(k, 0, ks, &e), KVB_EINVAL, "a layer is thinned once");
     kvb_cache_free(k);
     k = full_cache(g, "full", 64);
     cr_assert_eq(kvb_cache_device_mode(k, &e), KVB_DEVICE_HOLDS_ALL, "%s", e.msg);
