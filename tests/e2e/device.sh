@@ -53,12 +53,24 @@ if [ -x "$KC" ]; then
     echo "note: a usable GPU is present: checking the GPU refusals"
     bad "$KC" "--device cuda ThinK gqa=query_head" "--type ThinK: cache method ThinK with gqa=query_head is not on the GPU" \
         generate --device cuda --type ThinK --cache-param gqa=query_head --model "$TINY" --ids 1,2
-    # a selecting method on the GPU: the device's statistics, the host's decision, kept tokens
-    snap=(generate --type SnapKV --cache-param budget=8,window=2 --model "$TINY" --ignore-eos
-          --ids 1,17,33,250,7,99,3,64,5,6,7,8,9,10,11,12,13,14,15,16 --max-new 4 --quiet --threads 1)
-    if out=$("$KC" "${snap[@]}" --device cuda 2>"$tmp/err") && [ "$(echo $out | wc -w)" = 4 ]; then
-      echo "ok: generate --device cuda --type SnapKV: $out (cpu: $("$KC" "${snap[@]}" --device cpu))"
-    else echo "FAIL: generate --device cuda --type SnapKV: $out $(cat "$tmp/err")"; fail=1; fi
+    # selecting methods on the GPU: the device's statistics, the host's decision, kept tokens;
+    # ThinK also thins the kept keys (5 of the tiny model's 8 channels) after a second round
+    for m in SnapKV ThinK; do
+      cp=budget=8,window=2
+      [ $m = ThinK ] && cp=$cp,recent=2
+      gen=(generate --type $m --cache-param $cp --model "$TINY" --ignore-eos
+           --ids 1,17,33,250,7,99,3,64,5,6,7,8,9,10,11,12,13,14,15,16 --max-new 4 --quiet --threads 1)
+      if out=$("$KC" "${gen[@]}" --device cuda 2>"$tmp/err") && [ "$(echo $out | wc -w)" = 4 ]; then
+        echo "ok: generate --device cuda --type $m: $out (cpu: $("$KC" "${gen[@]}" --device cpu))"
+      else echo "FAIL: generate --device cuda --type $m: $out $(cat "$tmp/err")"; fail=1; fi
+    done
+    # several methods in one bench on the GPU: a row per method and context, each named
+    if "$KC" bench --device cuda --model "$TINY" --type full,SnapKV,ThinK,KIVI --context 32 --gen 2 \
+         --cache-param budget=8,window=2,bits=4,group=8,residual=8 --json >"$tmp/bench.json" 2>"$tmp/err" &&
+       python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["runs"]
+assert [x["method"] for x in r] == ["full", "SnapKV", "ThinK", "KIVI"] and all(x["decode_vs_full"] > 0 for x in r)' "$tmp/bench.json"
+    then echo "ok: bench --device cuda --type full,SnapKV,ThinK,KIVI"
+    else echo "FAIL: bench --device cuda --type full,SnapKV,ThinK,KIVI: $(cat "$tmp/err")"; fail=1; fi
     bad "$KC" "--device cuda --weights f32" "--weights f32: the GPU holds bf16 weights only" \
         generate --device cuda --weights f32 --model "$TINY" --ids 1,2
     bad "$KC" "--device cuda dtype=f32" "dtype=f32: the GPU's full cache is bf16" \
