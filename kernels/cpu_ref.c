@@ -176,7 +176,7 @@ int kvb_ref_channel_sqmean(float *out, const kvb_bf16 *x, int n, int row0, int n
     if (!xf || !d) return free(xf), free(d), KVB_ENOMEM;
     for (size_t i = (size_t)row0 * n_heads * hd; i < m; i++) xf[i] = bf2f(x[i]);
     for (int h = 0; h < n_heads; h++) {
-        kvb_sel_channel_sqmean(xf, n, row0, n_heads, h, 1, hd, d);
+        kvb_sel_channel_sqmean(xf, n, row0, n_heads, h, hd, d);
         for (int c = 0; c < hd; c++) out[(size_t)h * hd + c] = (float)d[c];
     }
     free(xf), free(d);
@@ -189,16 +189,24 @@ int kvb_ref_channel_sqmean(float *out, const kvb_bf16 *x, int n, int row0, int n
  * spacing 2^-24 still holds bf16's last bit down to 2^-17); smaller values round with |error| <=
  * 2^-25; larger ones an f16 cache cannot hold, so they are refused. Rows of kv head g at
  * dst + g * max_len * hd. */
+/* n bf16 into f16, refused beyond the f16 range (an f16 cache cannot hold them) */
+static int to_f16(kvb_half *dst, const kvb_bf16 *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        float x = bf2f(src[i]);
+        if (!(fabsf(x) <= 65504.f)) return KVB_EINVAL;
+        dst[i] = kvb_f2h(x);
+    }
+    return 0;
+}
+
 static int to_f16_cache(kvb_half *dst, const kvb_bf16 *src, size_t hs, const int32_t *len,
                         int max_len, int n_kv_heads, int hd)
 {
-    for (int g = 0; g < n_kv_heads; g++)
-        for (size_t i = 0; i < (size_t)len[g] * hd; i++) {
-            float x = bf2f(src[(size_t)g * hs + i]);
-            if (!(fabsf(x) <= 65504.f)) return KVB_EINVAL;
-            dst[(size_t)g * max_len * hd + i] = kvb_f2h(x);
-        }
-    return 0;
+    int rc = 0;
+    for (int g = 0; g < n_kv_heads && !rc; g++)
+        rc = to_f16(dst + (size_t)g * max_len * hd, src + (size_t)g * hs, (size_t)len[g] * hd);
+    return rc;
 }
 
 int kvb_ref_attn_decode(float *o, const float *q, const kvb_bf16 *k, const kvb_bf16 *v,
@@ -221,17 +229,6 @@ int kvb_ref_attn_decode(float *o, const float *q, const kvb_bf16 *k, const kvb_b
                                sink_mass, n_init, n_recent, work);
     free(kh), free(vh), free(work);
     return rc;
-}
-
-/* n bf16 into f16 (refused beyond the f16 range, as to_f16_cache) */
-static int to_f16(kvb_half *dst, const kvb_bf16 *src, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        float x = bf2f(src[i]);
-        if (!(fabsf(x) <= 65504.f)) return KVB_EINVAL;
-        dst[i] = kvb_f2h(x);
-    }
-    return 0;
 }
 
 int kvb_ref_attn_decode_thin(float *o, const float *q, const kvb_bf16 *kt, const int32_t *ch,

@@ -332,20 +332,11 @@ void kvb_sel_pool_mean(const double *x, size_t stride, int nh, int D, double *ou
     }
 }
 
-void kvb_sel_channel_sqmean(const float *x, int n, int row0, int n_heads, int h0, int nh, int D,
+void kvb_sel_channel_sqmean(const float *x, int n, int row0, int n_heads, int h, int D,
                             double *out)
 {
-    double mean[KVB_SEL_DMAX], pooled[KVB_SEL_DMAX];
-    for (int j = 0; j < D; j++)
-        pooled[j] = 0.0;
-    for (int h = h0; h < h0 + nh; h++) { /* kvb_sel_pool_mean's order, one head at a time */
-        kvb_sel_rows_sqmean(x + ((size_t)row0 * n_heads + h) * D, (size_t)n_heads * D, NULL,
-                            n - row0, D, mean);
-        for (int j = 0; j < D; j++)
-            pooled[j] += mean[j];
-    }
-    for (int j = 0; j < D; j++)
-        out[j] = pooled[j] / nh;
+    kvb_sel_rows_sqmean(x + ((size_t)row0 * n_heads + h) * D, (size_t)n_heads * D, NULL, n - row0,
+                        D, out);
 }
 
 void kvb_sel_think_scores(const double *qsq, const float *k, int k_stride, const int *idx, int nk,

@@ -98,12 +98,11 @@ double kvb_sel_simlayer_head(const float *p, int S, int sink, int recent);
 void kvb_sel_rows_sqmean(const float *x, size_t stride, const int *idx, int nk, int D, double *out);
 /* Pool per-head channel means: out[j] = (sum_h x[h * stride + j]) / nh, heads in order. */
 void kvb_sel_pool_mean(const double *x, size_t stride, int nh, int D, double *out);
-/* Query channel magnitudes: per head h in [h0, h0 + nh) the mean over rows t in [row0, n) of
- * x[t][h][j]^2 (kvb_sel_rows_sqmean), pooled over the heads (kvb_sel_pool_mean); x (n, n_heads,
- * D) f32 token-major (ThinK's qsq over the observation window; nh > 1 pools a GQA group; a
- * device computes the per-head means, and the pool is the same). D <= KVB_SEL_DMAX. */
+/* Query channel magnitudes of head h: the mean over rows t in [row0, n) of x[t][h][j]^2
+ * (kvb_sel_rows_sqmean), x (n, n_heads, D) f32 token-major (ThinK's qsq over the observation
+ * window, per query head; a GQA group pools them with kvb_sel_pool_mean, whoever computed them). */
 #define KVB_SEL_DMAX 1024
-void kvb_sel_channel_sqmean(const float *x, int n, int row0, int n_heads, int h0, int nh, int D,
+void kvb_sel_channel_sqmean(const float *x, int n, int row0, int n_heads, int h, int D,
                             double *out);
 /* Channel scores of one stored head: score[j] = qsq[j] * mean_s k[idx[s]][j]^2, where qsq[j] is
  * the mean over the observation queries of q[t][j]^2 (averaged over the query heads of the group

@@ -28,6 +28,19 @@ static const kvb_method_param think_table[] = {
     KVB_PARAM(think_params, gqa, base.kv.gqa_query, 0),
 };
 
+/* Key channels ThinK prunes of head_dim D. */
+static int think_pruned(const think_params *p, int D)
+{
+    return (int)floor(p->ratio * D);
+}
+
+/* ThinK's state: per layer and stored head the pooled qsq, kept until a device's key magnitudes
+ * arrive (think_device_channels), and one group's per-query-head means (scratch). */
+static double *think_qsq_of(const kvb_kv *kv, int layer, int head)
+{
+    return (double *)kv->state + ((size_t)layer * kv->S + head) * kv->shape.head_dim;
+}
+
 /* ThinK's query channel magnitudes of stored head `head`: the window's per-query-head means
  * (computed here from q, or by a device: pl->q_sqmean), pooled over the group. */
 static void think_qsq(const kvb_kv *kv, const kvb_prefill_layer *pl, int head, double *qsq)
@@ -36,10 +49,15 @@ static void think_qsq(const kvb_kv *kv, const kvb_prefill_layer *pl, int head, d
     const int D = kv->shape.head_dim, H = kv->shape.n_heads, n = pl->n_tokens;
     const int h0 = kv->gqa_query ? head : head * kv->group;
     const int nh = kv->gqa_query ? 1 : kv->group;
-    if (pl->q_sqmean)
-        kvb_sel_pool_mean(pl->q_sqmean + (size_t)h0 * D, (size_t)D, nh, D, qsq);
-    else
-        kvb_sel_channel_sqmean(pl->q, n, n - KVB_MIN(p->qwindow, n), H, h0, nh, D, qsq);
+    const double *means = pl->q_sqmean ? pl->q_sqmean + (size_t)h0 * D : NULL;
+    if (!means) {
+        double *scratch = think_qsq_of(kv, kv->L, 0); /* past the table: the group's means */
+        for (int i = 0; i < nh; i++)
+            kvb_sel_channel_sqmean(pl->q, n, n - KVB_MIN(p->qwindow, n), H, h0 + i, D,
+                                   scratch + (size_t)i * D);
+        means = scratch;
+    }
+    kvb_sel_pool_mean(means, (size_t)D, nh, D, qsq);
 }
 
 /* The channels a head keeps (ascending, count returned): all but the floor(ratio * D) lowest
@@ -47,7 +65,7 @@ static void think_qsq(const kvb_kv *kv, const kvb_prefill_layer *pl, int head, d
 static int think_channels(const think_params *p, int D, const double *qsq, const double *ksq,
                           int *ch)
 {
-    const int n_prune = (int)floor(p->ratio * D);
+    const int n_prune = think_pruned(p, D);
     float score[KVB_SEL_DMAX] = { 0 }; /* (gcc cannot see D >= 1) */
     int pruned[KVB_SEL_DMAX], work[KVB_SEL_DMAX], n_ch = 0, pi = 0;
     for (int j = 0; j < D; j++)
@@ -70,11 +88,11 @@ static int think_fill(kvb_kv *kv, const kvb_prefill_layer *pl, int head, const i
 {
     const think_params *p = kv->params;
     const int D = kv->shape.head_dim;
-    if ((int)floor(p->ratio * D) <= 0)
+    if (think_pruned(p, D) <= 0)
         return kvb_kv_fill(kv, pl, head, idx, m, e);
     if (!idx)
         m = pl->n_tokens;
-    double *qsq = (double *)kv->state + ((size_t)pl->layer * kv->S + head) * D;
+    double *qsq = think_qsq_of(kv, pl->layer, head);
     think_qsq(kv, pl, head, qsq);
     if (kv->external)
         return kvb_kv_fill(kv, pl, head, idx, m, e);
@@ -112,14 +130,14 @@ static int think_device_channels(kvb_kv *kv, int layer, const double *ksq, kvb_e
     const think_params *p = kv->params;
     const int D = kv->shape.head_dim;
     int ch[KVB_SEL_DMAX];
-    if ((int)floor(p->ratio * D) <= 0)
+    if (think_pruned(p, D) <= 0)
         return 0;
     for (int h = 0; h < kv->S; h++) {
         kvb_seq *s = kvb_kv_seq(kv, layer, h);
         if (s->n_thin || kv->appended[layer])
             return kvb_errorf(e, KVB_EINVAL, "cache ThinK: channel statistics for layer %d "
                               "after its keys were pruned", layer);
-        const double *qsq = (const double *)kv->state + ((size_t)layer * kv->S + h) * D;
+        const double *qsq = think_qsq_of(kv, layer, h);
         const int n_ch = think_channels(p, D, qsq, ksq + (size_t)h * D, ch);
         const int m = kvb_seq_tokens(s);
         if (kvb_seq_thin_positions(s, m - KVB_MIN(p->recent, m), ch, n_ch))
@@ -130,7 +148,8 @@ static int think_device_channels(kvb_kv *kv, int layer, const double *ksq, kvb_e
 
 static int think_init(kvb_kv *kv, kvb_error *e)
 {
-    kv->state = kvb_calloc((size_t)kv->L * kv->S * kv->shape.head_dim, sizeof(double));
+    const size_t heads = (size_t)kv->L * kv->S + (kv->gqa_query ? 1 : kv->group);
+    kv->state = kvb_calloc(heads * kv->shape.head_dim, sizeof(double));
     return kv->state ? 0 : kvb_errorf(e, KVB_ENOMEM, "kvcache: out of memory");
 }
 
@@ -159,7 +178,7 @@ static int think_plan(const void *params, const kvb_cache_shape *s, int n,
     const int S = kvb_kv_plan_heads(params, s), D = s->head_dim;
     const kvb_snap_params *sp = &p->base.snap;
     const long kept = kvb_plan_evict_kept(kvb_snap_cap(sp, n), n, sp->window);
-    const int n_prune = (int)floor(p->ratio * D);
+    const int n_prune = think_pruned(p, D);
     for (int l = 0; l < s->n_layers; l++) {
         kvb_cache_plan_layer *o = &out[l];
         kvb_plan_fp16(o, kept, S, s);

@@ -47,7 +47,7 @@ static int twin_prefill(kvb_kv *kv, const kvb_prefill_layer *pl, kvb_error *e)
     if (g_stats->q_sqmean) {
         const int row0 = n - KVB_MIN(g_stats->qwindow, n);
         for (int h = 0; h < H; h++)
-            kvb_sel_channel_sqmean(pl->q, n, row0, H, h, 1, D,
+            kvb_sel_channel_sqmean(pl->q, n, row0, H, h, D,
                                    g_stats->q_sqmean + ((size_t)pl->layer * H + h) * D);
         const size_t kn = (size_t)n * kv->shape.n_kv_heads * D;
         free(g_prompt_k[pl->layer]);
